@@ -1,0 +1,60 @@
+/* eval.h - values of the .net language and evaluation of expressions.
+ *
+ * Values are integers (booleans are 0 and 1), floats and tuples. Integer
+ * arithmetic is checked for overflow; `/` on two integers is floor division
+ * (Python's //), on a float it is true division. Scopes are lexical: a
+ * block sees its parameters, its own lets and the top-level lets, never its
+ * caller's variables.
+ */
+#ifndef EVAL_H
+#define EVAL_H
+
+#include "ast.h"
+
+typedef enum { V_INT, V_FLOAT, V_TUPLE } value_kind;
+
+typedef struct value {
+    value_kind kind;
+    long long i;
+    double f;
+    int n;                      /* V_TUPLE */
+    const struct value *items;  /* V_TUPLE */
+} value;
+
+typedef struct binding binding;
+struct binding {
+    const char *name;
+    value v;
+    nc_loc loc;
+    binding *next;
+};
+
+typedef struct scope scope;
+struct scope {
+    binding *vars;
+    const scope *parent;
+};
+
+#define EVAL_MAX_ELEMENTS 10000000 /* tuple elements built in one compilation */
+
+typedef struct evaluator {
+    arena *ar;
+    diag *diag;
+    long long elements;   /* tuple elements built so far */
+} evaluator;
+
+value value_int(long long i);
+value value_float(double f);
+/* Formats a value as the language writes it: 3, 0.5, (96, 128). */
+const char *value_str(arena *ar, const value *v);
+const char *value_kind_name(const value *v);
+
+/* Evaluates e in sc; returns 0, or -1 after reporting an error. */
+int eval_expr(evaluator *ev, const scope *sc, const ast_expr *e, value *out);
+
+/* Binds pattern to v in sc (destructuring tuples); -1 on a shape mismatch. */
+int eval_bind(evaluator *ev, scope *sc, const ast_pattern *p, const value *v);
+void scope_set(arena *ar, scope *sc, const char *name, value v, nc_loc loc);
+const binding *scope_lookup(const scope *sc, const char *name);
+
+#endif

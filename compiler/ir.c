@@ -1,0 +1,94 @@
+/* ir.c - small helpers over the IR: shapes as text and the network hash. */
+#include "ir.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int64_t shape_size(const shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= s->d[i];
+    return n;
+}
+
+const char *shape_str(const shape *s, char *buf, size_t n)
+{
+    if (s->rank == 3)
+        snprintf(buf, n, "%lldx%lldx%lld", (long long)s->d[0], (long long)s->d[1],
+                 (long long)s->d[2]);
+    else
+        snprintf(buf, n, "%lld", (long long)s->d[0]);
+    return buf;
+}
+
+/* FNV-1a, 64 bit */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t mix_int(uint64_t h, int64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)((uint64_t)v >> (8 * i));
+    return mix(h, b, 8);
+}
+
+uint64_t ir_hash(const ir_graph *g)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        h = mix(h, layer_op(n->kind), strlen(layer_op(n->kind)) + 1);
+        h = mix(h, n->path, strlen(n->path) + 1);
+        h = mix_int(h, n->ninputs);
+        for (int k = 0; k < n->ninputs; k++)
+            h = mix_int(h, n->inputs[k]);
+        h = mix_int(h, n->out.rank);
+        for (int k = 0; k < n->out.rank; k++)
+            h = mix_int(h, n->out.d[k]);
+        switch (n->kind) {
+        case L_CONV: {
+            const conv_attrs *a = &n->a.conv;
+            int v[] = {a->out, a->kh, a->kw, a->sh, a->sw, a->ph, a->pw, a->bias};
+            for (size_t k = 0; k < sizeof v / sizeof *v; k++)
+                h = mix_int(h, v[k]);
+            break;
+        }
+        case L_MAXPOOL:
+        case L_AVGPOOL: {
+            const pool_attrs *a = &n->a.pool;
+            int v[] = {a->kh, a->kw, a->sh, a->sw, a->ph, a->pw};
+            for (size_t k = 0; k < sizeof v / sizeof *v; k++)
+                h = mix_int(h, v[k]);
+            break;
+        }
+        case L_LINEAR:
+            h = mix_int(h, n->a.linear.out);
+            h = mix_int(h, n->a.linear.bias);
+            break;
+        case L_BATCHNORM: {
+            char buf[64];
+            snprintf(buf, sizeof buf, "%.17g %.17g", n->a.bn.eps, n->a.bn.momentum);
+            h = mix(h, buf, strlen(buf));
+            break;
+        }
+        case L_DROPOUT: {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%.17g", n->a.dropout.p);
+            h = mix(h, buf, strlen(buf));
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return h;
+}

@@ -1,0 +1,207 @@
+/* main.c - the netc command line: parses options, runs the passes
+ * (parse -> expand -> shapes -> report or emit), prints diagnostics and
+ * chooses the exit status. The only file that exits. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile.h"
+#include "report.h"
+
+#define EXIT_INPUT 1   /* the .net file has errors */
+#define EXIT_USAGE 2   /* the command line is wrong */
+
+static const char usage_text[] =
+    "usage: netc COMMAND [options] FILE.net\n"
+    "\n"
+    "Compiles a .net network description to a standalone C trainer.\n"
+    "\n"
+    "commands:\n"
+    "  shapes   print every layer's output shape, parameters and FLOPs\n"
+    "  check    check FILE (syntax, names, arguments, shapes)\n"
+    "  dot      print the network as a Graphviz graph (blocks as clusters)\n"
+    "\n"
+    "options:\n"
+    "  -D NAME=VALUE   set a net parameter (repeatable), e.g. -D ratio=1\n"
+    "  -I DIR          also look for imported files in DIR (repeatable)\n"
+    "  --net NAME      the net to use when FILE defines several\n"
+    "  --batch N       shapes: batch size shown and used for activation memory (default 1)\n"
+    "  --json          shapes: print JSON instead of the table\n"
+    "  -o PATH         write the output to PATH instead of standard output\n"
+    "  --dump-ast      print the syntax tree of FILE and stop\n"
+    "  -h, --help      show this help\n"
+    "  --version       show the version\n";
+
+typedef struct options {
+    const char *command;
+    const char *file;
+    const char **defines;
+    int ndefines;
+    const char **includes;
+    int nincludes;
+    const char *net;
+    const char *out;
+    int batch;
+    int json;
+    int dump_ast;
+} options;
+
+static void usage_error(const char *fmt, const char *arg)
+{
+    fputs("netc: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n(run 'netc --help' for usage)\n", stderr);
+    exit(EXIT_USAGE);
+}
+
+/* "--name=value" or "--name value"; -X value or -Xvalue for short options. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) == 0 && a[n] == '=')
+        return a + n + 1;
+    if (name[1] != '-' && a[n] != 0)
+        return a + n;
+    if (*i + 1 >= argc)
+        usage_error("%s needs a value", name);
+    return argv[++*i];
+}
+
+static int matches(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return 0;
+    if (arg[n] == 0 || arg[n] == '=')
+        return 1;
+    return name[1] != '-'; /* -DNAME=V */
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->batch = 1;
+    o->defines = calloc((size_t)argc, sizeof(char *));
+    o->includes = calloc((size_t)argc + 1, sizeof(char *));
+    if (!o->defines || !o->includes)
+        exit(EXIT_USAGE);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("netc %s\n", NETC_VERSION);
+            exit(0);
+        } else if (matches(a, "-D")) {
+            o->defines[o->ndefines++] = option_value(argc, argv, &i, "-D");
+        } else if (matches(a, "-I")) {
+            o->includes[o->nincludes++] = option_value(argc, argv, &i, "-I");
+        } else if (matches(a, "-o")) {
+            o->out = option_value(argc, argv, &i, "-o");
+        } else if (matches(a, "--net")) {
+            o->net = option_value(argc, argv, &i, "--net");
+        } else if (matches(a, "--batch")) {
+            const char *v = option_value(argc, argv, &i, "--batch");
+            char *end;
+            errno = 0;
+            long b = strtol(v, &end, 10);
+            if (errno || *end || end == v || b < 1 || b > 65536)
+                usage_error("--batch needs an integer from 1 to 65536, got '%s'", v);
+            o->batch = (int)b;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else if (strcmp(a, "--dump-ast") == 0) {
+            o->dump_ast = 1;
+        } else if (a[0] == '-' && a[1] != 0) {
+            usage_error("unknown option '%s'", a);
+        } else if (!o->command) {
+            o->command = a;
+        } else if (!o->file) {
+            o->file = a;
+        } else {
+            usage_error("unexpected argument '%s' (one FILE at a time)", a);
+        }
+    }
+    if (!o->command) {
+        fputs(usage_text, stderr);
+        exit(EXIT_USAGE);
+    }
+    static const char *const commands[] = {"shapes", "check", "dot"};
+    int known = 0;
+    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
+        known |= strcmp(o->command, commands[k]) == 0;
+    if (!known)
+        usage_error("unknown command '%s' (commands: shapes, check, dot)", o->command);
+    if (!o->file)
+        usage_error("%s needs a .net FILE", o->command);
+}
+
+static FILE *open_output(const options *o)
+{
+    if (!o->out || strcmp(o->out, "-") == 0)
+        return stdout;
+    FILE *f = fopen(o->out, "w");
+    if (!f) {
+        fprintf(stderr, "netc: cannot write '%s': %s\n", o->out, strerror(errno));
+        exit(EXIT_INPUT);
+    }
+    return f;
+}
+
+static int close_output(const options *o, FILE *f)
+{
+    if (f == stdout)
+        return fflush(f) == 0 ? 0 : -1;
+    if (fclose(f) != 0) {
+        fprintf(stderr, "netc: cannot write '%s': %s\n", o->out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    parse_args(argc, argv, &o);
+
+    compilation c;
+    if (o.dump_ast) {
+        memset(&c, 0, sizeof c);
+        diag_init(&c.diag, &c.ar);
+        int rc = program_load(&c.prog, &c.ar, &c.diag, o.file, o.includes);
+        if (c.prog.nfiles > 0)
+            ast_dump(&c.prog.files[0], stdout);
+        diag_print(&c.diag, stderr);
+        compile_free(&c);
+        return rc ? EXIT_INPUT : 0;
+    }
+    compile_opts co = {o.file, NULL, o.includes, {o.net, o.defines, o.ndefines}};
+    int rc = compile_net(&c, &co);
+    diag_print(&c.diag, stderr);
+    if (rc != 0) {
+        compile_free(&c);
+        return EXIT_INPUT;
+    }
+    const ir_graph *g = &c.graph;
+    FILE *out = open_output(&o);
+    if (strcmp(o.command, "shapes") == 0) {
+        if (o.json)
+            report_json(g, out);
+        else
+            report_table(g, o.batch, out);
+    } else if (strcmp(o.command, "dot") == 0) {
+        report_dot(g, out);
+    } else {
+        char b[64];
+        fprintf(out, "%s: net %s is valid: %d layers, %s parameters\n", o.file, g->name,
+                g->n - 1, fmt_count(g->total_params, b, sizeof b));
+    }
+    rc = close_output(&o, out);
+    compile_free(&c);
+    free(o.defines);
+    free(o.includes);
+    return rc ? EXIT_INPUT : 0;
+}

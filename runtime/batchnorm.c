@@ -1,0 +1,248 @@
+/* batchnorm.c - batch normalisation (BatchNorm2d over [N, C, HW], BatchNorm1d
+ * with HW = 1): training forward with batch statistics and running-statistics
+ * update, eval forward with running statistics, and the training-mode
+ * backward. It does not hold parameters or decide the mode: the generated
+ * code passes gamma, beta and the running buffers and calls the right one.
+ *
+ * Statistics are computed per channel in double, two-pass (mean, then the
+ * sum of squared deviations), so large offsets do not cancel. Each channel is
+ * handled by one thread from start to end, so results are bitwise identical
+ * for any thread count.
+ *
+ * n = N * HW values per channel. PyTorch rejects training with n == 1; here
+ * that is an assertion (debug builds). In a release build n == 1 gives
+ * out = beta, and running_var is updated with the biased variance (0) since
+ * the unbiased one is undefined. The trainer never calls it with n == 1. */
+#include "nt_kernels.h"
+
+#include <assert.h>
+#include <math.h>
+
+/* Below this many elements the fork/join costs more than it saves. */
+#define BN_PAR_MIN 16384
+
+/* Channels are processed in blocks, one block per work item. A block holds
+ * N * cb * HW floats with cb chosen so that it stays in cache for the two or
+ * three passes over it (about 128 KB), and at most BN_CB_MAX channels (the
+ * per-channel temporaries live on the stack). With large HW a block is one
+ * channel; with small HW (BatchNorm1d, 1x1 maps) it is many neighbouring
+ * channels, so each row read is contiguous instead of one float per cache
+ * line. The arithmetic of each channel is the same whatever the block size
+ * (which depends on the thread count), so results do not. */
+#define BN_BLOCK_FLOATS 32768
+#define BN_CB_MAX 64
+
+static int bn_threads(const nt_bn_dims *d)
+{
+    size_t n = (size_t)d->N * (size_t)d->C * (size_t)d->HW;
+    return n >= BN_PAR_MIN ? nt_num_threads() : 1;
+}
+
+/* Channels per block for nth threads: small enough that there are about
+ * four blocks per thread to balance the load. */
+static int bn_block(const nt_bn_dims *d, int nth)
+{
+    size_t cb = BN_BLOCK_FLOATS / ((size_t)d->N * (size_t)d->HW);
+    size_t balanced = (size_t)d->C / (4 * (size_t)nth);
+    if (nth > 1 && cb > balanced)
+        cb = balanced;
+    if (cb < 1)
+        cb = 1;
+    if (cb > BN_CB_MAX)
+        cb = BN_CB_MAX;
+    return (int)cb;
+}
+
+/* sum of x[0..n) in double; four accumulators break the dependency chain */
+static double sum_f(const float *x, int n)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a0 += x[i];
+        a1 += x[i + 1];
+        a2 += x[i + 2];
+        a3 += x[i + 3];
+    }
+    for (; i < n; i++)
+        a0 += x[i];
+    return (a0 + a1) + (a2 + a3);
+}
+
+/* sum of (x[i] - m)^2 in double */
+static double sumsq_dev(const float *x, int n, double m)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        double d0 = x[i] - m, d1 = x[i + 1] - m;
+        double d2 = x[i + 2] - m, d3 = x[i + 3] - m;
+        a0 += d0 * d0;
+        a1 += d1 * d1;
+        a2 += d2 * d2;
+        a3 += d3 * d3;
+    }
+    for (; i < n; i++) {
+        double d0 = x[i] - m;
+        a0 += d0 * d0;
+    }
+    return (a0 + a1) + (a2 + a3);
+}
+
+/* sum of dy[i] and of dy[i] * (x[i] - m), in double, four accumulators
+ * each */
+static void sums_dy(double *sdy, double *sdyx, const float *dy, const float *x,
+                    int n, float m)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    double b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a0 += dy[i];
+        a1 += dy[i + 1];
+        a2 += dy[i + 2];
+        a3 += dy[i + 3];
+        b0 += (double)dy[i] * (x[i] - m);
+        b1 += (double)dy[i + 1] * (x[i + 1] - m);
+        b2 += (double)dy[i + 2] * (x[i + 2] - m);
+        b3 += (double)dy[i + 3] * (x[i + 3] - m);
+    }
+    for (; i < n; i++) {
+        a0 += dy[i];
+        b0 += (double)dy[i] * (x[i] - m);
+    }
+    *sdy += (a0 + a1) + (a2 + a3);
+    *sdyx += (b0 + b1) + (b2 + b3);
+}
+
+void nt_batchnorm_forward_train(float *out, float *mean, float *invstd,
+                                float *running_mean, float *running_var,
+                                const float *in, const float *gamma,
+                                const float *beta, const nt_bn_dims *d)
+{
+    const int N = d->N, C = d->C, HW = d->HW;
+    const double cnt = (double)N * HW;
+    const double mom = d->momentum;
+    assert(N > 0 && C > 0 && HW > 0);
+    assert(cnt > 1); /* PyTorch: "Expected more than 1 value per channel" */
+    assert(d->eps > 0);
+    const int nth = bn_threads(d), cb = bn_block(d, nth);
+    const int nblocks = (C + cb - 1) / cb;
+
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
+        double s[BN_CB_MAX] = {0}, ss[BN_CB_MAX] = {0}, m[BN_CB_MAX];
+        float mf[BN_CB_MAX], scale[BN_CB_MAX];
+
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < nc; j++)
+                s[j] += sum_f(in + ((size_t)n * C + c0 + j) * HW, HW);
+        for (int j = 0; j < nc; j++)
+            m[j] = s[j] / cnt;
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < nc; j++)
+                ss[j] +=
+                    sumsq_dev(in + ((size_t)n * C + c0 + j) * HW, HW, m[j]);
+
+        for (int j = 0; j < nc; j++) {
+            const int c = c0 + j;
+            const double var = ss[j] / cnt;
+            const double is = 1.0 / sqrt(var + d->eps);
+            const double unbiased = cnt > 1 ? ss[j] / (cnt - 1) : var;
+            mean[c] = mf[j] = (float)m[j];
+            invstd[c] = (float)is;
+            running_mean[c] = (float)(mom * m[j] + (1 - mom) * running_mean[c]);
+            running_var[c] =
+                (float)(mom * unbiased + (1 - mom) * running_var[c]);
+            scale[j] = (float)(gamma[c] * is);
+        }
+
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < nc; j++) {
+                const size_t off = ((size_t)n * C + c0 + j) * HW;
+                const float mj = mf[j], sj = scale[j], bj = beta[c0 + j];
+                for (int i = 0; i < HW; i++)
+                    out[off + i] = (in[off + i] - mj) * sj + bj;
+            }
+    }
+}
+
+void nt_batchnorm_forward_eval(float *out, const float *in, const float *gamma,
+                               const float *beta, const float *running_mean,
+                               const float *running_var, const nt_bn_dims *d)
+{
+    const int N = d->N, C = d->C, HW = d->HW;
+    assert(N > 0 && C > 0 && HW > 0);
+    const int nth = bn_threads(d), cb = bn_block(d, nth);
+    const int nblocks = (C + cb - 1) / cb;
+
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
+        float scale[BN_CB_MAX];
+        for (int j = 0; j < nc; j++)
+            scale[j] = (float)(gamma[c0 + j] /
+                               sqrt((double)running_var[c0 + j] + d->eps));
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < nc; j++) {
+                const size_t off = ((size_t)n * C + c0 + j) * HW;
+                const float mj = running_mean[c0 + j], sj = scale[j];
+                const float bj = beta[c0 + j];
+                for (int i = 0; i < HW; i++)
+                    out[off + i] = (in[off + i] - mj) * sj + bj;
+            }
+    }
+}
+
+/* With xhat = (x - mean) * invstd and y = gamma * xhat + beta:
+ *   dbeta  = sum dy
+ *   dgamma = sum dy * xhat
+ *   dx     = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+ * The last two terms are the gradient through the batch mean and variance. */
+void nt_batchnorm_backward(float *din, float *dgamma, float *dbeta,
+                           const float *dout, const float *in,
+                           const float *gamma, const float *mean,
+                           const float *invstd, const nt_bn_dims *d)
+{
+    const int N = d->N, C = d->C, HW = d->HW;
+    const double cnt = (double)N * HW;
+    assert(N > 0 && C > 0 && HW > 0);
+    const int nth = bn_threads(d), cb = bn_block(d, nth);
+    const int nblocks = (C + cb - 1) / cb;
+
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
+        double sdy[BN_CB_MAX] = {0}, sdyx[BN_CB_MAX] = {0};
+        float k[BN_CB_MAX], a[BN_CB_MAX], b[BN_CB_MAX];
+
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < nc; j++) {
+                const size_t off = ((size_t)n * C + c0 + j) * HW;
+                sums_dy(&sdy[j], &sdyx[j], dout + off, in + off, HW,
+                        mean[c0 + j]);
+            }
+
+        for (int j = 0; j < nc; j++) {
+            const int c = c0 + j;
+            const double is = invstd[c];
+            dbeta[c] += (float)sdy[j];
+            dgamma[c] += (float)(sdyx[j] * is);
+            k[j] = gamma[c] * invstd[c];
+            a[j] = (float)(sdy[j] / cnt);
+            b[j] = (float)(sdyx[j] * is * is / cnt);
+        }
+        if (!din)
+            continue;
+
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < nc; j++) {
+                const size_t off = ((size_t)n * C + c0 + j) * HW;
+                const float mj = mean[c0 + j], kj = k[j], aj = a[j], bj = b[j];
+                for (int i = 0; i < HW; i++)
+                    din[off + i] +=
+                        kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
+            }
+    }
+}

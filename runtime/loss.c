@@ -1,0 +1,100 @@
+/* loss.c - softmax cross-entropy averaged over the batch (PyTorch's
+ * CrossEntropyLoss with reduction='mean', no label smoothing, no class
+ * weights), plus the count of correct predictions for accuracy. The softmax
+ * is not a separate layer: it exists only inside this loss. */
+#include "nt_kernels.h"
+
+#include <assert.h>
+#include <math.h>
+#include <omp.h>
+
+/* Fork only when there are enough exponentials to pay for it. */
+#define XENT_PAR_MIN 32768
+/* Per-thread partial sums live on the stack; more threads than this are
+ * not useful for a loss. */
+#define XENT_MAX_THREADS 64
+
+/* One row: probabilities into p, returns -log softmax(x)[label] in double
+ * and sets *argmax to the first maximum. */
+static double xent_row(float *p, int *argmax, const float *x, int label, int K)
+{
+    float mx = x[0];
+    int arg = 0;
+    for (int k = 1; k < K; k++) {
+        if (x[k] > mx) {
+            mx = x[k];
+            arg = k;
+        }
+    }
+    double s = 0;
+    for (int k = 0; k < K; k++) {
+        float e = expf(x[k] - mx);
+        p[k] = e;
+        s += e;
+    }
+    const float inv = (float)(1.0 / s);
+    for (int k = 0; k < K; k++)
+        p[k] *= inv;
+    *argmax = arg;
+    /* log-sum-exp = mx + log(s), s >= 1 */
+    return (double)mx + log(s) - (double)x[label];
+}
+
+float nt_softmax_xent_forward(float *probs, int *ncorrect, const float *logits,
+                              const int32_t *labels, int N, int K)
+{
+    assert(N > 0 && K > 0);
+    int nth = (size_t)N * K >= XENT_PAR_MIN ? nt_num_threads() : 1;
+    if (nth > XENT_MAX_THREADS)
+        nth = XENT_MAX_THREADS;
+    /* Partial sums per thread, added in thread order afterwards: the static
+     * schedule fixes which rows each thread sums, so the result is
+     * deterministic for a fixed thread count. */
+    double part_loss[XENT_MAX_THREADS] = {0};
+    int part_ok[XENT_MAX_THREADS] = {0};
+
+#pragma omp parallel num_threads(nth)
+    {
+        const int t = omp_get_thread_num();
+        double loss = 0;
+        int ok = 0;
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const int label = labels[n];
+            assert(label >= 0 && label < K);
+            int arg;
+            loss += xent_row(probs + (size_t)n * K, &arg,
+                             logits + (size_t)n * K, label, K);
+            ok += arg == label;
+        }
+        part_loss[t] = loss;
+        part_ok[t] = ok;
+    }
+
+    double loss = 0;
+    int ok = 0;
+    for (int t = 0; t < XENT_MAX_THREADS; t++) {
+        loss += part_loss[t];
+        ok += part_ok[t];
+    }
+    if (ncorrect)
+        *ncorrect = ok;
+    return (float)(loss / N);
+}
+
+void nt_softmax_xent_backward(float *dlogits, const float *probs,
+                              const int32_t *labels, int N, int K)
+{
+    assert(N > 0 && K > 0);
+    const float inv_n = 1.0f / (float)N;
+    const int nth = (size_t)N * K >= XENT_PAR_MIN ? nt_num_threads() : 1;
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int n = 0; n < N; n++) {
+        const int label = labels[n];
+        assert(label >= 0 && label < K);
+        const float *p = probs + (size_t)n * K;
+        float *g = dlogits + (size_t)n * K;
+        for (int k = 0; k < K; k++)
+            g[k] += (p[k] - (k == label ? 1.0f : 0.0f)) * inv_n;
+    }
+}

@@ -1,0 +1,75 @@
+/* nt_base.h - what every part of the netc runtime shares: error reporting,
+ * the thread count, and the seeded random generators.
+ *
+ * Conventions used across the runtime (see ../shared/STYLE.md):
+ *   - tensors are float32, NCHW, contiguous; sizes are in elements unless a
+ *     name ends in _bytes;
+ *   - functions that take data from outside the process (files, command-line
+ *     values) return 0 on success and -1 on failure with a message in an
+ *     nt_error; they never exit() or abort();
+ *   - kernels are called by generated code with compile-time shapes and check
+ *     their preconditions with assert() only.
+ */
+#ifndef NT_BASE_H
+#define NT_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NT_VERSION "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+typedef struct nt_error {
+    char msg[512];
+} nt_error;
+
+/* Formats a message into err (if err is not NULL) and returns -1, so callers
+ * can write `return nt_fail(err, "bad %s", what);`. */
+int nt_fail(nt_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- threads ----------------------------------------------------------- */
+
+/* All runtime parallelism is OpenMP over outer loops (batch, channels, rows
+ * of a GEMM). OpenBLAS itself is always kept at one thread so that two thread
+ * pools never compete for the two cores. nt_set_num_threads(n) with n <= 0
+ * means "all cores". Results depend on the thread count only through float
+ * rounding of reductions; for a fixed count they are deterministic. */
+void nt_set_num_threads(int n);
+int nt_num_threads(void);
+
+/* ---- random numbers ---------------------------------------------------- */
+
+/* A small sequential generator (xoshiro256** seeded through splitmix64) for
+ * initialisation and shuffling. */
+typedef struct nt_rng {
+    uint64_t s[4];
+} nt_rng;
+
+void nt_rng_seed(nt_rng *r, uint64_t seed);
+uint64_t nt_rng_u64(nt_rng *r);
+/* Uniform in [0, 1) with 24 random bits. */
+float nt_rng_uniform(nt_rng *r);
+/* Uniform integer in [0, n), unbiased. n > 0. */
+uint64_t nt_rng_below(nt_rng *r, uint64_t n);
+
+/* A stateless, counter-based generator: the same (key, counter) always gives
+ * the same value, whatever thread computes it. Used by dropout so that masks
+ * do not depend on the thread count. */
+uint64_t nt_hash64(uint64_t key, uint64_t counter);
+/* Uniform in [0, 1) from nt_hash64(key, counter), 24 random bits. */
+float nt_hash_uniform(uint64_t key, uint64_t counter);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,232 @@
+/* test_activation.c - activation.c against double-precision reference
+ * functions, finite differences of those, and extreme inputs. */
+#include "testutil.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nt_kernels.h"
+
+static double ref_relu(double x) { return x > 0 ? x : 0; }
+static double ref_sigmoid(double x) { return 1 / (1 + exp(-x)); }
+static double ref_tanh(double x) { return tanh(x); }
+
+typedef struct act {
+    const char *name;
+    void (*fwd)(float *, const float *, size_t);
+    void (*bwd)(float *, const float *, const float *, size_t);
+    double (*ref)(double);
+    double rtol; /* forward against the double reference */
+} act;
+
+/* ReLU is exact. expf, tanhf and one add and division cost a few float ulps
+ * (ulp/2 = 6e-8 relative): 1e-6 relative. */
+static const act acts[3] = {
+    {"relu", nt_relu_forward, nt_relu_backward, ref_relu, 0},
+    {"sigmoid", nt_sigmoid_forward, nt_sigmoid_backward, ref_sigmoid, 1e-6},
+    {"tanh", nt_tanh_forward, nt_tanh_backward, ref_tanh, 1e-6},
+};
+
+/* 70001 is above every fork threshold in activation.c. */
+static const size_t sizes[] = {1, 17, 1000, 70001};
+
+/* ---- forward --------------------------------------------------------------- */
+
+START_TEST(test_forward)
+{
+    const act *a = &acts[_i];
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        nt_rng rng;
+        nt_rng_seed(&rng, 10 + k);
+        float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+        float *y1 = malloc(n * sizeof(float));
+        double *want = malloc(n * sizeof(double));
+        ck_assert(x && y && y1 && want);
+        tu_fill(x, n, -6, 6, &rng);
+        for (size_t i = 0; i < n; i++)
+            want[i] = a->ref(x[i]);
+        for (int th = 1; th <= 2; th++) {
+            nt_set_num_threads(th);
+            a->fwd(y, x, n);
+            TU_ASSERT_CLOSE_D(a->name, y, want, n, 0, a->rtol);
+            if (th == 1)
+                memcpy(y1, y, n * sizeof(float));
+            else /* elementwise: the thread count cannot matter */
+                ck_assert_mem_eq(y1, y, n * sizeof(float));
+        }
+        /* in place gives the same bits */
+        a->fwd(x, x, n);
+        ck_assert_mem_eq(x, y1, n * sizeof(float));
+        free(x);
+        free(y);
+        free(y1);
+        free(want);
+    }
+}
+END_TEST
+
+/* ---- backward -------------------------------------------------------------- */
+
+typedef struct fd_ctx {
+    const act *a;
+    const float *x, *r;
+    size_t n;
+} fd_ctx;
+
+/* sum(ref(x) * R) in double */
+static double fd_loss(void *p)
+{
+    const fd_ctx *c = p;
+    double s = 0;
+    for (size_t i = 0; i < c->n; i++)
+        s += c->a->ref(c->x[i]) * c->r[i];
+    return s;
+}
+
+START_TEST(test_backward)
+{
+    const act *a = &acts[_i];
+    const size_t n = 37;
+    float x[37], y[37], r[37], din[37], din0[37];
+    double want[37];
+    nt_rng rng;
+    nt_rng_seed(&rng, 20 + _i);
+    /* |x| in [0.05, 4]: away from ReLU's kink, which the finite-difference
+     * step must not straddle */
+    for (size_t i = 0; i < n; i++) {
+        float u = nt_rng_uniform(&rng);
+        x[i] = (i % 2 ? 1 : -1) * (0.05f + 3.95f * u);
+    }
+    tu_fill(r, n, -1, 1, &rng);
+    tu_fill(din0, n, -1, 1, &rng);
+    fd_ctx ctx = {a, x, r, n};
+    tu_numeric_grad(want, x, n, 1e-4, fd_loss, &ctx);
+    for (size_t i = 0; i < n; i++)
+        want[i] += din0[i];
+
+    a->fwd(y, x, n);
+    memcpy(din, din0, sizeof din);
+    a->bwd(din, r, y, n);
+    /* the backward uses the float output: 1 - out and 1 - out^2 carry an
+     * absolute error of about one ulp of 1 (1.2e-7) times |dout| <= 1; the
+     * finite differences are exact to eps^2/6 max|f'''| < 1e-8 */
+    TU_ASSERT_CLOSE_D(a->name, din, want, n, 3e-7, 1e-5);
+}
+END_TEST
+
+/* Above the fork threshold, one and two threads agree bit for bit. */
+START_TEST(test_backward_threads)
+{
+    const act *a = &acts[_i];
+    const size_t n = 70001;
+    nt_rng rng;
+    nt_rng_seed(&rng, 30 + _i);
+    float *x = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
+    float *din[2] = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
+    ck_assert(x && r && din[0] && din[1]);
+    tu_fill(x, n, -4, 4, &rng);
+    tu_fill(r, n, -1, 1, &rng);
+    a->fwd(x, x, n);
+    for (int th = 1; th <= 2; th++) {
+        nt_set_num_threads(th);
+        a->bwd(din[th - 1], r, x, n);
+    }
+    ck_assert_mem_eq(din[0], din[1], n * sizeof(float));
+    /* and spot-check one element by hand: dout * f'(out) */
+    const size_t i = 12345;
+    double y = x[i];
+    double d = a->ref == ref_relu      ? (y > 0)
+               : a->ref == ref_sigmoid ? y * (1 - y)
+                                       : 1 - y * y;
+    /* float products of O(1) values */
+    ck_assert_double_eq_tol(din[0][i], r[i] * d, 1e-6);
+    free(x);
+    free(r);
+    free(din[0]);
+    free(din[1]);
+}
+END_TEST
+
+/* ---- extreme inputs -------------------------------------------------------- */
+
+START_TEST(test_extremes)
+{
+    static const float xs[] = {
+        -INFINITY, -FLT_MAX, -1e4f, -1000, -104, -88.8f, -50, -20, -0.0f,
+        0,          1e-30f,  20,    50,    88.8f, 89,    104, 1000, 1e4f,
+        FLT_MAX,    INFINITY,
+    };
+    const size_t n = sizeof xs / sizeof xs[0];
+    float y[sizeof xs / sizeof xs[0]], din[sizeof xs / sizeof xs[0]];
+    float ones[sizeof xs / sizeof xs[0]];
+    for (size_t i = 0; i < n; i++)
+        ones[i] = 1;
+
+    nt_sigmoid_forward(y, xs, n);
+    memset(din, 0, sizeof din);
+    nt_sigmoid_backward(din, ones, y, n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(y[i] >= 0 && y[i] <= 1, "sigmoid(%g) = %g", xs[i], y[i]);
+        ck_assert_msg(isfinite(din[i]), "sigmoid'(%g) = %g", xs[i], din[i]);
+        if (i > 0)
+            ck_assert_msg(y[i] >= y[i - 1], "sigmoid not monotone at %g",
+                          xs[i]);
+        /* where the result is a normal float it is accurate to a few ulps;
+         * below FLT_MIN only the denormal spacing (1.4e-45) is left */
+        double want = 1 / (1 + exp(-(double)xs[i]));
+        ck_assert_msg(fabs(y[i] - want) <= 1e-6 * want + 3e-45,
+                      "sigmoid(%g) = %.9g want %.9g", xs[i], y[i], want);
+    }
+    ck_assert_float_eq(y[0], 0);
+    ck_assert_float_eq(y[n - 1], 1);
+
+    nt_tanh_forward(y, xs, n);
+    memset(din, 0, sizeof din);
+    nt_tanh_backward(din, ones, y, n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(y[i] >= -1 && y[i] <= 1, "tanh(%g) = %g", xs[i], y[i]);
+        ck_assert_msg(isfinite(din[i]) && din[i] >= 0, "tanh'(%g) = %g", xs[i],
+                      din[i]);
+    }
+    ck_assert_float_eq(y[0], -1);
+    ck_assert_float_eq(y[n - 1], 1);
+
+    nt_relu_forward(y, xs, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_float_eq(y[i], xs[i] > 0 ? xs[i] : 0);
+    /* NaN is passed through, not hidden as 0 */
+    const float nan_in = NAN;
+    nt_relu_forward(y, &nan_in, 1);
+    ck_assert(isnan(y[0]));
+}
+END_TEST
+
+static Suite *activation_suite(void)
+{
+    Suite *s = suite_create("activation");
+    TCase *tc = tcase_create("forward");
+    tcase_add_loop_test(tc, test_forward, 0, 3);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("backward");
+    tcase_add_loop_test(tc, test_backward, 0, 3);
+    tcase_add_loop_test(tc, test_backward_threads, 0, 3);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("extremes");
+    tcase_add_test(tc, test_extremes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(activation_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,569 @@
+/* test_batchnorm.c - batchnorm.c against a double-precision reference loop,
+ * finite differences of that reference (input, gamma, beta, in training
+ * mode), hand-computed running statistics and PyTorch numbers. */
+#include "testutil.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixtures/bn_torch.h"
+#include "nt_kernels.h"
+
+#define EPS 1e-5f
+#define MOMENTUM 0.1f
+/* the momentum as the kernel uses it, in double */
+static const double mom = MOMENTUM;
+
+/* ---- reference ----------------------------------------------------------- */
+
+/* Batch mean and biased variance per channel, two-pass, in double. */
+static void ref_stats(double *mean, double *var, const float *x,
+                      const nt_bn_dims *d)
+{
+    const int N = d->N, C = d->C, HW = d->HW;
+    const double cnt = (double)N * HW;
+    for (int c = 0; c < C; c++) {
+        double s = 0, ss = 0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++)
+                s += x[((size_t)n * C + c) * HW + i];
+        mean[c] = s / cnt;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) {
+                double dv = x[((size_t)n * C + c) * HW + i] - mean[c];
+                ss += dv * dv;
+            }
+        var[c] = ss / cnt;
+    }
+}
+
+/* out = (x - mean) / sqrt(var + eps) * gamma + beta, per channel. */
+static void ref_normalise(double *out, const float *x, const double *mean,
+                          const double *var, const float *gamma,
+                          const float *beta, const nt_bn_dims *d)
+{
+    const int N = d->N, C = d->C, HW = d->HW;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < HW; i++) {
+                size_t j = ((size_t)n * C + c) * HW + i;
+                out[j] = (x[j] - mean[c]) / sqrt(var[c] + d->eps) * gamma[c] +
+                         beta[c];
+            }
+}
+
+/* ---- test data ----------------------------------------------------------- */
+
+typedef struct bn_buf {
+    nt_bn_dims d;
+    size_t n;
+    float *x, *out, *gamma, *beta, *mean, *invstd, *rm, *rv;
+} bn_buf;
+
+/* Random data: each channel gets its own offset in [-off, off] and spread
+ * in [0.5, 2], so means and variances differ across channels. */
+static bn_buf bn_alloc(int N, int C, int HW, float off, nt_rng *rng)
+{
+    bn_buf b;
+    b.d = (nt_bn_dims){N, C, HW, EPS, MOMENTUM};
+    b.n = (size_t)N * C * HW;
+    b.x = malloc(b.n * sizeof(float));
+    b.out = malloc(b.n * sizeof(float));
+    b.gamma = malloc(C * sizeof(float));
+    b.beta = malloc(C * sizeof(float));
+    b.mean = malloc(C * sizeof(float));
+    b.invstd = malloc(C * sizeof(float));
+    b.rm = malloc(C * sizeof(float));
+    b.rv = malloc(C * sizeof(float));
+    ck_assert(b.x && b.out && b.gamma && b.beta && b.mean && b.invstd &&
+              b.rm && b.rv);
+    tu_fill(b.x, b.n, -1, 1, rng);
+    for (int c = 0; c < C; c++) {
+        float o = off * (2 * nt_rng_uniform(rng) - 1);
+        float s = 0.5f + 1.5f * nt_rng_uniform(rng);
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) {
+                float *v = &b.x[((size_t)n * C + c) * HW + i];
+                *v = o + s * *v;
+            }
+    }
+    tu_fill(b.gamma, C, 0.5f, 1.5f, rng);
+    tu_fill(b.beta, C, -1, 1, rng);
+    tu_fill(b.rm, C, -1, 1, rng);
+    tu_fill(b.rv, C, 0.5f, 2, rng);
+    return b;
+}
+
+static void bn_free(bn_buf *b)
+{
+    free(b->x);
+    free(b->out);
+    free(b->gamma);
+    free(b->beta);
+    free(b->mean);
+    free(b->invstd);
+    free(b->rm);
+    free(b->rv);
+}
+
+static float max_abs(const float *x, size_t n)
+{
+    float m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmaxf(m, fabsf(x[i]));
+    return m;
+}
+
+/* Tolerance for a normalised output computed in float as (x - m) * s + b:
+ * rounding the mean to float and x - m cost half an ulp of max|x| each,
+ * scaled by s = gamma * invstd; rounding s, the product and the sum cost
+ * half an ulp of |out| each. 4 eps (max|x| max s + max|out|) bounds that. */
+static double out_tol(const float *x, size_t n, double max_scale,
+                      const double *out)
+{
+    double mo = 0;
+    for (size_t i = 0; i < n; i++)
+        mo = fmax(mo, fabs(out[i]));
+    return 4 * FLT_EPSILON * (max_abs(x, n) * max_scale + mo);
+}
+
+/* ---- training forward ----------------------------------------------------- */
+
+/* {N, C, HW}: batch 1 (2-d needs N > 1), odd sizes, BatchNorm1d (HW = 1),
+ * and two above batchnorm.c's fork threshold (16384 elements): one channel
+ * per block, and many channels per block with a partial last block. */
+static const int train_shapes[][3] = {
+    {1, 3, 7}, {3, 5, 9},   {2, 4, 13},  {4, 6, 1},
+    {7, 2, 1}, {4, 7, 729}, {64, 300, 1},
+};
+
+START_TEST(test_train_forward)
+{
+    const int *s = train_shapes[_i];
+    nt_rng rng;
+    nt_rng_seed(&rng, 100 + _i);
+    bn_buf b = bn_alloc(s[0], s[1], s[2], 3, &rng);
+    const int C = s[1];
+    double *mean = malloc(C * sizeof(double));
+    double *var = malloc(C * sizeof(double));
+    double *rm = malloc(C * sizeof(double)), *rv = malloc(C * sizeof(double));
+    double *out = malloc(b.n * sizeof(double));
+    float *rm0 = malloc(C * sizeof(float)), *rv0 = malloc(C * sizeof(float));
+    float *out1 = malloc(b.n * sizeof(float));
+    ck_assert(mean && var && rm && rv && out && rm0 && rv0 && out1);
+
+    ref_stats(mean, var, b.x, &b.d);
+    ref_normalise(out, b.x, mean, var, b.gamma, b.beta, &b.d);
+    double cnt = (double)s[0] * s[2], max_scale = 0;
+    double *invstd = malloc(C * sizeof(double));
+    ck_assert(invstd);
+    for (int c = 0; c < C; c++) {
+        invstd[c] = 1 / sqrt(var[c] + EPS);
+        rm[c] = (1 - mom) * b.rm[c] + mom * mean[c];
+        rv[c] = (1 - mom) * b.rv[c] + mom * var[c] * cnt / (cnt - 1);
+        max_scale = fmax(max_scale, invstd[c] * b.gamma[c]);
+    }
+    memcpy(rm0, b.rm, C * sizeof(float));
+    memcpy(rv0, b.rv, C * sizeof(float));
+    const double tol = out_tol(b.x, b.n, max_scale, out);
+
+    for (int th = 1; th <= 2; th++) {
+        nt_set_num_threads(th);
+        memcpy(b.rm, rm0, C * sizeof(float));
+        memcpy(b.rv, rv0, C * sizeof(float));
+        nt_batchnorm_forward_train(b.out, b.mean, b.invstd, b.rm, b.rv, b.x,
+                                   b.gamma, b.beta, &b.d);
+        TU_ASSERT_CLOSE_D("train out", b.out, out, b.n, tol, 0);
+        /* the saved statistics are double results rounded to float (half an
+         * ulp, 6e-8 relative); atol covers double summation order */
+        TU_ASSERT_CLOSE_D("saved mean", b.mean, mean, C, 1e-12, 2e-7);
+        TU_ASSERT_CLOSE_D("saved invstd", b.invstd, invstd, C, 0, 2e-7);
+        /* one float rounding of a double update */
+        TU_ASSERT_CLOSE_D("running mean", b.rm, rm, C, 1e-12, 2e-7);
+        TU_ASSERT_CLOSE_D("running var", b.rv, rv, C, 0, 2e-7);
+        if (th == 1)
+            memcpy(out1, b.out, b.n * sizeof(float));
+        else /* one thread per channel: identical for any thread count */
+            ck_assert_mem_eq(out1, b.out, b.n * sizeof(float));
+    }
+    free(invstd);
+    free(mean);
+    free(var);
+    free(rm);
+    free(rv);
+    free(out);
+    free(rm0);
+    free(rv0);
+    free(out1);
+    bn_free(&b);
+}
+END_TEST
+
+/* A large common offset (every value near 100, spread 1): a one-pass float
+ * E[x^2] - E[x]^2 loses about 1e-2 of the variance here; the two-pass double
+ * statistics must stay at float rounding. */
+START_TEST(test_train_offset)
+{
+    nt_rng rng;
+    nt_rng_seed(&rng, 7);
+    bn_buf b = bn_alloc(5, 3, 11, 0, &rng);
+    for (size_t i = 0; i < b.n; i++)
+        b.x[i] += 100;
+    double mean[3], var[3], invstd[3], max_scale = 0;
+    double *out = malloc(b.n * sizeof(double));
+    ck_assert(out);
+    ref_stats(mean, var, b.x, &b.d);
+    ref_normalise(out, b.x, mean, var, b.gamma, b.beta, &b.d);
+    for (int c = 0; c < 3; c++) {
+        invstd[c] = 1 / sqrt(var[c] + EPS);
+        max_scale = fmax(max_scale, invstd[c] * b.gamma[c]);
+    }
+    nt_batchnorm_forward_train(b.out, b.mean, b.invstd, b.rm, b.rv, b.x,
+                               b.gamma, b.beta, &b.d);
+    /* float rounding of a double result */
+    TU_ASSERT_CLOSE_D("offset invstd", b.invstd, invstd, 3, 0, 2e-7);
+    TU_ASSERT_CLOSE_D("offset mean", b.mean, mean, 3, 0, 2e-7);
+    TU_ASSERT_CLOSE_D("offset out", b.out, out, b.n,
+                      out_tol(b.x, b.n, max_scale, out), 0);
+    free(out);
+    bn_free(&b);
+}
+END_TEST
+
+/* ---- running statistics ---------------------------------------------------- */
+
+/* By hand: x = {1, 2, 3, 4} in one channel, mean 2.5, biased variance 1.25,
+ * unbiased 5/3. From running (0, 1): mean 0.25, var 0.9 + 0.1 * 5/3. */
+START_TEST(test_running_by_hand)
+{
+    const float x[4] = {1, 2, 3, 4};
+    float out[4], mean, invstd, rm = 0, rv = 1, g = 1, bt = 0;
+    nt_bn_dims d = {4, 1, 1, EPS, MOMENTUM};
+    nt_batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, x, &g, &bt, &d);
+    /* a few float roundings of numbers near 1 */
+    ck_assert_float_eq_tol(mean, 2.5f, 1e-6f);
+    ck_assert_double_eq_tol(invstd, 1 / sqrt(1.25 + 1e-5), 1e-6);
+    ck_assert_float_eq_tol(rm, 0.25f, 1e-6f);
+    ck_assert_double_eq_tol(rv, 0.9 + 0.1 * 5.0 / 3.0, 1e-6);
+    /* the same data as [N=2, C=1, HW=2]: n = 4 still, same statistics */
+    nt_bn_dims d2 = {2, 1, 2, EPS, MOMENTUM};
+    rm = 0;
+    rv = 1;
+    nt_batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, x, &g, &bt, &d2);
+    ck_assert_double_eq_tol(rv, 0.9 + 0.1 * 5.0 / 3.0, 1e-6);
+}
+END_TEST
+
+/* Several updates in a row against a double reference, 4-d and 2-d. */
+START_TEST(test_running_several)
+{
+    static const int shapes[2][3] = {{3, 4, 10}, {6, 5, 1}};
+    const int *s = shapes[_i];
+    nt_rng rng;
+    nt_rng_seed(&rng, 300 + _i);
+    bn_buf b = bn_alloc(s[0], s[1], s[2], 2, &rng);
+    const int C = s[1];
+    double rm[5], rv[5], mean[5], var[5], cnt = (double)s[0] * s[2];
+    for (int c = 0; c < C; c++) {
+        rm[c] = b.rm[c];
+        rv[c] = b.rv[c];
+    }
+    for (int step = 0; step < 5; step++) {
+        /* a new batch each step, drifting so the statistics change */
+        tu_fill(b.x, b.n, -1 + 0.3f * step, 1 + 0.5f * step, &rng);
+        ref_stats(mean, var, b.x, &b.d);
+        for (int c = 0; c < C; c++) {
+            rm[c] = (1 - mom) * rm[c] + mom * mean[c];
+            rv[c] = (1 - mom) * rv[c] + mom * var[c] * cnt / (cnt - 1);
+        }
+        nt_batchnorm_forward_train(b.out, b.mean, b.invstd, b.rm, b.rv, b.x,
+                                   b.gamma, b.beta, &b.d);
+    }
+    /* each of the 5 updates rounds to float once (6e-8 relative) and the
+     * errors carry over, damped by 0.9 per step */
+    TU_ASSERT_CLOSE_D("running mean, 5 steps", b.rm, rm, C, 1e-7, 1e-6);
+    TU_ASSERT_CLOSE_D("running var, 5 steps", b.rv, rv, C, 1e-7, 1e-6);
+    bn_free(&b);
+}
+END_TEST
+
+/* ---- eval forward ---------------------------------------------------------- */
+
+START_TEST(test_eval_forward)
+{
+    const int *s = train_shapes[_i];
+    nt_rng rng;
+    nt_rng_seed(&rng, 200 + _i);
+    bn_buf b = bn_alloc(s[0], s[1], s[2], 3, &rng);
+    const int C = s[1];
+    double *mean = malloc(C * sizeof(double));
+    double *var = malloc(C * sizeof(double));
+    double *out = malloc(b.n * sizeof(double));
+    float *out1 = malloc(b.n * sizeof(float));
+    ck_assert(mean && var && out && out1);
+    double max_scale = 0;
+    for (int c = 0; c < C; c++) {
+        mean[c] = b.rm[c];
+        var[c] = b.rv[c];
+        max_scale = fmax(max_scale, b.gamma[c] / sqrt(var[c] + EPS));
+    }
+    ref_normalise(out, b.x, mean, var, b.gamma, b.beta, &b.d);
+    const double tol = out_tol(b.x, b.n, max_scale, out);
+    for (int th = 1; th <= 2; th++) {
+        nt_set_num_threads(th);
+        nt_batchnorm_forward_eval(b.out, b.x, b.gamma, b.beta, b.rm, b.rv,
+                                  &b.d);
+        TU_ASSERT_CLOSE_D("eval out", b.out, out, b.n, tol, 0);
+        if (th == 1)
+            memcpy(out1, b.out, b.n * sizeof(float));
+        else
+            ck_assert_mem_eq(out1, b.out, b.n * sizeof(float));
+    }
+    free(mean);
+    free(var);
+    free(out);
+    free(out1);
+    bn_free(&b);
+}
+END_TEST
+
+/* ---- backward -------------------------------------------------------------- */
+
+typedef struct fd_ctx {
+    bn_buf *b;
+    const float *r;
+    double *out, *mean, *var;
+} fd_ctx;
+
+/* sum(out * R) of the double reference training forward */
+static double fd_loss(void *p)
+{
+    fd_ctx *c = p;
+    ref_stats(c->mean, c->var, c->b->x, &c->b->d);
+    ref_normalise(c->out, c->b->x, c->mean, c->var, c->b->gamma, c->b->beta,
+                  &c->b->d);
+    double s = 0;
+    for (size_t i = 0; i < c->b->n; i++)
+        s += c->out[i] * c->r[i];
+    return s;
+}
+
+static const int bwd_shapes[][3] = {{2, 3, 5}, {1, 2, 6}, {6, 4, 1}, {3, 2, 1}};
+
+START_TEST(test_backward)
+{
+    const int *s = bwd_shapes[_i];
+    nt_rng rng;
+    nt_rng_seed(&rng, 400 + _i);
+    bn_buf b = bn_alloc(s[0], s[1], s[2], 2, &rng);
+    const int C = s[1];
+    const size_t n = b.n;
+    float *r = malloc(n * sizeof(float)), *din = malloc(n * sizeof(float));
+    float *din0 = malloc(n * sizeof(float));
+    float dgamma[4], dbeta[4], dgamma0[4], dbeta0[4], dg2[4], db2[4];
+    double *gx = malloc(n * sizeof(double)), gg[4], gb[4];
+    double *out = malloc(n * sizeof(double)), mean[4], var[4];
+    ck_assert(r && din && din0 && gx && out);
+    tu_fill(r, n, -1, 1, &rng);
+
+    fd_ctx ctx = {&b, r, out, mean, var};
+    /* eps 1e-4: central differences are exact to O(eps^2 f''') ~ 1e-8 here
+     * and the double reference adds no visible rounding */
+    tu_numeric_grad(gx, b.x, n, 1e-4, fd_loss, &ctx);
+    tu_numeric_grad(gg, b.gamma, C, 1e-4, fd_loss, &ctx);
+    tu_numeric_grad(gb, b.beta, C, 1e-4, fd_loss, &ctx);
+
+    nt_batchnorm_forward_train(b.out, b.mean, b.invstd, b.rm, b.rv, b.x,
+                               b.gamma, b.beta, &b.d);
+    /* accumulate onto nonzero gradients */
+    tu_fill(din0, n, -1, 1, &rng);
+    tu_fill(dgamma0, C, -1, 1, &rng);
+    tu_fill(dbeta0, C, -1, 1, &rng);
+    memcpy(din, din0, n * sizeof(float));
+    memcpy(dgamma, dgamma0, sizeof dgamma);
+    memcpy(dbeta, dbeta0, sizeof dbeta);
+    nt_batchnorm_backward(din, dgamma, dbeta, r, b.x, b.gamma, b.mean,
+                          b.invstd, &b.d);
+    for (size_t i = 0; i < n; i++)
+        gx[i] += din0[i];
+    for (int c = 0; c < C; c++) {
+        gg[c] += dgamma0[c];
+        gb[c] += dbeta0[c];
+    }
+    /* gradients (and the values accumulated onto) are O(1): the float
+     * kernel's rounding, a few ulps with some cancellation in
+     * dy - mean(dy) - xhat mean(dy xhat), stays below 2e-6 + 1e-5 relative */
+    TU_ASSERT_CLOSE_D("bn dinput", din, gx, n, 2e-6, 1e-5);
+    TU_ASSERT_CLOSE_D("bn dgamma", dgamma, gg, C, 2e-6, 1e-5);
+    TU_ASSERT_CLOSE_D("bn dbeta", dbeta, gb, C, 2e-6, 1e-5);
+
+    /* din == NULL: the parameter gradients are unchanged */
+    memcpy(dg2, dgamma0, sizeof dg2);
+    memcpy(db2, dbeta0, sizeof db2);
+    nt_batchnorm_backward(NULL, dg2, db2, r, b.x, b.gamma, b.mean, b.invstd,
+                          &b.d);
+    ck_assert_mem_eq(dg2, dgamma, C * sizeof(float));
+    ck_assert_mem_eq(db2, dbeta, C * sizeof(float));
+
+    free(r);
+    free(din);
+    free(din0);
+    free(gx);
+    free(out);
+    bn_free(&b);
+}
+END_TEST
+
+/* Above the fork threshold: one and two threads give identical gradients. */
+START_TEST(test_backward_threads)
+{
+    const int *s = train_shapes[_i == 0 ? 5 : 6];
+    const int N = s[0], C = s[1], HW = s[2];
+    nt_rng rng;
+    nt_rng_seed(&rng, 500);
+    bn_buf b = bn_alloc(N, C, HW, 2, &rng);
+    const size_t n = b.n;
+    float *r = malloc(n * sizeof(float));
+    float *din[2] = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
+    float *dg[2] = {calloc(C, sizeof(float)), calloc(C, sizeof(float))};
+    float *db[2] = {calloc(C, sizeof(float)), calloc(C, sizeof(float))};
+    ck_assert(r && din[0] && din[1] && dg[0] && dg[1] && db[0] && db[1]);
+    tu_fill(r, n, -1, 1, &rng);
+    nt_batchnorm_forward_train(b.out, b.mean, b.invstd, b.rm, b.rv, b.x,
+                               b.gamma, b.beta, &b.d);
+    for (int th = 1; th <= 2; th++) {
+        nt_set_num_threads(th);
+        nt_batchnorm_backward(din[th - 1], dg[th - 1], db[th - 1], r, b.x,
+                              b.gamma, b.mean, b.invstd, &b.d);
+    }
+    ck_assert_mem_eq(din[0], din[1], n * sizeof(float));
+    ck_assert_mem_eq(dg[0], dg[1], C * sizeof(float));
+    ck_assert_mem_eq(db[0], db[1], C * sizeof(float));
+    /* and the input gradient of a BN layer sums to zero per channel (the
+     * mean is subtracted): a cheap large-shape sanity check */
+    for (int c = 0; c < C; c++) {
+        double sum = 0, sum_abs = 0;
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < HW; j++) {
+                sum += din[0][((size_t)i * C + c) * HW + j];
+                sum_abs += fabs(din[0][((size_t)i * C + c) * HW + j]);
+            }
+        /* float rounding of each term, relative to their total size */
+        ck_assert_double_le(fabs(sum), 1e-5 * sum_abs);
+    }
+    free(r);
+    for (int t = 0; t < 2; t++) {
+        free(din[t]);
+        free(dg[t]);
+        free(db[t]);
+    }
+    bn_free(&b);
+}
+END_TEST
+
+/* ---- PyTorch --------------------------------------------------------------- */
+
+typedef struct torch_case {
+    const char *name;
+    int N, C, HW;
+    const float *gamma, *beta, *rmean0, *rvar0, *x1, *x2, *x3;
+    const float *y1, *mean1, *invstd1, *rmean1, *rvar1;
+    const float *dout, *dx, *dgamma, *dbeta;
+    const float *rmean3, *rvar3, *yeval;
+} torch_case;
+
+static const torch_case torch_cases[2] = {
+    {"BatchNorm2d", BN2D_N, BN2D_C, BN2D_HW, bn2d_gamma, bn2d_beta,
+     bn2d_rmean0, bn2d_rvar0, bn2d_x1, bn2d_x2, bn2d_x3, bn2d_y1, bn2d_mean1,
+     bn2d_invstd1, bn2d_rmean1, bn2d_rvar1, bn2d_dout, bn2d_dx, bn2d_dgamma,
+     bn2d_dbeta, bn2d_rmean3, bn2d_rvar3, bn2d_yeval},
+    {"BatchNorm1d", BN1D_N, BN1D_C, BN1D_HW, bn1d_gamma, bn1d_beta,
+     bn1d_rmean0, bn1d_rvar0, bn1d_x1, bn1d_x2, bn1d_x3, bn1d_y1, bn1d_mean1,
+     bn1d_invstd1, bn1d_rmean1, bn1d_rvar1, bn1d_dout, bn1d_dx, bn1d_dgamma,
+     bn1d_dbeta, bn1d_rmean3, bn1d_rvar3, bn1d_yeval},
+};
+
+START_TEST(test_torch)
+{
+    const torch_case *t = &torch_cases[_i];
+    const nt_bn_dims d = {t->N, t->C, t->HW, EPS, MOMENTUM};
+    const size_t n = (size_t)t->N * t->C * t->HW;
+    const int C = t->C;
+    float out[64], mean[8], invstd[8], rm[8], rv[8];
+    float din[64] = {0}, dgamma[8] = {0}, dbeta[8] = {0};
+    ck_assert(n <= 64 && C <= 8);
+    memcpy(rm, t->rmean0, C * sizeof(float));
+    memcpy(rv, t->rvar0, C * sizeof(float));
+
+    nt_batchnorm_forward_train(out, mean, invstd, rm, rv, t->x1, t->gamma,
+                               t->beta, &d);
+    /* two float implementations with different operation order (PyTorch
+     * computes x * s + (beta - mean * s)): a few ulps of values below 8 */
+    TU_ASSERT_CLOSE(t->name, out, t->y1, n, 1e-5, 1e-5);
+    TU_ASSERT_CLOSE("torch saved mean", mean, t->mean1, C, 1e-6, 1e-6);
+    TU_ASSERT_CLOSE("torch saved invstd", invstd, t->invstd1, C, 0, 1e-6);
+    TU_ASSERT_CLOSE("torch running mean 1", rm, t->rmean1, C, 1e-6, 1e-6);
+    TU_ASSERT_CLOSE("torch running var 1", rv, t->rvar1, C, 0, 1e-6);
+
+    nt_batchnorm_backward(din, dgamma, dbeta, t->dout, t->x1, t->gamma, mean,
+                          invstd, &d);
+    /* sums of at most 18 products of O(1) values, float rounding */
+    TU_ASSERT_CLOSE("torch dinput", din, t->dx, n, 1e-5, 1e-5);
+    TU_ASSERT_CLOSE("torch dgamma", dgamma, t->dgamma, C, 1e-5, 1e-5);
+    TU_ASSERT_CLOSE("torch dbeta", dbeta, t->dbeta, C, 1e-5, 1e-5);
+
+    nt_batchnorm_forward_train(out, mean, invstd, rm, rv, t->x2, t->gamma,
+                               t->beta, &d);
+    nt_batchnorm_forward_train(out, mean, invstd, rm, rv, t->x3, t->gamma,
+                               t->beta, &d);
+    /* three float-rounded updates on each side */
+    TU_ASSERT_CLOSE("torch running mean 3", rm, t->rmean3, C, 1e-6, 2e-6);
+    TU_ASSERT_CLOSE("torch running var 3", rv, t->rvar3, C, 0, 2e-6);
+
+    nt_batchnorm_forward_eval(out, t->x1, t->gamma, t->beta, rm, rv, &d);
+    /* as the training output, plus the running statistics' rounding */
+    TU_ASSERT_CLOSE("torch eval out", out, t->yeval, n, 2e-5, 1e-5);
+}
+END_TEST
+
+static Suite *batchnorm_suite(void)
+{
+    Suite *s = suite_create("batchnorm");
+    TCase *tc = tcase_create("train_forward");
+    tcase_add_loop_test(tc, test_train_forward, 0,
+                        sizeof train_shapes / sizeof train_shapes[0]);
+    tcase_add_test(tc, test_train_offset);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("running_stats");
+    tcase_add_test(tc, test_running_by_hand);
+    tcase_add_loop_test(tc, test_running_several, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("eval_forward");
+    tcase_add_loop_test(tc, test_eval_forward, 0,
+                        sizeof train_shapes / sizeof train_shapes[0]);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("backward");
+    tcase_add_loop_test(tc, test_backward, 0,
+                        sizeof bwd_shapes / sizeof bwd_shapes[0]);
+    tcase_add_loop_test(tc, test_backward_threads, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("torch");
+    tcase_add_loop_test(tc, test_torch, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(batchnorm_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

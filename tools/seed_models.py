@@ -1,0 +1,214 @@
+"""The seed's networks in PyTorch, written as ../shared/seed writes them (d2l,
+"Modern CNNs"), for the reference scripts under tools/.
+
+Run with Debian's PyTorch: /usr/bin/python3. Every builder takes the same
+parameters as the matching nets/*.net file.
+"""
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def lenet(classes=10):
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.Sigmoid(),
+        nn.Linear(84, classes))
+
+
+def lenet_bn(classes=10):
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(),
+        nn.Linear(84, classes))
+
+
+def flat_features(body, size):
+    with torch.no_grad():
+        return body(torch.zeros(1, 1, size, size)).shape[1]
+
+
+def alexnet(size=224, classes=10):
+    body = nn.Sequential(
+        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Flatten())
+    n = flat_features(body, size)  # 6400 at 224
+    return nn.Sequential(
+        *body,
+        nn.Linear(n, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, classes))
+
+
+def vgg_block(num_convs, in_channels, out_channels):
+    layers = []
+    for _ in range(num_convs):
+        layers.append(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
+        layers.append(nn.ReLU())
+        in_channels = out_channels
+    layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*layers)
+
+
+def vgg(ratio=4, size=224, classes=10):
+    conv_arch = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
+    conv_arch = [(n, c // ratio) for (n, c) in conv_arch]
+    conv_blks = []
+    in_channels = 1
+    for (num_convs, out_channels) in conv_arch:
+        conv_blks.append(vgg_block(num_convs, in_channels, out_channels))
+        in_channels = out_channels
+    n = out_channels * (size // 32) * (size // 32)
+    return nn.Sequential(
+        *conv_blks, nn.Flatten(),
+        nn.Linear(n, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, classes))
+
+
+def nin_block(in_channels, out_channels, kernel_size, strides, padding):
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, strides, padding), nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU())
+
+
+def nin(size=224, classes=10):
+    return nn.Sequential(
+        nin_block(1, 96, kernel_size=11, strides=4, padding=0),
+        nn.MaxPool2d(3, stride=2),
+        nin_block(96, 256, kernel_size=5, strides=1, padding=2),
+        nn.MaxPool2d(3, stride=2),
+        nin_block(256, 384, kernel_size=3, strides=1, padding=1),
+        nn.MaxPool2d(3, stride=2),
+        nn.Dropout(0.5),
+        nin_block(384, classes, kernel_size=3, strides=1, padding=1),
+        nn.AdaptiveAvgPool2d((1, 1)),
+        nn.Flatten())
+
+
+class Inception(nn.Module):
+    def __init__(self, in_channels, c1, c2, c3, c4, **kwargs):
+        super(Inception, self).__init__(**kwargs)
+        self.p1_1 = nn.Conv2d(in_channels, c1, kernel_size=1)
+        self.p2_1 = nn.Conv2d(in_channels, c2[0], kernel_size=1)
+        self.p2_2 = nn.Conv2d(c2[0], c2[1], kernel_size=3, padding=1)
+        self.p3_1 = nn.Conv2d(in_channels, c3[0], kernel_size=1)
+        self.p3_2 = nn.Conv2d(c3[0], c3[1], kernel_size=5, padding=2)
+        self.p4_1 = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)
+        self.p4_2 = nn.Conv2d(in_channels, c4, kernel_size=1)
+
+    def forward(self, x):
+        p1 = F.relu(self.p1_1(x))
+        p2 = F.relu(self.p2_2(F.relu(self.p2_1(x))))
+        p3 = F.relu(self.p3_2(F.relu(self.p3_1(x))))
+        p4 = F.relu(self.p4_2(self.p4_1(x)))
+        return torch.cat((p1, p2, p3, p4), dim=1)
+
+
+def googlenet(size=96, classes=10):
+    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
+                       nn.ReLU(),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b2 = nn.Sequential(nn.Conv2d(64, 64, kernel_size=1),
+                       nn.ReLU(),
+                       nn.Conv2d(64, 192, kernel_size=3, padding=1),
+                       nn.ReLU(),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b3 = nn.Sequential(Inception(192, 64, (96, 128), (16, 32), 32),
+                       Inception(256, 128, (128, 192), (32, 96), 64),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b4 = nn.Sequential(Inception(480, 192, (96, 208), (16, 48), 64),
+                       Inception(512, 160, (112, 224), (24, 64), 64),
+                       Inception(512, 128, (128, 256), (24, 64), 64),
+                       Inception(512, 112, (144, 288), (32, 64), 64),
+                       Inception(528, 256, (160, 320), (32, 128), 128),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b5 = nn.Sequential(Inception(832, 256, (160, 320), (32, 128), 128),
+                       Inception(832, 384, (192, 384), (48, 128), 128),
+                       nn.AdaptiveAvgPool2d((1, 1)),
+                       nn.Flatten())
+    return nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, classes))
+
+
+class Residual(nn.Module):
+    """The seed's Residual, with its submodules registered in the order they
+    run (conv1, bn1, conv2, bn2, conv3) so that the state_dict lines up with
+    netc's checkpoint tensor by tensor; the computation is unchanged."""
+
+    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(input_channels, num_channels,
+                               kernel_size=3, padding=1, stride=strides)
+        self.bn1 = nn.BatchNorm2d(num_channels)
+        self.conv2 = nn.Conv2d(num_channels, num_channels,
+                               kernel_size=3, padding=1)
+        self.bn2 = nn.BatchNorm2d(num_channels)
+        if use_1x1conv:
+            self.conv3 = nn.Conv2d(input_channels, num_channels,
+                                   kernel_size=1, stride=strides)
+        else:
+            self.conv3 = None
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, X):
+        Y = F.relu(self.bn1(self.conv1(X)))
+        Y = self.bn2(self.conv2(Y))
+        if self.conv3:
+            X = self.conv3(X)
+        Y += X
+        return F.relu(Y)
+
+
+def resnet_block(input_channels, num_channels, num_residuals, first_block=False):
+    blk = []
+    for i in range(num_residuals):
+        if i == 0 and not first_block:
+            blk.append(Residual(input_channels, num_channels,
+                                use_1x1conv=True, strides=2))
+        else:
+            blk.append(Residual(num_channels, num_channels))
+    return blk
+
+
+def resnet18(size=96, classes=10):
+    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
+                       nn.BatchNorm2d(64), nn.ReLU(),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b2 = nn.Sequential(*resnet_block(64, 64, 2, first_block=True))
+    b3 = nn.Sequential(*resnet_block(64, 128, 2))
+    b4 = nn.Sequential(*resnet_block(128, 256, 2))
+    b5 = nn.Sequential(*resnet_block(256, 512, 2))
+    return nn.Sequential(b1, b2, b3, b4, b5,
+                         nn.AdaptiveAvgPool2d((1, 1)),
+                         nn.Flatten(),
+                         nn.Linear(512, classes))
+
+
+# name -> (builder, input size of the seed run)
+NETS = {
+    'lenet': (lenet, 28),
+    'lenet_bn': (lenet_bn, 28),
+    'alexnet': (alexnet, 224),
+    'vgg': (vgg, 224),
+    'nin': (nin, 224),
+    'googlenet': (googlenet, 96),
+    'resnet18': (resnet18, 96),
+}

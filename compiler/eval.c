@@ -418,7 +418,7 @@ static int eval(evaluator *ev, const scope *sc, const ast_expr *e, value *out,
         if (eval(ev, sc, e->lhs, &x, depth + 1))
             return -1;
         if (e->op == OP_NOT) {
-            int t;
+            int t = 0;
             if (truthy(ev, e->lhs, &x, &t))
                 return -1;
             *out = value_int(!t);
@@ -440,7 +440,7 @@ static int eval(evaluator *ev, const scope *sc, const ast_expr *e, value *out,
     case E_BINARY: {
         value l, r;
         if (e->op == OP_AND || e->op == OP_OR) {
-            int lt, rt;
+            int lt = 0, rt = 0;
             if (eval(ev, sc, e->lhs, &l, depth + 1) || truthy(ev, e->lhs, &l, &lt))
                 return -1;
             if ((e->op == OP_AND && !lt) || (e->op == OP_OR && lt)) {

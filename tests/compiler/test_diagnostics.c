@@ -30,7 +30,7 @@ static int count_errors(const char *diags)
 
 static void check_file(const char *dir, const char *name)
 {
-    char path[1024];
+    char path[2048];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     ctest t;
     ctest_file(&t, path, NULL);

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build.h"
 #include "compile.h"
+#include "emit.h"
+#include "plan.h"
 #include "report.h"
 
 #define EXIT_INPUT 1   /* the .net file has errors */
@@ -21,6 +24,8 @@ static const char usage_text[] =
     "  shapes   print every layer's output shape, parameters and FLOPs\n"
     "  check    check FILE (syntax, names, arguments, shapes)\n"
     "  dot      print the network as a Graphviz graph (blocks as clusters)\n"
+    "  emit     write the network's trainer as one standalone C file\n"
+    "  build    emit the trainer and compile it into an executable\n"
     "\n"
     "options:\n"
     "  -D NAME=VALUE   set a net parameter (repeatable), e.g. -D ratio=1\n"
@@ -28,7 +33,10 @@ static const char usage_text[] =
     "  --net NAME      the net to use when FILE defines several\n"
     "  --batch N       shapes: batch size shown and used for activation memory (default 1)\n"
     "  --json          shapes: print JSON instead of the table\n"
-    "  -o PATH         write the output to PATH instead of standard output\n"
+    "  -o PATH         write the output to PATH instead of standard output;\n"
+    "                  build: the executable (default: the net's name), its C\n"
+    "                  source goes next to it as PATH.c\n"
+    "  -v, --verbose   build: print the C compiler's command line\n"
     "  --dump-ast      print the syntax tree of FILE and stop\n"
     "  -h, --help      show this help\n"
     "  --version       show the version\n";
@@ -45,6 +53,7 @@ typedef struct options {
     int batch;
     int json;
     int dump_ast;
+    int verbose;
 } options;
 
 static void usage_error(const char *fmt, const char *arg)
@@ -115,6 +124,8 @@ static void parse_args(int argc, char **argv, options *o)
             o->json = 1;
         } else if (strcmp(a, "--dump-ast") == 0) {
             o->dump_ast = 1;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            o->verbose = 1;
         } else if (a[0] == '-' && a[1] != 0) {
             usage_error("unknown option '%s'", a);
         } else if (!o->command) {
@@ -129,12 +140,13 @@ static void parse_args(int argc, char **argv, options *o)
         fputs(usage_text, stderr);
         exit(EXIT_USAGE);
     }
-    static const char *const commands[] = {"shapes", "check", "dot"};
+    static const char *const commands[] = {"shapes", "check", "dot", "emit", "build"};
     int known = 0;
     for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
         known |= strcmp(o->command, commands[k]) == 0;
     if (!known)
-        usage_error("unknown command '%s' (commands: shapes, check, dot)", o->command);
+        usage_error("unknown command '%s' (commands: shapes, check, dot, emit, build)",
+                    o->command);
     if (!o->file)
         usage_error("%s needs a .net FILE", o->command);
 }
@@ -162,6 +174,68 @@ static int close_output(const options *o, FILE *f)
     return 0;
 }
 
+/* The command line that produced a generated file, for its header. */
+static char *command_line(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = calloc(1, len + 8);
+    strcpy(s, "netc");
+    for (int i = 1; i < argc; i++) {
+        strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+/* emit: the C file to -o or stdout. build: the C file next to the
+ * executable, then the C compiler. */
+static int emit_and_build(const options *o, int argc, char **argv, compilation *c)
+{
+    plan p;
+    if (plan_memory(&c->graph, &c->ar, &c->diag, &p) != 0) {
+        diag_print(&c->diag, stderr);
+        return EXIT_INPUT;
+    }
+    char *cmd = command_line(argc, argv);
+    emit_opts eo = {NETC_VERSION, cmd};
+    int build = strcmp(o->command, "build") == 0;
+    const char *bin = o->out ? o->out : c->graph.name;
+    char *c_path = NULL;
+    FILE *out;
+    if (build) {
+        c_path = malloc(strlen(bin) + 3);
+        sprintf(c_path, "%s.c", bin);
+        out = fopen(c_path, "w");
+        if (!out) {
+            fprintf(stderr, "netc: cannot write '%s': %s\n", c_path, strerror(errno));
+            free(c_path);
+            free(cmd);
+            return EXIT_INPUT;
+        }
+    } else {
+        out = open_output(o);
+    }
+    emit_c(&c->graph, &p, &eo, out);
+    free(cmd);
+    int rc = 0;
+    if (build) {
+        if (fclose(out) != 0) {
+            fprintf(stderr, "netc: cannot write '%s': %s\n", c_path, strerror(errno));
+            rc = EXIT_INPUT;
+        } else if (build_trainer(c_path, bin, o->verbose) != 0) {
+            rc = EXIT_INPUT;
+        } else {
+            printf("built %s (C source: %s)\n", bin, c_path);
+        }
+        free(c_path);
+    } else if (close_output(o, out) != 0) {
+        rc = EXIT_INPUT;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -186,6 +260,13 @@ int main(int argc, char **argv)
         return EXIT_INPUT;
     }
     const ir_graph *g = &c.graph;
+    if (strcmp(o.command, "emit") == 0 || strcmp(o.command, "build") == 0) {
+        rc = emit_and_build(&o, argc, argv, &c);
+        compile_free(&c);
+        free(o.defines);
+        free(o.includes);
+        return rc;
+    }
     FILE *out = open_output(&o);
     if (strcmp(o.command, "shapes") == 0) {
         if (o.json)

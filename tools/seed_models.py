@@ -1,8 +1,9 @@
 """The seed's networks in PyTorch, written as ../shared/seed writes them (d2l,
-"Modern CNNs"), for the reference scripts under tools/.
+"Modern CNNs"), for the reference scripts under tools/ and bench/.
 
 Run with Debian's PyTorch: /usr/bin/python3. Every builder takes the same
-parameters as the matching nets/*.net file.
+parameters as the matching nets/*.net file (size, ratio, hidden, width; the
+defaults are the chapter's), so a -D on the .net side has a twin here.
 """
 import torch
 from torch import nn
@@ -38,23 +39,24 @@ def flat_features(body, size):
         return body(torch.zeros(1, 1, size, size)).shape[1]
 
 
-def alexnet(size=224, classes=10):
+def alexnet(size=224, ratio=1, hidden=4096, classes=10):
+    r = ratio
     body = nn.Sequential(
-        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+        nn.Conv2d(1, 96 // r, kernel_size=11, stride=4, padding=1), nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
+        nn.Conv2d(96 // r, 256 // r, kernel_size=5, padding=2), nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(256 // r, 384 // r, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384 // r, 384 // r, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384 // r, 256 // r, kernel_size=3, padding=1), nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2),
         nn.Flatten())
     n = flat_features(body, size)  # 6400 at 224
     return nn.Sequential(
         *body,
-        nn.Linear(n, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, classes))
+        nn.Linear(n, hidden), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(hidden, classes))
 
 
 def vgg_block(num_convs, in_channels, out_channels):
@@ -67,7 +69,7 @@ def vgg_block(num_convs, in_channels, out_channels):
     return nn.Sequential(*layers)
 
 
-def vgg(ratio=4, size=224, classes=10):
+def vgg(ratio=4, size=224, hidden=4096, classes=10):
     conv_arch = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
     conv_arch = [(n, c // ratio) for (n, c) in conv_arch]
     conv_blks = []
@@ -78,9 +80,9 @@ def vgg(ratio=4, size=224, classes=10):
     n = out_channels * (size // 32) * (size // 32)
     return nn.Sequential(
         *conv_blks, nn.Flatten(),
-        nn.Linear(n, 4096), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(4096, classes))
+        nn.Linear(n, hidden), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(hidden, classes))
 
 
 def nin_block(in_channels, out_channels, kernel_size, strides, padding):
@@ -90,23 +92,27 @@ def nin_block(in_channels, out_channels, kernel_size, strides, padding):
         nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU())
 
 
-def nin(size=224, classes=10):
+def nin(size=224, ratio=1, classes=10):
+    r = ratio
     return nn.Sequential(
-        nin_block(1, 96, kernel_size=11, strides=4, padding=0),
+        nin_block(1, 96 // r, kernel_size=11, strides=4, padding=0),
         nn.MaxPool2d(3, stride=2),
-        nin_block(96, 256, kernel_size=5, strides=1, padding=2),
+        nin_block(96 // r, 256 // r, kernel_size=5, strides=1, padding=2),
         nn.MaxPool2d(3, stride=2),
-        nin_block(256, 384, kernel_size=3, strides=1, padding=1),
+        nin_block(256 // r, 384 // r, kernel_size=3, strides=1, padding=1),
         nn.MaxPool2d(3, stride=2),
         nn.Dropout(0.5),
-        nin_block(384, classes, kernel_size=3, strides=1, padding=1),
+        nin_block(384 // r, classes, kernel_size=3, strides=1, padding=1),
         nn.AdaptiveAvgPool2d((1, 1)),
         nn.Flatten())
 
 
 class Inception(nn.Module):
-    def __init__(self, in_channels, c1, c2, c3, c4, **kwargs):
+    def __init__(self, in_channels, c1, c2, c3, c4, ratio=1, **kwargs):
         super(Inception, self).__init__(**kwargs)
+        r = ratio
+        in_channels, c1, c4 = in_channels // r, c1 // r, c4 // r
+        c2, c3 = (c2[0] // r, c2[1] // r), (c3[0] // r, c3[1] // r)
         self.p1_1 = nn.Conv2d(in_channels, c1, kernel_size=1)
         self.p2_1 = nn.Conv2d(in_channels, c2[0], kernel_size=1)
         self.p2_2 = nn.Conv2d(c2[0], c2[1], kernel_size=3, padding=1)
@@ -123,29 +129,30 @@ class Inception(nn.Module):
         return torch.cat((p1, p2, p3, p4), dim=1)
 
 
-def googlenet(size=96, classes=10):
-    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
+def googlenet(size=96, ratio=1, classes=10):
+    r = ratio
+    b1 = nn.Sequential(nn.Conv2d(1, 64 // r, kernel_size=7, stride=2, padding=3),
                        nn.ReLU(),
                        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b2 = nn.Sequential(nn.Conv2d(64, 64, kernel_size=1),
+    b2 = nn.Sequential(nn.Conv2d(64 // r, 64 // r, kernel_size=1),
                        nn.ReLU(),
-                       nn.Conv2d(64, 192, kernel_size=3, padding=1),
+                       nn.Conv2d(64 // r, 192 // r, kernel_size=3, padding=1),
                        nn.ReLU(),
                        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b3 = nn.Sequential(Inception(192, 64, (96, 128), (16, 32), 32),
-                       Inception(256, 128, (128, 192), (32, 96), 64),
+    b3 = nn.Sequential(Inception(192, 64, (96, 128), (16, 32), 32, r),
+                       Inception(256, 128, (128, 192), (32, 96), 64, r),
                        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b4 = nn.Sequential(Inception(480, 192, (96, 208), (16, 48), 64),
-                       Inception(512, 160, (112, 224), (24, 64), 64),
-                       Inception(512, 128, (128, 256), (24, 64), 64),
-                       Inception(512, 112, (144, 288), (32, 64), 64),
-                       Inception(528, 256, (160, 320), (32, 128), 128),
+    b4 = nn.Sequential(Inception(480, 192, (96, 208), (16, 48), 64, r),
+                       Inception(512, 160, (112, 224), (24, 64), 64, r),
+                       Inception(512, 128, (128, 256), (24, 64), 64, r),
+                       Inception(512, 112, (144, 288), (32, 64), 64, r),
+                       Inception(528, 256, (160, 320), (32, 128), 128, r),
                        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b5 = nn.Sequential(Inception(832, 256, (160, 320), (32, 128), 128),
-                       Inception(832, 384, (192, 384), (48, 128), 128),
+    b5 = nn.Sequential(Inception(832, 256, (160, 320), (32, 128), 128, r),
+                       Inception(832, 384, (192, 384), (48, 128), 128, r),
                        nn.AdaptiveAvgPool2d((1, 1)),
                        nn.Flatten())
-    return nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, classes))
+    return nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024 // r, classes))
 
 
 class Residual(nn.Module):
@@ -188,18 +195,19 @@ def resnet_block(input_channels, num_channels, num_residuals, first_block=False)
     return blk
 
 
-def resnet18(size=96, classes=10):
-    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
-                       nn.BatchNorm2d(64), nn.ReLU(),
+def resnet18(size=96, width=64, classes=10):
+    w = width
+    b1 = nn.Sequential(nn.Conv2d(1, w, kernel_size=7, stride=2, padding=3),
+                       nn.BatchNorm2d(w), nn.ReLU(),
                        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b2 = nn.Sequential(*resnet_block(64, 64, 2, first_block=True))
-    b3 = nn.Sequential(*resnet_block(64, 128, 2))
-    b4 = nn.Sequential(*resnet_block(128, 256, 2))
-    b5 = nn.Sequential(*resnet_block(256, 512, 2))
+    b2 = nn.Sequential(*resnet_block(w, w, 2, first_block=True))
+    b3 = nn.Sequential(*resnet_block(w, 2 * w, 2))
+    b4 = nn.Sequential(*resnet_block(2 * w, 4 * w, 2))
+    b5 = nn.Sequential(*resnet_block(4 * w, 8 * w, 2))
     return nn.Sequential(b1, b2, b3, b4, b5,
                          nn.AdaptiveAvgPool2d((1, 1)),
                          nn.Flatten(),
-                         nn.Linear(512, classes))
+                         nn.Linear(8 * w, classes))
 
 
 # name -> (builder, input size of the seed run)

@@ -60,7 +60,7 @@ static void done(run_result *r)
                       "netc %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s",   \
                       (args), r_.status, (want_status), r_.out, r_.err);       \
         ck_assert_msg(strstr(r_.stream, (want_text)) != NULL,                  \
-                      "netc %s: " #stream " lacks \"%s\"; got:\n%s", (args),   \
+                      "netc %s: " #stream " lacks \"%s\"; got:\n%.3000s", (args), \
                       (want_text), r_.stream);                                 \
         done(&r_);                                                             \
     } while (0)
@@ -111,10 +111,10 @@ START_TEST(shapes_table)
     run_result r = run("shapes --batch 128 nets/googlenet.net");
     ck_assert_int_eq(r.status, 0);
     ck_assert_msg(strstr(r.out, "input 128 x 1x96x96"), "%s", r.out);
-    ck_assert_msg(strstr(r.out, "inception1  inception(192, 64, (96, 128), (16, 32), 32)\n"),
-                  "block call header missing:\n%s", r.out);
+    ck_assert_msg(strstr(r.out, "inception1  inception(192, 64, (96, 128), (16, 32), 32, 1)\n"),
+                  "block call header missing:\n%.3000s", r.out);
     ck_assert_msg(strstr(r.out, "  inception1.branch2.conv2     conv2d              128 x 128x12x12"),
-                  "grouped layer line missing:\n%s", r.out);
+                  "grouped layer line missing:\n%.3000s", r.out);
     ck_assert_msg(strstr(r.out, "total  5,977,530 parameters"), "%s", r.out);
     ck_assert_msg(strstr(r.out, "of activations at batch 128"), "%s", r.out);
     done(&r);

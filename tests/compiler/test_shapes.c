@@ -78,6 +78,22 @@ START_TEST(resnet18_224)
 }
 END_TEST
 
+START_TEST(reduced_sizes)
+{
+    /* the -D variants the parity fixtures use */
+    const char *alex[] = {"size=67", "ratio=8", "hidden=64", NULL};
+    check_fixture("alexnet", "alexnet_small", alex);
+    const char *vgg[] = {"size=32", "ratio=16", "hidden=64", NULL};
+    check_fixture("vgg", "vgg_small", vgg);
+    const char *nin[] = {"size=67", "ratio=8", NULL};
+    check_fixture("nin", "nin_small", nin);
+    const char *goog[] = {"size=32", "ratio=8", NULL};
+    check_fixture("googlenet", "googlenet_small", goog);
+    const char *res[] = {"size=32", "width=8", NULL};
+    check_fixture("resnet18", "resnet18_small", res);
+}
+END_TEST
+
 START_TEST(alexnet_flatten_is_6400)
 {
     ctest t;
@@ -279,6 +295,7 @@ static Suite *shapes_suite(void)
     tcase_add_test(nets, googlenet);
     tcase_add_test(nets, resnet18);
     tcase_add_test(nets, resnet18_224);
+    tcase_add_test(nets, reduced_sizes);
     tcase_add_test(nets, alexnet_flatten_is_6400);
     tcase_add_test(nets, googlenet_last_inception_is_1024x3x3);
     suite_add_tcase(s, nets);

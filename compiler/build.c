@@ -1,0 +1,93 @@
+/* build.c - see build.h. Where the runtime's header and library are is
+ * decided at configure time (meson passes both the build-tree and the
+ * installed locations); a netc running from the build tree uses the former.
+ * The C compiler is $CC, or the one netc was built with. */
+#include "build.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Splits s at spaces into argv (words are appended; s is copied). */
+static void split(char **argv, int *argc, int max, const char *s)
+{
+    char *copy = strdup(s);
+    for (char *tok = strtok(copy, " "); tok && *argc < max - 1; tok = strtok(NULL, " "))
+        argv[(*argc)++] = strdup(tok);
+    free(copy);
+}
+
+/* Is this netc the one in the build tree? */
+static int in_build_tree(void)
+{
+    char self[PATH_MAX], dir[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return 0;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    if (!realpath(NETC_BUILD_EXE_DIR, dir))
+        return 0;
+    return strcmp(self, dir) == 0;
+}
+
+int build_trainer(const char *c_path, const char *out_path, int verbose)
+{
+    int build_tree = in_build_tree();
+    const char *inc = build_tree ? NETC_BUILD_RUNTIME_INC : NETC_INSTALL_RUNTIME_INC;
+    const char *lib = build_tree ? NETC_BUILD_RUNTIME_LIB : NETC_INSTALL_RUNTIME_LIB;
+    if (access(lib, R_OK) != 0) {
+        fprintf(stderr, "netc: cannot find the runtime library %s: %s\n", lib, strerror(errno));
+        return -1;
+    }
+    const char *cc = getenv("CC");
+    if (!cc || !*cc)
+        cc = NETC_CC;
+
+    char *argv[128];
+    int argc = 0;
+    split(argv, &argc, 128, cc);
+    char incflag[PATH_MAX + 3];
+    snprintf(incflag, sizeof incflag, "-I%s", inc);
+    const char *flags[] = {"-std=c11", "-O2", "-Wall", "-Wextra", "-pedantic", "-fopenmp",
+                           "-D_XOPEN_SOURCE=700", incflag, "-o", out_path, c_path, lib};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        argv[argc++] = strdup(flags[i]);
+    split(argv, &argc, 128, NETC_DEP_LIBS);
+    argv[argc] = NULL;
+
+    if (verbose) {
+        for (int i = 0; i < argc; i++)
+            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
+        fputc('\n', stderr);
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "netc: cannot start the C compiler: %s\n", strerror(errno));
+        for (int i = 0; i < argc; i++)
+            free(argv[i]);
+        return -1;
+    }
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "netc: cannot run the C compiler '%s': %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "netc: the C compiler failed on %s (kept for inspection)\n", c_path);
+        return -1;
+    }
+    return 0;
+}

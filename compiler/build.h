@@ -1,0 +1,11 @@
+/* build.h - compiling a generated trainer with the system C compiler
+ * against the netc runtime and OpenBLAS, from the build tree or from an
+ * installed netc. */
+#ifndef BUILD_H
+#define BUILD_H
+
+/* Compiles c_path into the executable out_path. verbose: print the command.
+ * Returns 0, or -1 after printing what went wrong to stderr. */
+int build_trainer(const char *c_path, const char *out_path, int verbose);
+
+#endif

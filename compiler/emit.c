@@ -1,0 +1,592 @@
+/* emit.c - see emit.h. One <ID>_emit function per row of layers.def writes
+ * that layer's forward or backward call. */
+#include "emit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+typedef enum { FORWARD, BACKWARD } pass;
+
+typedef struct emitter {
+    FILE *out;
+    const ir_graph *g;
+    const plan *p;
+    char **names;            /* C identifier per node (its buffers' field names) */
+    arena ar;                /* strings of the expressions being printed */
+} emitter;
+
+/* ---- names ------------------------------------------------------------------ */
+
+static int storage(const ir_graph *g, int n)
+{
+    while (g->nodes[n].kind == L_FLATTEN)
+        n = g->nodes[n].inputs[0];
+    return n;
+}
+
+/* "b3.inception1.branch2.conv1" -> "b3_inception1_branch2_conv1"; made
+ * unique with the node index if two paths map to the same identifier. */
+static void make_names(emitter *e)
+{
+    const ir_graph *g = e->g;
+    e->names = calloc((size_t)g->n, sizeof(char *));
+    for (int i = 0; i < g->n; i++) {
+        const char *path = g->nodes[i].path;
+        char *s = malloc(strlen(path) + 24);
+        size_t k = 0;
+        for (const char *c = path; *c; c++)
+            s[k++] = *c == '.' ? '_' : *c;
+        s[k] = 0;
+        for (int j = 0; j < i; j++)
+            if (strcmp(e->names[j], s) == 0) {
+                sprintf(s + k, "_n%d", i);
+                break;
+            }
+        e->names[i] = s;
+    }
+}
+
+static void free_names(emitter *e)
+{
+    for (int i = 0; i < e->g->n; i++)
+        free(e->names[i]);
+    free(e->names);
+}
+
+/* The expression for node i's output and its gradient ("NULL" if none). */
+static const char *act(emitter *e, int i)
+{
+    return arena_printf(&e->ar, "b.%s", e->names[storage(e->g, i)]);
+}
+
+static const char *grad(emitter *e, int i)
+{
+    int s = storage(e->g, i);
+    if (e->p->nodes[s].grad == PLAN_NONE)
+        return "NULL";
+    return arena_printf(&e->ar, "b.d_%s", e->names[s]);
+}
+
+static int has_grad(emitter *e, int i)
+{
+    return e->p->nodes[storage(e->g, i)].grad != PLAN_NONE;
+}
+
+static const char *tensor_field(emitter *e, const plan_tensor *t, int d)
+{
+    return arena_printf(&e->ar, "b.%s%s_%s", d ? "d_" : "", e->names[t->node], t->role);
+}
+
+/* The i-th tensor of node n (weight, bias, ...), or NULL. */
+static const plan_tensor *tensor(emitter *e, int n, const char *role)
+{
+    const plan_node *pn = &e->p->nodes[n];
+    for (int k = 0; k < pn->ntensors; k++)
+        if (strcmp(e->p->tensors[pn->first_tensor + k].role, role) == 0)
+            return &e->p->tensors[pn->first_tensor + k];
+    return NULL;
+}
+
+static const char *param(emitter *e, int n, const char *role, int d)
+{
+    const plan_tensor *t = tensor(e, n, role);
+    return t ? tensor_field(e, t, d) : "NULL";
+}
+
+static const ir_node *node(emitter *e, int i) { return &e->g->nodes[i]; }
+static const shape *in_shape(emitter *e, int i, int k)
+{
+    return &e->g->nodes[e->g->nodes[i].inputs[k]].out;
+}
+
+/* "%.9g" with a trailing f, always with a decimal point */
+static const char *flt(emitter *e, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    return arena_printf(&e->ar, "%s%sf", buf, strpbrk(buf, ".en") ? "" : ".0");
+}
+
+/* ---- layers ------------------------------------------------------------------- */
+
+#define P(...) fprintf(e->out, __VA_ARGS__)
+
+static void conv_dims(emitter *e, int i, const char *nexpr)
+{
+    const conv_attrs *a = &node(e, i)->a.conv;
+    const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
+    P("&(nt_conv2d_dims){.N = %s, .C = %lld, .H = %lld, .W = %lld, .OC = %d,\n"
+      "                         .KH = %d, .KW = %d, .SH = %d, .SW = %d, .PH = %d, .PW = %d,\n"
+      "                         .OH = %lld, .OW = %lld}",
+      nexpr, (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->out, a->kh, a->kw,
+      a->sh, a->sw, a->ph, a->pw, (long long)y->d[1], (long long)y->d[2]);
+}
+
+static void CONV_emit(emitter *e, int i, pass ps)
+{
+    int x = node(e, i)->inputs[0];
+    if (ps == FORWARD) {
+        P("    nt_conv2d_forward(%s, %s, %s, %s,\n                      ", act(e, i), act(e, x),
+          param(e, i, "weight", 0), param(e, i, "bias", 0));
+        conv_dims(e, i, "n");
+        P(", m->scratch);\n");
+    } else {
+        P("    nt_conv2d_backward(%s, %s, %s, %s,\n                       %s, %s,\n"
+          "                       ",
+          grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
+          param(e, i, "weight", 0));
+        conv_dims(e, i, "n");
+        P(", m->scratch);\n");
+    }
+}
+
+static void pool_dims(emitter *e, int i)
+{
+    const pool_attrs *a = &node(e, i)->a.pool;
+    const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
+    P("&(nt_pool2d_dims){.N = n, .C = %lld, .H = %lld, .W = %lld, .KH = %d, .KW = %d,\n"
+      "                         .SH = %d, .SW = %d, .PH = %d, .PW = %d, .OH = %lld, .OW = %lld}",
+      (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->kh, a->kw, a->sh, a->sw,
+      a->ph, a->pw, (long long)y->d[1], (long long)y->d[2]);
+}
+
+static void MAXPOOL_emit(emitter *e, int i, pass ps)
+{
+    int x = node(e, i)->inputs[0];
+    if (ps == FORWARD) {
+        P("    nt_maxpool2d_forward(%s, b.%s_argmax, %s,\n                         ", act(e, i),
+          e->names[i], act(e, x));
+    } else {
+        if (!has_grad(e, x))
+            return;
+        P("    nt_maxpool2d_backward(%s, %s, b.%s_argmax,\n                          ",
+          grad(e, x), grad(e, i), e->names[i]);
+    }
+    pool_dims(e, i);
+    P(");\n");
+}
+
+static void AVGPOOL_emit(emitter *e, int i, pass ps)
+{
+    int x = node(e, i)->inputs[0];
+    if (ps == FORWARD) {
+        P("    nt_avgpool2d_forward(%s, %s,\n                         ", act(e, i), act(e, x));
+    } else {
+        if (!has_grad(e, x))
+            return;
+        P("    nt_avgpool2d_backward(%s, %s,\n                          ", grad(e, x), grad(e, i));
+    }
+    pool_dims(e, i);
+    P(");\n");
+}
+
+static void GAVGPOOL_emit(emitter *e, int i, pass ps)
+{
+    int x = node(e, i)->inputs[0];
+    const shape *s = in_shape(e, i, 0);
+    if (ps == FORWARD)
+        P("    nt_global_avgpool_forward(%s, %s, n, %lld, %lld);\n", act(e, i), act(e, x),
+          (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
+    else if (has_grad(e, x))
+        P("    nt_global_avgpool_backward(%s, %s, n, %lld, %lld);\n", grad(e, x), grad(e, i),
+          (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
+}
+
+static void BATCHNORM_emit(emitter *e, int i, pass ps)
+{
+    int x = node(e, i)->inputs[0];
+    const shape *s = in_shape(e, i, 0);
+    const bn_attrs *a = &node(e, i)->a.bn;
+    char dims[200];
+    snprintf(dims, sizeof dims,
+             "&(nt_bn_dims){.N = n, .C = %lld, .HW = %lld, .eps = %s, .momentum = %s}",
+             (long long)s->d[0], (long long)(s->rank == 3 ? s->d[1] * s->d[2] : 1), flt(e, a->eps),
+             flt(e, a->momentum));
+    const char *nm = e->names[i];
+    if (ps == FORWARD) {
+        P("    if (train)\n");
+        P("        nt_batchnorm_forward_train(%s, b.%s_mean, b.%s_invstd,\n"
+          "                                   %s, %s,\n"
+          "                                   %s, %s, %s,\n"
+          "                                   %s);\n",
+          act(e, i), nm, nm, param(e, i, "running_mean", 0), param(e, i, "running_var", 0),
+          act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0), dims);
+        P("    else\n");
+        P("        nt_batchnorm_forward_eval(%s, %s, %s, %s,\n"
+          "                                  %s, %s,\n"
+          "                                  %s);\n",
+          act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
+          param(e, i, "running_mean", 0), param(e, i, "running_var", 0), dims);
+    } else {
+        P("    nt_batchnorm_backward(%s, %s, %s,\n"
+          "                          %s, %s, %s, b.%s_mean, b.%s_invstd,\n"
+          "                          %s);\n",
+          grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
+          param(e, i, "weight", 0), nm, nm, dims);
+    }
+}
+
+static void activation(emitter *e, int i, pass ps, const char *fn)
+{
+    int x = node(e, i)->inputs[0];
+    long long size = (long long)shape_size(&node(e, i)->out);
+    if (ps == FORWARD)
+        P("    nt_%s_forward(%s, %s, (size_t)n * %lld);\n", fn, act(e, i), act(e, x), size);
+    else if (has_grad(e, x))
+        P("    nt_%s_backward(%s, %s, %s, (size_t)n * %lld);\n", fn, grad(e, x), grad(e, i),
+          act(e, i), size);
+}
+
+static void RELU_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "relu"); }
+static void SIGMOID_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "sigmoid"); }
+static void TANH_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "tanh"); }
+
+static void DROPOUT_emit(emitter *e, int i, pass ps)
+{
+    int x = node(e, i)->inputs[0];
+    long long size = (long long)shape_size(&node(e, i)->out);
+    const char *p = flt(e, node(e, i)->a.dropout.p);
+    if (ps == FORWARD) {
+        P("    nt_dropout_forward(%s, b.%s_mask, %s, (size_t)n * %lld,\n"
+          "                       train && m->dropout_enabled ? %s : 0.0f, "
+          "nt_dropout_key(m, %d));\n",
+          act(e, i), e->names[i], act(e, x), size, p, e->p->nodes[i].dropout_index);
+    } else if (has_grad(e, x)) {
+        P("    nt_dropout_backward(%s, %s, b.%s_mask, (size_t)n * %lld,\n"
+          "                        m->dropout_enabled ? %s : 0.0f);\n",
+          grad(e, x), grad(e, i), e->names[i], size, p);
+    }
+}
+
+static void FLATTEN_emit(emitter *e, int i, pass ps)
+{
+    if (ps == FORWARD)
+        P("    /* a view of %s: no data moves */\n", e->names[storage(e->g, i)]);
+}
+
+static void LINEAR_emit(emitter *e, int i, pass ps)
+{
+    int x = node(e, i)->inputs[0];
+    long long in = (long long)in_shape(e, i, 0)->d[0], out = node(e, i)->a.linear.out;
+    if (ps == FORWARD)
+        P("    nt_linear_forward(%s, %s, %s, %s,\n                      n, %lld, %lld);\n",
+          act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0), in, out);
+    else
+        P("    nt_linear_backward(%s, %s, %s,\n                       %s, %s, %s,\n"
+          "                       n, %lld, %lld);\n",
+          grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
+          param(e, i, "weight", 0), in, out);
+}
+
+static void CONCAT_emit(emitter *e, int i, pass ps)
+{
+    const ir_node *n = node(e, i);
+    const shape *y = &n->out;
+    long long hw = y->rank == 3 ? (long long)(y->d[1] * y->d[2]) : 1;
+    if (ps == BACKWARD) {
+        int any = 0;
+        for (int k = 0; k < n->ninputs; k++)
+            any |= has_grad(e, n->inputs[k]);
+        if (!any)
+            return;
+    }
+    P(ps == FORWARD ? "    nt_concat_forward(%s, (const float *const[]){" :
+                      "    nt_concat_backward((float *const[]){", ps == FORWARD ? act(e, i) : "");
+    for (int k = 0; k < n->ninputs; k++)
+        P("%s%s", k ? ", " : "", ps == FORWARD ? act(e, n->inputs[k]) : grad(e, n->inputs[k]));
+    if (ps == BACKWARD)
+        P("},\n                       %s", grad(e, i));
+    else
+        P("}");
+    P(",\n                      (const int[]){");
+    for (int k = 0; k < n->ninputs; k++)
+        P("%s%lld", k ? ", " : "", (long long)in_shape(e, i, k)->d[0]);
+    P("}, %d, n, %lld);\n", n->ninputs, hw);
+}
+
+static void ADD_emit(emitter *e, int i, pass ps)
+{
+    const ir_node *n = node(e, i);
+    long long size = (long long)shape_size(&n->out);
+    if (ps == FORWARD) {
+        P("    nt_add_forward(%s, %s, %s, (size_t)n * %lld);\n", act(e, i), act(e, n->inputs[0]),
+          act(e, n->inputs[1]), size);
+        for (int k = 2; k < n->ninputs; k++)
+            P("    nt_add_forward(%s, %s, %s, (size_t)n * %lld);\n", act(e, i), act(e, i),
+              act(e, n->inputs[k]), size);
+        return;
+    }
+    for (int k = 0; k < n->ninputs; k += 2) {
+        const char *a = grad(e, n->inputs[k]);
+        const char *c = k + 1 < n->ninputs ? grad(e, n->inputs[k + 1]) : "NULL";
+        if (strcmp(a, "NULL") == 0 && strcmp(c, "NULL") == 0)
+            continue;
+        P("    nt_add_backward(%s, %s, %s, (size_t)n * %lld);\n", a, c, grad(e, i), size);
+    }
+}
+
+typedef void (*emit_fn)(emitter *, int, pass);
+
+static const emit_fn emit_fns[L_COUNT] = {
+#define LAYER(id, name, op, flags) [L_##id] = id##_emit,
+#include "layers.def"
+#undef LAYER
+};
+
+/* ---- the file ------------------------------------------------------------------- */
+
+static void comment_line(emitter *e, int i)
+{
+    const ir_node *n = node(e, i);
+    char b[64];
+    P("\n    /* %s: %s -> %s  (%s:%d) */\n", n->path, layer_op(n->kind),
+      shape_str(&n->out, b, sizeof b), n->loc.src ? n->loc.src->name : "?", n->loc.first_line);
+}
+
+static void emit_buffers(emitter *e)
+{
+    const ir_graph *g = e->g;
+    const plan *p = e->p;
+    char b[64];
+    P("/* Pointers into the arenas, one per buffer of a training step. */\n");
+    P("typedef struct buffers {\n");
+    P("    /* layer outputs, [batch, ...] */\n");
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].kind != L_FLATTEN)
+            P("    float *%s; /* %s */\n", e->names[i], shape_str(&g->nodes[i].out, b, sizeof b));
+    P("    /* gradients of layer outputs (reused once dead) */\n");
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].kind != L_FLATTEN && p->nodes[i].grad != PLAN_NONE)
+            P("    float *d_%s;\n", e->names[i]);
+    P("    /* parameters and their gradients */\n");
+    for (int t = 0; t < p->ntensors; t++) {
+        const plan_tensor *pt = &p->tensors[t];
+        P("    float *%s", tensor_field(e, pt, 0) + 2);
+        if (pt->trainable)
+            P(", *%s", tensor_field(e, pt, 1) + 2);
+        P(";\n");
+    }
+    P("    /* saved by forward for backward */\n");
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        if (n->kind == L_MAXPOOL)
+            P("    int32_t *%s_argmax;\n", e->names[i]);
+        else if (n->kind == L_DROPOUT)
+            P("    uint8_t *%s_mask;\n", e->names[i]);
+        else if (n->kind == L_BATCHNORM)
+            P("    float *%s_mean, *%s_invstd;\n", e->names[i], e->names[i]);
+    }
+    P("} buffers;\n\n");
+
+    P("static buffers bind(const nt_model *m)\n{\n");
+    P("    const size_t B = (size_t)m->batch_max; /* activation offsets are per example */\n");
+    P("    buffers b;\n");
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].kind != L_FLATTEN)
+            P("    b.%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].act);
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].kind != L_FLATTEN && p->nodes[i].grad != PLAN_NONE)
+            P("    b.d_%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].grad);
+    for (int t = 0; t < p->ntensors; t++) {
+        const plan_tensor *pt = &p->tensors[t];
+        P("    %s = m->params + %lld;\n", tensor_field(e, pt, 0), (long long)pt->offset);
+        if (pt->trainable)
+            P("    %s = m->grads + %lld;\n", tensor_field(e, pt, 1), (long long)pt->offset);
+    }
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        const plan_node *pn = &p->nodes[i];
+        if (n->kind == L_MAXPOOL)
+            P("    b.%s_argmax = (int32_t *)(m->act + %lld * B);\n", e->names[i],
+              (long long)pn->aux);
+        else if (n->kind == L_DROPOUT)
+            P("    b.%s_mask = (uint8_t *)(m->act + %lld * B);\n", e->names[i],
+              (long long)pn->aux);
+        else if (n->kind == L_BATCHNORM)
+            P("    b.%s_mean = m->state + %lld;\n    b.%s_invstd = m->state + %lld;\n",
+              e->names[i], (long long)pn->state, e->names[i],
+              (long long)(pn->state + (n->out.d[0] + 15) / 16 * 16));
+    }
+    P("    return b;\n}\n\n");
+}
+
+static void emit_forward(emitter *e)
+{
+    P("/* Computes the logits of n examples from m->input. train: batch statistics\n"
+      " * and dropout, and keeps what backward needs; otherwise eval mode. */\n");
+    P("static void forward(nt_model *m, int n, int train)\n{\n");
+    P("    const buffers b = bind(m);\n");
+    int uses_train = 0;
+    for (int i = 1; i < e->g->n; i++) {
+        layer_id k = node(e, i)->kind;
+        uses_train |= k == L_BATCHNORM || k == L_DROPOUT;
+    }
+    if (!uses_train)
+        P("    (void)train; /* no layer of this net behaves differently in training */\n");
+    for (int i = 1; i < e->g->n; i++) {
+        comment_line(e, i);
+        emit_fns[node(e, i)->kind](e, i, FORWARD);
+    }
+    P("}\n\n");
+}
+
+static void emit_backward(emitter *e)
+{
+    const ir_graph *g = e->g;
+    P("/* From m->dlogits, accumulates every parameter's gradient into m->grads\n"
+      " * (zeroed by the caller). Gradient buffers of layer outputs are zeroed\n"
+      " * just before the first layer that accumulates into them. */\n");
+    P("static void backward(nt_model *m, int n)\n{\n");
+    P("    const buffers b = bind(m);\n");
+    /* zero_first[j]: the first of the buffers to zero before node j's
+     * backward, chained through zero_next */
+    int *zero_first = malloc(sizeof(int) * (size_t)g->n);
+    int *zero_next = malloc(sizeof(int) * (size_t)g->n);
+    for (int j = 0; j < g->n; j++)
+        zero_first[j] = -1;
+    for (int s = g->n - 1; s >= 0; s--) {
+        int j = e->p->nodes[s].zero_grad_at;
+        if (j >= 0) {
+            zero_next[s] = zero_first[j];
+            zero_first[j] = s;
+        }
+    }
+    for (int j = g->n - 1; j >= 1; j--) {
+        comment_line(e, j);
+        for (int s = zero_first[j]; s >= 0; s = zero_next[s])
+            P("    memset(b.d_%s, 0, sizeof(float) * (size_t)n * %lld);\n", e->names[s],
+              (long long)shape_size(&g->nodes[s].out));
+        emit_fns[node(e, j)->kind](e, j, BACKWARD);
+    }
+    free(zero_first);
+    free(zero_next);
+    P("}\n\n");
+}
+
+static void emit_scratch(emitter *e)
+{
+    P("/* Kernel scratch for nthreads threads: the largest any layer needs. */\n");
+    P("static size_t scratch_floats(int nthreads)\n{\n    size_t most = 0, s;\n");
+    int any = 0;
+    for (int i = 1; i < e->g->n; i++) {
+        if (node(e, i)->kind != L_CONV)
+            continue;
+        any = 1;
+        P("    s = nt_conv2d_scratch_floats(");
+        conv_dims(e, i, "1");
+        P(", nthreads);\n    if (s > most)\n        most = s;\n");
+    }
+    if (!any)
+        P("    (void)nthreads;\n    (void)s;\n");
+    P("    return most;\n}\n\n");
+}
+
+/* s as a C string literal */
+static void c_string(FILE *out, const char *s, size_t len)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\n')
+            fputs("\\n", out);
+        else if (s[i] == '"' || s[i] == '\\')
+            fprintf(out, "\\%c", s[i]);
+        else
+            fputc(s[i], out);
+    }
+    fputc('"', out);
+}
+
+static void emit_desc(emitter *e, const emit_opts *o)
+{
+    const ir_graph *g = e->g;
+    const plan *p = e->p;
+    static const char *const inits[] = {"NT_INIT_XAVIER", "NT_INIT_BIAS", "NT_INIT_ONES",
+                                        "NT_INIT_ZEROS"};
+    P("/* The checkpoint's tensors, in network order (PyTorch state_dict order). */\n");
+    P("static const nt_tensor_desc tensors[] = {\n");
+    for (int t = 0; t < p->ntensors; t++) {
+        const plan_tensor *pt = &p->tensors[t];
+        P("    {\"%s\", %d, {", pt->name, pt->ndim);
+        for (int k = 0; k < pt->ndim; k++)
+            P("%s%lld", k ? ", " : "", (long long)pt->shape[k]);
+        P("}, %lld, %lld, %s, %lld, %lld, %d},\n", (long long)pt->offset, (long long)pt->count,
+          inits[pt->init], (long long)pt->fan_in, (long long)pt->fan_out, pt->trainable);
+    }
+    if (p->ntensors == 0)
+        P("    {\"none\", 0, {0}, 0, 0, NT_INIT_ZEROS, 0, 0, 0},\n");
+    P("};\n\n");
+
+    char *table = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&table, &len);
+    report_table(g, 1, mem);
+    fclose(mem);
+    P("static const char *const layer_table[] = {\n");
+    for (const char *line = table; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
+        P("    ");
+        c_string(e->out, line, n);
+        P(",\n");
+        line += n;
+    }
+    P("    NULL,\n};\n\n");
+    free(table);
+
+    const shape *in = &g->nodes[0].out;
+    const ir_train *t = &g->train;
+    P("static const nt_net_desc net = {\n");
+    P("    .name = \"%s\",\n", g->name);
+    P("    .source = ");
+    c_string(e->out, g->file, strlen(g->file));
+    P(",\n    .netc_version = \"%s\",\n", o->netc_version);
+    P("    .hash = 0x%016llxULL,\n", (unsigned long long)ir_hash(g));
+    P("    .in_c = %lld, .in_h = %lld, .in_w = %lld,\n", (long long)in->d[0],
+      (long long)(in->rank == 3 ? in->d[1] : 1), (long long)(in->rank == 3 ? in->d[2] : 1));
+    P("    .classes = %d,\n", p->classes);
+    P("    .tensors = tensors,\n    .ntensors = %d,\n", p->ntensors);
+    P("    .param_floats = %lld,\n", (long long)p->param_floats);
+    P("    .act_floats = %lld,\n", (long long)p->act_floats);
+    P("    .input_offset = %lld,\n", (long long)p->nodes[0].act);
+    P("    .logits_offset = %lld,\n", (long long)p->nodes[storage(g, g->n - 1)].act);
+    P("    .dlogits_offset = %lld,\n", (long long)p->nodes[storage(g, g->n - 1)].grad);
+    P("    .state_floats = %lld,\n", (long long)(p->state_floats ? p->state_floats : 0));
+    P("    .scratch_floats = scratch_floats,\n");
+    P("    .forward = forward,\n    .backward = backward,\n");
+    P("    .layer_table = layer_table,\n");
+    P("    .defaults = {.lr = %.15g, .momentum = %.15g, .weight_decay = %.15g,\n"
+      "                 .epochs = %lld, .batch_size = %lld, .resize = %lld},\n",
+      t->has_lr ? t->lr : 0.0, t->momentum, t->weight_decay,
+      t->has_epochs ? (long long)t->epochs : -1LL,
+      t->has_batch_size ? (long long)t->batch_size : 0LL,
+      t->has_resize ? (long long)t->resize : 0LL);
+    P("};\n\n");
+    P("int main(int argc, char **argv)\n{\n    return nt_trainer_main(&net, argc, argv);\n}\n");
+}
+
+void emit_c(const ir_graph *g, const plan *p, const emit_opts *o, FILE *out)
+{
+    emitter e = {out, g, p, NULL, {0}};
+    make_names(&e);
+    char b1[64], b2[64];
+    fprintf(out,
+            "/* %s.c - the trainer of net %s, generated by netc %s from %s.\n"
+            " * %s\n"
+            " *\n"
+            " * %s parameters, %s FLOPs forward per example. Build it against the netc\n"
+            " * runtime (netc build does); run it with --help for its options.\n"
+            " */\n",
+            g->name, g->name, o->netc_version, g->file, o->command,
+            fmt_count(g->total_params, b1, sizeof b1), fmt_si((double)g->total_flops, b2, sizeof b2));
+    fprintf(out, "#include <stdint.h>\n#include <string.h>\n\n#include \"netc_runtime.h\"\n"
+                 "#include \"nt_trainer.h\"\n\n");
+    emit_buffers(&e);
+    emit_forward(&e);
+    emit_backward(&e);
+    emit_scratch(&e);
+    emit_desc(&e, o);
+    free_names(&e);
+    arena_free(&e.ar);
+}

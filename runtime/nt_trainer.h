@@ -1,0 +1,194 @@
+/* nt_trainer.h - the contract between a generated trainer and the runtime's
+ * trainer driver.
+ *
+ * netc emits, per network, one C file holding an nt_net_desc: every size a
+ * constant, the parameter tensors (names, PyTorch shapes, offsets into the
+ * parameter arena, initialisers), the sizes of the arenas it needs, and the
+ * forward and backward functions. Its main() calls nt_trainer_main(), which
+ * does everything else: command line, data, initialisation, the training
+ * loop, evaluation, checkpoints, logs and plots.
+ *
+ * Memory: the driver makes a handful of allocations (parameters, gradients,
+ * momentum, activations, saved state, scratch) and the generated code only
+ * points into them; nothing is allocated inside a training step.
+ *
+ * The activation arena is planned by the compiler per example: a buffer that
+ * holds `k` floats per example sits at offset `o` (floats, per example); for a
+ * batch capacity B it occupies act[o*B, (o+k)*B). Offsets are multiples of 16
+ * so every buffer is 64-byte aligned.
+ */
+#ifndef NT_TRAINER_H
+#define NT_TRAINER_H
+
+#include "nt_base.h"
+#include "nt_kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nt_init {
+    NT_INIT_XAVIER,   /* conv and linear weights: xavier_uniform_ (d2l's train_ch6) */
+    NT_INIT_BIAS,     /* biases: PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+    NT_INIT_ONES,     /* batch-norm weight (gamma), running_var */
+    NT_INIT_ZEROS     /* batch-norm bias (beta), running_mean */
+} nt_init;
+
+/* One tensor of the checkpoint, in network order (PyTorch's state_dict
+ * order for the equivalent module, without num_batches_tracked). */
+typedef struct nt_tensor_desc {
+    const char *name;      /* "inception1.branch2.conv1.weight" */
+    int ndim;
+    int64_t shape[4];      /* PyTorch layout: conv [out,in,kh,kw], linear [out,in] */
+    size_t offset;         /* floats into params (same offset in grads, momentum) */
+    size_t count;          /* elements */
+    nt_init init;
+    int fan_in, fan_out;   /* for NT_INIT_XAVIER (both) and NT_INIT_BIAS (fan_in) */
+    int trainable;         /* 0: running statistics (checkpointed, not optimised) */
+} nt_tensor_desc;
+
+/* Training settings from the .net file's train(...); the command line
+ * overrides them. 0 / negative means "not given" where noted. */
+typedef struct nt_train_defaults {
+    double lr;             /* 0: not given (the driver uses 0.1) */
+    double momentum;
+    double weight_decay;
+    int epochs;            /* -1: not given (10) */
+    int batch_size;        /* 0: not given (256) */
+    int resize;            /* 0: not given (images are used at their size) */
+} nt_train_defaults;
+
+typedef struct nt_model nt_model;
+
+typedef struct nt_net_desc {
+    const char *name;           /* the net's name */
+    const char *source;         /* the .net file */
+    const char *netc_version;
+    uint64_t hash;              /* of the expanded network (checkpoint metadata) */
+    int in_c, in_h, in_w;       /* per-example input; a flat input of F has in_c = F, in_h = in_w = 1 */
+    int classes;                /* logits per example */
+
+    const nt_tensor_desc *tensors;
+    int ntensors;
+    size_t param_floats;        /* size of the params, grads and momentum arenas */
+
+    size_t act_floats;          /* activation arena, floats per example */
+    size_t input_offset;        /* per-example offsets into the activation arena */
+    size_t logits_offset;
+    size_t dlogits_offset;
+    size_t state_floats;        /* batch-independent saved state (batch-norm statistics) */
+
+    /* Floats of kernel scratch for nthreads threads (independent of the batch). */
+    size_t (*scratch_floats)(int nthreads);
+    /* Computes m->logits from m->input for n <= m->batch_max examples;
+     * train != 0: batch statistics, dropout (unless disabled), keeps what
+     * backward needs. */
+    void (*forward)(nt_model *m, int n, int train);
+    /* After a training-mode forward of the same n: accumulates parameter
+     * gradients into m->grads from m->dlogits (the caller zeroes m->grads). */
+    void (*backward)(nt_model *m, int n);
+
+    /* What `netc shapes` prints, for --shapes and the banner: its lines (each
+     * ending in '\n'), NULL-terminated. (One string per line keeps every
+     * literal under the 4095 characters ISO C promises.) */
+    const char *const *layer_table;
+    nt_train_defaults defaults;
+} nt_net_desc;
+
+/* The state of one network instance; the driver owns the memory. */
+struct nt_model {
+    const nt_net_desc *net;
+    int batch_max;              /* capacity of the activation arena, examples */
+    float *params, *grads, *momentum;  /* param_floats each */
+    float *act;                 /* act_floats * batch_max */
+    float *state;               /* state_floats */
+    float *scratch;             /* scratch_floats(threads) */
+    float *input;               /* [batch_max, in_c, in_h, in_w] inside act */
+    float *logits;              /* [batch_max, classes] inside act */
+    float *dlogits;             /* [batch_max, classes] inside act */
+    uint64_t seed;              /* run seed: dropout keys derive from it */
+    uint64_t step;              /* optimiser steps taken so far */
+    int dropout_enabled;        /* 0: dropout is the identity in training too */
+};
+
+/* The dropout key of dropout layer `layer` (0, 1, ... in network order) for
+ * the model's current step: distinct per layer and step, fixed by the seed. */
+uint64_t nt_dropout_key(const nt_model *m, int layer);
+
+/* The whole trainer: parses argv, runs, returns the process exit status. */
+int nt_trainer_main(const nt_net_desc *net, int argc, char **argv);
+
+/* ---- model (model.c) -----------------------------------------------------
+ * The pieces nt_trainer_main is built from, for programs and tests that
+ * drive a network themselves. */
+
+/* Allocates the arenas of m for up to batch_max examples and kernel scratch
+ * for nthreads threads (<= 0: nt_num_threads()): params, grads, momentum,
+ * act, state and scratch, each 64-byte aligned and zeroed, and points input,
+ * logits and dlogits into act. Sets seed = 0, step = 0, dropout_enabled = 1.
+ * On failure m holds no memory. */
+int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
+                   int nthreads, nt_error *err);
+void nt_model_free(nt_model *m);
+
+/* Initialises every tensor in network order from an nt_rng seeded with seed
+ * (NT_INIT_XAVIER, NT_INIT_BIAS, NT_INIT_ONES, NT_INIT_ZEROS); zeroes grads,
+ * momentum and state; sets m->seed = seed and m->step = 0. */
+void nt_model_init(nt_model *m, uint64_t seed);
+
+/* Number of trainable parameters. */
+size_t nt_model_trainable_floats(const nt_net_desc *net);
+
+/* One SGD step on the n examples in m->input with the given labels: zeroes
+ * the gradients, runs forward (training mode), the loss, backward, and
+ * nt_sgd_step on every trainable tensor (first_step when m->step == 0), then
+ * increments m->step. probs is [n, classes] of caller memory. *ncorrect (may
+ * be NULL) counts the correct predictions of the forward pass. Returns the
+ * mean loss of the batch (before the step). Allocates nothing. */
+float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
+                          float *probs, int *ncorrect,
+                          const nt_sgd_config *c);
+
+/* Eval-mode forward of the n examples in m->input; returns how many of them
+ * the argmax of the logits (first maximum on ties) gets right. */
+int nt_model_eval_batch(nt_model *m, int n, const int32_t *labels);
+
+/* ---- checkpoints (model.c) -----------------------------------------------
+ * safetensors, F32, one tensor per nt_tensor_desc under its name, in network
+ * order (PyTorch's state_dict order without num_batches_tracked), then, with
+ * momentum, "momentum.<name>" for every trainable tensor. __metadata__:
+ * net, netc_hash (16 hex digits), epoch, step, seed, netc_version and format
+ * ("netc-checkpoint-1"). */
+
+#define NT_CHECKPOINT_FORMAT "netc-checkpoint-1"
+
+/* Writes m's tensors (and its momentum buffers if with_momentum) to path,
+ * atomically, recording epoch, m->step and m->seed. */
+int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
+                       int with_momentum, nt_error *err);
+
+/* What a checkpoint's __metadata__ says (a file written by other tools may
+ * have none; each has_ flag says whether its field was present). */
+typedef struct nt_checkpoint_info {
+    int has_meta;
+    int has_epoch, has_step, has_seed;
+    int epoch;
+    uint64_t step, seed;
+} nt_checkpoint_info;
+
+/* Reads path into m->params (and m->momentum if with_momentum), or refuses it
+ * with a message naming the first mismatch with m->net: a tensor the file
+ * lacks, a tensor the net lacks, a shape or a dtype other than F32, a
+ * different netc_hash or format in the metadata, a metadata number that does
+ * not parse. Tensors named "momentum.*" are ignored unless with_momentum, in
+ * which case one per trainable tensor is required; "*.num_batches_tracked"
+ * (PyTorch's batch-norm counter) is ignored. m is changed only on success.
+ * info may be NULL. */
+int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
+                       nt_checkpoint_info *info, nt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -174,31 +174,38 @@ static int close_output(const options *o, FILE *f)
     return 0;
 }
 
-/* The command line that produced a generated file, for its header. */
-static char *command_line(int argc, char **argv)
+/* What determines a generated file, for its header: the net's file, its
+ * -D values and --net (not the output path: same input, same bytes). */
+static char *command_line(const options *o)
 {
-    size_t len = 1;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *s = calloc(1, len + 8);
-    strcpy(s, "netc");
-    for (int i = 1; i < argc; i++) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
+    size_t len = strlen(o->file) + 64 + (o->net ? strlen(o->net) : 0);
+    for (int i = 0; i < o->ndefines; i++)
+        len += strlen(o->defines[i]) + 4;
+    char *s = calloc(1, len);
+    strcpy(s, "netc emit");
+    for (int i = 0; i < o->ndefines; i++) {
+        strcat(s, " -D ");
+        strcat(s, o->defines[i]);
     }
+    if (o->net) {
+        strcat(s, " --net ");
+        strcat(s, o->net);
+    }
+    strcat(s, " ");
+    strcat(s, o->file);
     return s;
 }
 
 /* emit: the C file to -o or stdout. build: the C file next to the
  * executable, then the C compiler. */
-static int emit_and_build(const options *o, int argc, char **argv, compilation *c)
+static int emit_and_build(const options *o, compilation *c)
 {
     plan p;
     if (plan_memory(&c->graph, &c->ar, &c->diag, &p) != 0) {
         diag_print(&c->diag, stderr);
         return EXIT_INPUT;
     }
-    char *cmd = command_line(argc, argv);
+    char *cmd = command_line(o);
     emit_opts eo = {NETC_VERSION, cmd};
     int build = strcmp(o->command, "build") == 0;
     const char *bin = o->out ? o->out : c->graph.name;
@@ -261,7 +268,7 @@ int main(int argc, char **argv)
     }
     const ir_graph *g = &c.graph;
     if (strcmp(o.command, "emit") == 0 || strcmp(o.command, "build") == 0) {
-        rc = emit_and_build(&o, argc, argv, &c);
+        rc = emit_and_build(&o, &c);
         compile_free(&c);
         free(o.defines);
         free(o.includes);

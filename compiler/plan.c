@@ -134,6 +134,9 @@ static int64_t first_fit(interval *iv, int n, int64_t base)
 int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
 {
     memset(p, 0, sizeof *p);
+    if (g->n < 2)
+        return -1; /* expand.c guarantees an input and a layer */
+    const size_t count = (size_t)g->n;
     const ir_node *last = &g->nodes[g->n - 1];
     if (last->out.rank != 1) {
         char b[64];
@@ -144,7 +147,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         return -1;
     }
     p->classes = (int)last->out.d[0];
-    p->nodes = arena_alloc(ar, sizeof(plan_node) * (size_t)g->n);
+    p->nodes = arena_alloc(ar, sizeof(plan_node) * count);
     plan_tensors(g, ar, p);
 
     /* forward outputs and saved aux data: alive for the whole step */
@@ -180,9 +183,9 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
      * t = g->n - 1 - node). A gradient buffer lives from the backward of the
      * first consumer that writes it to the backward of the node itself. The
      * input needs none, nor does a flatten of it. */
-    interval *iv = calloc((size_t)g->n, sizeof *iv);
+    interval *iv = calloc(count, sizeof *iv);
     int niv = 0;
-    int *first_writer = malloc(sizeof(int) * (size_t)g->n);
+    int *first_writer = malloc(sizeof(int) * count);
     for (int i = 0; i < g->n; i++)
         first_writer[i] = -1;
     for (int j = g->n - 1; j >= 0; j--) {

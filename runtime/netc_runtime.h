@@ -7,5 +7,6 @@
 #include "nt_kernels.h"
 #include "nt_data.h"
 #include "nt_io.h"
+#include "nt_trainer.h"
 
 #endif

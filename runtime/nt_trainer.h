@@ -122,13 +122,13 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv);
  * The pieces nt_trainer_main is built from, for programs and tests that
  * drive a network themselves. */
 
-/* Allocates the arenas of m for up to batch_max examples and kernel scratch
- * for nthreads threads (<= 0: nt_num_threads()): params, grads, momentum,
- * act, state and scratch, each 64-byte aligned and zeroed, and points input,
- * logits and dlogits into act. Sets seed = 0, step = 0, dropout_enabled = 1.
- * On failure m holds no memory. */
+/* Allocates the arenas of m for up to batch_max examples: params, grads,
+ * momentum, act, state and scratch (for nt_num_threads() threads: set the
+ * thread count first and keep it), each 64-byte aligned and zeroed, and
+ * points input, logits and dlogits into act. Sets seed = 0, step = 0,
+ * dropout_enabled = 1. On failure m holds no memory. */
 int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
-                   int nthreads, nt_error *err);
+                   nt_error *err);
 void nt_model_free(nt_model *m);
 
 /* Initialises every tensor in network order from an nt_rng seeded with seed

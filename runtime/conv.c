@@ -1,0 +1,622 @@
+/* conv.c - 2-D convolution (PyTorch's Conv2d: any kernel, stride and zero
+ * padding, optional bias), forward and backward, by im2col + GEMM, and the
+ * plain reference loops the tests compare them with. No dilation, no groups.
+ *
+ * The output pixels of a batch are cut into tiles of at most plan.tile
+ * columns: a large image is split into bands of whole output rows, and small
+ * images are packed several to a tile ("groups" of images) so that each GEMM
+ * is wide enough to run at full speed. A tile is lowered into a column matrix
+ * col[C*KH*KW, cols] in the scratch and multiplied by the weights:
+ *   forward   out[OC, cols]   = W[OC, CKK] * col
+ *   backward  dW[OC, CKK]    += dout[OC, cols] * col^T
+ *             dcol[CKK, cols] = W^T * dout,  then col2im adds dcol into din.
+ * 1x1 convolutions with stride 1 and no padding use the input directly.
+ * im2col/col2im go row by row, or for images with short output rows through
+ * a padded copy of the plane and a gather (see is_small).
+ *
+ * Threads: groups of whole images are dealt statically to the threads, each
+ * with its own slice of the scratch; a thread always owns whole images, so
+ * col2im never races. dW is summed per thread (thread 0 straight into dw, the
+ * others into partial sums in the scratch) and the partial sums are added in
+ * thread order, so results are deterministic for a fixed thread count.
+ * Groups that do not divide evenly among the threads (for instance a batch of
+ * one) are run afterwards one at a time by the whole team: nt_sgemm splits
+ * the GEMMs and the im2col/col2im loops split over channels.
+ *
+ * The scratch layout depends on the shape and the thread count, never on N.
+ * The kernels use nt_num_threads() threads, which must not exceed the count
+ * given to nt_conv2d_scratch_floats(), and must be called from outside any
+ * OpenMP parallel region (their thread slices of the scratch are shared). */
+#include "nt_kernels.h"
+
+#include <assert.h>
+#include <omp.h>
+#include <string.h>
+
+/* A tile's column matrix should stay near the 1 MiB L2 cache, but GEMMs
+ * narrower than a couple of hundred columns lose speed; both bounds are in
+ * floats and columns respectively. */
+#define COL_BUDGET_FLOATS (1 << 18)
+#define TILE_MIN_COLS 256
+#define TILE_MAX_COLS 4096
+
+/* Below this many multiply-adds a parallel region costs more than it saves. */
+#define PAR_MIN_MACS 100000.0
+
+typedef struct conv_plan {
+    int OH, OW;
+    int P;        /* OH * OW: output pixels of one image */
+    int ckk;      /* C * KH * KW: rows of the column matrix */
+    int ipg;      /* most images in one tile (1 when images are split) */
+    int rows;     /* output rows per tile when images are split */
+    int tile;     /* most columns in one tile */
+    int direct;   /* 1x1, stride 1, no padding: no im2col for 1-image tiles */
+    size_t col;   /* floats of column matrix per thread */
+    size_t tmp;   /* floats of [OC, tile] staging per thread (groups only) */
+    size_t per_thread;
+} conv_plan;
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+static int max_int(int a, int b) { return a > b ? a : b; }
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+static void check_dims(const nt_conv2d_dims *d)
+{
+    assert(d->N >= 0 && d->C > 0 && d->H > 0 && d->W > 0 && d->OC > 0);
+    assert(d->KH > 0 && d->KW > 0 && d->SH > 0 && d->SW > 0);
+    assert(d->PH >= 0 && d->PW >= 0);
+    assert(d->H + 2 * d->PH >= d->KH && d->W + 2 * d->PW >= d->KW);
+    assert(d->OH == (d->H + 2 * d->PH - d->KH) / d->SH + 1);
+    assert(d->OW == (d->W + 2 * d->PW - d->KW) / d->SW + 1);
+    (void)d;
+}
+
+static conv_plan make_plan(const nt_conv2d_dims *d)
+{
+    conv_plan p;
+    p.OH = d->OH;
+    p.OW = d->OW;
+    p.P = d->OH * d->OW;
+    p.ckk = d->C * d->KH * d->KW;
+    p.direct = d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 &&
+               d->PH == 0 && d->PW == 0;
+    int target = COL_BUDGET_FLOATS / p.ckk;
+    target = min_int(max_int(target, TILE_MIN_COLS), TILE_MAX_COLS);
+    if (p.P >= target) {
+        /* split into whole output rows, as evenly as they go */
+        p.ipg = 1;
+        p.rows = ceil_div(d->OH, min_int(ceil_div(p.P, target), d->OH));
+        p.tile = p.rows * d->OW;
+    } else {
+        p.ipg = target / p.P;
+        p.rows = d->OH;
+        p.tile = p.ipg * p.P;
+    }
+    p.col = p.direct && p.ipg == 1 ? 0 : (size_t)p.ckk * p.tile;
+    p.tmp = p.ipg > 1 ? (size_t)d->OC * p.tile : 0;
+    p.per_thread = p.col + p.tmp;
+    return p;
+}
+
+static int resolve_threads(int nthreads)
+{
+    return nthreads > 0 ? nthreads : omp_get_num_procs();
+}
+
+size_t nt_conv2d_scratch_floats(const nt_conv2d_dims *d, int nthreads)
+{
+    check_dims(d);
+    int nt = resolve_threads(nthreads);
+    conv_plan p = make_plan(d);
+    /* per-thread tiles, then nt - 1 partial sums of dW */
+    return (size_t)nt * p.per_thread +
+           (size_t)(nt - 1) * d->OC * (size_t)p.ckk;
+}
+
+/* How the batch is cut into groups of whole images and how many of those run
+ * in the parallel phase. */
+typedef struct conv_sched {
+    int ipg;      /* images per group */
+    int ngroups;
+    int npar;     /* groups [0, npar) are dealt to threads; the rest are run
+                     one at a time by the whole team */
+} conv_sched;
+
+static conv_sched make_sched(const conv_plan *p, int N, int nt)
+{
+    conv_sched s;
+    int ng = ceil_div(max_int(N, 1), p->ipg);
+    if (nt > 1 && ng < N) {
+        /* images are packed: rebalance so the groups deal out evenly */
+        ng = min_int(N, ceil_div(ng, nt) * nt);
+    }
+    s.ipg = ceil_div(max_int(N, 1), ng);
+    s.ngroups = N > 0 ? ceil_div(N, s.ipg) : 0;
+    s.npar = nt > 1 ? s.ngroups / nt * nt : s.ngroups;
+    return s;
+}
+
+/* A tile: output rows [oh0, oh0 + nrows) of image n0 (nimg == 1), or all of
+ * images n0 .. n0 + nimg - 1 (oh0 == 0, nrows == OH); cols output pixels in
+ * all, the first of them p0 = oh0 * OW within its image. */
+typedef struct conv_tile {
+    int n0, nimg, oh0, nrows, p0, cols;
+} conv_tile;
+
+/* First and one-past-last output index o with 0 <= o*S - pad + k < size:
+ * the outputs for which kernel tap k falls inside the input. */
+static void valid_range(int *lo, int *hi, int k, int S, int pad, int size,
+                        int osize)
+{
+    int a = pad - k <= 0 ? 0 : ceil_div(pad - k, S);
+    int b = size - 1 + pad - k < 0 ? 0 : (size - 1 + pad - k) / S + 1;
+    *lo = min_int(a, osize);
+    *hi = min_int(max_int(b, *lo), osize);
+}
+
+/* col[r, j] for output rows [oh0, oh0 + nrows) of one image (j counts their
+ * pixels) and taps r of channels [c0, c1): the input pixel the tap sees, 0 in
+ * the padding. ldc is the row stride of col. Row by row, for images with
+ * output rows long enough to amortise the bounds arithmetic. */
+static void im2col_rows(float *col, int ldc, const float *in, int oh0,
+                        int nrows, int c0, int c1, const nt_conv2d_dims *d)
+{
+    int OW = d->OW, W = d->W, SW = d->SW;
+    for (int c = c0; c < c1; c++) {
+        const float *plane = in + (size_t)c * d->H * W;
+        for (int kh = 0; kh < d->KH; kh++) {
+            int hlo, hhi;
+            valid_range(&hlo, &hhi, kh, d->SH, d->PH, d->H, d->OH);
+            for (int kw = 0; kw < d->KW; kw++) {
+                float *dst = col + (size_t)((c * d->KH + kh) * d->KW + kw) * ldc;
+                int lo, hi;
+                valid_range(&lo, &hi, kw, SW, d->PW, W, OW);
+                for (int oh = oh0; oh < oh0 + nrows; oh++) {
+                    float *o = dst + (size_t)(oh - oh0) * OW;
+                    if (oh < hlo || oh >= hhi) {
+                        for (int x = 0; x < OW; x++)
+                            o[x] = 0.0f;
+                        continue;
+                    }
+                    const float *row =
+                        plane + (size_t)(oh * d->SH - d->PH + kh) * W - d->PW + kw;
+                    for (int x = 0; x < lo; x++)
+                        o[x] = 0.0f;
+                    if (SW == 1)
+                        for (int x = lo; x < hi; x++)
+                            o[x] = row[x];
+                    else
+                        for (int x = lo; x < hi; x++)
+                            o[x] = row[x * SW];
+                    for (int x = hi; x < OW; x++)
+                        o[x] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col_rows: adds dcol[r, j] into the input pixel it came
+ * from (padding taps are dropped). */
+static void col2im_rows(float *din, const float *dcol, int ldc, int oh0,
+                        int nrows, int c0, int c1, const nt_conv2d_dims *d)
+{
+    int OW = d->OW, W = d->W, SW = d->SW;
+    for (int c = c0; c < c1; c++) {
+        float *plane = din + (size_t)c * d->H * W;
+        for (int kh = 0; kh < d->KH; kh++) {
+            int hlo, hhi;
+            valid_range(&hlo, &hhi, kh, d->SH, d->PH, d->H, d->OH);
+            int ra = max_int(oh0, hlo), rb = min_int(oh0 + nrows, hhi);
+            for (int kw = 0; kw < d->KW; kw++) {
+                const float *src =
+                    dcol + (size_t)((c * d->KH + kh) * d->KW + kw) * ldc;
+                int lo, hi;
+                valid_range(&lo, &hi, kw, SW, d->PW, W, OW);
+                for (int oh = ra; oh < rb; oh++) {
+                    const float *s = src + (size_t)(oh - oh0) * OW;
+                    float *row =
+                        plane + (size_t)(oh * d->SH - d->PH + kh) * W - d->PW + kw;
+                    if (SW == 1)
+                        for (int x = lo; x < hi; x++)
+                            row[x] += s[x];
+                    else
+                        for (int x = lo; x < hi; x++)
+                            row[x * SW] += s[x];
+                }
+            }
+        }
+    }
+}
+
+/* Small images (late layers) have output rows of a few pixels, where the
+ * row-wise loops spend their time on bounds arithmetic. They are lowered
+ * instead through a zero-padded copy of each input plane, on the stack, and a
+ * table of each output pixel's offset in it: one gather per tap. */
+#define SMALL_OW 16       /* output rows shorter than this ... */
+#define SMALL_P 1024      /* ... and at most this many output pixels ... */
+#define SMALL_PLANE 2048  /* ... and a padded plane of at most this size */
+
+static int is_small(const nt_conv2d_dims *d)
+{
+    return d->OW < SMALL_OW && d->OH * d->OW <= SMALL_P &&
+           (d->H + 2 * d->PH) * (d->W + 2 * d->PW) <= SMALL_PLANE;
+}
+
+/* idx[j]: offset in the padded plane of the top-left tap of output pixel
+ * oh0 * OW + j, for the nrows * OW pixels of rows [oh0, oh0 + nrows). */
+static void small_offsets(int *idx, int oh0, int nrows, const nt_conv2d_dims *d)
+{
+    int Wp = d->W + 2 * d->PW;
+    for (int r = 0; r < nrows; r++)
+        for (int ow = 0; ow < d->OW; ow++)
+            idx[r * d->OW + ow] = (oh0 + r) * d->SH * Wp + ow * d->SW;
+}
+
+static void im2col_small(float *col, int ldc, const float *in, int oh0,
+                         int nrows, int c0, int c1, const nt_conv2d_dims *d)
+{
+    int Wp = d->W + 2 * d->PW, Hp = d->H + 2 * d->PH, cols = nrows * d->OW;
+    float pad[SMALL_PLANE];
+    int idx[SMALL_P];
+    small_offsets(idx, oh0, nrows, d);
+    for (int i = 0; i < Hp * Wp; i++)
+        pad[i] = 0.0f;
+    for (int c = c0; c < c1; c++) {
+        const float *plane = in + (size_t)c * d->H * d->W;
+        for (int h = 0; h < d->H; h++)
+            for (int w = 0; w < d->W; w++)
+                pad[(h + d->PH) * Wp + w + d->PW] = plane[h * d->W + w];
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++) {
+                float *o = col + (size_t)((c * d->KH + kh) * d->KW + kw) * ldc;
+                const float *src = pad + kh * Wp + kw;
+                for (int j = 0; j < cols; j++)
+                    o[j] = src[idx[j]];
+            }
+    }
+}
+
+static void col2im_small(float *din, const float *dcol, int ldc, int oh0,
+                         int nrows, int c0, int c1, const nt_conv2d_dims *d)
+{
+    int Wp = d->W + 2 * d->PW, Hp = d->H + 2 * d->PH, cols = nrows * d->OW;
+    float pad[SMALL_PLANE];
+    int idx[SMALL_P];
+    small_offsets(idx, oh0, nrows, d);
+    for (int c = c0; c < c1; c++) {
+        for (int i = 0; i < Hp * Wp; i++)
+            pad[i] = 0.0f;
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++) {
+                const float *s = dcol + (size_t)((c * d->KH + kh) * d->KW + kw) * ldc;
+                float *dst = pad + kh * Wp + kw;
+                for (int j = 0; j < cols; j++)
+                    dst[idx[j]] += s[j];
+            }
+        float *plane = din + (size_t)c * d->H * d->W;
+        for (int h = 0; h < d->H; h++)
+            for (int w = 0; w < d->W; w++)
+                plane[h * d->W + w] += pad[(h + d->PH) * Wp + w + d->PW];
+    }
+}
+
+static void im2col(float *col, int ldc, const float *in, int oh0, int nrows,
+                   int c0, int c1, const nt_conv2d_dims *d)
+{
+    if (is_small(d))
+        im2col_small(col, ldc, in, oh0, nrows, c0, c1, d);
+    else
+        im2col_rows(col, ldc, in, oh0, nrows, c0, c1, d);
+}
+
+static void col2im(float *din, const float *dcol, int ldc, int oh0, int nrows,
+                   int c0, int c1, const nt_conv2d_dims *d)
+{
+    if (is_small(d))
+        col2im_small(din, dcol, ldc, oh0, nrows, c0, c1, d);
+    else
+        col2im_rows(din, dcol, ldc, oh0, nrows, c0, c1, d);
+}
+
+/* Sum of x[0, n) in double, in a fixed order; eight independent partial
+ * sums keep the loop from waiting on the adder's latency. */
+static double sum_row(const float *x, size_t n)
+{
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            s[k] += x[i + k];
+    for (; i < n; i++)
+        s[i % 8] += x[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* Per-thread buffers of a tile. */
+typedef struct conv_bufs {
+    float *col; /* [ckk, tile] */
+    float *tmp; /* [OC, tile] */
+} conv_bufs;
+
+static conv_bufs thread_bufs(float *scratch, const conv_plan *p, int t)
+{
+    conv_bufs b = {NULL, NULL};
+    if (p->per_thread > 0) {
+        assert(scratch);
+        b.col = scratch + (size_t)t * p->per_thread;
+        b.tmp = b.col + p->col;
+    }
+    return b;
+}
+
+/* The k-th tile of group g; 0 when the group has no k-th tile. */
+static int group_tile(conv_tile *t, int g, int k, const conv_sched *s,
+                      const conv_plan *p, int N)
+{
+    t->n0 = g * s->ipg;
+    t->nimg = min_int(s->ipg, N - t->n0);
+    if (t->nimg > 1) {
+        t->oh0 = 0;
+        t->nrows = p->OH;
+        t->p0 = 0;
+        t->cols = t->nimg * p->P;
+        return k == 0;
+    }
+    t->oh0 = k * p->rows;
+    t->nrows = min_int(p->rows, p->OH - t->oh0);
+    t->p0 = t->oh0 * p->OW;
+    t->cols = t->nrows * p->OW;
+    return t->oh0 < p->OH;
+}
+
+/* The matrix B[ckk, cols] of a tile, with its row stride: the input itself
+ * for direct 1x1 tiles, else the tile lowered into col. team != 0 spreads
+ * the work over the threads (caller outside a parallel region). */
+static const float *lower_tile(int *ldb, float *col, const float *in,
+                               const conv_tile *t, const conv_plan *p,
+                               const nt_conv2d_dims *d, int team, int nt)
+{
+    size_t in_img = (size_t)d->C * d->H * d->W;
+    if (p->direct && t->nimg == 1) {
+        *ldb = p->P;
+        return in + t->n0 * in_img + t->p0;
+    }
+    *ldb = t->cols;
+    int nblk = team ? min_int(nt, d->C) : 1; /* channel blocks per image */
+#pragma omp parallel for collapse(2) schedule(static) num_threads(nt) if (team)
+    for (int i = 0; i < t->nimg; i++)
+        for (int k = 0; k < nblk; k++)
+            im2col(col + (size_t)i * p->P, t->cols,
+                   in + (size_t)(t->n0 + i) * in_img, t->oh0, t->nrows,
+                   k * d->C / nblk, (k + 1) * d->C / nblk, d);
+    return col;
+}
+
+static void forward_tile(float *out, const float *in, const float *w,
+                         const float *b, const conv_tile *t,
+                         const conv_plan *p, const nt_conv2d_dims *d,
+                         conv_bufs bufs, int team, int nt)
+{
+    int OC = d->OC, P = p->P;
+    int ldb;
+    const float *B = lower_tile(&ldb, bufs.col, in, t, p, d, team, nt);
+    if (t->nimg == 1) {
+        float *o = out + (size_t)t->n0 * OC * P + t->p0;
+        if (b) {
+            for (int oc = 0; oc < OC; oc++)
+                for (int j = 0; j < t->cols; j++)
+                    o[(size_t)oc * P + j] = b[oc];
+        }
+        nt_sgemm(0, 0, OC, t->cols, p->ckk, 1.0f, w, p->ckk, B, ldb,
+                 b ? 1.0f : 0.0f, o, P);
+        return;
+    }
+    nt_sgemm(0, 0, OC, t->cols, p->ckk, 1.0f, w, p->ckk, B, ldb, 0.0f,
+             bufs.tmp, t->cols);
+#pragma omp parallel for schedule(static) num_threads(nt) if (team)
+    for (int oc = 0; oc < OC; oc++) {
+        float bias = b ? b[oc] : 0.0f;
+        for (int i = 0; i < t->nimg; i++) {
+            const float *s = bufs.tmp + (size_t)oc * t->cols + (size_t)i * P;
+            float *o = out + ((size_t)(t->n0 + i) * OC + oc) * P;
+            for (int j = 0; j < P; j++)
+                o[j] = s[j] + bias;
+        }
+    }
+}
+
+/* dw_acc[OC, ckk] = dout_tile * B^T + dw_beta * dw_acc, and din += the
+ * tile's input gradient. */
+static void backward_tile(float *din, float *dw_acc, float dw_beta,
+                          const float *dout,
+                          const float *in, const float *w, const conv_tile *t,
+                          const conv_plan *p, const nt_conv2d_dims *d,
+                          conv_bufs bufs, int team, int nt)
+{
+    int OC = d->OC, P = p->P;
+    const float *G; /* dout of the tile, [OC, cols] with row stride ldg */
+    int ldg;
+    if (t->nimg == 1) {
+        G = dout + (size_t)t->n0 * OC * P + t->p0;
+        ldg = P;
+    } else {
+#pragma omp parallel for schedule(static) num_threads(nt) if (team)
+        for (int oc = 0; oc < OC; oc++)
+            for (int i = 0; i < t->nimg; i++)
+                memcpy(bufs.tmp + (size_t)oc * t->cols + (size_t)i * P,
+                       dout + ((size_t)(t->n0 + i) * OC + oc) * P,
+                       sizeof(float) * (size_t)P);
+        G = bufs.tmp;
+        ldg = t->cols;
+    }
+
+    int ldb;
+    const float *B = lower_tile(&ldb, bufs.col, in, t, p, d, team, nt);
+    nt_sgemm(0, 1, OC, p->ckk, t->cols, 1.0f, G, ldg, B, ldb, dw_beta, dw_acc,
+             p->ckk);
+    if (!din)
+        return;
+
+    size_t in_img = (size_t)d->C * d->H * d->W;
+    if (p->direct && t->nimg == 1) {
+        nt_sgemm(1, 0, p->ckk, t->cols, OC, 1.0f, w, p->ckk, G, ldg, 1.0f,
+                 din + t->n0 * in_img + t->p0, P);
+        return;
+    }
+    /* dcol overwrites col, which the dW product above has finished with */
+    nt_sgemm(1, 0, p->ckk, t->cols, OC, 1.0f, w, p->ckk, G, ldg, 0.0f,
+             bufs.col, t->cols);
+    int nblk = team ? min_int(nt, d->C) : 1; /* channel blocks per image */
+#pragma omp parallel for collapse(2) schedule(static) num_threads(nt) if (team)
+    for (int i = 0; i < t->nimg; i++)
+        for (int k = 0; k < nblk; k++)
+            col2im(din + (size_t)(t->n0 + i) * in_img, bufs.col + (size_t)i * P,
+                   t->cols, t->oh0, t->nrows, k * d->C / nblk,
+                   (k + 1) * d->C / nblk, d);
+}
+
+void nt_conv2d_forward(float *out, const float *in, const float *w,
+                       const float *b, const nt_conv2d_dims *d, float *scratch)
+{
+    check_dims(d);
+    assert(out && in && w);
+    int N = d->N;
+    int nt = nt_num_threads();
+    conv_plan p = make_plan(d);
+    conv_sched s = make_sched(&p, N, nt);
+    double macs = (double)N * p.P * p.ckk * d->OC;
+    int team = nt > 1 && macs >= PAR_MIN_MACS; /* worth using threads */
+    int npar = team ? s.npar : 0;
+    conv_tile t;
+
+#pragma omp parallel for schedule(static) num_threads(nt) private(t) if (npar > 0)
+    for (int g = 0; g < npar; g++) {
+        conv_bufs bufs = thread_bufs(scratch, &p, omp_get_thread_num());
+        for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
+            forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt);
+    }
+    conv_bufs bufs0 = thread_bufs(scratch, &p, 0);
+    for (int g = npar; g < s.ngroups; g++)
+        for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
+            forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt);
+}
+
+void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,
+                        const float *in, const float *w,
+                        const nt_conv2d_dims *d, float *scratch)
+{
+    check_dims(d);
+    assert(dw && dout && in && w);
+    int N = d->N, OC = d->OC;
+    int nt = nt_num_threads();
+    conv_plan p = make_plan(d);
+    conv_sched s = make_sched(&p, N, nt);
+    size_t wsize = (size_t)OC * p.ckk;
+    double macs = (double)N * p.P * p.ckk * OC;
+    int team = nt > 1 && macs >= PAR_MIN_MACS; /* worth using threads */
+    int npar = team ? s.npar : 0;
+    conv_tile t;
+
+    if (db) {
+#pragma omp parallel for schedule(static) num_threads(nt) if (team)
+        for (int oc = 0; oc < OC; oc++) {
+            double sum = 0.0;
+            for (int n = 0; n < N; n++)
+                sum += sum_row(dout + ((size_t)n * OC + oc) * p.P, (size_t)p.P);
+            db[oc] += (float)sum;
+        }
+    }
+
+    if (npar > 0) {
+        /* thread 0 adds into dw, thread k > 0 into partial[k - 1] */
+        float *partial = scratch + (size_t)nt * p.per_thread;
+        int used = 1;
+#pragma omp parallel num_threads(nt) private(t)
+        {
+            int tid = omp_get_thread_num();
+            float *acc = tid == 0 ? dw : partial + (size_t)(tid - 1) * wsize;
+            int fresh = tid > 0; /* acc holds nothing yet: overwrite it */
+#pragma omp single
+            used = omp_get_num_threads();
+            conv_bufs bufs = thread_bufs(scratch, &p, tid);
+#pragma omp for schedule(static)
+            for (int g = 0; g < npar; g++)
+                for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++) {
+                    backward_tile(din, acc, fresh ? 0.0f : 1.0f, dout, in, w,
+                                  &t, &p, d, bufs, 0, nt);
+                    fresh = 0;
+                }
+            if (fresh)
+                memset(acc, 0, sizeof(float) * wsize);
+        }
+        if (used > 1) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+            for (size_t i = 0; i < wsize; i++) {
+                float sum = dw[i];
+                for (int k = 1; k < used; k++)
+                    sum += partial[(size_t)(k - 1) * wsize + i];
+                dw[i] = sum;
+            }
+        }
+    }
+
+    conv_bufs bufs0 = thread_bufs(scratch, &p, 0);
+    for (int g = npar; g < s.ngroups; g++)
+        for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
+            backward_tile(din, dw, 1.0f, dout, in, w, &t, &p, d, bufs0, team,
+                          nt);
+}
+
+/* ---- reference loops --------------------------------------------------- */
+
+void nt_conv2d_forward_ref(float *out, const float *in, const float *w,
+                           const float *b, const nt_conv2d_dims *d)
+{
+    check_dims(d);
+    for (int n = 0; n < d->N; n++)
+        for (int oc = 0; oc < d->OC; oc++)
+            for (int oh = 0; oh < d->OH; oh++)
+                for (int ow = 0; ow < d->OW; ow++) {
+                    float sum = b ? b[oc] : 0.0f;
+                    for (int c = 0; c < d->C; c++)
+                        for (int kh = 0; kh < d->KH; kh++)
+                            for (int kw = 0; kw < d->KW; kw++) {
+                                int ih = oh * d->SH - d->PH + kh;
+                                int iw = ow * d->SW - d->PW + kw;
+                                if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
+                                    continue;
+                                sum += in[(((size_t)n * d->C + c) * d->H + ih) * d->W + iw] *
+                                       w[(((size_t)oc * d->C + c) * d->KH + kh) * d->KW + kw];
+                            }
+                    out[(((size_t)n * d->OC + oc) * d->OH + oh) * d->OW + ow] = sum;
+                }
+}
+
+void nt_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
+                            const float *in, const float *w,
+                            const nt_conv2d_dims *d)
+{
+    check_dims(d);
+    for (int n = 0; n < d->N; n++)
+        for (int oc = 0; oc < d->OC; oc++)
+            for (int oh = 0; oh < d->OH; oh++)
+                for (int ow = 0; ow < d->OW; ow++) {
+                    float g = dout[(((size_t)n * d->OC + oc) * d->OH + oh) * d->OW + ow];
+                    if (db)
+                        db[oc] += g;
+                    for (int c = 0; c < d->C; c++)
+                        for (int kh = 0; kh < d->KH; kh++)
+                            for (int kw = 0; kw < d->KW; kw++) {
+                                int ih = oh * d->SH - d->PH + kh;
+                                int iw = ow * d->SW - d->PW + kw;
+                                if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
+                                    continue;
+                                size_t i = (((size_t)n * d->C + c) * d->H + ih) * d->W + iw;
+                                size_t k = (((size_t)oc * d->C + c) * d->KH + kh) * d->KW + kw;
+                                dw[k] += g * in[i];
+                                if (din)
+                                    din[i] += g * w[k];
+                            }
+                }
+}

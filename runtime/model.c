@@ -1,0 +1,434 @@
+/* model.c - one network instance: its arenas, parameter initialisation, one
+ * SGD step, eval-mode accuracy of a batch, dropout keys, and checkpoints
+ * (safetensors save and a strict, validating load).
+ *
+ * It does not parse command lines, read datasets or print anything: the
+ * trainer driver (trainer.c) does that. Loading validates the whole file
+ * against the net before it changes the model, so a refused checkpoint
+ * leaves the model as it was. */
+#include "nt_trainer.h"
+#include "nt_io.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Salts that keep the counter-based random streams of the run apart. */
+#define STREAM_DROPOUT 0x64726f706f757400ULL /* "dropout" */
+
+#define MOMENTUM_PREFIX "momentum."
+#define BN_COUNTER_SUFFIX ".num_batches_tracked"
+
+/* ---- arenas ---------------------------------------------------------------- */
+
+/* n floats (at least one), 64-byte aligned, zeroed. */
+static float *alloc_floats(size_t n, const char *what, nt_error *err)
+{
+    if (n > (SIZE_MAX - 63) / sizeof(float)) {
+        nt_fail(err, "the %s would need more memory than can be addressed",
+                what);
+        return NULL;
+    }
+    size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) {
+        nt_fail(err, "out of memory: the %s need %.1f MiB", what,
+                (double)bytes / (1024.0 * 1024.0));
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
+int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
+                   nt_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (batch_max < 1)
+        return nt_fail(err, "batch capacity %d: must be at least 1",
+                       batch_max);
+    const size_t B = (size_t)batch_max;
+    if (net->act_floats > SIZE_MAX / B)
+        return nt_fail(err, "the activations of %d examples would need more "
+                       "memory than can be addressed", batch_max);
+    m->net = net;
+    m->batch_max = batch_max;
+    m->dropout_enabled = 1;
+    size_t scratch = net->scratch_floats ? net->scratch_floats(nt_num_threads()) : 0;
+    if (!(m->params = alloc_floats(net->param_floats, "parameters", err)) ||
+        !(m->grads = alloc_floats(net->param_floats, "gradients", err)) ||
+        !(m->momentum = alloc_floats(net->param_floats, "momentum buffers",
+                                     err)) ||
+        !(m->act = alloc_floats(net->act_floats * B, "activations", err)) ||
+        !(m->state = alloc_floats(net->state_floats, "saved statistics",
+                                  err)) ||
+        !(m->scratch = alloc_floats(scratch, "kernel scratch buffers", err))) {
+        nt_model_free(m);
+        return -1;
+    }
+    m->input = m->act + net->input_offset * B;
+    m->logits = m->act + net->logits_offset * B;
+    m->dlogits = m->act + net->dlogits_offset * B;
+    return 0;
+}
+
+void nt_model_free(nt_model *m)
+{
+    free(m->params);
+    free(m->grads);
+    free(m->momentum);
+    free(m->act);
+    free(m->state);
+    free(m->scratch);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- initialisation and training -------------------------------------------- */
+
+void nt_model_init(nt_model *m, uint64_t seed)
+{
+    const nt_net_desc *net = m->net;
+    nt_rng rng;
+    nt_rng_seed(&rng, seed);
+    for (int i = 0; i < net->ntensors; i++) {
+        const nt_tensor_desc *t = &net->tensors[i];
+        float *w = m->params + t->offset;
+        switch (t->init) {
+        case NT_INIT_XAVIER:
+            nt_init_xavier_uniform(w, t->count, t->fan_in, t->fan_out, &rng);
+            break;
+        case NT_INIT_BIAS:
+            nt_init_uniform(w, t->count, (float)(1.0 / sqrt(t->fan_in)), &rng);
+            break;
+        case NT_INIT_ONES:
+            nt_init_const(w, t->count, 1.0f);
+            break;
+        case NT_INIT_ZEROS:
+            nt_init_const(w, t->count, 0.0f);
+            break;
+        }
+    }
+    memset(m->grads, 0, net->param_floats * sizeof(float));
+    memset(m->momentum, 0, net->param_floats * sizeof(float));
+    memset(m->state, 0, net->state_floats * sizeof(float));
+    m->seed = seed;
+    m->step = 0;
+}
+
+size_t nt_model_trainable_floats(const nt_net_desc *net)
+{
+    size_t n = 0;
+    for (int i = 0; i < net->ntensors; i++)
+        if (net->tensors[i].trainable)
+            n += net->tensors[i].count;
+    return n;
+}
+
+uint64_t nt_dropout_key(const nt_model *m, int layer)
+{
+    return nt_hash64(nt_hash64(m->seed ^ STREAM_DROPOUT, (uint64_t)layer),
+                     m->step);
+}
+
+float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
+                          float *probs, int *ncorrect, const nt_sgd_config *c)
+{
+    const nt_net_desc *net = m->net;
+    const int K = net->classes;
+    memset(m->grads, 0, net->param_floats * sizeof(float));
+    net->forward(m, n, 1);
+    float loss = nt_softmax_xent_forward(probs, ncorrect, m->logits, labels,
+                                         n, K);
+    memset(m->dlogits, 0, (size_t)n * K * sizeof(float));
+    nt_softmax_xent_backward(m->dlogits, probs, labels, n, K);
+    net->backward(m, n);
+    for (int i = 0; i < net->ntensors; i++) {
+        const nt_tensor_desc *t = &net->tensors[i];
+        if (t->trainable)
+            nt_sgd_step(m->params + t->offset, m->grads + t->offset,
+                        c->momentum != 0.0f ? m->momentum + t->offset : NULL,
+                        t->count, c, m->step == 0);
+    }
+    m->step++;
+    return loss;
+}
+
+int nt_model_eval_batch(nt_model *m, int n, const int32_t *labels)
+{
+    const int K = m->net->classes;
+    m->net->forward(m, n, 0);
+    int correct = 0;
+    for (int i = 0; i < n; i++) {
+        const float *row = m->logits + (size_t)i * K;
+        int arg = 0;
+        for (int k = 1; k < K; k++)
+            if (row[k] > row[arg])
+                arg = k;
+        correct += arg == labels[i];
+    }
+    return correct;
+}
+
+/* ---- checkpoints: save ------------------------------------------------------ */
+
+int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
+                       int with_momentum, nt_error *err)
+{
+    const nt_net_desc *net = m->net;
+    int ntrain = 0;
+    for (int i = 0; i < net->ntensors; i++)
+        ntrain += net->tensors[i].trainable != 0;
+    const int nmom = with_momentum ? ntrain : 0;
+    const int n = net->ntensors + nmom;
+    nt_st_entry *e = calloc((size_t)n + 1, sizeof *e);
+    char **names = calloc((size_t)nmom + 1, sizeof *names);
+    int rc = -1;
+    if (!e || !names) {
+        nt_fail(err, "%s: out of memory", path);
+        goto out;
+    }
+    for (int i = 0; i < net->ntensors; i++) {
+        const nt_tensor_desc *t = &net->tensors[i];
+        e[i] = (nt_st_entry){t->name, t->ndim, t->shape, m->params + t->offset};
+    }
+    for (int i = 0, k = 0; k < nmom; i++) {
+        const nt_tensor_desc *t = &net->tensors[i];
+        if (!t->trainable)
+            continue;
+        size_t len = strlen(MOMENTUM_PREFIX) + strlen(t->name) + 1;
+        if (!(names[k] = malloc(len))) {
+            nt_fail(err, "%s: out of memory", path);
+            goto out;
+        }
+        snprintf(names[k], len, "%s%s", MOMENTUM_PREFIX, t->name);
+        e[net->ntensors + k] = (nt_st_entry){names[k], t->ndim, t->shape,
+                                             m->momentum + t->offset};
+        k++;
+    }
+
+    char hash[24], ep[24], step[24], seed[24];
+    snprintf(hash, sizeof hash, "%016" PRIx64, net->hash);
+    snprintf(ep, sizeof ep, "%d", epoch);
+    snprintf(step, sizeof step, "%" PRIu64, m->step);
+    snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
+    const char *keys[] = {"net", "netc_hash", "epoch", "step", "seed",
+                          "netc_version", "format"};
+    const char *values[] = {net->name, hash, ep, step, seed,
+                            net->netc_version ? net->netc_version : "",
+                            NT_CHECKPOINT_FORMAT};
+    rc = nt_st_write(path, e, n, keys, values, 7, err);
+out:
+    if (names)
+        for (int k = 0; k < nmom; k++)
+            free(names[k]);
+    free(names);
+    free(e);
+    return rc;
+}
+
+/* ---- checkpoints: load ------------------------------------------------------ */
+
+static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape)
+{
+    size_t len = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < ndim && len < cap; d++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%" PRId64,
+                                d ? "," : "", shape[d]);
+    if (len < cap)
+        snprintf(buf + len, cap - len, "]");
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static const nt_tensor_desc *net_tensor(const nt_net_desc *net,
+                                        const char *name)
+{
+    for (int i = 0; i < net->ntensors; i++)
+        if (strcmp(net->tensors[i].name, name) == 0)
+            return &net->tensors[i];
+    return NULL;
+}
+
+/* The checkpoint tensor `name` that must stand for t: present, F32, shaped
+ * like t. */
+static const nt_st_tensor *match(const nt_safetensors *st, const char *name,
+                                 const nt_tensor_desc *t,
+                                 const nt_net_desc *net, const char *path,
+                                 const char *missing_note, nt_error *err)
+{
+    const nt_st_tensor *s = nt_st_find(st, name);
+    if (!s) {
+        nt_fail(err, "%s: the checkpoint lacks tensor '%s' of net %s%s", path,
+                name, net->name, missing_note);
+        return NULL;
+    }
+    int same = s->ndim == t->ndim;
+    for (int d = 0; same && d < t->ndim; d++)
+        same = s->shape[d] == t->shape[d];
+    if (!same) {
+        char have[128], want[128];
+        format_shape(have, sizeof have, s->ndim, s->shape);
+        format_shape(want, sizeof want, t->ndim, t->shape);
+        nt_fail(err, "%s: tensor '%s' is %s in the checkpoint but %s in net "
+                "%s", path, name, have, want, net->name);
+        return NULL;
+    }
+    if (strcmp(s->dtype, "F32") != 0) {
+        nt_fail(err, "%s: tensor '%s' is %s in the checkpoint; netc reads F32 "
+                "only", path, name, s->dtype);
+        return NULL;
+    }
+    return s;
+}
+
+/* A tensor of the file that the net (with or without momentum buffers) does
+ * not have, or NULL. */
+static const char *extra_tensor(const nt_safetensors *st,
+                                const nt_net_desc *net, int with_momentum)
+{
+    const size_t plen = strlen(MOMENTUM_PREFIX);
+    for (int i = 0; i < st->ntensors; i++) {
+        const char *name = st->tensors[i].name;
+        if (has_suffix(name, BN_COUNTER_SUFFIX))
+            continue;
+        if (strncmp(name, MOMENTUM_PREFIX, plen) == 0) {
+            if (!with_momentum)
+                continue;
+            const nt_tensor_desc *t = net_tensor(net, name + plen);
+            if (!t || !t->trainable)
+                return name;
+            continue;
+        }
+        if (!net_tensor(net, name))
+            return name;
+    }
+    return NULL;
+}
+
+/* Parses an unsigned decimal metadata value. */
+static int meta_u64(const char *v, uint64_t *out)
+{
+    if (!v || *v < '0' || *v > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int read_info(const nt_safetensors *st, const nt_net_desc *net,
+                     const char *path, nt_checkpoint_info *ci, nt_error *err)
+{
+    memset(ci, 0, sizeof *ci);
+    ci->has_meta = st->nmeta > 0;
+    const char *format = nt_st_meta(st, "format");
+    if (format && strcmp(format, NT_CHECKPOINT_FORMAT) != 0)
+        return nt_fail(err, "%s: format '%s' is not a netc checkpoint (%s)",
+                       path, format, NT_CHECKPOINT_FORMAT);
+    const char *hash = nt_st_meta(st, "netc_hash");
+    if (hash) {
+        char want[24];
+        snprintf(want, sizeof want, "%016" PRIx64, net->hash);
+        if (strcmp(hash, want) != 0) {
+            const char *name = nt_st_meta(st, "net");
+            return nt_fail(err, "%s: written by a different net%s%s (netc_hash "
+                           "%s, net %s has %s): the tensors match, but "
+                           "something else differs, such as a stride or a "
+                           "padding", path, name ? " " : "", name ? name : "",
+                           hash, net->name, want);
+        }
+    }
+    static const char *const keys[3] = {"epoch", "step", "seed"};
+    uint64_t v[3] = {0, 0, 0};
+    int has[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        const char *s = nt_st_meta(st, keys[k]);
+        if (!s)
+            continue;
+        if (meta_u64(s, &v[k]) != 0 || (k == 0 && v[k] > INT32_MAX))
+            return nt_fail(err, "%s: metadata %s = '%s' is not a count", path,
+                           keys[k], s);
+        has[k] = 1;
+    }
+    ci->has_epoch = has[0];
+    ci->has_step = has[1];
+    ci->has_seed = has[2];
+    ci->epoch = (int)v[0];
+    ci->step = v[1];
+    ci->seed = v[2];
+    return 0;
+}
+
+/* Checks every tensor and the metadata; fills src[i] (and msrc[i] for the
+ * momentum of trainable tensor i) with the file's tensors. */
+static int validate(const nt_safetensors *st, const nt_net_desc *net,
+                    const char *path, int with_momentum,
+                    const nt_st_tensor **src, const nt_st_tensor **msrc,
+                    nt_checkpoint_info *ci, nt_error *err)
+{
+    for (int i = 0; i < net->ntensors; i++)
+        if (!(src[i] = match(st, net->tensors[i].name, &net->tensors[i], net,
+                             path, "", err)))
+            return -1;
+    for (int i = 0; with_momentum && i < net->ntensors; i++) {
+        const nt_tensor_desc *t = &net->tensors[i];
+        if (!t->trainable)
+            continue;
+        char name[512];
+        if ((size_t)snprintf(name, sizeof name, "%s%s", MOMENTUM_PREFIX,
+                             t->name) >= sizeof name)
+            return nt_fail(err, "%s: tensor name '%s' is too long", path,
+                           t->name);
+        if (!(msrc[i] = match(st, name, t, net, path,
+                              " (momentum buffers are needed to resume with "
+                              "momentum)", err)))
+            return -1;
+    }
+    const char *extra = extra_tensor(st, net, with_momentum);
+    if (extra)
+        return nt_fail(err, "%s: the checkpoint has tensor '%s', which net %s "
+                       "lacks", path, extra, net->name);
+    return read_info(st, net, path, ci, err);
+}
+
+int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
+                       nt_checkpoint_info *info, nt_error *err)
+{
+    const nt_net_desc *net = m->net;
+    nt_safetensors st;
+    if (nt_st_read(&st, path, err) != 0)
+        return -1;
+    size_t n = (size_t)(net->ntensors ? net->ntensors : 1);
+    const nt_st_tensor **src = calloc(n, sizeof *src);
+    const nt_st_tensor **msrc = calloc(n, sizeof *msrc);
+    nt_checkpoint_info ci;
+    int rc = -1;
+    if (!src || !msrc)
+        nt_fail(err, "%s: out of memory", path);
+    else if (validate(&st, net, path, with_momentum, src, msrc, &ci, err) == 0)
+        rc = 0;
+    if (rc == 0) {
+        for (int i = 0; i < net->ntensors; i++) {
+            const nt_tensor_desc *t = &net->tensors[i];
+            nt_st_copy_f32(&st, src[i], m->params + t->offset);
+            if (msrc[i])
+                nt_st_copy_f32(&st, msrc[i], m->momentum + t->offset);
+        }
+        if (info)
+            *info = ci;
+    }
+    free(src);
+    free(msrc);
+    nt_st_free(&st);
+    return rc;
+}

@@ -1,0 +1,229 @@
+/* pool.c - max pooling (with argmax for backward), average pooling
+ * (count_include_pad = true) and global average pooling, forward and
+ * backward, PyTorch semantics, floor-mode output sizes; plus the plain
+ * reference loops of the two windowed forwards. No ceil mode, no dilation.
+ *
+ * Every kernel is parallel over the N*C planes, which are independent, so
+ * results do not depend on the thread count. */
+#include "nt_kernels.h"
+
+#include <assert.h>
+#include <math.h>
+
+/* Below this many window reads a parallel region costs more than it saves. */
+#define PAR_MIN_WORK 32768.0
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+static void check_dims(const nt_pool2d_dims *d)
+{
+    assert(d->N >= 0 && d->C > 0 && d->H > 0 && d->W > 0);
+    assert(d->KH > 0 && d->KW > 0 && d->SH > 0 && d->SW > 0);
+    /* PyTorch's limit; it also keeps every window partly inside the input */
+    assert(d->PH >= 0 && 2 * d->PH <= d->KH && d->PW >= 0 && 2 * d->PW <= d->KW);
+    assert(d->H + 2 * d->PH >= d->KH && d->W + 2 * d->PW >= d->KW);
+    assert(d->OH == (d->H + 2 * d->PH - d->KH) / d->SH + 1);
+    assert(d->OW == (d->W + 2 * d->PW - d->KW) / d->SW + 1);
+    (void)d;
+}
+
+static int use_team(const nt_pool2d_dims *d)
+{
+    double work = (double)d->N * d->C * d->OH * d->OW * d->KH * d->KW;
+    return work >= PAR_MIN_WORK && nt_num_threads() > 1;
+}
+
+/* ---- max pooling ------------------------------------------------------- */
+
+void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
+                          const nt_pool2d_dims *d)
+{
+    check_dims(d);
+    int planes = d->N * d->C;
+    size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
+    for (int q = 0; q < planes; q++) {
+        const float *x = in + q * isz;
+        float *o = out + q * osz;
+        int32_t *a = argmax + q * osz;
+        for (int oh = 0; oh < d->OH; oh++) {
+            int h0 = oh * d->SH - d->PH;
+            int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
+            for (int ow = 0; ow < d->OW; ow++) {
+                int w0 = ow * d->SW - d->PW;
+                int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
+                int best_i = ha * d->W + wa;
+                float best = x[best_i];
+                for (int h = ha; h < hb; h++)
+                    for (int w = wa; w < wb; w++) {
+                        float v = x[h * d->W + w];
+                        /* strict > keeps the first maximum; NaN wins, as in
+                         * PyTorch */
+                        if (v > best || isnan(v)) {
+                            best = v;
+                            best_i = h * d->W + w;
+                        }
+                    }
+                o[oh * d->OW + ow] = best;
+                a[oh * d->OW + ow] = best_i;
+            }
+        }
+    }
+}
+
+void nt_maxpool2d_backward(float *din, const float *dout,
+                           const int32_t *argmax, const nt_pool2d_dims *d)
+{
+    check_dims(d);
+    int planes = d->N * d->C;
+    size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
+    for (int q = 0; q < planes; q++) {
+        float *dx = din + q * isz;
+        const float *g = dout + q * osz;
+        const int32_t *a = argmax + q * osz;
+        for (size_t j = 0; j < osz; j++) {
+            assert(a[j] >= 0 && (size_t)a[j] < isz);
+            dx[a[j]] += g[j];
+        }
+    }
+}
+
+void nt_maxpool2d_forward_ref(float *out, int32_t *argmax, const float *in,
+                              const nt_pool2d_dims *d)
+{
+    check_dims(d);
+    for (int n = 0; n < d->N; n++)
+        for (int c = 0; c < d->C; c++)
+            for (int oh = 0; oh < d->OH; oh++)
+                for (int ow = 0; ow < d->OW; ow++) {
+                    const float *x = in + ((size_t)n * d->C + c) * d->H * d->W;
+                    float best = -INFINITY;
+                    int best_i = -1;
+                    for (int kh = 0; kh < d->KH; kh++)
+                        for (int kw = 0; kw < d->KW; kw++) {
+                            int h = oh * d->SH - d->PH + kh;
+                            int w = ow * d->SW - d->PW + kw;
+                            if (h < 0 || h >= d->H || w < 0 || w >= d->W)
+                                continue; /* padding is -inf: never chosen */
+                            float v = x[h * d->W + w];
+                            if (best_i < 0 || v > best || isnan(v)) {
+                                best = v;
+                                best_i = h * d->W + w;
+                            }
+                        }
+                    size_t o = (((size_t)n * d->C + c) * d->OH + oh) * d->OW + ow;
+                    out[o] = best;
+                    argmax[o] = best_i;
+                }
+}
+
+/* ---- average pooling --------------------------------------------------- */
+
+void nt_avgpool2d_forward(float *out, const float *in, const nt_pool2d_dims *d)
+{
+    check_dims(d);
+    int planes = d->N * d->C;
+    size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
+    float area = (float)(d->KH * d->KW); /* divided by, as PyTorch does */
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
+    for (int q = 0; q < planes; q++) {
+        const float *x = in + q * isz;
+        float *o = out + q * osz;
+        for (int oh = 0; oh < d->OH; oh++) {
+            int h0 = oh * d->SH - d->PH;
+            int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
+            for (int ow = 0; ow < d->OW; ow++) {
+                int w0 = ow * d->SW - d->PW;
+                int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
+                float sum = 0.0f;
+                for (int h = ha; h < hb; h++)
+                    for (int w = wa; w < wb; w++)
+                        sum += x[h * d->W + w];
+                o[oh * d->OW + ow] = sum / area;
+            }
+        }
+    }
+}
+
+void nt_avgpool2d_backward(float *din, const float *dout,
+                           const nt_pool2d_dims *d)
+{
+    check_dims(d);
+    int planes = d->N * d->C;
+    size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
+    float area = (float)(d->KH * d->KW); /* divided by, as PyTorch does */
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
+    for (int q = 0; q < planes; q++) {
+        float *dx = din + q * isz;
+        const float *g = dout + q * osz;
+        for (int oh = 0; oh < d->OH; oh++) {
+            int h0 = oh * d->SH - d->PH;
+            int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
+            for (int ow = 0; ow < d->OW; ow++) {
+                int w0 = ow * d->SW - d->PW;
+                int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
+                float v = g[oh * d->OW + ow] / area;
+                for (int h = ha; h < hb; h++)
+                    for (int w = wa; w < wb; w++)
+                        dx[h * d->W + w] += v;
+            }
+        }
+    }
+}
+
+void nt_avgpool2d_forward_ref(float *out, const float *in,
+                              const nt_pool2d_dims *d)
+{
+    check_dims(d);
+    for (int n = 0; n < d->N; n++)
+        for (int c = 0; c < d->C; c++)
+            for (int oh = 0; oh < d->OH; oh++)
+                for (int ow = 0; ow < d->OW; ow++) {
+                    const float *x = in + ((size_t)n * d->C + c) * d->H * d->W;
+                    float sum = 0.0f;
+                    for (int kh = 0; kh < d->KH; kh++)
+                        for (int kw = 0; kw < d->KW; kw++) {
+                            int h = oh * d->SH - d->PH + kh;
+                            int w = ow * d->SW - d->PW + kw;
+                            if (h >= 0 && h < d->H && w >= 0 && w < d->W)
+                                sum += x[h * d->W + w];
+                        }
+                    size_t o = (((size_t)n * d->C + c) * d->OH + oh) * d->OW + ow;
+                    out[o] = sum / (float)(d->KH * d->KW);
+                }
+}
+
+/* ---- global average pooling -------------------------------------------- */
+
+void nt_global_avgpool_forward(float *out, const float *in, int N, int C,
+                               int HW)
+{
+    assert(N >= 0 && C > 0 && HW > 0);
+    int planes = N * C;
+    int team = (double)planes * HW >= PAR_MIN_WORK && nt_num_threads() > 1;
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (team)
+    for (int q = 0; q < planes; q++) {
+        const float *x = in + (size_t)q * HW;
+        float sum = 0.0f;
+        for (int i = 0; i < HW; i++)
+            sum += x[i];
+        out[q] = sum / (float)HW;
+    }
+}
+
+void nt_global_avgpool_backward(float *din, const float *dout, int N, int C,
+                                int HW)
+{
+    assert(N >= 0 && C > 0 && HW > 0);
+    int planes = N * C;
+    int team = (double)planes * HW >= PAR_MIN_WORK && nt_num_threads() > 1;
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (team)
+    for (int q = 0; q < planes; q++) {
+        float *dx = din + (size_t)q * HW;
+        float v = dout[q] / (float)HW;
+        for (int i = 0; i < HW; i++)
+            dx[i] += v;
+    }
+}

@@ -1,0 +1,1096 @@
+/* trainer.c - nt_trainer_main, the driver behind every generated trainer:
+ * the command line, the data pipeline (IDX images to float batches, resized
+ * per batch when the net's input size differs from the images'), the
+ * training loop of d2l's train_ch6 (minibatch SGD on softmax cross-entropy,
+ * test accuracy after every epoch), checkpoints, the JSON log and the plot,
+ * and the --eval, --infer, --train-step and --shapes modes.
+ *
+ * It never exits: every failure is a one-line message on stderr and a
+ * return status (0 ok, 1 a file or the data, 2 the command line). The
+ * arenas, one SGD step and checkpoints are in model.c; the progress bar,
+ * epoch lines, log lines and curves in progress.c. */
+#include "nt_trainer.h"
+#include "nt_data.h"
+#include "nt_io.h"
+#include "progress.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EXIT_DATA 1   /* a file, the data or the machine failed us */
+#define EXIT_USAGE 2  /* the command line is wrong */
+
+#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+#define DEFAULT_LR 0.1
+#define DEFAULT_EPOCHS 10
+#define DEFAULT_BATCH 256
+#define DEFAULT_SEED 1
+
+#define MAX_EPOCHS 1000000
+#define MAX_BATCH 65536
+#define MAX_THREADS 1024
+#define MAX_COUNT 2000000000
+
+/* Below this many pixels per batch, converting is not worth a fork. */
+#define FEED_PAR_MIN ((size_t)1 << 16)
+
+/* Salt of the shuffling stream (dropout's is in model.c). */
+#define STREAM_SHUFFLE 0x73687566666c6500ULL /* "shuffle" */
+
+#define TRAIN_STEP_FORMAT "netc-train-step-1"
+
+/* ---- command line ----------------------------------------------------------- */
+
+typedef enum run_mode {
+    MODE_TRAIN, MODE_EVAL, MODE_INFER, MODE_TRAIN_STEP, MODE_SHAPES,
+    MODE_HELP, MODE_VERSION
+} run_mode;
+
+typedef struct options {
+    run_mode mode;
+    const char *data;
+    int epochs, batch, threads, resize;
+    double lr, momentum, weight_decay;
+    uint64_t seed;
+    int seed_given;
+    int limit_train, limit_test;  /* 0: all */
+    int quiet, no_dropout, eval, shapes;
+    const char *save, *load, *resume, *log, *plot;
+    const char *infer, *out, *train_step, *labels, *dump;
+} options;
+
+static const char *prog_name(const nt_net_desc *net, int argc, char **argv)
+{
+    if (argc < 1 || !argv[0] || !argv[0][0])
+        return net->name;
+    const char *slash = strrchr(argv[0], '/');
+    return slash ? slash + 1 : argv[0];
+}
+
+static void set_defaults(options *o, const nt_net_desc *net)
+{
+    const nt_train_defaults *d = &net->defaults;
+    memset(o, 0, sizeof *o);
+    o->mode = MODE_TRAIN;
+    o->data = DEFAULT_DATA;
+    o->lr = d->lr > 0 ? d->lr : DEFAULT_LR;
+    o->momentum = d->momentum;
+    o->weight_decay = d->weight_decay;
+    o->epochs = d->epochs >= 0 ? d->epochs : DEFAULT_EPOCHS;
+    o->batch = d->batch_size > 0 ? d->batch_size : DEFAULT_BATCH;
+    o->seed = DEFAULT_SEED;
+}
+
+static int has_batchnorm(const nt_net_desc *net)
+{
+    for (int i = 0; i < net->ntensors; i++)
+        if (!net->tensors[i].trainable)
+            return 1;
+    return 0;
+}
+
+static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
+{
+    options d;
+    set_defaults(&d, net);
+    char shape[64];
+    snprintf(shape, sizeof shape, "%d, %d, %d", net->in_c, net->in_h,
+             net->in_w);
+    char resize[400];
+    if (net->in_h == 1 && net->in_w == 1)
+        snprintf(resize, sizeof resize,
+                 "  --resize N             not available: the input is flat "
+                 "(%d features)\n", net->in_c);
+    else
+        snprintf(resize, sizeof resize,
+                 "  --resize N             confirm the input size N x N "
+                 "(default %d x %d,\n"
+                 "                         compiled in; rebuild with netc "
+                 "build -D size=N\n"
+                 "                         for another); images are resized "
+                 "per batch\n", net->in_h, net->in_w);
+    fprintf(f,
+        "usage: %s [options]\n"
+        "\n"
+        "Trains net %s (%s, netc %s) on MNIST-format\n"
+        "images with minibatch SGD on softmax cross-entropy, as d2l's train_ch6\n"
+        "does: train loss and accuracy over each epoch, then the test accuracy\n"
+        "in eval mode.\n"
+        "\n"
+        "data:\n"
+        "  --data DIR             {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]\n"
+        "                         (default %s)\n"
+        "  --limit-train N        use the first N training examples (default all)\n"
+        "  --limit-test N         use the first N test examples (default all)\n"
+        "%s"
+        "training:\n"
+        "  --epochs N             epochs to train (default %d; 0 with --save\n"
+        "                         writes the initial weights)\n"
+        "  --lr X                 learning rate (default %g)\n"
+        "  --batch-size N         examples per batch (default %d)\n"
+        "  --momentum X           SGD momentum, 0 <= X < 1 (default %g)\n"
+        "  --weight-decay X       L2 penalty on every trainable tensor (default %g)\n"
+        "  --seed N               initialisation, shuffling, dropout (default %d)\n"
+        "  --threads N            threads (default all cores: %d)\n"
+        "  --no-dropout           dropout is the identity in training too\n"
+        "checkpoints (safetensors):\n"
+        "  --save PATH            write the weights after every epoch\n"
+        "  --load PATH            start from these weights\n"
+        "  --resume PATH          continue the run saved in PATH up to --epochs:\n"
+        "                         weights, momentum, epoch, step and seed come\n"
+        "                         from PATH (an explicit --seed must match); give\n"
+        "                         the other options as before\n"
+        "other modes:\n"
+        "  --eval                 print the test accuracy of the weights (--load\n"
+        "                         or the initial ones) and exit\n"
+        "  --infer IN.npy --out OUT.npy\n"
+        "                         eval-mode logits [N, %d] for float32 IN [N, %s]\n"
+        "  --train-step X.npy --labels Y.npy --dump OUT.safetensors\n"
+        "                         one training step on X [N, %s] (float32)\n"
+        "                         with labels Y [N] (float32 class numbers); writes\n"
+        "                         logits, loss, grad.NAME and NAME (after the step)\n"
+        "  --shapes               print the layer table and exit\n"
+        "output:\n"
+        "  --log FILE             one JSON object per epoch (appended with --resume)\n"
+        "  --plot FILE.svg        training curves, redrawn after every epoch\n"
+        "  --quiet                print only errors and the result of --eval\n"
+        "  -h, --help             show this help\n"
+        "  --version              show the netc version\n"
+        "\n"
+        "Options take their value as --name VALUE or --name=VALUE. Exit status: 0 on\n"
+        "success, 1 when a file or the data has a problem, 2 for a wrong command line.\n",
+        prog, net->name, net->source, net->netc_version, DEFAULT_DATA,
+        resize, d.epochs, d.lr, d.batch, d.momentum,
+        d.weight_decay, DEFAULT_SEED, omp_get_num_procs(), net->classes,
+        shape, shape);
+}
+
+static int matches(const char *a, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(a, name, n) == 0 && (a[n] == 0 || a[n] == '=');
+}
+
+/* Every option: its name, what its value is, and where it goes. */
+typedef enum opt_kind {
+    OPT_FLAG,   /* no value: sets an int to 1 */
+    OPT_PATH,   /* a non-empty string */
+    OPT_INT,    /* an integer in [lo, hi] */
+    OPT_REAL,   /* a finite number in [lo, hi], ends excluded as flagged */
+    OPT_SEED    /* an unsigned 64-bit integer */
+} opt_kind;
+
+typedef struct opt_def {
+    const char *name;
+    opt_kind kind;
+    size_t field;               /* offsetof(options, ...) */
+    double lo, hi;
+    int lo_open, hi_open;       /* OPT_REAL */
+    const char *what;           /* OPT_REAL: "a positive number" */
+} opt_def;
+
+#define FIELD(f) offsetof(options, f)
+
+static const opt_def opt_table[] = {
+    {"--data", OPT_PATH, FIELD(data), 0, 0, 0, 0, NULL},
+    {"--limit-train", OPT_INT, FIELD(limit_train), 1, MAX_COUNT, 0, 0, NULL},
+    {"--limit-test", OPT_INT, FIELD(limit_test), 1, MAX_COUNT, 0, 0, NULL},
+    {"--resize", OPT_INT, FIELD(resize), 1, NT_IDX_MAX_SIDE, 0, 0, NULL},
+    {"--epochs", OPT_INT, FIELD(epochs), 0, MAX_EPOCHS, 0, 0, NULL},
+    {"--lr", OPT_REAL, FIELD(lr), 0, HUGE_VAL, 1, 0, "a positive number"},
+    {"--batch-size", OPT_INT, FIELD(batch), 1, MAX_BATCH, 0, 0, NULL},
+    {"--momentum", OPT_REAL, FIELD(momentum), 0, 1, 0, 1, "a number in [0, 1)"},
+    {"--weight-decay", OPT_REAL, FIELD(weight_decay), 0, HUGE_VAL, 0, 0,
+     "a number >= 0"},
+    {"--seed", OPT_SEED, FIELD(seed), 0, 0, 0, 0, NULL},
+    {"--threads", OPT_INT, FIELD(threads), 1, MAX_THREADS, 0, 0, NULL},
+    {"--no-dropout", OPT_FLAG, FIELD(no_dropout), 0, 0, 0, 0, NULL},
+    {"--save", OPT_PATH, FIELD(save), 0, 0, 0, 0, NULL},
+    {"--load", OPT_PATH, FIELD(load), 0, 0, 0, 0, NULL},
+    {"--resume", OPT_PATH, FIELD(resume), 0, 0, 0, 0, NULL},
+    {"--eval", OPT_FLAG, FIELD(eval), 0, 0, 0, 0, NULL},
+    {"--infer", OPT_PATH, FIELD(infer), 0, 0, 0, 0, NULL},
+    {"--out", OPT_PATH, FIELD(out), 0, 0, 0, 0, NULL},
+    {"--train-step", OPT_PATH, FIELD(train_step), 0, 0, 0, 0, NULL},
+    {"--labels", OPT_PATH, FIELD(labels), 0, 0, 0, 0, NULL},
+    {"--dump", OPT_PATH, FIELD(dump), 0, 0, 0, 0, NULL},
+    {"--shapes", OPT_FLAG, FIELD(shapes), 0, 0, 0, 0, NULL},
+    {"--log", OPT_PATH, FIELD(log), 0, 0, 0, 0, NULL},
+    {"--plot", OPT_PATH, FIELD(plot), 0, 0, 0, 0, NULL},
+    {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL},
+};
+
+static int parse_int(const opt_def *d, const char *v, int *out, nt_error *err)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || isspace((unsigned char)*v) || *end || errno || x < d->lo ||
+        x > d->hi)
+        return nt_fail(err, "%s needs an integer from %.0f to %.0f, got '%s'",
+                       d->name, d->lo, d->hi, v);
+    *out = (int)x;
+    return 0;
+}
+
+static int parse_real(const opt_def *d, const char *v, double *out,
+                      nt_error *err)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || isspace((unsigned char)*v) || *end || errno == ERANGE ||
+        !isfinite(x) || x < d->lo || (d->lo_open && x == d->lo) ||
+        x > d->hi || (d->hi_open && x == d->hi))
+        return nt_fail(err, "%s needs %s, got '%s'", d->name, d->what, v);
+    *out = x;
+    return 0;
+}
+
+static int parse_seed(const char *v, uint64_t *out, nt_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end || errno)
+        return nt_fail(err, "--seed needs an integer from 0 to %" PRIu64
+                       ", got '%s'", UINT64_MAX, v);
+    *out = x;
+    return 0;
+}
+
+/* Stores argument a (and its value, from "--name=value" or the next
+ * argument) into o. */
+static int parse_option(options *o, const opt_def *d, int argc, char **argv,
+                        int *i, nt_error *err)
+{
+    const char *a = argv[*i], *v;
+    const size_t n = strlen(d->name);
+    void *field = (char *)o + d->field;
+    if (d->kind == OPT_FLAG) {
+        if (a[n] == '=')
+            return nt_fail(err, "%s takes no value", d->name);
+        *(int *)field = 1;
+        return 0;
+    }
+    if (a[n] == '=')
+        v = a + n + 1;
+    else if (*i + 1 < argc)
+        v = argv[++*i];
+    else
+        return nt_fail(err, "%s needs a value", d->name);
+    switch (d->kind) {
+    case OPT_PATH:
+        if (!*v)
+            return nt_fail(err, "%s needs a non-empty value", d->name);
+        *(const char **)field = v;
+        return 0;
+    case OPT_INT:
+        return parse_int(d, v, field, err);
+    case OPT_REAL:
+        return parse_real(d, v, field, err);
+    default:
+        o->seed_given = 1;
+        return parse_seed(v, field, err);
+    }
+}
+
+/* What the options together mean, or why they do not go together. */
+static int check_options(options *o, const nt_net_desc *net, nt_error *err)
+{
+    int modes = o->eval + o->shapes + (o->infer != NULL) +
+                (o->train_step != NULL);
+    if (modes > 1)
+        return nt_fail(err, "choose one of --eval, --infer, --train-step and "
+                       "--shapes");
+    if (o->out && !o->infer)
+        return nt_fail(err, "--out is the output of --infer, which is missing");
+    if (o->infer && !o->out)
+        return nt_fail(err, "--infer needs --out OUT.npy");
+    if ((o->labels || o->dump) && !o->train_step)
+        return nt_fail(err, "%s belongs to --train-step, which is missing",
+                       o->labels ? "--labels" : "--dump");
+    if (o->train_step && (!o->labels || !o->dump))
+        return nt_fail(err, "--train-step needs --labels Y.npy and --dump "
+                       "OUT.safetensors");
+    if (o->load && o->resume)
+        return nt_fail(err, "--load and --resume exclude each other (--resume "
+                       "loads the weights too)");
+    o->mode = o->shapes ? MODE_SHAPES : o->eval ? MODE_EVAL
+            : o->infer ? MODE_INFER : o->train_step ? MODE_TRAIN_STEP
+            : MODE_TRAIN;
+    if (o->mode != MODE_TRAIN) {
+        const char *which = o->resume ? "--resume" : o->save ? "--save"
+                          : o->log ? "--log" : o->plot ? "--plot" : NULL;
+        if (which && o->mode != MODE_SHAPES)
+            return nt_fail(err, "%s is for training; it does not go with %s",
+                           which, o->eval ? "--eval" : o->infer ? "--infer"
+                                                             : "--train-step");
+    }
+    if (o->resize) {
+        if (net->in_h == 1 && net->in_w == 1)
+            return nt_fail(err, "--resize %d: net %s takes a flat input of %d "
+                           "features, not images to resize", o->resize,
+                           net->name, net->in_c);
+        if (o->resize != net->in_h || o->resize != net->in_w)
+            return nt_fail(err, "--resize %d: the input size of net %s is "
+                           "compiled in as %dx%d; rebuild the trainer with "
+                           "'netc build -D size=%d' to train on %dx%d images",
+                           o->resize, net->name, net->in_h, net->in_w,
+                           o->resize, o->resize, o->resize);
+    }
+    if (o->mode == MODE_TRAIN && o->batch == 1 && has_batchnorm(net))
+        return nt_fail(err, "--batch-size 1: batch norm cannot train on "
+                       "batches of one example");
+    return 0;
+}
+
+static int parse_options(options *o, const nt_net_desc *net, int argc,
+                         char **argv, nt_error *err)
+{
+    set_defaults(o, net);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->mode = MODE_HELP;
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            o->mode = MODE_VERSION;
+            return 0;
+        }
+        const opt_def *d = NULL;
+        for (size_t k = 0; !d && k < sizeof opt_table / sizeof *opt_table; k++)
+            if (matches(a, opt_table[k].name))
+                d = &opt_table[k];
+        if (d) {
+            if (parse_option(o, d, argc, argv, &i, err) != 0)
+                return -1;
+        } else if (a[0] == '-') {
+            return nt_fail(err, "unknown option '%s'", a);
+        } else {
+            return nt_fail(err, "unexpected argument '%s' (options start with "
+                           "--)", a);
+        }
+    }
+    return check_options(o, net, err);
+}
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+/* bytes, 64-byte aligned and zeroed; NULL (with a message) on failure. */
+static void *alloc_zeroed(size_t bytes, const char *what, nt_error *err)
+{
+    void *p = NULL;
+    size_t size = ((bytes ? bytes : 1) + 63) & ~(size_t)63;
+    if (size < bytes || posix_memalign(&p, 64, size) != 0) {
+        nt_fail(err, "out of memory: the %s need %.1f MiB", what,
+                (double)bytes / (1024.0 * 1024.0));
+        return NULL;
+    }
+    memset(p, 0, size);
+    return p;
+}
+
+static void format_bytes(char *buf, size_t cap, double bytes)
+{
+    if (bytes < 1024.0 * 1024.0)
+        snprintf(buf, cap, "%.1f KiB", bytes / 1024.0);
+    else if (bytes < 1024.0 * 1024.0 * 1024.0)
+        snprintf(buf, cap, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    else
+        snprintf(buf, cap, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+}
+
+/* 1234567 -> "1,234,567" */
+static void format_count(char *buf, size_t cap, size_t n)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%zu", n);
+    size_t j = 0;
+    for (int i = 0; i < len && j + 2 < cap; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            buf[j++] = ',';
+        buf[j++] = digits[i];
+    }
+    buf[j] = 0;
+}
+
+static void print_layer_table(FILE *f, const nt_net_desc *net)
+{
+    for (const char *const *line = net->layer_table; line && *line; line++)
+        fputs(*line, f);
+}
+
+static size_t input_floats(const nt_net_desc *net)
+{
+    return (size_t)net->in_c * net->in_h * net->in_w;
+}
+
+/* ---- data ------------------------------------------------------------------- */
+
+/* Turns examples of a dataset into the float input of a batch. */
+typedef struct feeder {
+    int resize;       /* images are resized to in_h x in_w */
+    int in_h, in_w;
+    size_t in_size;   /* floats per example */
+    uint8_t *tmp;     /* [threads, in_h * in_w]: resized images */
+    int threads;
+} feeder;
+
+/* Examples idx[0..n) (or first..first+n when idx is NULL) into input and
+ * labels, in parallel over the batch. */
+static void feed_batch(const feeder *f, float *input, int32_t *labels,
+                       const nt_dataset *ds, const int32_t *idx, int first,
+                       int n)
+{
+    const size_t hw = (size_t)ds->h * ds->w;
+    const size_t out_hw = (size_t)f->in_h * f->in_w;
+    const int nth = f->resize || (size_t)n * hw >= FEED_PAR_MIN ? f->threads
+                                                                : 1;
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int i = 0; i < n; i++) {
+        const int k = idx ? idx[i] : first + i;
+        const uint8_t *src = ds->images + (size_t)k * hw;
+        float *dst = input + (size_t)i * f->in_size;
+        if (f->resize) {
+            uint8_t *t = f->tmp + (size_t)omp_get_thread_num() * out_hw;
+            nt_resize_bilinear_u8(t, f->in_h, f->in_w, src, ds->h, ds->w);
+            nt_u8_to_float(dst, t, out_hw);
+        } else {
+            nt_u8_to_float(dst, src, hw);
+        }
+        labels[i] = ds->labels[k];
+    }
+}
+
+/* How images of h x w reach the net's input. */
+static int feeder_init(feeder *f, const nt_net_desc *net, int h, int w,
+                       const char *dir, nt_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->in_h = net->in_h;
+    f->in_w = net->in_w;
+    f->in_size = input_floats(net);
+    f->threads = nt_num_threads();
+    if (net->in_h == 1 && net->in_w == 1) {
+        if ((size_t)net->in_c != (size_t)h * w)
+            return nt_fail(err, "net %s takes a flat input of %d features, "
+                           "but the images in %s have %dx%d = %d pixels",
+                           net->name, net->in_c, dir, h, w, h * w);
+        f->in_h = h;
+        f->in_w = w;
+        return 0;
+    }
+    if (net->in_c != 1)
+        return nt_fail(err, "net %s takes %d input channels, but the images "
+                       "in %s have 1 (grey)", net->name, net->in_c, dir);
+    f->resize = h != net->in_h || w != net->in_w;
+    if (f->resize &&
+        !(f->tmp = alloc_zeroed((size_t)f->threads * net->in_h * net->in_w,
+                                "resize buffers", err)))
+        return -1;
+    return 0;
+}
+
+typedef struct data {
+    nt_dataset train, test;
+    int ntrain, ntest;    /* after --limit-train, --limit-test */
+    feeder feed;
+} data;
+
+static void data_free(data *d)
+{
+    nt_dataset_free(&d->train);
+    nt_dataset_free(&d->test);
+    free(d->feed.tmp);
+    memset(d, 0, sizeof *d);
+}
+
+static int limited(int n, int limit) { return limit > 0 && limit < n ? limit : n; }
+
+static int load_data(data *d, const nt_net_desc *net, const options *o,
+                     int need_train, nt_error *err)
+{
+    memset(d, 0, sizeof *d);
+    if (need_train &&
+        nt_dataset_load(&d->train, o->data, "train", net->classes, err) != 0)
+        return -1;
+    if (nt_dataset_load(&d->test, o->data, "t10k", net->classes, err) != 0)
+        return -1;
+    if (need_train &&
+        (d->train.h != d->test.h || d->train.w != d->test.w))
+        return nt_fail(err, "%s: the training images are %dx%d but the test "
+                       "images %dx%d", o->data, d->train.h, d->train.w,
+                       d->test.h, d->test.w);
+    d->ntrain = limited(d->train.n, o->limit_train);
+    d->ntest = limited(d->test.n, o->limit_test);
+    return feeder_init(&d->feed, net, d->test.h, d->test.w, o->data, err);
+}
+
+/* ---- the run ----------------------------------------------------------------- */
+
+typedef struct run {
+    const nt_net_desc *net;
+    const options *o;
+    nt_model m;
+    data d;
+    float *probs;        /* [batch_max, classes] */
+    int32_t *labels;     /* [batch_max] */
+    int32_t *perm;       /* [ntrain] */
+    nt_curves curves;
+    FILE *log;
+    int start_epoch;     /* epochs done before this run (--resume) */
+    int nbatches;        /* trained batches per epoch */
+    int skip_last;       /* a final batch of one example is skipped */
+} run;
+
+static void run_free(run *r)
+{
+    nt_model_free(&r->m);
+    data_free(&r->d);
+    free(r->probs);
+    free(r->labels);
+    free(r->perm);
+    nt_curves_free(&r->curves);
+    if (r->log)
+        fclose(r->log);
+    r->log = NULL;
+}
+
+/* The model for batches of up to batch_max, initialised from the seed and,
+ * with --load, loaded. */
+static int setup_model(run *r, int batch_max, nt_error *err)
+{
+    const options *o = r->o;
+    if (nt_model_alloc(&r->m, r->net, batch_max, err) != 0)
+        return -1;
+    nt_model_init(&r->m, o->seed);
+    r->m.dropout_enabled = !o->no_dropout;
+    if (o->load && nt_checkpoint_load(&r->m, o->load, 0, NULL, err) != 0)
+        return -1;
+    return 0;
+}
+
+static int setup_batch_buffers(run *r, int batch_max, nt_error *err)
+{
+    const size_t B = (size_t)batch_max;
+    if (!(r->probs = alloc_zeroed(B * r->net->classes * sizeof(float),
+                                  "probabilities", err)) ||
+        !(r->labels = alloc_zeroed(B * sizeof(int32_t), "labels", err)))
+        return -1;
+    return 0;
+}
+
+/* Correct predictions over the first d.ntest test examples, eval mode. */
+static int evaluate(run *r)
+{
+    const int B = r->m.batch_max;
+    int correct = 0;
+    for (int first = 0; first < r->d.ntest; first += B) {
+        int n = r->d.ntest - first < B ? r->d.ntest - first : B;
+        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, first,
+                   n);
+        correct += nt_model_eval_batch(&r->m, n, r->labels);
+    }
+    return correct;
+}
+
+static double ratio(long a, long b) { return b > 0 ? (double)a / (double)b : NAN; }
+
+static void shuffle(int32_t *perm, int n, uint64_t seed, int epoch)
+{
+    nt_rng rng;
+    nt_rng_seed(&rng, nt_hash64(seed ^ STREAM_SHUFFLE, (uint64_t)epoch));
+    for (int i = 0; i < n; i++)
+        perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)nt_rng_below(&rng, (uint64_t)i + 1);
+        int32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+static void print_banner(const run *r, int load_data_now)
+{
+    const nt_net_desc *net = r->net;
+    const options *o = r->o;
+    const data *d = &r->d;
+    char params[32], pb[32], ab[32], sb[32];
+    const int threads = nt_num_threads();
+    format_count(params, sizeof params, nt_model_trainable_floats(net));
+    format_bytes(pb, sizeof pb, 3.0 * net->param_floats * sizeof(float));
+    format_bytes(ab, sizeof ab,
+                 (double)net->act_floats * o->batch * sizeof(float));
+    format_bytes(sb, sizeof sb,
+                 (double)(net->scratch_floats ? net->scratch_floats(threads)
+                                              : 0) * sizeof(float));
+    printf("net       %s (%s, netc %s)\n", net->name, net->source,
+           net->netc_version);
+    if (load_data_now) {
+        printf("data      %s: ", o->data);
+        if (d->ntrain < d->train.n)
+            printf("%d of ", d->ntrain);
+        printf("%d training and ", d->train.n);
+        if (d->ntest < d->test.n)
+            printf("%d of ", d->ntest);
+        printf("%d test images, %dx%d", d->test.n, d->test.h, d->test.w);
+        if (d->feed.resize)
+            printf(" (resized to %dx%d per batch)", net->in_h, net->in_w);
+        printf("\n");
+    } else {
+        printf("data      %s: not read (no epoch to train)\n", o->data);
+    }
+    if (net->in_h == 1 && net->in_w == 1)
+        printf("input     %d features, %d classes, %s parameters\n",
+               net->in_c, net->classes, params);
+    else
+        printf("input     %dx%dx%d, %d classes, %s parameters\n", net->in_c,
+               net->in_h, net->in_w, net->classes, params);
+    printf("training  lr %g  momentum %g  weight decay %g  batch size %d  "
+           "epochs %d", o->lr, o->momentum, o->weight_decay, o->batch,
+           o->epochs);
+    if (o->resume)
+        printf("  (resuming after epoch %d, step %" PRIu64 ")",
+               r->start_epoch, r->m.step);
+    printf("\n");
+    printf("run       %d thread%s  seed %" PRIu64 "%s\n", threads,
+           threads == 1 ? "" : "s", r->m.seed,
+           o->no_dropout ? "  dropout off" : "");
+    printf("memory    %s parameters, gradients and momentum; %s activations "
+           "(batch %d); %s scratch\n", pb, ab, o->batch, sb);
+    if (r->skip_last)
+        printf("note      the last batch of every epoch would hold 1 example, "
+               "which batch norm cannot train on; it is skipped\n");
+    printf("\n");
+    print_layer_table(stdout, net);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* One epoch (0-based) of training: returns -1 only if the log or a file
+ * fails. */
+static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
+                       long *trained, nt_error *err)
+{
+    const options *o = r->o;
+    nt_model *m = &r->m;
+    const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
+                               (float)o->weight_decay};
+    const int B = o->batch, nb = r->nbatches;
+    nt_progress p;
+    nt_progress_mode pm = o->quiet ? NT_PROGRESS_OFF
+                        : isatty(fileno(stderr)) ? NT_PROGRESS_BAR
+                                                 : NT_PROGRESS_LINES;
+
+    const double t0 = nt_now();
+    shuffle(r->perm, r->d.ntrain, m->seed, epoch);
+    nt_progress_begin(&p, stderr, pm, epoch + 1, o->epochs, nb, t0);
+    double loss_sum = 0;
+    long correct = 0, seen = 0;
+    for (int b = 0; b < nb; b++) {
+        const int first = b * B;
+        const int n = r->d.ntrain - first < B ? r->d.ntrain - first : B;
+        int ok = 0;
+        feed_batch(&r->d.feed, m->input, r->labels, &r->d.train,
+                   r->perm + first, 0, n);
+        float loss = nt_model_train_step(m, n, r->labels, r->probs, &ok, &sgd);
+        loss_sum += (double)loss * n;
+        correct += ok;
+        seen += n;
+        if (o->plot && nt_curve_point_due(b, nb))
+            nt_curves_add_train(&r->curves, epoch + (double)(b + 1) / nb,
+                                loss_sum / seen, ratio(correct, seen));
+        nt_progress_update(&p, b + 1, loss_sum / seen, ratio(correct, seen),
+                           nt_now());
+    }
+    const double t1 = nt_now();
+    nt_progress_testing(&p);
+    const int test_correct = evaluate(r);
+    const double t2 = nt_now();
+    nt_progress_end(&p);
+
+    *train_s += t1 - t0;
+    *trained += seen;
+    s->epoch = epoch + 1;
+    s->epochs = o->epochs;
+    s->loss = loss_sum / (double)seen;
+    s->train_acc = ratio(correct, seen);
+    s->test_acc = ratio(test_correct, r->d.ntest);
+    s->examples_per_sec = t1 > t0 ? (double)seen / (t1 - t0) : NAN;
+    s->seconds = t2 - t0;
+    s->lr = o->lr;
+
+    if (!o->quiet) {
+        char line[256];
+        nt_format_epoch(line, sizeof line, s);
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+    if (r->log) {
+        char line[512];
+        nt_format_log(line, sizeof line, s);
+        if (fputs(line, r->log) < 0 || fflush(r->log) != 0)
+            return nt_fail(err, "%s: write failed: %s", o->log,
+                           strerror(errno));
+    }
+    if (o->plot) {
+        nt_curves_add_test(&r->curves, epoch + 1, s->test_acc);
+        if (nt_curves_plot(&r->curves, o->plot, r->net->name, err) != 0)
+            return -1;
+    }
+    if (o->save &&
+        nt_checkpoint_save(m, o->save, epoch + 1, o->momentum != 0.0, err))
+        return -1;
+    return 0;
+}
+
+/* --resume: weights, momentum, counters and seed from the checkpoint. */
+static int resume(run *r, nt_error *err)
+{
+    const options *o = r->o;
+    nt_checkpoint_info ci;
+    if (nt_checkpoint_load(&r->m, o->resume, o->momentum != 0.0, &ci, err))
+        return -1;
+    if (!ci.has_epoch || !ci.has_step || !ci.has_seed)
+        return nt_fail(err, "%s: cannot resume: its metadata lacks the epoch, "
+                       "step and seed of a netc checkpoint (use --load to "
+                       "start a new run from these weights)", o->resume);
+    if (o->seed_given && o->seed != ci.seed)
+        return nt_fail(err, "%s: the run was seeded with %" PRIu64 ", not %"
+                       PRIu64 "; drop --seed to resume it (or --load to "
+                       "start a new run from these weights)", o->resume,
+                       ci.seed, o->seed);
+    r->m.seed = ci.seed;
+    r->m.step = ci.step;
+    r->start_epoch = ci.epoch;
+    return 0;
+}
+
+static int train(run *r, nt_error *err)
+{
+    const options *o = r->o;
+    if (setup_model(r, o->batch, err) != 0)
+        return EXIT_DATA;
+    if (o->resume && resume(r, err) != 0)
+        return EXIT_DATA;
+    if (o->resume && r->start_epoch >= o->epochs) {
+        if (!o->quiet)
+            printf("%s: already trained for %d epochs; nothing to do (raise "
+                   "--epochs to train further)\n", o->resume, r->start_epoch);
+        return 0;
+    }
+    const int to_train = o->epochs > r->start_epoch;
+    if (to_train) {
+        if (load_data(&r->d, r->net, o, 1, err) != 0)
+            return EXIT_DATA;
+        const int n = r->d.ntrain, B = o->batch;
+        r->nbatches = (n + B - 1) / B;
+        r->skip_last = B > 1 && n % B == 1;
+        r->nbatches -= r->skip_last;
+        if (r->nbatches < 1) {
+            nt_fail(err, "%s: %d training example%s: too few to train on",
+                    o->data, n, n == 1 ? "" : "s");
+            return EXIT_DATA;
+        }
+        if (setup_batch_buffers(r, B, err) != 0 ||
+            !(r->perm = alloc_zeroed((size_t)n * sizeof(int32_t),
+                                     "shuffled indices", err)))
+            return EXIT_DATA;
+        if (o->plot && nt_curves_alloc(&r->curves, o->epochs, r->nbatches,
+                                       err) != 0)
+            return EXIT_DATA;
+    }
+    if (o->log && !(r->log = fopen(o->log, o->resume ? "a" : "w"))) {
+        nt_fail(err, "%s: cannot write: %s", o->log, strerror(errno));
+        return EXIT_DATA;
+    }
+    if (!o->quiet)
+        print_banner(r, to_train);
+    if (!to_train) {
+        if (o->save &&
+            nt_checkpoint_save(&r->m, o->save, r->start_epoch,
+                               o->momentum != 0.0, err) != 0)
+            return EXIT_DATA;
+        if (o->save && !o->quiet)
+            printf("saved the initial weights to %s\n", o->save);
+        return 0;
+    }
+
+    nt_epoch_stats s;
+    double train_s = 0;
+    long trained = 0;
+    const double t0 = nt_now();
+    for (int epoch = r->start_epoch; epoch < o->epochs; epoch++)
+        if (train_epoch(r, epoch, &s, &train_s, &trained, err) != 0)
+            return EXIT_DATA;
+    if (!o->quiet) {
+        const int ran = o->epochs - r->start_epoch;
+        printf("done: loss %.4f, train acc %.3f, test acc %.3f; %.1f "
+               "examples/sec over %d epoch%s (training only), %.1f s in all\n",
+               s.loss, s.train_acc, s.test_acc,
+               train_s > 0 ? (double)trained / train_s : NAN, ran,
+               ran == 1 ? "" : "s", nt_now() - t0);
+        if (o->save)
+            printf("saved %s (epoch %d, step %" PRIu64 ")\n", o->save,
+                   o->epochs, r->m.step);
+    }
+    return 0;
+}
+
+/* ---- --eval ------------------------------------------------------------------ */
+
+static int eval_mode(run *r, nt_error *err)
+{
+    const options *o = r->o;
+    if (setup_model(r, o->batch, err) != 0 ||
+        load_data(&r->d, r->net, o, 0, err) != 0 ||
+        setup_batch_buffers(r, o->batch, err) != 0)
+        return EXIT_DATA;
+    int correct = evaluate(r);
+    printf("test acc %.4f (%d/%d, %s)\n", ratio(correct, r->d.ntest), correct,
+           r->d.ntest, o->load ? o->load : "initial weights");
+    return 0;
+}
+
+/* ---- --infer and --train-step --------------------------------------------------- */
+
+/* An input array [N, C, H, W] (or [N, F] for a flat net) of the net's
+ * per-example size; returns N, or -1. */
+static int check_input_array(const nt_net_desc *net, const char *path,
+                             const int64_t *shape, int ndim, nt_error *err)
+{
+    const int flat = net->in_h == 1 && net->in_w == 1;
+    int ok = (ndim == 4 && shape[1] == net->in_c && shape[2] == net->in_h &&
+              shape[3] == net->in_w) ||
+             (flat && ndim == 2 && shape[1] == net->in_c);
+    if (!ok || shape[0] > MAX_COUNT) {
+        char got[160];
+        size_t len = (size_t)snprintf(got, sizeof got, "[");
+        for (int d = 0; d < ndim && len < sizeof got; d++)
+            len += (size_t)snprintf(got + len, sizeof got - len, "%s%" PRId64,
+                                    d ? ", " : "", shape[d]);
+        if (len < sizeof got)
+            snprintf(got + len, sizeof got - len, "]");
+        return nt_fail(err, "%s: the array is %s, but net %s takes [N, %d, "
+                       "%d, %d] (the input size is compiled in)", path, got,
+                       net->name, net->in_c, net->in_h, net->in_w);
+    }
+    return (int)shape[0];
+}
+
+static int infer_mode(run *r, nt_error *err)
+{
+    const options *o = r->o;
+    const nt_net_desc *net = r->net;
+    float *x = NULL, *y = NULL;
+    int64_t shape[8];
+    int ndim, rc = EXIT_DATA;
+    if (nt_npy_read_f32(o->infer, &x, shape, &ndim, err) != 0)
+        return EXIT_DATA;
+    const int N = check_input_array(net, o->infer, shape, ndim, err);
+    const size_t in = input_floats(net), K = (size_t)net->classes;
+    const int B = N < o->batch ? (N > 0 ? N : 1) : o->batch;
+    if (N < 0 || setup_model(r, B, err) != 0 ||
+        !(y = alloc_zeroed((size_t)N * K * sizeof(float), "logits", err)))
+        goto out;
+    for (int first = 0; first < N; first += B) {
+        int n = N - first < B ? N - first : B;
+        memcpy(r->m.input, x + (size_t)first * in, (size_t)n * in * sizeof(float));
+        net->forward(&r->m, n, 0);
+        memcpy(y + (size_t)first * K, r->m.logits, (size_t)n * K * sizeof(float));
+    }
+    const int64_t out_shape[2] = {N, (int64_t)K};
+    if (nt_npy_write_f32(o->out, y, out_shape, 2, err) != 0)
+        goto out;
+    if (!o->quiet)
+        printf("wrote eval-mode logits [%d, %d] of net %s to %s\n", N,
+               net->classes, net->name, o->out);
+    rc = 0;
+out:
+    free(x);
+    free(y);
+    return rc;
+}
+
+/* Labels stored as float32 class numbers, each an integer in [0, classes). */
+static int check_labels(const nt_net_desc *net, const char *path,
+                        const float *y, const int64_t *shape, int ndim, int N,
+                        int32_t *labels, nt_error *err)
+{
+    if (ndim != 1 || shape[0] != N)
+        return nt_fail(err, "%s: the labels must be an array [%d] (one per "
+                       "example of the batch)", path, N);
+    for (int i = 0; i < N; i++) {
+        float v = y[i];
+        if (!(v >= 0.0f && v < (float)net->classes) || v != floorf(v))
+            return nt_fail(err, "%s: label %g of example %d is not a class "
+                           "number from 0 to %d", path, (double)v, i,
+                           net->classes - 1);
+        labels[i] = (int32_t)v;
+    }
+    return 0;
+}
+
+/* The dump of --train-step: logits, loss, grad.NAME, then every tensor. */
+static int write_dump(const run *r, int N, float loss, nt_error *err)
+{
+    const nt_net_desc *net = r->net;
+    const options *o = r->o;
+    const nt_model *m = &r->m;
+    const int n = 2 + 2 * net->ntensors;
+    nt_st_entry *e = calloc((size_t)n, sizeof *e);
+    char **names = calloc((size_t)net->ntensors + 1, sizeof *names);
+    int ne = 0, rc = -1;
+    const int64_t lshape[2] = {N, net->classes}, one = 1;
+    if (!e || !names) {
+        nt_fail(err, "%s: out of memory", o->dump);
+        goto out;
+    }
+    e[ne++] = (nt_st_entry){"logits", 2, lshape, m->logits};
+    e[ne++] = (nt_st_entry){"loss", 1, &one, &loss};
+    for (int i = 0; i < net->ntensors; i++) {
+        const nt_tensor_desc *t = &net->tensors[i];
+        if (!t->trainable)
+            continue;
+        size_t len = strlen(t->name) + 6;
+        if (!(names[i] = malloc(len))) {
+            nt_fail(err, "%s: out of memory", o->dump);
+            goto out;
+        }
+        snprintf(names[i], len, "grad.%s", t->name);
+        e[ne++] = (nt_st_entry){names[i], t->ndim, t->shape,
+                                m->grads + t->offset};
+    }
+    for (int i = 0; i < net->ntensors; i++) {
+        const nt_tensor_desc *t = &net->tensors[i];
+        e[ne++] = (nt_st_entry){t->name, t->ndim, t->shape,
+                                m->params + t->offset};
+    }
+    char hash[24], lr[32], mom[32], wd[32], seed[24];
+    snprintf(hash, sizeof hash, "%016" PRIx64, net->hash);
+    snprintf(lr, sizeof lr, "%.17g", o->lr);
+    snprintf(mom, sizeof mom, "%.17g", o->momentum);
+    snprintf(wd, sizeof wd, "%.17g", o->weight_decay);
+    snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
+    const char *keys[] = {"net", "netc_hash", "netc_version", "format", "lr",
+                          "momentum", "weight_decay", "seed", "dropout"};
+    const char *values[] = {net->name, hash, net->netc_version,
+                            TRAIN_STEP_FORMAT, lr, mom, wd, seed,
+                            m->dropout_enabled ? "on" : "off"};
+    rc = nt_st_write(o->dump, e, ne, keys, values, 9, err);
+out:
+    for (int i = 0; names && i < net->ntensors; i++)
+        free(names[i]);
+    free(names);
+    free(e);
+    return rc;
+}
+
+static int train_step_mode(run *r, nt_error *err)
+{
+    const options *o = r->o;
+    const nt_net_desc *net = r->net;
+    float *x = NULL, *y = NULL;
+    int64_t xshape[8], yshape[8];
+    int xdim, ydim, rc = EXIT_DATA;
+    if (nt_npy_read_f32(o->train_step, &x, xshape, &xdim, err) != 0 ||
+        nt_npy_read_f32(o->labels, &y, yshape, &ydim, err) != 0)
+        goto out;
+    const int N = check_input_array(net, o->train_step, xshape, xdim, err);
+    if (N < 0)
+        goto out;
+    if (N < 1 || (N == 1 && has_batchnorm(net))) {
+        nt_fail(err, "%s: a training step needs %s", o->train_step,
+                N < 1 ? "at least one example"
+                      : "at least 2 examples (batch norm cannot train on one)");
+        goto out;
+    }
+    if (setup_model(r, N, err) != 0 || setup_batch_buffers(r, N, err) != 0 ||
+        check_labels(net, o->labels, y, yshape, ydim, N, r->labels, err) != 0)
+        goto out;
+    memcpy(r->m.input, x, (size_t)N * input_floats(net) * sizeof(float));
+    const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
+                               (float)o->weight_decay};
+    float loss = nt_model_train_step(&r->m, N, r->labels, r->probs, NULL, &sgd);
+    if (write_dump(r, N, loss, err) != 0)
+        goto out;
+    if (!o->quiet)
+        printf("one training step of net %s on %d examples: loss %.6f; wrote "
+               "%s\n", net->name, N, (double)loss, o->dump);
+    rc = 0;
+out:
+    free(x);
+    free(y);
+    return rc;
+}
+
+/* ---- main ----------------------------------------------------------------------- */
+
+int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
+{
+    const char *prog = prog_name(net, argc, argv);
+    options o;
+    nt_error err = {{0}};
+    if (parse_options(&o, net, argc, argv, &err) != 0) {
+        fprintf(stderr, "%s: %s\n(run '%s --help' for usage)\n", prog, err.msg,
+                prog);
+        return EXIT_USAGE;
+    }
+    switch (o.mode) {
+    case MODE_HELP:
+        print_usage(stdout, net, prog);
+        return 0;
+    case MODE_VERSION:
+        printf("%s: net %s, netc %s, runtime %s\n", prog, net->name,
+               net->netc_version, NT_VERSION);
+        return 0;
+    case MODE_SHAPES:
+        print_layer_table(stdout, net);
+        return 0;
+    default:
+        break;
+    }
+    nt_set_num_threads(o.threads);
+
+    run r;
+    memset(&r, 0, sizeof r);
+    r.net = net;
+    r.o = &o;
+    int rc;
+    switch (o.mode) {
+    case MODE_EVAL:
+        rc = eval_mode(&r, &err);
+        break;
+    case MODE_INFER:
+        rc = infer_mode(&r, &err);
+        break;
+    case MODE_TRAIN_STEP:
+        rc = train_step_mode(&r, &err);
+        break;
+    default:
+        rc = train(&r, &err);
+        break;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        struct stat st;
+        if (strcmp(o.data, DEFAULT_DATA) == 0 && stat(o.data, &st) != 0 &&
+            strstr(err.msg, DEFAULT_DATA))
+            fprintf(stderr, "%s: (Debian's dataset-fashion-mnist package "
+                    "installs Fashion-MNIST there; --data DIR reads another "
+                    "directory)\n", prog);
+    }
+    run_free(&r);
+    return rc;
+}

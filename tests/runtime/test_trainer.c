@@ -1,0 +1,1052 @@
+/* test_trainer.c - nt_trainer_main (trainer.c) run in-process on the
+ * hand-written networks of tiny_net.c and small IDX datasets generated here
+ * (8x8 and 12x12 images of a learnable pattern, raw and gzip): the command
+ * line, the data pipeline, training, determinism and --resume, checkpoints,
+ * --eval, --infer and --train-step. One test reads the real Fashion-MNIST at
+ * the default path and fails if it is not installed. */
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "nt_data.h"
+#include "nt_io.h"
+#include "nt_trainer.h"
+#include "testutil.h"
+#include "tiny_net.h"
+
+/* Check's 4 s default is too short under valgrind. */
+#define TIMEOUT 240
+
+/* ---- temporary files ------------------------------------------------------- */
+
+static char tmpdir[256];
+
+static void make_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/netc-trainer-XXXXXX",
+             base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[768];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            remove_tree(path);
+        else
+            remove(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* tmpdir/name, in one of 64 rotating buffers: enough for any test here to
+ * hold on to its paths */
+static const char *tmp(const char *name)
+{
+    static char path[64][512];
+    static int k;
+    k = (k + 1) % 64;
+    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
+    return path[k];
+}
+
+static char *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (!buf)
+        buf = calloc(1, 1);
+    buf[len] = 0;
+    if (size)
+        *size = len;
+    return buf;
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(y);
+    int same = na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* ---- datasets ------------------------------------------------------------------ */
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void write_idx(const char *path, int gz, int images, int n, int side,
+                      const uint8_t *data)
+{
+    unsigned char head[16];
+    put_be32(head, images ? 0x803 : 0x801);
+    put_be32(head + 4, (uint32_t)n);
+    put_be32(head + 8, (uint32_t)side);
+    put_be32(head + 12, (uint32_t)side);
+    size_t hlen = images ? 16 : 8;
+    size_t dlen = images ? (size_t)n * side * side : (size_t)n;
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(gzwrite(f, head, (unsigned)hlen), (int)hlen);
+        ck_assert_int_eq(gzwrite(f, data, (unsigned)dlen), (int)dlen);
+        ck_assert_int_eq(gzclose(f), Z_OK);
+    } else {
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(head, 1, hlen, f), hlen);
+        ck_assert_uint_eq(fwrite(data, 1, dlen, f), dlen);
+        ck_assert_int_eq(fclose(f), 0);
+    }
+}
+
+/* Class c < 8 lights row c (scaled to the side), 8 and 9 a column, on
+ * noise: learnable by every net here, not by chance. */
+static void draw(uint8_t *img, int side, int c, nt_rng *rng)
+{
+    for (int i = 0; i < side * side; i++)
+        img[i] = (uint8_t)nt_rng_below(rng, 60);
+    for (int k = 0; k < side; k++) {
+        int at = c < 8 ? c * side / 8 : (c == 8 ? side / 4 : 3 * side / 4);
+        int i = c < 8 ? at * side + k : k * side + at;
+        img[i] = (uint8_t)(180 + nt_rng_below(rng, 60));
+    }
+}
+
+static void write_split(const char *dir, const char *split, int n, int side,
+                        int gz, nt_rng *rng)
+{
+    uint8_t *images = malloc((size_t)n * side * side), *labels = malloc(n);
+    for (int i = 0; i < n; i++) {
+        labels[i] = (uint8_t)nt_rng_below(rng, 10);
+        draw(images + (size_t)i * side * side, side, labels[i], rng);
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte%s", dir, split,
+             gz ? ".gz" : "");
+    write_idx(path, gz, 1, n, side, images);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte%s", dir, split,
+             gz ? ".gz" : "");
+    write_idx(path, gz, 0, n, side, labels);
+    free(images);
+    free(labels);
+}
+
+/* tmpdir/name with ntrain and ntest images of side x side; returns the dir. */
+static const char *make_data(const char *name, int ntrain, int ntest,
+                             int side, int gz)
+{
+    static char dirs[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    char *dir = dirs[k];
+    snprintf(dir, sizeof dirs[k], "%s/%s", tmpdir, name);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    nt_rng rng;
+    nt_rng_seed(&rng, 1234);
+    write_split(dir, "train", ntrain, side, gz, &rng);
+    write_split(dir, "t10k", ntest, side, gz, &rng);
+    return dir;
+}
+
+/* The usual data: 200 training and 50 test images, 8x8, gzip. */
+static const char *data8(void) { return make_data("d8", 200, 50, 8, 1); }
+
+/* ---- running the trainer ---------------------------------------------------- */
+
+typedef struct result {
+    int status;
+    char *out, *err;
+} result;
+
+static void result_free(result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Runs nt_trainer_main(net) with the space-separated arguments, capturing
+ * stdout and stderr. */
+static result run(const nt_net_desc *net, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "tiny_trainer";
+    for (char *t = strtok(line, " "); t && argc < 63; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    argv[argc] = NULL;
+
+    char out_path[600], err_path[600];
+    snprintf(out_path, sizeof out_path, "%s/.stdout", tmpdir);
+    snprintf(err_path, sizeof err_path, "%s/.stderr", tmpdir);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    FILE *fo = fopen(out_path, "w"), *fe = fopen(err_path, "w");
+    ck_assert(so >= 0 && se >= 0 && fo && fe);
+    dup2(fileno(fo), 1);
+    dup2(fileno(fe), 2);
+    result r;
+    r.status = nt_trainer_main(net, argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    fclose(fo);
+    fclose(fe);
+    r.out = slurp(out_path, NULL);
+    r.err = slurp(err_path, NULL);
+    return r;
+}
+
+#define ASSERT_STATUS(r, want)                                                \
+    ck_assert_msg((r).status == (want),                                       \
+                  "status %d, want %d\nstdout:\n%.3000s\nstderr:\n%.3000s",   \
+                  (r).status, (want), (r).out, (r).err)
+
+#define ASSERT_HAS(text, want)                                                \
+    ck_assert_msg(strstr((text), (want)) != NULL,                             \
+                  "missing \"%s\" in:\n%.3000s", (want), (text))
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* The value of "key": in a JSON line. */
+static double json_field(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(line, pat);
+    ck_assert_msg(p != NULL, "no %s in %s", key, line);
+    return strtod(p + strlen(pat), NULL);
+}
+
+/* Line k (0-based) of text, in a static buffer. */
+static const char *line_of(const char *text, int k)
+{
+    static char buf[1024];
+    for (int i = 0; i < k && text; i++) {
+        text = strchr(text, '\n');
+        if (text)
+            text++;
+    }
+    ck_assert_ptr_nonnull(text);
+    size_t n = strcspn(text, "\n");
+    ck_assert_uint_lt(n, sizeof buf);
+    memcpy(buf, text, n);
+    buf[n] = 0;
+    return buf;
+}
+
+/* A float32 array file. */
+static void write_npy(const char *path, const float *x, const int64_t *shape,
+                      int ndim)
+{
+    nt_error err = {{0}};
+    ck_assert_msg(nt_npy_write_f32(path, x, shape, ndim, &err) == 0, "%s",
+                  err.msg);
+}
+
+/* A model of net loaded from a checkpoint. */
+static void load_model(nt_model *m, const nt_net_desc *net, int batch,
+                       const char *path)
+{
+    nt_error err = {{0}};
+    ck_assert_msg(nt_model_alloc(m, net, batch, &err) == 0, "%s", err.msg);
+    nt_model_init(m, 1);
+    ck_assert_msg(nt_checkpoint_load(m, path, 0, NULL, &err) == 0, "%s",
+                  err.msg);
+}
+
+/* ---- command line ----------------------------------------------------------- */
+
+START_TEST(test_help_and_version)
+{
+    make_tmpdir();
+    result r = run(&tiny_net, "--help");
+    ASSERT_STATUS(r, 0);
+    const char *flags[] = {
+        "--data DIR", "--limit-train N", "--limit-test N", "--resize N",
+        "--epochs N", "--lr X", "--batch-size N", "--momentum X",
+        "--weight-decay X", "--seed N", "--threads N", "--no-dropout",
+        "--save PATH", "--load PATH", "--resume PATH", "--eval",
+        "--infer IN.npy --out OUT.npy", "--train-step X.npy --labels Y.npy "
+        "--dump OUT.safetensors", "--shapes", "--log FILE", "--plot FILE.svg",
+        "--quiet", "-h, --help", "--version",
+        /* the tiny net's defaults */
+        "(default 3;", "(default 0.1)", "(default 32)",
+        "(default /usr/share/datasets/fashion-mnist)", "(default 8 x 8",
+        "(default 1)", "Exit status"};
+    for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
+        ASSERT_HAS(r.out, flags[k]);
+    result_free(&r);
+    r = run(&tiny_net, "--lr 0.5 -h");
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "usage: tiny_trainer [options]");
+    result_free(&r);
+    r = run(&tiny_net, "--version");
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "net tiny, netc " NT_VERSION);
+    result_free(&r);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(test_bad_command_lines)
+{
+    make_tmpdir();
+    static const char *const cases[][2] = {
+        {"--epochs", "--epochs needs a value"},
+        {"--epochs -1", "--epochs needs an integer from 0 to 1000000, got '-1'"},
+        {"--epochs 2x", "got '2x'"},
+        {"--lr abc", "--lr needs a positive number, got 'abc'"},
+        {"--lr 0", "--lr needs a positive number, got '0'"},
+        {"--lr=-0.1", "--lr needs a positive number, got '-0.1'"},
+        {"--lr nan", "--lr needs a positive number, got 'nan'"},
+        {"--momentum 1", "--momentum needs a number in [0, 1), got '1'"},
+        {"--weight-decay -1", "--weight-decay needs a number >= 0"},
+        {"--batch-size 0", "--batch-size needs an integer from 1 to 65536"},
+        {"--batch-size 1", "batch norm cannot train on batches of one"},
+        {"--threads 0", "--threads needs an integer from 1"},
+        {"--seed -3", "--seed needs an integer from 0 to 18446744073709551615"},
+        {"--limit-train 0", "--limit-train needs an integer from 1"},
+        {"--limit-test x", "--limit-test needs an integer"},
+        {"--resize 28", "the input size of net tiny is compiled in as 8x8; "
+                        "rebuild the trainer with 'netc build -D size=28'"},
+        {"--bogus", "unknown option '--bogus'"},
+        {"extra", "unexpected argument 'extra'"},
+        {"--quiet=1", "--quiet takes no value"},
+        {"--data=", "--data needs a non-empty value"},
+        {"--out y.npy", "--out is the output of --infer, which is missing"},
+        {"--infer x.npy", "--infer needs --out OUT.npy"},
+        {"--train-step x.npy --labels y.npy", "--train-step needs --labels"},
+        {"--dump d.safetensors", "--dump belongs to --train-step"},
+        {"--load a --resume b", "--load and --resume exclude each other"},
+        {"--eval --infer x.npy --out y.npy", "choose one of --eval, --infer"},
+        {"--eval --save w", "--save is for training; it does not go with "
+                            "--eval"},
+        {"--infer x --out y --log l", "--log is for training"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        result r = run(&tiny_net, "%s", cases[k][0]);
+        ck_assert_msg(r.status == 2, "'%s': status %d, want 2; stderr: %s",
+                      cases[k][0], r.status, r.err);
+        ck_assert_msg(strncmp(r.err, "tiny_trainer: ", 14) == 0 &&
+                      strstr(r.err, cases[k][1]) != NULL &&
+                      strstr(r.err, "(run 'tiny_trainer --help' for usage)"),
+                      "'%s': stderr \"%s\" lacks \"%s\"", cases[k][0], r.err,
+                      cases[k][1]);
+        ck_assert_msg(r.out[0] == 0, "'%s' printed: %s", cases[k][0], r.out);
+        ck_assert_int_eq(count_lines(r.err), 2);
+        result_free(&r);
+    }
+    /* a flat net has no images to resize */
+    result r = run(&tiny_flat_net, "--resize 8");
+    ASSERT_STATUS(r, 2);
+    ASSERT_HAS(r.err, "takes a flat input of 64 features");
+    result_free(&r);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(test_shapes)
+{
+    make_tmpdir();
+    result r = run(&tiny_net, "--shapes --lr 0.3");
+    ASSERT_STATUS(r, 0);
+    char want[4096] = "";
+    for (const char *const *l = tiny_net.layer_table; *l; l++)
+        strcat(want, *l);
+    ck_assert_str_eq(r.out, want);
+    ASSERT_HAS(r.out, "conv1       conv2d");
+    ASSERT_HAS(r.out, "total  698 parameters");
+    result_free(&r);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+/* ---- data ---------------------------------------------------------------------- */
+
+START_TEST(test_missing_and_corrupt_data)
+{
+    make_tmpdir();
+    result r = run(&tiny_net, "--data %s --epochs 1", tmp("none"));
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "no images file for split 'train'");
+    ASSERT_HAS(r.err, tmp("none/train-images-idx3-ubyte.gz"));
+    ck_assert_int_eq(count_lines(r.err), 1);
+    result_free(&r);
+
+    /* raw files, one cut short */
+    const char *dir = make_data("cut", 40, 10, 8, 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
+    ck_assert_int_eq(truncate(path, 16 + 9 * 64 + 10), 0);
+    r = run(&tiny_net, "--data %s --epochs 1", dir);
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, path);
+    result_free(&r);
+
+    /* a label the net has no class for */
+    const char *bad = tmp("bad");
+    ck_assert_int_eq(mkdir(bad, 0700), 0);
+    uint8_t img[2 * 64] = {0}, lab[2] = {3, 12};
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", bad);
+    write_idx(path, 0, 1, 2, 8, img);
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", bad);
+    write_idx(path, 0, 0, 2, 8, lab);
+    r = run(&tiny_net, "--data %s --epochs 1", bad);
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "label 12 of example 1 is not below the number of "
+                      "classes, 10");
+    result_free(&r);
+
+    /* images of another size than a flat net's input */
+    dir = make_data("d12", 20, 10, 12, 0);
+    r = run(&tiny_flat_net, "--data %s --epochs 1", dir);
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "net tiny_flat takes a flat input of 64 features, but "
+                      "the images in");
+    ASSERT_HAS(r.err, "have 12x12 = 144 pixels");
+    result_free(&r);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(test_default_data_path)
+{
+    /* Debian's dataset-fashion-mnist must be installed: this fails if not */
+    make_tmpdir();
+    result r = run(&softmax28_net, "--eval --limit-test 100 --threads 1");
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "test acc ");
+    ASSERT_HAS(r.out, "/100, initial weights)");
+    result_free(&r);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+/* dst: the images of src resized to side x side by the test itself. */
+static void write_resized(const char *dst, const char *src, int side)
+{
+    ck_assert_int_eq(mkdir(dst, 0700), 0);
+    const char *splits[2] = {"train", "t10k"};
+    for (int k = 0; k < 2; k++) {
+        nt_dataset ds;
+        nt_error err = {{0}};
+        ck_assert_msg(nt_dataset_load(&ds, src, splits[k], 10, &err) == 0,
+                      "%s", err.msg);
+        uint8_t *small = malloc((size_t)ds.n * side * side);
+        for (int i = 0; i < ds.n; i++)
+            nt_resize_bilinear_u8(small + (size_t)i * side * side, side, side,
+                                  ds.images + (size_t)i * ds.h * ds.w, ds.h,
+                                  ds.w);
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dst, splits[k]);
+        write_idx(path, 0, 1, ds.n, side, small);
+        snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dst, splits[k]);
+        write_idx(path, 0, 0, ds.n, side, ds.labels);
+        free(small);
+        nt_dataset_free(&ds);
+    }
+}
+
+START_TEST(test_resize_pipeline)
+{
+    /* 12x12 images resized per batch to the tiny net's 8x8 train exactly as
+     * the same images resized beforehand */
+    make_tmpdir();
+    const char *dir = make_data("d12", 120, 30, 12, 1);
+    const char *args = "--epochs 2 --momentum 0.9 --threads 2";
+    result r = run(&tiny_net, "--data %s %s --save %s", dir, args, tmp("w12"));
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "30 test images, 12x12 (resized to 8x8 per batch)");
+    result_free(&r);
+    write_resized(tmp("d8"), dir, 8);
+    r = run(&tiny_net, "--data %s %s --save %s", tmp("d8"), args, tmp("w8"));
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "30 test images, 8x8\n");
+    result_free(&r);
+    ck_assert_msg(same_bytes(tmp("w12"), tmp("w8")),
+                  "resizing per batch trained other weights than resizing "
+                  "beforehand");
+    remove_tree(tmpdir);
+}
+END_TEST
+
+/* ---- training ---------------------------------------------------------------- */
+
+START_TEST(test_training_learns)
+{
+    make_tmpdir();
+    const char *dir = data8();
+    result r = run(&tiny_net, "--data %s --epochs 4 --momentum 0.9 --log %s "
+                   "--plot %s --threads 1", dir, tmp("log"), tmp("p.svg"));
+    ASSERT_STATUS(r, 0);
+    const char *banner[] = {
+        "net       tiny (tests/runtime/tiny_net.c, netc " NT_VERSION ")\n",
+        "200 training and 50 test images, 8x8\n",
+        "input     1x8x8, 10 classes, 698 parameters\n",
+        "lr 0.1  momentum 0.9  weight decay 0  batch size 32  epochs 4\n",
+        "run       1 thread  seed 1\n",
+        "conv1       conv2d              1 x 4x8x8",
+        "epoch 1/4  loss ", "epoch 4/4  loss ", " examples/s  ",
+        "done: loss "};
+    for (size_t k = 0; k < sizeof banner / sizeof *banner; k++)
+        ASSERT_HAS(r.out, banner[k]);
+    ck_assert_msg(strchr(r.err, '\r') == NULL && r.err[0] == 0,
+                  "stderr is not a terminal, yet: %s", r.err);
+    result_free(&r);
+
+    char *log = slurp(tmp("log"), NULL);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_int_eq(count_lines(log), 4);
+    const char *keys[] = {"epoch", "loss", "train_acc", "test_acc",
+                          "examples_per_sec", "seconds", "lr"};
+    for (int e = 0; e < 4; e++)
+        for (int k = 0; k < 7; k++)
+            json_field(line_of(log, e), keys[k]);
+    ck_assert(json_field(line_of(log, 3), "epoch") == 4);
+    ck_assert(json_field(line_of(log, 3), "lr") == 0.1);
+    ck_assert(json_field(line_of(log, 3), "examples_per_sec") > 0);
+    double loss1 = json_field(line_of(log, 0), "loss");
+    double loss4 = json_field(line_of(log, 3), "loss");
+    double acc4 = json_field(line_of(log, 3), "test_acc");
+    ck_assert_msg(loss4 < 0.7 * loss1, "loss %g -> %g", loss1, loss4);
+    /* chance is 0.1 */
+    ck_assert_msg(acc4 >= 0.5, "test acc %g after 4 epochs", acc4);
+    free(log);
+
+    char *svg = slurp(tmp("p.svg"), NULL);
+    ck_assert_ptr_nonnull(svg);
+    ASSERT_HAS(svg, "<svg");
+    ASSERT_HAS(svg, "test acc");
+    free(svg);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(test_flat_net_learns)
+{
+    make_tmpdir();
+    const char *dir = make_data("raw", 200, 50, 8, 0);
+    result r = run(&tiny_flat_net, "--data %s --epochs 5 --batch-size 20 "
+                   "--lr 0.5 --log %s --quiet", dir, tmp("log"));
+    ASSERT_STATUS(r, 0);
+    ck_assert_str_eq(r.out, "");
+    result_free(&r);
+    char *log = slurp(tmp("log"), NULL);
+    double acc = json_field(line_of(log, 4), "test_acc");
+    ck_assert_msg(acc >= 0.5, "test acc %g", acc);
+    free(log);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(test_final_batch_of_one)
+{
+    make_tmpdir();
+    const char *dir = data8();
+    /* 65 = 2 x 32 + 1 */
+    result r = run(&tiny_net, "--data %s --limit-train 65 --epochs 2 --save %s",
+                   dir, tmp("w"));
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "65 of 200 training");
+    ASSERT_HAS(r.out, "the last batch of every epoch would hold 1 example, "
+                      "which batch norm cannot train on; it is skipped");
+    ASSERT_HAS(r.out, "epoch 2/2  loss");
+    result_free(&r);
+    nt_safetensors st;
+    nt_error err = {{0}};
+    ck_assert_int_eq(nt_st_read(&st, tmp("w"), &err), 0);
+    ck_assert_str_eq(nt_st_meta(&st, "step"), "4");
+    ck_assert_str_eq(nt_st_meta(&st, "epoch"), "2");
+    nt_st_free(&st);
+    /* one example in all is too few */
+    r = run(&tiny_net, "--data %s --limit-train 1 --epochs 1", dir);
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "1 training example: too few to train on");
+    result_free(&r);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(test_epochs_zero_saves_initial_weights)
+{
+    make_tmpdir();
+    /* no data is read when nothing is trained */
+    result r = run(&tiny_net, "--data %s --epochs 0 --seed 5 --save %s",
+                   tmp("none"), tmp("w0"));
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "not read (no epoch to train)");
+    ASSERT_HAS(r.out, "saved the initial weights to ");
+    result_free(&r);
+    nt_model m, want;
+    load_model(&m, &tiny_net, 1, tmp("w0"));
+    nt_error err = {{0}};
+    ck_assert_int_eq(nt_model_alloc(&want, &tiny_net, 1, &err), 0);
+    nt_model_init(&want, 5);
+    TU_ASSERT_CLOSE("initial weights", m.params, want.params,
+                    tiny_net.param_floats, 0.0, 0.0);
+    nt_model_free(&m);
+    nt_model_free(&want);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+/* ---- determinism and --resume ----------------------------------------------- */
+
+START_TEST(test_same_seed_same_bytes)
+{
+    make_tmpdir();
+    const char *dir = data8();
+    const char *args = "--epochs 2 --momentum 0.9 --threads 2 --quiet";
+    result r = run(&tiny_net, "--data %s %s --save %s", dir, args, tmp("a"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--data %s %s --save %s", dir, args, tmp("b"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--data %s %s --save %s --seed 2", dir, args, tmp("c"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    ck_assert_msg(same_bytes(tmp("a"), tmp("b")), "same seed, other bytes");
+    ck_assert_msg(!same_bytes(tmp("a"), tmp("c")), "other seed, same bytes");
+    remove_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(test_resume_is_bit_identical)
+{
+    make_tmpdir();
+    const char *dir = data8();
+    /* momentum, weight decay and dropout all carry state across epochs */
+    const char *args = "--momentum 0.9 --weight-decay 0.001 --seed 3";
+    result r = run(&tiny_net, "--data %s %s --epochs 3 --save %s --quiet", dir,
+                   args, tmp("full"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--data %s %s --epochs 1 --save %s --log %s --quiet",
+            dir, args, tmp("part"), tmp("log"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--data %s --momentum 0.9 --weight-decay 0.001 "
+            "--resume %s --epochs 3 --save %s --log %s", dir, tmp("part"),
+            tmp("resumed"), tmp("log"));
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "(resuming after epoch 1, step 7)");
+    ASSERT_HAS(r.out, "seed 3");
+    ck_assert_ptr_null(strstr(r.out, "epoch 1/3"));
+    ASSERT_HAS(r.out, "epoch 2/3  loss");
+    ASSERT_HAS(r.out, "epoch 3/3  loss");
+    result_free(&r);
+    ck_assert_msg(same_bytes(tmp("full"), tmp("resumed")),
+                  "resuming after epoch 1 of 3 gave other weights");
+    char *log = slurp(tmp("log"), NULL);
+    ck_assert_int_eq(count_lines(log), 3); /* appended */
+    ck_assert(json_field(line_of(log, 2), "epoch") == 3);
+    free(log);
+
+    /* a finished run has nothing left to do */
+    r = run(&tiny_net, "--data %s --momentum 0.9 --resume %s --epochs 3", dir,
+            tmp("full"));
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "already trained for 3 epochs; nothing to do");
+    result_free(&r);
+    /* another seed would not continue the same run */
+    r = run(&tiny_net, "--data %s --momentum 0.9 --resume %s --epochs 4 "
+            "--seed 7", dir, tmp("part"));
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "the run was seeded with 3, not 7");
+    result_free(&r);
+    /* momentum needs the buffers the checkpoint of a momentum-free run lacks */
+    r = run(&tiny_net, "--data %s --epochs 1 --save %s --quiet", dir,
+            tmp("plain"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--data %s --momentum 0.9 --resume %s --epochs 2", dir,
+            tmp("plain"));
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "lacks tensor 'momentum.conv1.weight' of net tiny");
+    result_free(&r);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+/* ---- checkpoints -------------------------------------------------------------- */
+
+START_TEST(test_save_load_eval)
+{
+    make_tmpdir();
+    const char *dir = data8();
+    result r = run(&tiny_net, "--data %s --epochs 2 --save %s --log %s --quiet",
+                   dir, tmp("w"), tmp("log"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    char *log = slurp(tmp("log"), NULL);
+    double acc = json_field(line_of(log, 1), "test_acc");
+    free(log);
+
+    r = run(&tiny_net, "--data %s --eval --load %s --quiet", dir, tmp("w"));
+    ASSERT_STATUS(r, 0);
+    int correct, total;
+    ck_assert_int_eq(sscanf(r.out, "test acc %*f (%d/%d", &correct, &total), 2);
+    ck_assert_int_eq(total, 50);
+    /* the same weights on the same images: the same count */
+    ck_assert_msg(correct == (int)lround(acc * 50), "eval %d/50, training "
+                  "reported %g", correct, acc);
+    result_free(&r);
+
+    /* --load then --save with no epoch: the same tensors, a fresh run */
+    r = run(&tiny_net, "--load %s --epochs 0 --save %s --quiet", tmp("w"),
+            tmp("w2"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    nt_model a, b;
+    load_model(&a, &tiny_net, 1, tmp("w"));
+    load_model(&b, &tiny_net, 1, tmp("w2"));
+    TU_ASSERT_CLOSE("reloaded", b.params, a.params, tiny_net.param_floats,
+                    0.0, 0.0);
+    nt_model_free(&a);
+    nt_model_free(&b);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(test_load_refused)
+{
+    make_tmpdir();
+    const char *dir = data8();
+    result r = run(&tiny_flat_net, "--epochs 0 --save %s", tmp("flat"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--epochs 0 --save %s", tmp("tiny"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--data %s --load %s --epochs 1", dir, tmp("flat"));
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "the checkpoint lacks tensor 'conv1.weight' of net tiny");
+    ck_assert_int_eq(count_lines(r.err), 1);
+    result_free(&r);
+    r = run(&tiny_flat_net, "--data %s --eval --load %s", dir, tmp("tiny"));
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "the checkpoint has tensor 'conv1.weight', which net "
+                      "tiny_flat lacks");
+    result_free(&r);
+    /* a file that is no checkpoint at all */
+    FILE *f = fopen(tmp("junk"), "w");
+    fputs("not a safetensors file", f);
+    fclose(f);
+    r = run(&tiny_net, "--eval --data %s --load %s", dir, tmp("junk"));
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, tmp("junk"));
+    result_free(&r);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+/* ---- --infer and --train-step --------------------------------------------------- */
+
+START_TEST(test_infer)
+{
+    make_tmpdir();
+    const char *dir = data8();
+    result r = run(&tiny_net, "--data %s --epochs 1 --save %s --quiet", dir,
+                   tmp("w"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    enum { N = 37, B = 16 };
+    float x[N * 64];
+    nt_rng rng;
+    nt_rng_seed(&rng, 5);
+    tu_fill(x, N * 64, 0.0f, 1.0f, &rng);
+    const int64_t shape[4] = {N, 1, 8, 8};
+    write_npy(tmp("x.npy"), x, shape, 4);
+    /* 37 examples in batches of 16, 16 and 5 */
+    r = run(&tiny_net, "--infer %s --out %s --load %s --batch-size %d",
+            tmp("x.npy"), tmp("y.npy"), tmp("w"), B);
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "wrote eval-mode logits [37, 10] of net tiny to ");
+    result_free(&r);
+    float *y;
+    int64_t yshape[8];
+    int ndim;
+    nt_error err = {{0}};
+    ck_assert_int_eq(nt_npy_read_f32(tmp("y.npy"), &y, yshape, &ndim, &err),
+                     0);
+    ck_assert_int_eq(ndim, 2);
+    ck_assert(yshape[0] == N && yshape[1] == 10);
+    /* the eval-mode logits of the loaded model, the same batches */
+    nt_model m;
+    load_model(&m, &tiny_net, B, tmp("w"));
+    float want[N * 10];
+    for (int first = 0; first < N; first += B) {
+        int n = N - first < B ? N - first : B;
+        memcpy(m.input, x + first * 64, (size_t)n * 64 * sizeof(float));
+        tiny_net.forward(&m, n, 0);
+        memcpy(want + first * 10, m.logits, (size_t)n * 10 * sizeof(float));
+    }
+    /* the same computation in the same order: exact */
+    TU_ASSERT_CLOSE("logits", y, want, N * 10, 0.0, 0.0);
+    nt_model_free(&m);
+    free(y);
+
+    /* a wrong size is refused */
+    const int64_t bad[4] = {3, 1, 9, 9};
+    write_npy(tmp("bad.npy"), x, bad, 4);
+    r = run(&tiny_net, "--infer %s --out %s", tmp("bad.npy"), tmp("z.npy"));
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "the array is [3, 1, 9, 9], but net tiny takes [N, 1, "
+                      "8, 8]");
+    result_free(&r);
+    ck_assert_int_ne(access(tmp("z.npy"), F_OK), 0);
+    /* a flat net takes [N, F] too */
+    const int64_t flat[2] = {2, 64};
+    write_npy(tmp("f.npy"), x, flat, 2);
+    r = run(&tiny_flat_net, "--infer %s --out %s", tmp("f.npy"), tmp("z.npy"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+/* Reads tensor `name` of a safetensors file into a new buffer. */
+static float *st_tensor(const nt_safetensors *st, const char *name,
+                        size_t want_count)
+{
+    const nt_st_tensor *t = nt_st_find(st, name);
+    ck_assert_msg(t != NULL, "no tensor %s in the dump", name);
+    ck_assert_str_eq(t->dtype, "F32");
+    size_t count = 1;
+    for (int d = 0; d < t->ndim; d++)
+        count *= (size_t)t->shape[d];
+    ck_assert_uint_eq(count, want_count);
+    float *x = malloc(count * sizeof(float));
+    nt_st_copy_f32(st, t, x);
+    return x;
+}
+
+START_TEST(test_train_step)
+{
+    make_tmpdir();
+    enum { N = 8 };
+    float x[N * 64], y[N];
+    nt_rng rng;
+    nt_rng_seed(&rng, 9);
+    tu_fill(x, N * 64, 0.0f, 1.0f, &rng);
+    int32_t labels[N];
+    for (int i = 0; i < N; i++) {
+        labels[i] = (int32_t)nt_rng_below(&rng, 10);
+        y[i] = (float)labels[i];
+    }
+    const int64_t xs[4] = {N, 1, 8, 8}, ys[1] = {N};
+    write_npy(tmp("x.npy"), x, xs, 4);
+    write_npy(tmp("y.npy"), y, ys, 1);
+
+    for (int variant = 0; variant < 2; variant++) {
+        const nt_sgd_config c = variant == 0 ? (nt_sgd_config){0.5f, 0, 0}
+                                             : (nt_sgd_config){0.5f, 0.9f, 0.01f};
+        result r = run(&tiny_net, "--train-step %s --labels %s --dump %s "
+                       "--no-dropout --seed 3 --lr 0.5 --momentum %g "
+                       "--weight-decay %g", tmp("x.npy"), tmp("y.npy"),
+                       tmp("d"), (double)c.momentum, (double)c.weight_decay);
+        ASSERT_STATUS(r, 0);
+        ASSERT_HAS(r.out, "one training step of net tiny on 8 examples");
+        result_free(&r);
+
+        nt_safetensors st;
+        nt_error err = {{0}};
+        ck_assert_msg(nt_st_read(&st, tmp("d"), &err) == 0, "%s", err.msg);
+        ck_assert_str_eq(nt_st_meta(&st, "format"), "netc-train-step-1");
+        ck_assert_str_eq(nt_st_meta(&st, "dropout"), "off");
+        /* logits, loss, 6 gradients, 8 tensors */
+        ck_assert_int_eq(st.ntensors, 2 + 6 + 8);
+        ck_assert_str_eq(st.tensors[0].name, "logits");
+        ck_assert(st.tensors[0].ndim == 2 && st.tensors[0].shape[0] == N &&
+                  st.tensors[0].shape[1] == 10);
+
+        /* the same step in the test: same seed, same batch */
+        nt_model m;
+        ck_assert_int_eq(nt_model_alloc(&m, &tiny_net, N, &err), 0);
+        nt_model_init(&m, 3);
+        m.dropout_enabled = 0;
+        float *before = malloc(tiny_net.param_floats * sizeof(float));
+        memcpy(before, m.params, tiny_net.param_floats * sizeof(float));
+        memcpy(m.input, x, sizeof x);
+        float probs[N * 10];
+        float loss = nt_model_train_step(&m, N, labels, probs, NULL, &c);
+
+        float *got = st_tensor(&st, "loss", 1);
+        ck_assert(got[0] == loss && loss > 0);
+        free(got);
+        got = st_tensor(&st, "logits", N * 10);
+        TU_ASSERT_CLOSE("logits", got, m.logits, N * 10, 0.0, 0.0);
+        free(got);
+        for (int i = 0; i < tiny_net.ntensors; i++) {
+            const nt_tensor_desc *t = &tiny_net.tensors[i];
+            char name[96];
+            float *after = st_tensor(&st, t->name, t->count);
+            TU_ASSERT_CLOSE(t->name, after, m.params + t->offset, t->count,
+                            0.0, 0.0);
+            if (t->trainable) {
+                snprintf(name, sizeof name, "grad.%s", t->name);
+                float *g = st_tensor(&st, name, t->count);
+                TU_ASSERT_CLOSE(name, g, m.grads + t->offset, t->count, 0.0,
+                                0.0);
+                /* the first step of torch.optim.SGD: the momentum buffer
+                 * is the decayed gradient, so
+                 * after = before - lr * (grad + wd * before) */
+                float *want = malloc(t->count * sizeof(float));
+                for (size_t k = 0; k < t->count; k++) {
+                    float b = before[t->offset + k];
+                    want[k] = b + -c.lr * (g[k] + c.weight_decay * b);
+                }
+                TU_ASSERT_CLOSE("SGD step", after, want, t->count, 0.0, 0.0);
+                free(want);
+                free(g);
+            } else {
+                snprintf(name, sizeof name, "grad.%s", t->name);
+                ck_assert_ptr_null(nt_st_find(&st, name));
+            }
+            free(after);
+        }
+        free(before);
+        nt_model_free(&m);
+        nt_st_free(&st);
+    }
+    remove_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(test_train_step_refuses)
+{
+    make_tmpdir();
+    float x[4 * 64] = {0}, y[4] = {1, 2, 3, 4};
+    const int64_t xs[4] = {4, 1, 8, 8}, ys[1] = {4}, ys3[1] = {3};
+    write_npy(tmp("x.npy"), x, xs, 4);
+    const char *dump = tmp("d");
+    struct {
+        float bad;
+        const char *want;
+    } cases[] = {{2.5f, "label 2.5 of example 2 is not a class number from 0 "
+                        "to 9"},
+                 {10.0f, "label 10 of example 2"},
+                 {-1.0f, "label -1 of example 2"},
+                 {NAN, "of example 2 is not a class number"}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        y[2] = cases[k].bad;
+        write_npy(tmp("y.npy"), y, ys, 1);
+        result r = run(&tiny_net, "--train-step %s --labels %s --dump %s",
+                       tmp("x.npy"), tmp("y.npy"), dump);
+        ASSERT_STATUS(r, 1);
+        ASSERT_HAS(r.err, cases[k].want);
+        result_free(&r);
+    }
+    write_npy(tmp("y3.npy"), y, ys3, 1);
+    result r = run(&tiny_net, "--train-step %s --labels %s --dump %s",
+                   tmp("x.npy"), tmp("y3.npy"), dump);
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "the labels must be an array [4]");
+    result_free(&r);
+    /* batch norm cannot train on one example */
+    const int64_t one[4] = {1, 1, 8, 8}, ys1[1] = {1};
+    write_npy(tmp("x1.npy"), x, one, 4);
+    write_npy(tmp("y1.npy"), y, ys1, 1);
+    r = run(&tiny_net, "--train-step %s --labels %s --dump %s", tmp("x1.npy"),
+            tmp("y1.npy"), dump);
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "batch norm cannot train on one");
+    result_free(&r);
+    ck_assert_int_ne(access(dump, F_OK), 0);
+    remove_tree(tmpdir);
+}
+END_TEST
+
+static Suite *trainer_suite(void)
+{
+    Suite *s = suite_create("trainer");
+    struct {
+        const char *name;
+        const TTest *tests[8];
+    } cases[] = {
+        {"cli", {test_help_and_version, test_bad_command_lines, test_shapes}},
+        {"data", {test_missing_and_corrupt_data, test_default_data_path,
+                  test_resize_pipeline}},
+        {"train", {test_training_learns, test_flat_net_learns,
+                   test_final_batch_of_one,
+                   test_epochs_zero_saves_initial_weights}},
+        {"determinism", {test_same_seed_same_bytes,
+                         test_resume_is_bit_identical}},
+        {"checkpoint", {test_save_load_eval, test_load_refused}},
+        {"modes", {test_infer, test_train_step, test_train_step_refuses}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        TCase *tc = tcase_create(cases[c].name);
+        tcase_set_timeout(tc, TIMEOUT);
+        for (int t = 0; t < 8 && cases[c].tests[t]; t++)
+            tcase_add_test(tc, cases[c].tests[t]);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(trainer_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -52,7 +52,7 @@
 
 typedef enum run_mode {
     MODE_TRAIN, MODE_EVAL, MODE_INFER, MODE_TRAIN_STEP, MODE_SHAPES,
-    MODE_HELP, MODE_VERSION
+    MODE_BENCHMARK, MODE_HELP, MODE_VERSION
 } run_mode;
 
 typedef struct options {
@@ -66,6 +66,7 @@ typedef struct options {
     int quiet, no_dropout, eval, shapes;
     const char *save, *load, *resume, *log, *plot;
     const char *infer, *out, *train_step, *labels, *dump;
+    int benchmark;                /* timed steps; 0: not benchmarking */
 } options;
 
 static const char *prog_name(const nt_net_desc *net, int argc, char **argv)
@@ -158,6 +159,10 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
         "                         one training step on X [N, %s] (float32)\n"
         "                         with labels Y [N] (float32 class numbers); writes\n"
         "                         logits, loss, grad.NAME and NAME (after the step)\n"
+        "                         X [S, N, %s] and Y [S, N] run S steps and\n"
+        "                         also write losses [S]\n"
+        "  --benchmark N          time N training steps (after 2 warm-up steps)\n"
+        "                         on the training data; print images/sec\n"
         "  --shapes               print the layer table and exit\n"
         "output:\n"
         "  --log FILE             one JSON object per epoch (appended with --resume)\n"
@@ -171,7 +176,7 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
         prog, net->name, net->source, net->netc_version, DEFAULT_DATA,
         resize, d.epochs, d.lr, d.batch, d.momentum,
         d.weight_decay, DEFAULT_SEED, omp_get_num_procs(), net->classes,
-        shape, shape);
+        shape, shape, shape);
 }
 
 static int matches(const char *a, const char *name)
@@ -227,6 +232,7 @@ static const opt_def opt_table[] = {
     {"--log", OPT_PATH, FIELD(log), 0, 0, 0, 0, NULL},
     {"--plot", OPT_PATH, FIELD(plot), 0, 0, 0, 0, NULL},
     {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL},
+    {"--benchmark", OPT_INT, FIELD(benchmark), 1, 1000000, 0, 0, NULL},
 };
 
 static int parse_int(const opt_def *d, const char *v, int *out, nt_error *err)
@@ -308,10 +314,10 @@ static int parse_option(options *o, const opt_def *d, int argc, char **argv,
 static int check_options(options *o, const nt_net_desc *net, nt_error *err)
 {
     int modes = o->eval + o->shapes + (o->infer != NULL) +
-                (o->train_step != NULL);
+                (o->train_step != NULL) + (o->benchmark > 0);
     if (modes > 1)
-        return nt_fail(err, "choose one of --eval, --infer, --train-step and "
-                       "--shapes");
+        return nt_fail(err, "choose one of --eval, --infer, --train-step, "
+                       "--benchmark and --shapes");
     if (o->out && !o->infer)
         return nt_fail(err, "--out is the output of --infer, which is missing");
     if (o->infer && !o->out)
@@ -327,14 +333,14 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                        "loads the weights too)");
     o->mode = o->shapes ? MODE_SHAPES : o->eval ? MODE_EVAL
             : o->infer ? MODE_INFER : o->train_step ? MODE_TRAIN_STEP
-            : MODE_TRAIN;
+            : o->benchmark ? MODE_BENCHMARK : MODE_TRAIN;
     if (o->mode != MODE_TRAIN) {
         const char *which = o->resume ? "--resume" : o->save ? "--save"
                           : o->log ? "--log" : o->plot ? "--plot" : NULL;
         if (which && o->mode != MODE_SHAPES)
             return nt_fail(err, "%s is for training; it does not go with %s",
                            which, o->eval ? "--eval" : o->infer ? "--infer"
-                                                             : "--train-step");
+                                  : o->benchmark ? "--benchmark" : "--train-step");
     }
     if (o->resize) {
         if (net->in_h == 1 && net->in_w == 1)
@@ -348,7 +354,8 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                            o->resize, net->name, net->in_h, net->in_w,
                            o->resize, o->resize, o->resize);
     }
-    if (o->mode == MODE_TRAIN && o->batch == 1 && has_batchnorm(net))
+    if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch == 1 &&
+        has_batchnorm(net))
         return nt_fail(err, "--batch-size 1: batch norm cannot train on "
                        "batches of one example");
     return 0;
@@ -942,23 +949,27 @@ static int check_labels(const nt_net_desc *net, const char *path,
     return 0;
 }
 
-/* The dump of --train-step: logits, loss, grad.NAME, then every tensor. */
-static int write_dump(const run *r, int N, float loss, nt_error *err)
+/* The dump of --train-step: logits and loss of the last step, the losses of
+ * all steps (nsteps > 0), grad.NAME, then every tensor. */
+static int write_dump(const run *r, int N, const float *losses, int nsteps,
+                      nt_error *err)
 {
     const nt_net_desc *net = r->net;
     const options *o = r->o;
     const nt_model *m = &r->m;
-    const int n = 2 + 2 * net->ntensors;
+    const int n = 3 + 2 * net->ntensors;
     nt_st_entry *e = calloc((size_t)n, sizeof *e);
     char **names = calloc((size_t)net->ntensors + 1, sizeof *names);
     int ne = 0, rc = -1;
-    const int64_t lshape[2] = {N, net->classes}, one = 1;
+    const int64_t lshape[2] = {N, net->classes}, one = 1, steps = nsteps;
     if (!e || !names) {
         nt_fail(err, "%s: out of memory", o->dump);
         goto out;
     }
     e[ne++] = (nt_st_entry){"logits", 2, lshape, m->logits};
-    e[ne++] = (nt_st_entry){"loss", 1, &one, &loss};
+    e[ne++] = (nt_st_entry){"loss", 1, &one, &losses[nsteps ? nsteps - 1 : 0]};
+    if (nsteps)
+        e[ne++] = (nt_st_entry){"losses", 1, &steps, losses};
     for (int i = 0; i < net->ntensors; i++) {
         const nt_tensor_desc *t = &net->tensors[i];
         if (!t->trainable)
@@ -1001,38 +1012,100 @@ static int train_step_mode(run *r, nt_error *err)
 {
     const options *o = r->o;
     const nt_net_desc *net = r->net;
-    float *x = NULL, *y = NULL;
+    float *x = NULL, *y = NULL, *losses = NULL;
     int64_t xshape[8], yshape[8];
     int xdim, ydim, rc = EXIT_DATA;
     if (nt_npy_read_f32(o->train_step, &x, xshape, &xdim, err) != 0 ||
         nt_npy_read_f32(o->labels, &y, yshape, &ydim, err) != 0)
         goto out;
-    const int N = check_input_array(net, o->train_step, xshape, xdim, err);
+    /* [S, N, ...] with labels [S, N]: S steps; [N, ...] with [N]: one */
+    const int flat = net->in_h == 1 && net->in_w == 1;
+    const int multi = xdim == (flat ? 3 : 5);
+    const int S = multi ? (int)(xshape[0] < MAX_COUNT ? xshape[0] : MAX_COUNT) : 1;
+    const int N = check_input_array(net, o->train_step, xshape + multi, xdim - multi, err);
     if (N < 0)
         goto out;
-    if (N < 1 || (N == 1 && has_batchnorm(net))) {
+    if (N < 1 || S < 1 || (N == 1 && has_batchnorm(net))) {
         nt_fail(err, "%s: a training step needs %s", o->train_step,
-                N < 1 ? "at least one example"
-                      : "at least 2 examples (batch norm cannot train on one)");
+                N < 1 || S < 1 ? "at least one example"
+                               : "at least 2 examples (batch norm cannot train on one)");
+        goto out;
+    }
+    if (multi && (ydim != 2 || yshape[0] != S || yshape[1] != N)) {
+        nt_fail(err, "%s: the labels must be an array [%d, %d] (one per example of "
+                "each step's batch)", o->labels, S, N);
         goto out;
     }
     if (setup_model(r, N, err) != 0 || setup_batch_buffers(r, N, err) != 0 ||
-        check_labels(net, o->labels, y, yshape, ydim, N, r->labels, err) != 0)
+        !(losses = alloc_zeroed((size_t)S * sizeof(float), "losses", err)))
         goto out;
-    memcpy(r->m.input, x, (size_t)N * input_floats(net) * sizeof(float));
     const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
                                (float)o->weight_decay};
-    float loss = nt_model_train_step(&r->m, N, r->labels, r->probs, NULL, &sgd);
-    if (write_dump(r, N, loss, err) != 0)
+    const int64_t one_shape[1] = {N};
+    const size_t in = (size_t)N * input_floats(net);
+    for (int k = 0; k < S; k++) {
+        if (check_labels(net, o->labels, y + (size_t)k * N, multi ? one_shape : yshape,
+                         multi ? 1 : ydim, N, r->labels, err) != 0)
+            goto out;
+        memcpy(r->m.input, x + (size_t)k * in, in * sizeof(float));
+        losses[k] = nt_model_train_step(&r->m, N, r->labels, r->probs, NULL, &sgd);
+    }
+    if (write_dump(r, N, losses, multi ? S : 0, err) != 0)
         goto out;
-    if (!o->quiet)
-        printf("one training step of net %s on %d examples: loss %.6f; wrote "
-               "%s\n", net->name, N, (double)loss, o->dump);
+    if (!o->quiet) {
+        if (multi)
+            printf("%d training steps of net %s on batches of %d: loss %.6f -> %.6f; "
+                   "wrote %s\n", S, net->name, N, (double)losses[0],
+                   (double)losses[S - 1], o->dump);
+        else
+            printf("one training step of net %s on %d examples: loss %.6f; wrote "
+                   "%s\n", net->name, N, (double)losses[0], o->dump);
+    }
     rc = 0;
 out:
     free(x);
     free(y);
+    free(losses);
     return rc;
+}
+
+/* ---- --benchmark ----------------------------------------------------------------- */
+
+/* Training throughput: two warm-up steps, then `benchmark` timed steps on
+ * shuffled training batches (data preparation included, as in training). */
+static int benchmark_mode(run *r, nt_error *err)
+{
+    const options *o = r->o;
+    const int B = o->batch, warmup = 2;
+    if (setup_model(r, B, err) != 0 || load_data(&r->d, r->net, o, 1, err) != 0 ||
+        setup_batch_buffers(r, B, err) != 0 ||
+        !(r->perm = alloc_zeroed((size_t)r->d.ntrain * sizeof(int32_t),
+                                 "shuffled indices", err)))
+        return EXIT_DATA;
+    if (r->d.ntrain < B) {
+        nt_fail(err, "%s: %d training examples, fewer than a batch of %d", o->data,
+                r->d.ntrain, B);
+        return EXIT_DATA;
+    }
+    const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
+                               (float)o->weight_decay};
+    const int per_epoch = r->d.ntrain / B;
+    double t0 = 0;
+    for (int k = 0; k < warmup + o->benchmark; k++) {
+        if (k == warmup)
+            t0 = nt_now();
+        const int b = k % per_epoch;
+        if (b == 0)
+            shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
+        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B, 0, B);
+        nt_model_train_step(&r->m, B, r->labels, r->probs, NULL, &sgd);
+    }
+    const double dt = nt_now() - t0;
+    printf("benchmark  net %s  batch %d  threads %d  %d steps after %d warm-up: "
+           "%.1f images/sec (%.3f s/step)\n",
+           r->net->name, B, nt_num_threads(), o->benchmark, warmup,
+           (double)o->benchmark * B / dt, dt / o->benchmark);
+    return 0;
 }
 
 /* ---- main ----------------------------------------------------------------------- */
@@ -1077,6 +1150,9 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
         break;
     case MODE_TRAIN_STEP:
         rc = train_step_mode(&r, &err);
+        break;
+    case MODE_BENCHMARK:
+        rc = benchmark_mode(&r, &err);
         break;
     default:
         rc = train(&r, &err);

@@ -851,6 +851,10 @@ static int train(run *r, nt_error *err)
         if (o->save)
             printf("saved %s (epoch %d, step %" PRIu64 ")\n", o->save,
                    o->epochs, r->m.step);
+        if (o->plot)
+            printf("plot  %s (training curves, as d2l's train_ch6 draws them)\n", o->plot);
+        if (o->log)
+            printf("log   %s (one JSON object per epoch)\n", o->log);
     }
     return 0;
 }

@@ -188,7 +188,8 @@ def torch_step(model, x, y, lr, momentum, wd):
 
 # ---- one case ------------------------------------------------------------------
 
-def make_case(netc, name, spec, work, seed=0):
+def make_case(netc, name, spec, work, seed=0, exact=False):
+    """Fixtures of one case; with exact, also the same step in float64."""
     net, kv, N, lr, momentum, wd = spec
     trainer = os.path.join(work, net)
     build(netc, net, kv, trainer)
@@ -215,8 +216,20 @@ def make_case(netc, name, spec, work, seed=0):
         if key in grads:
             expected.append(('grad.' + n, grads[key].numpy()))
     for n in ours:
-        expected.append((n, after[mapping[n]].numpy()))
-    return trainer, weights, x.numpy(), y.numpy().astype(np.float32), expected
+        expected.append((n, after[mapping[n]].numpy().copy()))
+    reference = None
+    if exact:
+        m64 = torch_model(net, kv, seed).double()
+        m64.eval()
+        with torch.no_grad():
+            e64 = m64(x.double())
+        l64, loss64, g64 = torch_step(m64, x.double(), y, lr, momentum, wd)
+        a64 = m64.state_dict()
+        reference = [('eval_logits', e64.numpy()), ('logits', l64.numpy()),
+                     ('loss', loss64.reshape(1).numpy())]
+        reference += [('grad.' + n, g64[mapping[n]].numpy()) for n in ours if mapping[n] in g64]
+        reference += [(n, a64[mapping[n]].numpy()) for n in ours]
+    return trainer, weights, x.numpy(), y.numpy().astype(np.float32), expected, reference
 
 
 def fashion_mnist(first, count, size):
@@ -299,18 +312,50 @@ def run_trainer(trainer, work, spec_lr_m_wd, multi=False):
     return got
 
 
-def compare(expected, got):
+def scales(expected):
+    """The scale each tensor's error is measured against, as
+    tests/e2e/test_parity.c does: its largest |value|, except that a
+    gradient is measured against the largest gradient of its layer (a bias
+    that feeds batch norm has an exact gradient of 0: both sides return
+    rounding noise there)."""
+    layer = {}
+    for name, v in expected:
+        if name.startswith('grad.'):
+            key = name[5:].rsplit('.', 1)[0]
+            layer[key] = max(layer.get(key, 0.0), float(np.abs(v).max()))
+    out = {}
+    for name, v in expected:
+        if name.startswith('grad.'):
+            out[name] = layer[name[5:].rsplit('.', 1)[0]]
+        else:
+            out[name] = float(np.abs(v).max())
+    return out
+
+
+def compare(expected, got, exact=None):
+    """Prints each tensor's max abs error and its error relative to its scale
+    (see scales()); with `exact` (PyTorch in float64) also how far netc and
+    PyTorch's float32 each are from it. Returns the worst relative error."""
+    sc = scales(expected)
+    exact = dict(exact or [])
     worst = 0.0
-    print('  %-46s %12s %12s' % ('tensor', 'max abs err', 'max rel err'))
+    head = '  %-48s %11s %11s' % ('tensor', 'max abs err', 'relative')
+    if exact:
+        head += ' %13s %13s' % ('netc vs f64', 'torch vs f64')
+    print(head)
     for name, want in expected:
         have = got[name].astype(np.float64).reshape(want.shape)
-        want = want.astype(np.float64)
-        err = np.abs(have - want)
-        scale = max(np.abs(want).max(), 1e-30)
-        rel = err.max() / scale
+        want64 = want.astype(np.float64)
+        err = np.abs(have - want64).max()
+        rel = err / max(sc[name], 1e-30)
         worst = max(worst, rel)
-        print('  %-46s %12.3g %12.3g' % (name, err.max(), rel))
-    print('  worst relative error (max abs err / max |PyTorch|): %.3g' % worst)
+        line = '  %-48s %11.3g %11.3g' % (name, err, rel)
+        if name in exact:
+            ex = exact[name].reshape(want.shape)
+            line += ' %13.3g %13.3g' % (np.abs(have - ex).max() / max(sc[name], 1e-30),
+                                        np.abs(want64 - ex).max() / max(sc[name], 1e-30))
+        print(line)
+    print('  worst relative error: %.3g' % worst)
     return worst
 
 
@@ -349,11 +394,13 @@ def main():
             if name in CURVES:
                 spec = CURVES[name]
                 trainer, weights, x, y, expected = make_curve(a.netc, name, spec, work)
+                reference = None
                 net, kv, steps, B, lr, _ = spec
                 sgd = (lr, 0.0, 0.0)
             else:
                 spec = cases[name]
-                trainer, weights, x, y, expected = make_case(a.netc, name, spec, work)
+                trainer, weights, x, y, expected, reference = make_case(
+                    a.netc, name, spec, work, exact=a.mode == 'compare')
                 net, kv, _, lr, momentum, wd = spec
                 sgd = (lr, momentum, wd)
             if a.mode == 'fixtures':
@@ -368,7 +415,7 @@ def main():
                 if name in CURVES:
                     compare_curve(dict(expected), got)
                 else:
-                    compare(expected, got)
+                    compare(expected, got, reference)
         finally:
             shutil.rmtree(work)
     if a.mode == 'fixtures':

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds with warnings as errors,
 # runs all suites (compiler, runtime, e2e), then the compiler and runtime
-# suites again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# suites again under AddressSanitizer and UndefinedBehaviorSanitizer, then
+# checks that an installed netc builds a working trainer.
 # Ends with the line "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,23 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --suite compiler --suite runtime 2>&1 |
   tee build-asan/test-summary.txt || status=1
 summary build-asan/test-summary.txt
+
+# netc build after meson install: the installed compiler finds the installed
+# runtime and the trainer it builds trains (counted as one test)
+prefix=$PWD/build-install/prefix
+rm -rf build-install
+if meson setup build-install --prefix="$prefix" -Dtests=false >/dev/null &&
+   meson install -C build-install >/dev/null &&
+   "$prefix/bin/netc" build "$prefix/share/netc/nets/lenet_bn.net" -o build-install/lenet_bn &&
+   build-install/lenet_bn --epochs 1 --limit-train 1000 --limit-test 200 --quiet \
+     --log build-install/lenet_bn.jsonl &&
+   grep -q '"test_acc"' build-install/lenet_bn.jsonl; then
+  echo "install: OK (installed netc built and ran a trainer)"
+  passed=$((passed + 1))
+else
+  echo "install: FAIL"
+  failed=$((failed + 1))
+fi
 
 echo
 echo "$passed passed, $failed failed"

@@ -1,9 +1,13 @@
 /* testutil.c - see testutil.h. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void tu_fill(float *x, size_t n, float lo, float hi, nt_rng *rng)
 {
@@ -89,4 +93,51 @@ const char *tu_fixture(const char *rel)
     static char buf[4096];
     snprintf(buf, sizeof buf, "%s/tests/%s", NETC_SOURCE_DIR, rel);
     return buf;
+}
+
+static char tmpdir[512];
+
+void tu_tmpdir_make(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/netc-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+const char *tu_tmpdir(void) { return tmpdir; }
+
+const char *tu_tmp(const char *name)
+{
+    static char path[64][1024];
+    static int k;
+    k = (k + 1) % 64;
+    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
+    return path[k];
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[2048];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            remove_tree(path);
+        else
+            remove(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+void tu_tmpdir_remove(void)
+{
+    if (tmpdir[0])
+        remove_tree(tmpdir);
 }

@@ -66,6 +66,16 @@ void tu_numeric_grad(double *grad, float *x, size_t n, double eps,
  * to a is b, used to turn a kernel's output into a scalar. */
 double tu_dot(const float *a, const float *b, size_t n);
 
+/* A temporary directory for a test program: tu_tmpdir_make("npy") creates
+ * $TMPDIR/netc-npy-XXXXXX (/tmp without TMPDIR), tu_tmpdir() is its path,
+ * tu_tmp("x.bin") the path of a file in it (64 rotating buffers, so a test
+ * may hold on to several), and tu_tmpdir_remove() deletes it with
+ * everything in it. */
+void tu_tmpdir_make(const char *tag);
+const char *tu_tmpdir(void);
+const char *tu_tmp(const char *name);
+void tu_tmpdir_remove(void);
+
 /* Path of a committed fixture file: NETC_SOURCE_DIR/tests/<rel>. */
 const char *tu_fixture(const char *rel);
 

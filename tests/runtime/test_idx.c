@@ -20,40 +20,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/netc-idx-XXXXXX",
-             base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-/* Removes the files in tmpdir and tmpdir itself. */
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        remove(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
 
 static const char *fixture(const char *name)
 {
@@ -156,12 +122,12 @@ END_TEST
 
 START_TEST(test_refuses_bad_files)
 {
-    make_tmpdir();
+    tu_tmpdir_make("idx");
     size_t size;
     unsigned char *raw = read_bytes(fixture("images-raw.bin"), &size);
     unsigned char *buf = malloc(size + 1);
     ck_assert_ptr_nonnull(buf);
-    const char *path = tmp_path("bad");
+    const char *path = tu_tmp("bad");
 
     memcpy(buf, raw, size);
     buf[3] = 0x02;
@@ -214,21 +180,21 @@ START_TEST(test_refuses_bad_files)
     write_bytes(path, buf, size);
     expect_refused(path, "the file holds 60", "lying header");
 
-    expect_refused(tmp_path("missing-idx3-ubyte"), "missing-idx3-ubyte: "
+    expect_refused(tu_tmp("missing-idx3-ubyte"), "missing-idx3-ubyte: "
                    "cannot open: No such file or directory", "missing file");
     free(buf);
     free(raw);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_refuses_corrupt_gzip)
 {
-    make_tmpdir();
+    tu_tmpdir_make("idx");
     size_t size;
     unsigned char *gz = read_bytes(fixture("t10k-images-idx3-ubyte.gz"),
                                    &size);
-    const char *path = tmp_path("bad.gz");
+    const char *path = tu_tmp("bad.gz");
     /* a flip in the compressed data, in the CRC, in the length; a cut
      * trailer */
     static const struct {
@@ -252,7 +218,7 @@ START_TEST(test_refuses_corrupt_gzip)
     write_bytes(path, gz, size / 2);
     expect_refused(path, "bad.gz: ", "cut in half");
     free(gz);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -304,7 +270,7 @@ END_TEST
 
 START_TEST(test_dataset_mismatches)
 {
-    make_tmpdir();
+    tu_tmpdir_make("idx");
     nt_dataset ds;
     nt_error err = {""};
     size_t isize, lsize;
@@ -312,40 +278,40 @@ START_TEST(test_dataset_mismatches)
     unsigned char *labels = read_bytes(fixture("train-labels-idx1-ubyte"),
                                        &lsize);
     /* 5 images, 6 labels */
-    write_bytes(tmp_path("a-images-idx3-ubyte"), images, isize);
-    write_bytes(tmp_path("a-labels-idx1-ubyte"), labels, lsize);
-    ck_assert_int_eq(nt_dataset_load(&ds, tmpdir, "a", 10, &err), -1);
+    write_bytes(tu_tmp("a-images-idx3-ubyte"), images, isize);
+    write_bytes(tu_tmp("a-labels-idx1-ubyte"), labels, lsize);
+    ck_assert_int_eq(nt_dataset_load(&ds, tu_tmpdir(), "a", 10, &err), -1);
     ck_assert_msg(strstr(err.msg, "a-images-idx3-ubyte holds 5 images but ") &&
                       strstr(err.msg, "a-labels-idx1-ubyte holds 6 labels"),
                   "%s", err.msg);
     /* labels where images belong, and the other way round */
-    write_bytes(tmp_path("b-images-idx3-ubyte"), labels, lsize);
-    write_bytes(tmp_path("b-labels-idx1-ubyte"), labels, lsize);
-    ck_assert_int_eq(nt_dataset_load(&ds, tmpdir, "b", 10, &err), -1);
+    write_bytes(tu_tmp("b-images-idx3-ubyte"), labels, lsize);
+    write_bytes(tu_tmp("b-labels-idx1-ubyte"), labels, lsize);
+    ck_assert_int_eq(nt_dataset_load(&ds, tu_tmpdir(), "b", 10, &err), -1);
     ck_assert_msg(strstr(err.msg, "holds 1-d labels, expected 3-d images"),
                   "%s", err.msg);
-    write_bytes(tmp_path("c-images-idx3-ubyte"), images, isize);
-    write_bytes(tmp_path("c-labels-idx1-ubyte"), images, isize);
-    ck_assert_int_eq(nt_dataset_load(&ds, tmpdir, "c", 10, &err), -1);
+    write_bytes(tu_tmp("c-images-idx3-ubyte"), images, isize);
+    write_bytes(tu_tmp("c-labels-idx1-ubyte"), images, isize);
+    ck_assert_int_eq(nt_dataset_load(&ds, tu_tmpdir(), "c", 10, &err), -1);
     ck_assert_msg(strstr(err.msg, "holds 3-d images, expected 1-d labels"),
                   "%s", err.msg);
     /* a missing labels file names the paths tried */
-    write_bytes(tmp_path("d-images-idx3-ubyte"), images, isize);
-    ck_assert_int_eq(nt_dataset_load(&ds, tmpdir, "d", 10, &err), -1);
+    write_bytes(tu_tmp("d-images-idx3-ubyte"), images, isize);
+    ck_assert_int_eq(nt_dataset_load(&ds, tu_tmpdir(), "d", 10, &err), -1);
     ck_assert_msg(strstr(err.msg, "no labels file for split 'd'") &&
                       strstr(err.msg, "d-labels.idx1-ubyte.gz"),
                   "%s", err.msg);
     /* a corrupt file inside a split */
-    write_bytes(tmp_path("e-images-idx3-ubyte"), images, isize - 1);
-    write_bytes(tmp_path("e-labels-idx1-ubyte"), labels, lsize);
-    ck_assert_int_eq(nt_dataset_load(&ds, tmpdir, "e", 10, &err), -1);
+    write_bytes(tu_tmp("e-images-idx3-ubyte"), images, isize - 1);
+    write_bytes(tu_tmp("e-labels-idx1-ubyte"), labels, lsize);
+    ck_assert_int_eq(nt_dataset_load(&ds, tu_tmpdir(), "e", 10, &err), -1);
     ck_assert_msg(strstr(err.msg, "e-images-idx3-ubyte: truncated"), "%s",
                   err.msg);
     ck_assert_ptr_null(ds.images);
     ck_assert_ptr_null(ds.labels);
     free(images);
     free(labels);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 

@@ -19,41 +19,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/netc-model-XXXXXX",
-             base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        remove(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
-    return path[k];
-}
 
 static unsigned char *read_bytes(const char *path, size_t *size)
 {
@@ -400,7 +365,7 @@ END_TEST
 
 START_TEST(test_checkpoint_roundtrip)
 {
-    make_tmpdir();
+    tu_tmpdir_make("model");
     nt_model a, b;
     alloc_tiny(&a, 2, 3);
     alloc_tiny(&b, 2, 4);
@@ -408,7 +373,7 @@ START_TEST(test_checkpoint_roundtrip)
         a.momentum[i] = (float)i * 0.5f;
     a.step = 123;
     nt_error err = {{0}};
-    const char *path = tmp_path("a.safetensors");
+    const char *path = tu_tmp("a.safetensors");
     ck_assert_msg(nt_checkpoint_save(&a, path, 4, 1, &err) == 0, "%s",
                   err.msg);
     nt_checkpoint_info ci;
@@ -426,18 +391,18 @@ START_TEST(test_checkpoint_roundtrip)
     ck_assert(ci.epoch == 4 && ci.step == 123 && ci.seed == 3);
     nt_model_free(&a);
     nt_model_free(&b);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_checkpoint_layout)
 {
-    make_tmpdir();
+    tu_tmpdir_make("model");
     nt_model m;
     alloc_tiny(&m, 2, 3);
     m.step = 8;
     nt_error err = {{0}};
-    const char *path = tmp_path("m.safetensors");
+    const char *path = tu_tmp("m.safetensors");
     ck_assert_int_eq(nt_checkpoint_save(&m, path, 2, 1, &err), 0);
     nt_safetensors st;
     ck_assert_msg(nt_st_read(&st, path, &err) == 0, "%s", err.msg);
@@ -470,7 +435,7 @@ START_TEST(test_checkpoint_layout)
     ck_assert_int_eq(st.ntensors, tiny_net.ntensors);
     nt_st_free(&st);
     nt_model_free(&m);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -545,11 +510,11 @@ static void assert_refused(nt_model *m, const char *path, int with_momentum,
 
 START_TEST(test_checkpoint_mismatches)
 {
-    make_tmpdir();
+    tu_tmpdir_make("model");
     nt_model src, m;
     alloc_tiny(&src, 2, 3);
     alloc_tiny(&m, 2, 4);
-    const char *path = tmp_path("v.safetensors");
+    const char *path = tu_tmp("v.safetensors");
 
     write_variant(path, &src, &(variant){.skip = "linear1.bias"});
     assert_refused(&m, path, 0,
@@ -587,7 +552,7 @@ START_TEST(test_checkpoint_mismatches)
     assert_refused(&m, path, 1, "has tensor 'momentum.linear9.weight'");
     nt_model_free(&src);
     nt_model_free(&m);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -611,12 +576,12 @@ static void patch_file(const char *path, const char *from, const char *to)
 
 START_TEST(test_checkpoint_bad_files)
 {
-    make_tmpdir();
+    tu_tmpdir_make("model");
     nt_model src, m;
     alloc_tiny(&src, 2, 3);
     alloc_tiny(&m, 2, 4);
     nt_error err = {{0}};
-    const char *path = tmp_path("c.safetensors");
+    const char *path = tu_tmp("c.safetensors");
 
     /* a 4-byte dtype other than F32 */
     write_variant(path, &src, &(variant){0});
@@ -636,26 +601,26 @@ START_TEST(test_checkpoint_bad_files)
     assert_refused(&m, path, 0, path);
     free(b);
     /* not there */
-    assert_refused(&m, tmp_path("none.safetensors"), 0, "none.safetensors");
+    assert_refused(&m, tu_tmp("none.safetensors"), 0, "none.safetensors");
     /* bad numbers in the metadata */
     write_variant(path, &src, &(variant){0});
     patch_file(path, "\"step\":\"5\"", "\"step\":\"x\"");
     assert_refused(&m, path, 0, "metadata step = 'x' is not a count");
     nt_model_free(&src);
     nt_model_free(&m);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_checkpoint_accepted)
 {
-    make_tmpdir();
+    tu_tmpdir_make("model");
     nt_model src, m;
     alloc_tiny(&src, 2, 3);
     alloc_tiny(&m, 2, 4);
     nt_error err = {{0}};
     nt_checkpoint_info ci;
-    const char *path = tmp_path("ok.safetensors");
+    const char *path = tu_tmp("ok.safetensors");
     const size_t bytes = tiny_net.param_floats * sizeof(float);
 
     /* as PyTorch tooling writes it: no metadata */
@@ -687,7 +652,7 @@ START_TEST(test_checkpoint_accepted)
     ck_assert(memcmp(src.params, m.params, bytes) == 0);
     nt_model_free(&src);
     nt_model_free(&m);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 

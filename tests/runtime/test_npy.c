@@ -16,40 +16,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/netc-npy-XXXXXX",
-             base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-/* Removes the files in tmpdir and tmpdir itself. */
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        remove(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
 
 static void write_bytes(const char *path, const void *buf, size_t n)
 {
@@ -121,13 +87,13 @@ static void make_npy(const char *path, const char *dict, size_t data_bytes)
 
 START_TEST(test_roundtrip)
 {
-    make_tmpdir();
+    tu_tmpdir_make("npy");
     nt_rng rng;
     nt_rng_seed(&rng, 3);
     static const int64_t shapes[][8] = {
         {7}, {2, 3, 4}, {1, 2, 1, 2, 1, 2, 1, 3}, {0, 5}, {100000, 2}};
     static const int ndims[] = {1, 3, 8, 2, 2};
-    const char *path = tmp_path("a.npy");
+    const char *path = tu_tmp("a.npy");
     for (size_t s = 0; s < sizeof ndims / sizeof ndims[0]; s++) {
         size_t count = 1;
         for (int d = 0; d < ndims[s]; d++)
@@ -155,25 +121,25 @@ START_TEST(test_roundtrip)
     /* a bad dim count is refused before anything is created */
     nt_error err = {""};
     float v = 0;
-    ck_assert_int_eq(nt_npy_write_f32(tmp_path("b.npy"), &v, shapes[2], 9,
+    ck_assert_int_eq(nt_npy_write_f32(tu_tmp("b.npy"), &v, shapes[2], 9,
                                       &err), -1);
-    ck_assert_int_eq(nt_npy_write_f32(tmp_path("b.npy"), &v, shapes[2], 0,
+    ck_assert_int_eq(nt_npy_write_f32(tu_tmp("b.npy"), &v, shapes[2], 0,
                                       &err), -1);
-    ck_assert_int_eq(access(tmp_path("b.npy"), F_OK), -1);
-    remove_tmpdir();
+    ck_assert_int_eq(access(tu_tmp("b.npy"), F_OK), -1);
+    tu_tmpdir_remove();
 }
 END_TEST
 
 /* The writer produces exactly the bytes numpy.save does. */
 START_TEST(test_same_bytes_as_numpy)
 {
-    make_tmpdir();
+    tu_tmpdir_make("npy");
     float a[24];
     for (int i = 0; i < 24; i++)
         a[i] = (float)i / 8 - 1;
     static const int64_t shape[] = {2, 3, 4};
     nt_error err = {""};
-    const char *path = tmp_path("a.npy");
+    const char *path = tu_tmp("a.npy");
     ck_assert_msg(nt_npy_write_f32(path, a, shape, 3, &err) == 0, "%s",
                   err.msg);
     size_t got_size, want_size;
@@ -185,7 +151,7 @@ START_TEST(test_same_bytes_as_numpy)
                   got + 10);
     free(got);
     free(want);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -234,13 +200,13 @@ END_TEST
 
 START_TEST(test_refuses_bad_sizes)
 {
-    make_tmpdir();
+    tu_tmpdir_make("npy");
     size_t size;
     unsigned char *raw = read_bytes(fixture("f32_2x3x4.npy"), &size);
     unsigned char *longer = calloc(size + 1, 1);
     ck_assert_ptr_nonnull(longer);
     memcpy(longer, raw, size);
-    const char *path = tmp_path("bad.npy");
+    const char *path = tu_tmp("bad.npy");
     write_bytes(path, raw, size - 1);
     expect_refused(path, "the shape needs 96 data bytes, the file holds 95",
                    "truncated data");
@@ -261,7 +227,7 @@ START_TEST(test_refuses_bad_sizes)
     expect_refused(path, "not a .npy file", "bad magic");
     free(longer);
     free(raw);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -312,8 +278,8 @@ START_TEST(test_refuses_malformed_headers)
          "{'descr': '<f4' 'fortran_order': False, 'shape': (1,), }",
          "expected ',' or '}'"},
     };
-    make_tmpdir();
-    const char *path = tmp_path("bad.npy");
+    tu_tmpdir_make("npy");
+    const char *path = tu_tmp("bad.npy");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         make_npy(path, cases[i].dict, 4);
         expect_refused(path, cases[i].want, cases[i].what);
@@ -328,19 +294,19 @@ START_TEST(test_refuses_malformed_headers)
     ck_assert_msg(nt_npy_read_f32(path, &x, shape, &ndim, &err) == 0, "%s",
                   err.msg);
     free(x);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 /* Truncations and byte flips of a valid file never crash the reader. */
 START_TEST(test_fuzz_never_crashes)
 {
-    make_tmpdir();
+    tu_tmpdir_make("npy");
     size_t size;
     unsigned char *raw = read_bytes(fixture("f32_2x3x4.npy"), &size);
     unsigned char *copy = malloc(size);
     ck_assert_ptr_nonnull(copy);
-    const char *path = tmp_path("fuzz.npy");
+    const char *path = tu_tmp("fuzz.npy");
     float *x;
     int64_t shape[8];
     int ndim;
@@ -366,7 +332,7 @@ START_TEST(test_fuzz_never_crashes)
     }
     free(copy);
     free(raw);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 

@@ -17,40 +17,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/netc-plot-XXXXXX",
-             base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-/* Removes the files in tmpdir and tmpdir itself. */
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        remove(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
 
 static char *read_text(const char *path)
 {
@@ -222,7 +188,7 @@ static int has_text(const xml_stats *st, const char *label)
  * test accuracy point per epoch. */
 START_TEST(test_d2l_curves)
 {
-    make_tmpdir();
+    tu_tmpdir_make("plot");
     enum { EPOCHS = 10, PER_EPOCH = 5, N = EPOCHS * PER_EPOCH };
     double x[N], loss[N], acc[N], tx[EPOCHS], tacc[EPOCHS];
     for (int i = 0; i < N; i++) {
@@ -240,7 +206,7 @@ START_TEST(test_d2l_curves)
         {"test acc", tx, tacc, EPOCHS, "#008000", 2},
     };
     nt_error err = {""};
-    const char *path = tmp_path("curves.svg");
+    const char *path = tu_tmp("curves.svg");
     ck_assert_msg(nt_plot_svg(path, NULL, "epoch", 1, EPOCHS, 0, 0, curves, 3,
                               &err) == 0, "%s", err.msg);
     char *doc = read_text(path);
@@ -262,17 +228,17 @@ START_TEST(test_d2l_curves)
     ck_assert_ptr_null(strstr(doc, "nan"));
     free(doc);
     ck_assert_int_eq(access(path, F_OK), 0);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_escapes_text)
 {
-    make_tmpdir();
+    tu_tmpdir_make("plot");
     double x[] = {1, 2}, y[] = {0.5, 0.25};
     nt_curve c[] = {{"a<b & \"c\" 'd'", x, y, 2, NULL, 0}};
     nt_error err = {""};
-    const char *path = tmp_path("esc.svg");
+    const char *path = tu_tmp("esc.svg");
     ck_assert_msg(nt_plot_svg(path, "<title> & more", "x<y", 1, 2, 0, 0, c, 1,
                               &err) == 0, "%s", err.msg);
     char *doc = read_text(path);
@@ -286,15 +252,15 @@ START_TEST(test_escapes_text)
     /* a NULL colour takes matplotlib's first default colour */
     ck_assert_ptr_nonnull(strstr(doc, "stroke=\"#1f77b4\""));
     free(doc);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_edge_cases)
 {
-    make_tmpdir();
+    tu_tmpdir_make("plot");
     nt_error err = {""};
-    const char *path = tmp_path("edge.svg");
+    const char *path = tu_tmp("edge.svg");
     xml_stats st;
 
     /* a single point is a dot; one epoch is a valid x range */
@@ -347,16 +313,16 @@ START_TEST(test_edge_cases)
     ck_assert(has_text(&st, "0.0") && has_text(&st, "1.0") &&
               has_text(&st, "0.2"));
     free(doc);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 /* The legend goes where the data is not, like matplotlib's loc='best'. */
 START_TEST(test_legend_avoids_data)
 {
-    make_tmpdir();
+    tu_tmpdir_make("plot");
     nt_error err = {""};
-    const char *path = tmp_path("legend.svg");
+    const char *path = tu_tmp("legend.svg");
     double x[20], up[20];
     for (int i = 0; i < 20; i++) {
         x[i] = i + 1;
@@ -374,31 +340,31 @@ START_TEST(test_legend_avoids_data)
     /* the upper right corner is taken by the line: upper left it is */
     ck_assert_msg(lx < 150 && ly < 100, "legend at (%g, %g)", lx, ly);
     free(doc);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_refuses_bad_input)
 {
-    make_tmpdir();
+    tu_tmpdir_make("plot");
     nt_error err = {""};
     double x[] = {1}, y[] = {1};
     nt_curve c[] = {{"a", x, y, 1, NULL, 0}};
-    ck_assert_int_eq(nt_plot_svg(tmp_path("a.svg"), NULL, "epoch", 5, 1, 0, 0,
+    ck_assert_int_eq(nt_plot_svg(tu_tmp("a.svg"), NULL, "epoch", 5, 1, 0, 0,
                                  c, 1, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "bad x range"));
-    ck_assert_int_eq(nt_plot_svg(tmp_path("a.svg"), NULL, "epoch", NAN, 1, 0,
+    ck_assert_int_eq(nt_plot_svg(tu_tmp("a.svg"), NULL, "epoch", NAN, 1, 0,
                                  0, c, 1, &err), -1);
     nt_curve bad[] = {{"a", NULL, y, 1, NULL, 0}};
-    ck_assert_int_eq(nt_plot_svg(tmp_path("a.svg"), NULL, "epoch", 1, 2, 0, 0,
+    ck_assert_int_eq(nt_plot_svg(tu_tmp("a.svg"), NULL, "epoch", 1, 2, 0, 0,
                                  bad, 1, &err), -1);
-    ck_assert_int_eq(access(tmp_path("a.svg"), F_OK), -1);
+    ck_assert_int_eq(access(tu_tmp("a.svg"), F_OK), -1);
     char missing[512];
-    snprintf(missing, sizeof missing, "%s/no/dir/a.svg", tmpdir);
+    snprintf(missing, sizeof missing, "%s/no/dir/a.svg", tu_tmpdir());
     ck_assert_int_eq(nt_plot_svg(missing, NULL, "epoch", 1, 2, 0, 0, c, 1,
                                  &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "No such file or directory"));
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 

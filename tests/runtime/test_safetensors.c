@@ -21,34 +21,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/netc-st-XXXXXX",
-             base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-/* Removes the files in tmpdir and tmpdir itself. */
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        remove(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
 static int count_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -62,12 +34,6 @@ static int count_entries(const char *dir)
     return n;
 }
 
-static const char *tmp_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
 
 static void write_bytes(const char *path, const void *buf, size_t n)
 {
@@ -144,8 +110,8 @@ static void write_sample(const char *path, float scale)
 
 START_TEST(test_roundtrip)
 {
-    make_tmpdir();
-    const char *path = tmp_path("model.safetensors");
+    tu_tmpdir_make("st");
+    const char *path = tu_tmp("model.safetensors");
     nt_rng rng;
     nt_rng_seed(&rng, 42);
     static const int64_t sw[] = {3, 2, 5}, sb[] = {3}, sz[] = {0, 4};
@@ -228,14 +194,14 @@ START_TEST(test_roundtrip)
     ck_assert_int_eq(st.nmeta, 0);
     ck_assert_uint_eq(st.data_size, 0);
     nt_st_free(&st);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_write_refuses_bad_entries)
 {
-    make_tmpdir();
-    const char *path = tmp_path("x.safetensors");
+    tu_tmpdir_make("st");
+    const char *path = tu_tmp("x.safetensors");
     static const int64_t s1[] = {1}, sneg[] = {-1};
     float v = 1.0f;
     nt_error err = {""};
@@ -251,8 +217,8 @@ START_TEST(test_write_refuses_bad_entries)
     ck_assert_int_eq(nt_st_write(path, NULL, 0, keys, values, 2, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "duplicate metadata key \"k\""));
     /* nothing was created */
-    ck_assert_int_eq(count_entries(tmpdir), 0);
-    remove_tmpdir();
+    ck_assert_int_eq(count_entries(tu_tmpdir()), 0);
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -430,8 +396,8 @@ START_TEST(test_refuses_corrupt_headers)
          "4294967296],\"data_offsets\":[0,4]}}",
          4, "element count overflows"},
     };
-    make_tmpdir();
-    const char *path = tmp_path("bad.safetensors");
+    tu_tmpdir_make("st");
+    const char *path = tu_tmp("bad.safetensors");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (strcmp(cases[i].what, "NUL padding") == 0) {
             unsigned char buf[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}'};
@@ -441,18 +407,18 @@ START_TEST(test_refuses_corrupt_headers)
         }
         expect_refused(path, cases[i].want, cases[i].what);
     }
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_refuses_bad_lengths)
 {
-    make_tmpdir();
-    const char *path = tmp_path("m.safetensors");
+    tu_tmpdir_make("st");
+    const char *path = tu_tmp("m.safetensors");
     write_sample(path, 1.0f);
     size_t size;
     unsigned char *raw = read_bytes(path, &size);
-    const char *bad = tmp_path("bad.safetensors");
+    const char *bad = tu_tmp("bad.safetensors");
 
     write_bytes(bad, raw, 5);
     expect_refused(bad, "too short", "5-byte file");
@@ -484,10 +450,10 @@ START_TEST(test_refuses_bad_lengths)
     ck_assert_int_eq(truncate(bad, (off_t)(big + 64)), 0);
     expect_refused(bad, "larger than the limit", "header over the cap");
 
-    expect_refused(tmp_path("missing.safetensors"), "No such file",
+    expect_refused(tu_tmp("missing.safetensors"), "No such file",
                    "missing file");
     free(raw);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -495,14 +461,14 @@ END_TEST
  * reader either accepts a consistent file or refuses it with a message. */
 START_TEST(test_fuzz_never_crashes)
 {
-    make_tmpdir();
-    const char *path = tmp_path("m.safetensors");
+    tu_tmpdir_make("st");
+    const char *path = tu_tmp("m.safetensors");
     write_sample(path, 1.0f);
     size_t size;
     unsigned char *raw = read_bytes(path, &size);
     unsigned char *copy = malloc(size);
     ck_assert_ptr_nonnull(copy);
-    const char *bad = tmp_path("fuzz.safetensors");
+    const char *bad = tu_tmp("fuzz.safetensors");
     nt_safetensors st;
     nt_error err;
 
@@ -543,7 +509,7 @@ START_TEST(test_fuzz_never_crashes)
     ck_assert_int_lt(accepted, 400);
     free(copy);
     free(raw);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -551,20 +517,20 @@ END_TEST
 
 START_TEST(test_atomic_write)
 {
-    make_tmpdir();
-    const char *path = tmp_path("m.safetensors");
+    tu_tmpdir_make("st");
+    const char *path = tu_tmp("m.safetensors");
     mode_t old_mask = umask(022);
     write_sample(path, 1.0f);
     umask(old_mask);
     /* no temporary file remains, and the mode is what fopen would give */
-    ck_assert_int_eq(count_entries(tmpdir), 1);
+    ck_assert_int_eq(count_entries(tu_tmpdir()), 1);
     struct stat sb;
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_int_eq(sb.st_mode & 0777, 0644);
 
     /* a missing directory fails cleanly and creates nothing */
     char missing[512];
-    snprintf(missing, sizeof missing, "%s/no/such/dir/m.safetensors", tmpdir);
+    snprintf(missing, sizeof missing, "%s/no/such/dir/m.safetensors", tu_tmpdir());
     static const int64_t s1[] = {1};
     float v = 1.0f;
     nt_st_entry e[] = {{"a", 1, s1, &v}};
@@ -572,15 +538,15 @@ START_TEST(test_atomic_write)
     ck_assert_int_eq(nt_st_write(missing, e, 1, NULL, NULL, 0, &err), -1);
     ck_assert_msg(strstr(err.msg, "No such file or directory") != NULL, "%s",
                   err.msg);
-    ck_assert_int_eq(count_entries(tmpdir), 1);
+    ck_assert_int_eq(count_entries(tu_tmpdir()), 1);
 
     /* an abort leaves the destination alone and removes the temporary */
     nt_atomic_file af;
     ck_assert_int_eq(nt_atomic_open(&af, path, &err), 0);
     fputs("garbage", (FILE *)af.fp);
-    ck_assert_int_eq(count_entries(tmpdir), 2);
+    ck_assert_int_eq(count_entries(tu_tmpdir()), 2);
     nt_atomic_abort(&af);
-    ck_assert_int_eq(count_entries(tmpdir), 1);
+    ck_assert_int_eq(count_entries(tu_tmpdir()), 1);
     nt_safetensors st;
     ck_assert_msg(nt_st_read(&st, path, &err) == 0, "%s", err.msg);
     nt_st_free(&st);
@@ -604,7 +570,7 @@ START_TEST(test_atomic_write)
     signal(SIGXFSZ, SIG_DFL);
     ck_assert_int_eq(rc, -1);
     ck_assert_msg(strstr(err.msg, "File too large") != NULL, "%s", err.msg);
-    ck_assert_int_eq(count_entries(tmpdir), 1);
+    ck_assert_int_eq(count_entries(tu_tmpdir()), 1);
     size_t after_size;
     unsigned char *after = read_bytes(path, &after_size);
     ck_assert(after_size == before_size &&
@@ -618,10 +584,10 @@ START_TEST(test_atomic_write)
     ck_assert_int_eq(st.ntensors, 1);
     ck_assert_str_eq(st.tensors[0].name, "big");
     nt_st_free(&st);
-    ck_assert_int_eq(count_entries(tmpdir), 1);
+    ck_assert_int_eq(count_entries(tu_tmpdir()), 1);
     free(big);
     free(before);
-    remove_tmpdir();
+    tu_tmpdir_remove();
 }
 END_TEST
 

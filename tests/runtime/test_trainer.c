@@ -25,47 +25,6 @@
 
 /* ---- temporary files ------------------------------------------------------- */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/netc-trainer-XXXXXX",
-             base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[768];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(path);
-        else
-            remove(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* tmpdir/name, in one of 64 rotating buffers: enough for any test here to
- * hold on to its paths */
-static const char *tmp(const char *name)
-{
-    static char path[64][512];
-    static int k;
-    k = (k + 1) % 64;
-    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
-    return path[k];
-}
 
 static char *slurp(const char *path, size_t *size)
 {
@@ -172,7 +131,7 @@ static void write_split(const char *dir, const char *split, int n, int side,
     free(labels);
 }
 
-/* tmpdir/name with ntrain and ntest images of side x side; returns the dir. */
+/* The temporary directory's subdirectory `name`, with ntrain and ntest images of side x side; returns the dir. */
 static const char *make_data(const char *name, int ntrain, int ntest,
                              int side, int gz)
 {
@@ -180,7 +139,7 @@ static const char *make_data(const char *name, int ntrain, int ntest,
     static int k;
     k = (k + 1) % 4;
     char *dir = dirs[k];
-    snprintf(dir, sizeof dirs[k], "%s/%s", tmpdir, name);
+    snprintf(dir, sizeof dirs[k], "%s/%s", tu_tmpdir(), name);
     ck_assert_int_eq(mkdir(dir, 0700), 0);
     nt_rng rng;
     nt_rng_seed(&rng, 1234);
@@ -222,8 +181,8 @@ static result run(const nt_net_desc *net, const char *fmt, ...)
     argv[argc] = NULL;
 
     char out_path[600], err_path[600];
-    snprintf(out_path, sizeof out_path, "%s/.stdout", tmpdir);
-    snprintf(err_path, sizeof err_path, "%s/.stderr", tmpdir);
+    snprintf(out_path, sizeof out_path, "%s/.stdout", tu_tmpdir());
+    snprintf(err_path, sizeof err_path, "%s/.stderr", tu_tmpdir());
     fflush(stdout);
     fflush(stderr);
     int so = dup(1), se = dup(2);
@@ -314,7 +273,7 @@ static void load_model(nt_model *m, const nt_net_desc *net, int batch,
 
 START_TEST(test_help_and_version)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     result r = run(&tiny_net, "--help");
     ASSERT_STATUS(r, 0);
     const char *flags[] = {
@@ -340,13 +299,13 @@ START_TEST(test_help_and_version)
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "net tiny, netc " NT_VERSION);
     result_free(&r);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_bad_command_lines)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     static const char *const cases[][2] = {
         {"--epochs", "--epochs needs a value"},
         {"--epochs -1", "--epochs needs an integer from 0 to 1000000, got '-1'"},
@@ -397,13 +356,13 @@ START_TEST(test_bad_command_lines)
     ASSERT_STATUS(r, 2);
     ASSERT_HAS(r.err, "takes a flat input of 64 features");
     result_free(&r);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_shapes)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     result r = run(&tiny_net, "--shapes --lr 0.3");
     ASSERT_STATUS(r, 0);
     char want[4096] = "";
@@ -413,7 +372,7 @@ START_TEST(test_shapes)
     ASSERT_HAS(r.out, "conv1       conv2d");
     ASSERT_HAS(r.out, "total  698 parameters");
     result_free(&r);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -421,11 +380,11 @@ END_TEST
 
 START_TEST(test_missing_and_corrupt_data)
 {
-    make_tmpdir();
-    result r = run(&tiny_net, "--data %s --epochs 1", tmp("none"));
+    tu_tmpdir_make("trainer");
+    result r = run(&tiny_net, "--data %s --epochs 1", tu_tmp("none"));
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "no images file for split 'train'");
-    ASSERT_HAS(r.err, tmp("none/train-images-idx3-ubyte.gz"));
+    ASSERT_HAS(r.err, tu_tmp("none/train-images-idx3-ubyte.gz"));
     ck_assert_int_eq(count_lines(r.err), 1);
     result_free(&r);
 
@@ -440,7 +399,7 @@ START_TEST(test_missing_and_corrupt_data)
     result_free(&r);
 
     /* a label the net has no class for */
-    const char *bad = tmp("bad");
+    const char *bad = tu_tmp("bad");
     ck_assert_int_eq(mkdir(bad, 0700), 0);
     uint8_t img[2 * 64] = {0}, lab[2] = {3, 12};
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", bad);
@@ -461,20 +420,20 @@ START_TEST(test_missing_and_corrupt_data)
                       "the images in");
     ASSERT_HAS(r.err, "have 12x12 = 144 pixels");
     result_free(&r);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_default_data_path)
 {
     /* Debian's dataset-fashion-mnist must be installed: this fails if not */
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     result r = run(&softmax28_net, "--eval --limit-test 100 --threads 1");
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "test acc ");
     ASSERT_HAS(r.out, "/100, initial weights)");
     result_free(&r);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -507,22 +466,22 @@ START_TEST(test_resize_pipeline)
 {
     /* 12x12 images resized per batch to the tiny net's 8x8 train exactly as
      * the same images resized beforehand */
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     const char *dir = make_data("d12", 120, 30, 12, 1);
     const char *args = "--epochs 2 --momentum 0.9 --threads 2";
-    result r = run(&tiny_net, "--data %s %s --save %s", dir, args, tmp("w12"));
+    result r = run(&tiny_net, "--data %s %s --save %s", dir, args, tu_tmp("w12"));
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "30 test images, 12x12 (resized to 8x8 per batch)");
     result_free(&r);
-    write_resized(tmp("d8"), dir, 8);
-    r = run(&tiny_net, "--data %s %s --save %s", tmp("d8"), args, tmp("w8"));
+    write_resized(tu_tmp("d8"), dir, 8);
+    r = run(&tiny_net, "--data %s %s --save %s", tu_tmp("d8"), args, tu_tmp("w8"));
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "30 test images, 8x8\n");
     result_free(&r);
-    ck_assert_msg(same_bytes(tmp("w12"), tmp("w8")),
+    ck_assert_msg(same_bytes(tu_tmp("w12"), tu_tmp("w8")),
                   "resizing per batch trained other weights than resizing "
                   "beforehand");
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -530,10 +489,10 @@ END_TEST
 
 START_TEST(test_training_learns)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     const char *dir = data8();
     result r = run(&tiny_net, "--data %s --epochs 4 --momentum 0.9 --log %s "
-                   "--plot %s --threads 1", dir, tmp("log"), tmp("p.svg"));
+                   "--plot %s --threads 1", dir, tu_tmp("log"), tu_tmp("p.svg"));
     ASSERT_STATUS(r, 0);
     const char *banner[] = {
         "net       tiny (tests/runtime/tiny_net.c, netc " NT_VERSION ")\n",
@@ -550,7 +509,7 @@ START_TEST(test_training_learns)
                   "stderr is not a terminal, yet: %s", r.err);
     result_free(&r);
 
-    char *log = slurp(tmp("log"), NULL);
+    char *log = slurp(tu_tmp("log"), NULL);
     ck_assert_ptr_nonnull(log);
     ck_assert_int_eq(count_lines(log), 4);
     const char *keys[] = {"epoch", "loss", "train_acc", "test_acc",
@@ -569,39 +528,39 @@ START_TEST(test_training_learns)
     ck_assert_msg(acc4 >= 0.5, "test acc %g after 4 epochs", acc4);
     free(log);
 
-    char *svg = slurp(tmp("p.svg"), NULL);
+    char *svg = slurp(tu_tmp("p.svg"), NULL);
     ck_assert_ptr_nonnull(svg);
     ASSERT_HAS(svg, "<svg");
     ASSERT_HAS(svg, "test acc");
     free(svg);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_flat_net_learns)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     const char *dir = make_data("raw", 200, 50, 8, 0);
     result r = run(&tiny_flat_net, "--data %s --epochs 5 --batch-size 20 "
-                   "--lr 0.5 --log %s --quiet", dir, tmp("log"));
+                   "--lr 0.5 --log %s --quiet", dir, tu_tmp("log"));
     ASSERT_STATUS(r, 0);
     ck_assert_str_eq(r.out, "");
     result_free(&r);
-    char *log = slurp(tmp("log"), NULL);
+    char *log = slurp(tu_tmp("log"), NULL);
     double acc = json_field(line_of(log, 4), "test_acc");
     ck_assert_msg(acc >= 0.5, "test acc %g", acc);
     free(log);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_final_batch_of_one)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     const char *dir = data8();
     /* 65 = 2 x 32 + 1 */
     result r = run(&tiny_net, "--data %s --limit-train 65 --epochs 2 --save %s",
-                   dir, tmp("w"));
+                   dir, tu_tmp("w"));
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "65 of 200 training");
     ASSERT_HAS(r.out, "the last batch of every epoch would hold 1 example, "
@@ -610,7 +569,7 @@ START_TEST(test_final_batch_of_one)
     result_free(&r);
     nt_safetensors st;
     nt_error err = {{0}};
-    ck_assert_int_eq(nt_st_read(&st, tmp("w"), &err), 0);
+    ck_assert_int_eq(nt_st_read(&st, tu_tmp("w"), &err), 0);
     ck_assert_str_eq(nt_st_meta(&st, "step"), "4");
     ck_assert_str_eq(nt_st_meta(&st, "epoch"), "2");
     nt_st_free(&st);
@@ -619,22 +578,22 @@ START_TEST(test_final_batch_of_one)
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "1 training example: too few to train on");
     result_free(&r);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_epochs_zero_saves_initial_weights)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     /* no data is read when nothing is trained */
     result r = run(&tiny_net, "--data %s --epochs 0 --seed 5 --save %s",
-                   tmp("none"), tmp("w0"));
+                   tu_tmp("none"), tu_tmp("w0"));
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "not read (no epoch to train)");
     ASSERT_HAS(r.out, "saved the initial weights to ");
     result_free(&r);
     nt_model m, want;
-    load_model(&m, &tiny_net, 1, tmp("w0"));
+    load_model(&m, &tiny_net, 1, tu_tmp("w0"));
     nt_error err = {{0}};
     ck_assert_int_eq(nt_model_alloc(&want, &tiny_net, 1, &err), 0);
     nt_model_init(&want, 5);
@@ -642,7 +601,7 @@ START_TEST(test_epochs_zero_saves_initial_weights)
                     tiny_net.param_floats, 0.0, 0.0);
     nt_model_free(&m);
     nt_model_free(&want);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -650,41 +609,41 @@ END_TEST
 
 START_TEST(test_same_seed_same_bytes)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     const char *dir = data8();
     const char *args = "--epochs 2 --momentum 0.9 --threads 2 --quiet";
-    result r = run(&tiny_net, "--data %s %s --save %s", dir, args, tmp("a"));
+    result r = run(&tiny_net, "--data %s %s --save %s", dir, args, tu_tmp("a"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
-    r = run(&tiny_net, "--data %s %s --save %s", dir, args, tmp("b"));
+    r = run(&tiny_net, "--data %s %s --save %s", dir, args, tu_tmp("b"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
-    r = run(&tiny_net, "--data %s %s --save %s --seed 2", dir, args, tmp("c"));
+    r = run(&tiny_net, "--data %s %s --save %s --seed 2", dir, args, tu_tmp("c"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
-    ck_assert_msg(same_bytes(tmp("a"), tmp("b")), "same seed, other bytes");
-    ck_assert_msg(!same_bytes(tmp("a"), tmp("c")), "other seed, same bytes");
-    remove_tree(tmpdir);
+    ck_assert_msg(same_bytes(tu_tmp("a"), tu_tmp("b")), "same seed, other bytes");
+    ck_assert_msg(!same_bytes(tu_tmp("a"), tu_tmp("c")), "other seed, same bytes");
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_resume_is_bit_identical)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     const char *dir = data8();
     /* momentum, weight decay and dropout all carry state across epochs */
     const char *args = "--momentum 0.9 --weight-decay 0.001 --seed 3";
     result r = run(&tiny_net, "--data %s %s --epochs 3 --save %s --quiet", dir,
-                   args, tmp("full"));
+                   args, tu_tmp("full"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
     r = run(&tiny_net, "--data %s %s --epochs 1 --save %s --log %s --quiet",
-            dir, args, tmp("part"), tmp("log"));
+            dir, args, tu_tmp("part"), tu_tmp("log"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
     r = run(&tiny_net, "--data %s --momentum 0.9 --weight-decay 0.001 "
-            "--resume %s --epochs 3 --save %s --log %s", dir, tmp("part"),
-            tmp("resumed"), tmp("log"));
+            "--resume %s --epochs 3 --save %s --log %s", dir, tu_tmp("part"),
+            tu_tmp("resumed"), tu_tmp("log"));
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "(resuming after epoch 1, step 7)");
     ASSERT_HAS(r.out, "seed 3");
@@ -692,36 +651,36 @@ START_TEST(test_resume_is_bit_identical)
     ASSERT_HAS(r.out, "epoch 2/3  loss");
     ASSERT_HAS(r.out, "epoch 3/3  loss");
     result_free(&r);
-    ck_assert_msg(same_bytes(tmp("full"), tmp("resumed")),
+    ck_assert_msg(same_bytes(tu_tmp("full"), tu_tmp("resumed")),
                   "resuming after epoch 1 of 3 gave other weights");
-    char *log = slurp(tmp("log"), NULL);
+    char *log = slurp(tu_tmp("log"), NULL);
     ck_assert_int_eq(count_lines(log), 3); /* appended */
     ck_assert(json_field(line_of(log, 2), "epoch") == 3);
     free(log);
 
     /* a finished run has nothing left to do */
     r = run(&tiny_net, "--data %s --momentum 0.9 --resume %s --epochs 3", dir,
-            tmp("full"));
+            tu_tmp("full"));
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "already trained for 3 epochs; nothing to do");
     result_free(&r);
     /* another seed would not continue the same run */
     r = run(&tiny_net, "--data %s --momentum 0.9 --resume %s --epochs 4 "
-            "--seed 7", dir, tmp("part"));
+            "--seed 7", dir, tu_tmp("part"));
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "the run was seeded with 3, not 7");
     result_free(&r);
     /* momentum needs the buffers the checkpoint of a momentum-free run lacks */
     r = run(&tiny_net, "--data %s --epochs 1 --save %s --quiet", dir,
-            tmp("plain"));
+            tu_tmp("plain"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
     r = run(&tiny_net, "--data %s --momentum 0.9 --resume %s --epochs 2", dir,
-            tmp("plain"));
+            tu_tmp("plain"));
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "lacks tensor 'momentum.conv1.weight' of net tiny");
     result_free(&r);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -729,17 +688,17 @@ END_TEST
 
 START_TEST(test_save_load_eval)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     const char *dir = data8();
     result r = run(&tiny_net, "--data %s --epochs 2 --save %s --log %s --quiet",
-                   dir, tmp("w"), tmp("log"));
+                   dir, tu_tmp("w"), tu_tmp("log"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
-    char *log = slurp(tmp("log"), NULL);
+    char *log = slurp(tu_tmp("log"), NULL);
     double acc = json_field(line_of(log, 1), "test_acc");
     free(log);
 
-    r = run(&tiny_net, "--data %s --eval --load %s --quiet", dir, tmp("w"));
+    r = run(&tiny_net, "--data %s --eval --load %s --quiet", dir, tu_tmp("w"));
     ASSERT_STATUS(r, 0);
     int correct, total;
     ck_assert_int_eq(sscanf(r.out, "test acc %*f (%d/%d", &correct, &total), 2);
@@ -750,50 +709,50 @@ START_TEST(test_save_load_eval)
     result_free(&r);
 
     /* --load then --save with no epoch: the same tensors, a fresh run */
-    r = run(&tiny_net, "--load %s --epochs 0 --save %s --quiet", tmp("w"),
-            tmp("w2"));
+    r = run(&tiny_net, "--load %s --epochs 0 --save %s --quiet", tu_tmp("w"),
+            tu_tmp("w2"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
     nt_model a, b;
-    load_model(&a, &tiny_net, 1, tmp("w"));
-    load_model(&b, &tiny_net, 1, tmp("w2"));
+    load_model(&a, &tiny_net, 1, tu_tmp("w"));
+    load_model(&b, &tiny_net, 1, tu_tmp("w2"));
     TU_ASSERT_CLOSE("reloaded", b.params, a.params, tiny_net.param_floats,
                     0.0, 0.0);
     nt_model_free(&a);
     nt_model_free(&b);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_load_refused)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     const char *dir = data8();
-    result r = run(&tiny_flat_net, "--epochs 0 --save %s", tmp("flat"));
+    result r = run(&tiny_flat_net, "--epochs 0 --save %s", tu_tmp("flat"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
-    r = run(&tiny_net, "--epochs 0 --save %s", tmp("tiny"));
+    r = run(&tiny_net, "--epochs 0 --save %s", tu_tmp("tiny"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
-    r = run(&tiny_net, "--data %s --load %s --epochs 1", dir, tmp("flat"));
+    r = run(&tiny_net, "--data %s --load %s --epochs 1", dir, tu_tmp("flat"));
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "the checkpoint lacks tensor 'conv1.weight' of net tiny");
     ck_assert_int_eq(count_lines(r.err), 1);
     result_free(&r);
-    r = run(&tiny_flat_net, "--data %s --eval --load %s", dir, tmp("tiny"));
+    r = run(&tiny_flat_net, "--data %s --eval --load %s", dir, tu_tmp("tiny"));
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "the checkpoint has tensor 'conv1.weight', which net "
                       "tiny_flat lacks");
     result_free(&r);
     /* a file that is no checkpoint at all */
-    FILE *f = fopen(tmp("junk"), "w");
+    FILE *f = fopen(tu_tmp("junk"), "w");
     fputs("not a safetensors file", f);
     fclose(f);
-    r = run(&tiny_net, "--eval --data %s --load %s", dir, tmp("junk"));
+    r = run(&tiny_net, "--eval --data %s --load %s", dir, tu_tmp("junk"));
     ASSERT_STATUS(r, 1);
-    ASSERT_HAS(r.err, tmp("junk"));
+    ASSERT_HAS(r.err, tu_tmp("junk"));
     result_free(&r);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -801,10 +760,10 @@ END_TEST
 
 START_TEST(test_infer)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     const char *dir = data8();
     result r = run(&tiny_net, "--data %s --epochs 1 --save %s --quiet", dir,
-                   tmp("w"));
+                   tu_tmp("w"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
     enum { N = 37, B = 16 };
@@ -813,10 +772,10 @@ START_TEST(test_infer)
     nt_rng_seed(&rng, 5);
     tu_fill(x, N * 64, 0.0f, 1.0f, &rng);
     const int64_t shape[4] = {N, 1, 8, 8};
-    write_npy(tmp("x.npy"), x, shape, 4);
+    write_npy(tu_tmp("x.npy"), x, shape, 4);
     /* 37 examples in batches of 16, 16 and 5 */
     r = run(&tiny_net, "--infer %s --out %s --load %s --batch-size %d",
-            tmp("x.npy"), tmp("y.npy"), tmp("w"), B);
+            tu_tmp("x.npy"), tu_tmp("y.npy"), tu_tmp("w"), B);
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "wrote eval-mode logits [37, 10] of net tiny to ");
     result_free(&r);
@@ -824,13 +783,13 @@ START_TEST(test_infer)
     int64_t yshape[8];
     int ndim;
     nt_error err = {{0}};
-    ck_assert_int_eq(nt_npy_read_f32(tmp("y.npy"), &y, yshape, &ndim, &err),
+    ck_assert_int_eq(nt_npy_read_f32(tu_tmp("y.npy"), &y, yshape, &ndim, &err),
                      0);
     ck_assert_int_eq(ndim, 2);
     ck_assert(yshape[0] == N && yshape[1] == 10);
     /* the eval-mode logits of the loaded model, the same batches */
     nt_model m;
-    load_model(&m, &tiny_net, B, tmp("w"));
+    load_model(&m, &tiny_net, B, tu_tmp("w"));
     float want[N * 10];
     for (int first = 0; first < N; first += B) {
         int n = N - first < B ? N - first : B;
@@ -845,20 +804,20 @@ START_TEST(test_infer)
 
     /* a wrong size is refused */
     const int64_t bad[4] = {3, 1, 9, 9};
-    write_npy(tmp("bad.npy"), x, bad, 4);
-    r = run(&tiny_net, "--infer %s --out %s", tmp("bad.npy"), tmp("z.npy"));
+    write_npy(tu_tmp("bad.npy"), x, bad, 4);
+    r = run(&tiny_net, "--infer %s --out %s", tu_tmp("bad.npy"), tu_tmp("z.npy"));
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "the array is [3, 1, 9, 9], but net tiny takes [N, 1, "
                       "8, 8]");
     result_free(&r);
-    ck_assert_int_ne(access(tmp("z.npy"), F_OK), 0);
+    ck_assert_int_ne(access(tu_tmp("z.npy"), F_OK), 0);
     /* a flat net takes [N, F] too */
     const int64_t flat[2] = {2, 64};
-    write_npy(tmp("f.npy"), x, flat, 2);
-    r = run(&tiny_flat_net, "--infer %s --out %s", tmp("f.npy"), tmp("z.npy"));
+    write_npy(tu_tmp("f.npy"), x, flat, 2);
+    r = run(&tiny_flat_net, "--infer %s --out %s", tu_tmp("f.npy"), tu_tmp("z.npy"));
     ASSERT_STATUS(r, 0);
     result_free(&r);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
@@ -880,7 +839,7 @@ static float *st_tensor(const nt_safetensors *st, const char *name,
 
 START_TEST(test_train_step)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     enum { N = 8 };
     float x[N * 64], y[N];
     nt_rng rng;
@@ -892,23 +851,23 @@ START_TEST(test_train_step)
         y[i] = (float)labels[i];
     }
     const int64_t xs[4] = {N, 1, 8, 8}, ys[1] = {N};
-    write_npy(tmp("x.npy"), x, xs, 4);
-    write_npy(tmp("y.npy"), y, ys, 1);
+    write_npy(tu_tmp("x.npy"), x, xs, 4);
+    write_npy(tu_tmp("y.npy"), y, ys, 1);
 
     for (int variant = 0; variant < 2; variant++) {
         const nt_sgd_config c = variant == 0 ? (nt_sgd_config){0.5f, 0, 0}
                                              : (nt_sgd_config){0.5f, 0.9f, 0.01f};
         result r = run(&tiny_net, "--train-step %s --labels %s --dump %s "
                        "--no-dropout --seed 3 --lr 0.5 --momentum %g "
-                       "--weight-decay %g", tmp("x.npy"), tmp("y.npy"),
-                       tmp("d"), (double)c.momentum, (double)c.weight_decay);
+                       "--weight-decay %g", tu_tmp("x.npy"), tu_tmp("y.npy"),
+                       tu_tmp("d"), (double)c.momentum, (double)c.weight_decay);
         ASSERT_STATUS(r, 0);
         ASSERT_HAS(r.out, "one training step of net tiny on 8 examples");
         result_free(&r);
 
         nt_safetensors st;
         nt_error err = {{0}};
-        ck_assert_msg(nt_st_read(&st, tmp("d"), &err) == 0, "%s", err.msg);
+        ck_assert_msg(nt_st_read(&st, tu_tmp("d"), &err) == 0, "%s", err.msg);
         ck_assert_str_eq(nt_st_meta(&st, "format"), "netc-train-step-1");
         ck_assert_str_eq(nt_st_meta(&st, "dropout"), "off");
         /* logits, loss, 6 gradients, 8 tensors */
@@ -966,17 +925,17 @@ START_TEST(test_train_step)
         nt_model_free(&m);
         nt_st_free(&st);
     }
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 
 START_TEST(test_train_step_refuses)
 {
-    make_tmpdir();
+    tu_tmpdir_make("trainer");
     float x[4 * 64] = {0}, y[4] = {1, 2, 3, 4};
     const int64_t xs[4] = {4, 1, 8, 8}, ys[1] = {4}, ys3[1] = {3};
-    write_npy(tmp("x.npy"), x, xs, 4);
-    const char *dump = tmp("d");
+    write_npy(tu_tmp("x.npy"), x, xs, 4);
+    const char *dump = tu_tmp("d");
     struct {
         float bad;
         const char *want;
@@ -987,30 +946,30 @@ START_TEST(test_train_step_refuses)
                  {NAN, "of example 2 is not a class number"}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         y[2] = cases[k].bad;
-        write_npy(tmp("y.npy"), y, ys, 1);
+        write_npy(tu_tmp("y.npy"), y, ys, 1);
         result r = run(&tiny_net, "--train-step %s --labels %s --dump %s",
-                       tmp("x.npy"), tmp("y.npy"), dump);
+                       tu_tmp("x.npy"), tu_tmp("y.npy"), dump);
         ASSERT_STATUS(r, 1);
         ASSERT_HAS(r.err, cases[k].want);
         result_free(&r);
     }
-    write_npy(tmp("y3.npy"), y, ys3, 1);
+    write_npy(tu_tmp("y3.npy"), y, ys3, 1);
     result r = run(&tiny_net, "--train-step %s --labels %s --dump %s",
-                   tmp("x.npy"), tmp("y3.npy"), dump);
+                   tu_tmp("x.npy"), tu_tmp("y3.npy"), dump);
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "the labels must be an array [4]");
     result_free(&r);
     /* batch norm cannot train on one example */
     const int64_t one[4] = {1, 1, 8, 8}, ys1[1] = {1};
-    write_npy(tmp("x1.npy"), x, one, 4);
-    write_npy(tmp("y1.npy"), y, ys1, 1);
-    r = run(&tiny_net, "--train-step %s --labels %s --dump %s", tmp("x1.npy"),
-            tmp("y1.npy"), dump);
+    write_npy(tu_tmp("x1.npy"), x, one, 4);
+    write_npy(tu_tmp("y1.npy"), y, ys1, 1);
+    r = run(&tiny_net, "--train-step %s --labels %s --dump %s", tu_tmp("x1.npy"),
+            tu_tmp("y1.npy"), dump);
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "batch norm cannot train on one");
     result_free(&r);
     ck_assert_int_ne(access(dump, F_OK), 0);
-    remove_tree(tmpdir);
+    tu_tmpdir_remove();
 }
 END_TEST
 

@@ -15,6 +15,22 @@ void tu_fill(float *x, size_t n, float lo, float hi, nt_rng *rng)
         x[i] = lo + (hi - lo) * nt_rng_uniform(rng);
 }
 
+float *tu_alloc_nan(size_t n)
+{
+    float *x = malloc(sizeof(float) * (n ? n : 1));
+    ck_assert_ptr_nonnull(x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = NAN;
+    return x;
+}
+
+float *tu_alloc_rand(size_t n, nt_rng *rng)
+{
+    float *x = tu_alloc_nan(n);
+    tu_fill(x, n, -1.0f, 1.0f, rng);
+    return x;
+}
+
 static void diff_add(tu_diff *d, size_t i, double g, double w, double atol,
                      double rtol, double *worst_excess)
 {

@@ -12,6 +12,11 @@
 /* Fills x with uniform values in [lo, hi). */
 void tu_fill(float *x, size_t n, float lo, float hi, nt_rng *rng);
 
+/* malloc'ed arrays of n floats (at least one): all NaN (so a kernel that
+ * fails to write an element is caught), or uniform in [-1, 1). */
+float *tu_alloc_nan(size_t n);
+float *tu_alloc_rand(size_t n, nt_rng *rng);
+
 /* Result of comparing got against want elementwise. */
 typedef struct tu_diff {
     double max_abs;   /* max |got - want| */

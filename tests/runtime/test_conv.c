@@ -112,25 +112,9 @@ static size_t out_size(const nt_conv2d_dims *d)
     return (size_t)d->N * d->OC * d->OH * d->OW;
 }
 
-static float *alloc_nan(size_t n)
-{
-    float *x = malloc(sizeof(float) * (n ? n : 1));
-    ck_assert_ptr_nonnull(x);
-    for (size_t i = 0; i < n; i++)
-        x[i] = NAN;
-    return x;
-}
-
-static float *alloc_rand(size_t n, nt_rng *rng)
-{
-    float *x = alloc_nan(n);
-    tu_fill(x, n, -1.0f, 1.0f, rng);
-    return x;
-}
-
 static float *copy_of(const float *x, size_t n)
 {
-    float *y = alloc_nan(n);
+    float *y = tu_alloc_nan(n);
     memcpy(y, x, sizeof(float) * n);
     return y;
 }
@@ -139,7 +123,7 @@ static float *copy_of(const float *x, size_t n)
  * filled with NaN (so reads of unwritten scratch poison the result). */
 static float *alloc_scratch(const nt_conv2d_dims *d, int nthreads)
 {
-    return alloc_nan(nt_conv2d_scratch_floats(d, nthreads));
+    return tu_alloc_nan(nt_conv2d_scratch_floats(d, nthreads));
 }
 
 typedef struct conv_data {
@@ -153,10 +137,10 @@ static conv_data conv_make(const conv_case *c, uint64_t seed)
     nt_rng_seed(&rng, seed);
     conv_data t;
     t.d = dims_of(c);
-    t.in = alloc_rand(in_size(&t.d), &rng);
-    t.w = alloc_rand(w_size(&t.d), &rng);
-    t.b = c->bias ? alloc_rand((size_t)t.d.OC, &rng) : NULL;
-    t.r = alloc_rand(out_size(&t.d), &rng);
+    t.in = tu_alloc_rand(in_size(&t.d), &rng);
+    t.w = tu_alloc_rand(w_size(&t.d), &rng);
+    t.b = c->bias ? tu_alloc_rand((size_t)t.d.OC, &rng) : NULL;
+    t.r = tu_alloc_rand(out_size(&t.d), &rng);
     return t;
 }
 
@@ -186,13 +170,13 @@ START_TEST(test_forward)
     const nt_conv2d_dims *d = &t.d;
     size_t no = out_size(d);
     int ckk = d->C * d->KH * d->KW;
-    float *want = alloc_nan(no), *out[2];
+    float *want = tu_alloc_nan(no), *out[2];
     nt_conv2d_forward_ref(want, t.in, t.w, t.b, d);
     float *scratch = alloc_scratch(d, 2);
     char what[160];
     for (int nt = 1; nt <= 2; nt++) {
         nt_set_num_threads(nt);
-        out[nt - 1] = alloc_nan(no); /* every output must be written */
+        out[nt - 1] = tu_alloc_nan(no); /* every output must be written */
         nt_conv2d_forward(out[nt - 1], t.in, t.w, t.b, d, scratch);
         describe(what, sizeof what, "conv forward vs ref", d, nt);
         /* the same ckk products (magnitude <= 1, random signs) summed in
@@ -221,8 +205,8 @@ START_TEST(test_backward)
     nt_rng rng;
     nt_rng_seed(&rng, 30 + (uint64_t)_i);
     /* gradients start from random values: backward must add to them */
-    float *din0 = alloc_rand(ni, &rng), *dw0 = alloc_rand(nw, &rng);
-    float *db0 = alloc_rand(nb, &rng);
+    float *din0 = tu_alloc_rand(ni, &rng), *dw0 = tu_alloc_rand(nw, &rng);
+    float *db0 = tu_alloc_rand(nb, &rng);
     float *want_in = copy_of(din0, ni), *want_w = copy_of(dw0, nw);
     float *want_b = copy_of(db0, nb);
     nt_conv2d_backward_ref(want_in, want_w, t.b ? want_b : NULL, t.r, t.in, t.w,
@@ -235,7 +219,7 @@ START_TEST(test_backward)
     double tol_in = 2e-7 * d->OC * d->KH * d->KW + 1e-6;
 
     float *scratch = alloc_scratch(d, 2);
-    float *din = alloc_nan(ni), *dw = alloc_nan(nw), *db = alloc_nan(nb);
+    float *din = tu_alloc_nan(ni), *dw = tu_alloc_nan(nw), *db = tu_alloc_nan(nb);
     char what[160];
     for (int nt = 1; nt <= 2; nt++) {
         nt_set_num_threads(nt);
@@ -345,7 +329,7 @@ START_TEST(test_backward_numeric)
      * the forward and the gradients below */
     double *want = malloc(sizeof(double) * no);
     forward_double(want, &t);
-    float *out = alloc_nan(no), *scratch = alloc_scratch(d, 2);
+    float *out = tu_alloc_nan(no), *scratch = alloc_scratch(d, 2);
     nt_conv2d_forward_ref(out, t.in, t.w, t.b, d);
     /* sums of at most 3*2*4 + 1 products of magnitude <= 1: error ~1e-7 */
     TU_ASSERT_CLOSE_D("conv forward_ref vs double", out, want, no, 1e-5, 1e-5);
@@ -416,7 +400,7 @@ START_TEST(test_scratch_independent_of_batch)
     full.N = 9;
     float *scratch = alloc_scratch(&full, 2);
     size_t no = out_size(&t.d);
-    float *out = alloc_nan(no), *want = alloc_nan(no);
+    float *out = tu_alloc_nan(no), *want = tu_alloc_nan(no);
     nt_conv2d_forward_ref(want, t.in, t.w, t.b, &t.d);
     nt_conv2d_forward(out, t.in, t.w, t.b, &t.d, scratch);
     /* ckk = 18 products of magnitude <= 1 in another order */
@@ -444,7 +428,7 @@ static void check_torch(const torch_case *tc, int nt)
     const nt_conv2d_dims *d = &tc->d;
     nt_set_num_threads(nt);
     size_t ni = in_size(d), nw = w_size(d), no = out_size(d);
-    float *out = alloc_nan(no), *scratch = alloc_scratch(d, nt);
+    float *out = tu_alloc_nan(no), *scratch = alloc_scratch(d, nt);
     float *din = calloc(ni, sizeof(float)), *dw = calloc(nw, sizeof(float));
     float *db = calloc((size_t)d->OC, sizeof(float));
     nt_conv2d_forward(out, tc->in, tc->w, tc->b, d, scratch);

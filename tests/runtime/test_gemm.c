@@ -27,15 +27,6 @@ typedef struct gemm_data {
     double *want;      /* [M, N] */
 } gemm_data;
 
-static float *alloc_nan(size_t n)
-{
-    float *x = malloc(sizeof(float) * (n ? n : 1));
-    ck_assert_ptr_nonnull(x);
-    for (size_t i = 0; i < n; i++)
-        x[i] = NAN;
-    return x;
-}
-
 static void fill_matrix(float *x, int rows, int cols, int ld, nt_rng *rng)
 {
     for (int r = 0; r < rows; r++)
@@ -55,9 +46,9 @@ static gemm_data gemm_make(gemm_case g, uint64_t seed)
     t.ldc = g.N + g.pad_c;
     if (t.lda < 1)
         t.lda = 1;
-    t.A = alloc_nan((size_t)arows * t.lda);
-    t.B = alloc_nan((size_t)brows * t.ldb);
-    t.C0 = alloc_nan((size_t)g.M * t.ldc);
+    t.A = tu_alloc_nan((size_t)arows * t.lda);
+    t.B = tu_alloc_nan((size_t)brows * t.ldb);
+    t.C0 = tu_alloc_nan((size_t)g.M * t.ldc);
     fill_matrix(t.A, arows, acols, t.lda, &rng);
     fill_matrix(t.B, brows, bcols, t.ldb, &rng);
     fill_matrix(t.C0, g.M, g.N, t.ldc, &rng);
@@ -132,7 +123,7 @@ START_TEST(test_outside_parallel)
 {
     gemm_case g = case_of(_i);
     gemm_data t = gemm_make(g, 100 + (uint64_t)_i);
-    float *C = alloc_nan((size_t)g.M * t.ldc);
+    float *C = tu_alloc_nan((size_t)g.M * t.ldc);
     char what[96];
     for (int nt = 1; nt <= 2; nt++) {
         nt_set_num_threads(nt);
@@ -155,7 +146,7 @@ START_TEST(test_inside_parallel)
     float *C[2];
     for (int k = 0; k < 2; k++) {
         t[k] = gemm_make(case_of(2 * k + _i), 200 + (uint64_t)(2 * k + _i));
-        C[k] = alloc_nan((size_t)t[k].g.M * t[k].ldc);
+        C[k] = tu_alloc_nan((size_t)t[k].g.M * t[k].ldc);
     }
     int team = 0;
 #pragma omp parallel num_threads(2)
@@ -181,7 +172,7 @@ START_TEST(test_degenerate)
     nt_set_num_threads(2);
     gemm_case g = {0, 0, 5, 4, 0, 0, 0, 2, 1.0f, 0.5f};
     gemm_data t = gemm_make(g, 300);
-    float *C = alloc_nan((size_t)g.M * t.ldc);
+    float *C = tu_alloc_nan((size_t)g.M * t.ldc);
     gemm_run(&t, C);
     gemm_check(&t, C, "sgemm K=0");
 

@@ -21,22 +21,6 @@ static const lin_case cases[] = {
     {1, 7, 5, 1}, {33, 300, 70, 1}, {4, 13, 1, 0}, {6, 1, 9, 1},
 };
 
-static float *alloc_nan(size_t n)
-{
-    float *x = malloc(sizeof(float) * (n ? n : 1));
-    ck_assert_ptr_nonnull(x);
-    for (size_t i = 0; i < n; i++)
-        x[i] = NAN;
-    return x;
-}
-
-static float *alloc_rand(size_t n, nt_rng *rng)
-{
-    float *x = alloc_nan(n);
-    tu_fill(x, n, -1.0f, 1.0f, rng);
-    return x;
-}
-
 /* out = in * W^T + b in double. */
 static void ref_forward(double *out, const float *in, const float *w,
                         const float *b, int N, int IN, int OUT)
@@ -60,10 +44,10 @@ static lin_data lin_make(lin_case c, uint64_t seed)
     nt_rng rng;
     nt_rng_seed(&rng, seed);
     lin_data t = {c, NULL, NULL, NULL, NULL};
-    t.in = alloc_rand((size_t)c.N * c.IN, &rng);
-    t.w = alloc_rand((size_t)c.OUT * c.IN, &rng);
-    t.b = c.bias ? alloc_rand((size_t)c.OUT, &rng) : NULL;
-    t.r = alloc_rand((size_t)c.N * c.OUT, &rng);
+    t.in = tu_alloc_rand((size_t)c.N * c.IN, &rng);
+    t.w = tu_alloc_rand((size_t)c.OUT * c.IN, &rng);
+    t.b = c.bias ? tu_alloc_rand((size_t)c.OUT, &rng) : NULL;
+    t.r = tu_alloc_rand((size_t)c.N * c.OUT, &rng);
     return t;
 }
 
@@ -82,7 +66,7 @@ START_TEST(test_forward)
     size_t no = (size_t)c.N * c.OUT;
     double *want = malloc(sizeof(double) * no);
     ref_forward(want, t.in, t.w, t.b, c.N, c.IN, c.OUT);
-    float *out = alloc_nan(no);
+    float *out = tu_alloc_nan(no);
     for (int nt = 1; nt <= 2; nt++) {
         nt_set_num_threads(nt);
         for (size_t i = 0; i < no; i++)
@@ -207,8 +191,8 @@ START_TEST(test_backward_accumulates)
     float *db = calloc((size_t)c.OUT, sizeof(float));
     nt_linear_backward(din, dw, db, t.r, t.in, t.w, c.N, c.IN, c.OUT);
 
-    float *din2 = alloc_rand(nin, &rng), *dw2 = alloc_rand(nw, &rng);
-    float *db2 = alloc_rand((size_t)c.OUT, &rng);
+    float *din2 = tu_alloc_rand(nin, &rng), *dw2 = tu_alloc_rand(nw, &rng);
+    float *db2 = tu_alloc_rand((size_t)c.OUT, &rng);
     float *want_in = malloc(sizeof(float) * nin), *want_w = malloc(sizeof(float) * nw);
     float *want_b = malloc(sizeof(float) * (size_t)c.OUT);
     for (size_t i = 0; i < nin; i++)

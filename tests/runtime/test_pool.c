@@ -41,15 +41,6 @@ static size_t out_size(const nt_pool2d_dims *d)
     return (size_t)d->N * d->C * d->OH * d->OW;
 }
 
-static float *alloc_nan(size_t n)
-{
-    float *x = malloc(sizeof(float) * (n ? n : 1));
-    ck_assert_ptr_nonnull(x);
-    for (size_t i = 0; i < n; i++)
-        x[i] = NAN;
-    return x;
-}
-
 /* Distinct values 0.01 apart in random order, shifted negative so that a
  * padded zero would beat them: finite differences with eps 1e-3 never change
  * which element is the maximum. */
@@ -75,7 +66,7 @@ START_TEST(test_max_forward)
     nt_rng rng;
     nt_rng_seed(&rng, 40 + (uint64_t)_i);
     size_t ni = in_size(&d), no = out_size(&d);
-    float *in = alloc_nan(ni), *want = alloc_nan(no), *out = alloc_nan(no);
+    float *in = tu_alloc_nan(ni), *want = tu_alloc_nan(no), *out = tu_alloc_nan(no);
     int32_t *wanta = malloc(sizeof(int32_t) * no), *arg = malloc(sizeof(int32_t) * no);
     /* values in [-1, 1] rounded to 1/8: many ties */
     for (size_t i = 0; i < ni; i++)
@@ -126,7 +117,7 @@ START_TEST(test_max_backward)
     nt_rng rng;
     nt_rng_seed(&rng, 50 + (uint64_t)_i);
     size_t ni = in_size(&d), no = out_size(&d);
-    float *in = alloc_nan(ni), *r = alloc_nan(no), *out = alloc_nan(no);
+    float *in = tu_alloc_nan(ni), *r = tu_alloc_nan(no), *out = tu_alloc_nan(no);
     int32_t *arg = malloc(sizeof(int32_t) * no);
     fill_distinct(in, ni, &rng);
     tu_fill(r, no, -1.0f, 1.0f, &rng);
@@ -215,7 +206,7 @@ START_TEST(test_avg_forward)
     nt_rng rng;
     nt_rng_seed(&rng, 60 + (uint64_t)_i);
     size_t ni = in_size(&d), no = out_size(&d);
-    float *in = alloc_nan(ni), *want = alloc_nan(no), *out = alloc_nan(no);
+    float *in = tu_alloc_nan(ni), *want = tu_alloc_nan(no), *out = tu_alloc_nan(no);
     tu_fill(in, ni, -1.0f, 1.0f, &rng);
     nt_avgpool2d_forward_ref(want, in, &d);
     for (int nt = 1; nt <= 2; nt++) {
@@ -285,7 +276,7 @@ START_TEST(test_avg_backward)
     nt_rng rng;
     nt_rng_seed(&rng, 70 + (uint64_t)_i);
     size_t ni = in_size(&d), no = out_size(&d);
-    float *in = alloc_nan(ni), *r = alloc_nan(no);
+    float *in = tu_alloc_nan(ni), *r = tu_alloc_nan(no);
     tu_fill(in, ni, -1.0f, 1.0f, &rng);
     tu_fill(r, no, -1.0f, 1.0f, &rng);
     double *want = calloc(ni, sizeof(double));
@@ -295,7 +286,7 @@ START_TEST(test_avg_backward)
     } else {
         avg_grad(want, r, &d);
     }
-    float *din = malloc(sizeof(float) * ni), *prior = alloc_nan(ni);
+    float *din = malloc(sizeof(float) * ni), *prior = tu_alloc_nan(ni);
     tu_fill(prior, ni, -1.0f, 1.0f, &rng);
     for (int nt = 1; nt <= 2; nt++) {
         nt_set_num_threads(nt);
@@ -361,7 +352,7 @@ START_TEST(test_gap)
     size_t ni = (size_t)N * C * HW, no = (size_t)N * C;
     nt_rng rng;
     nt_rng_seed(&rng, 80 + (uint64_t)_i);
-    float *in = alloc_nan(ni), *r = alloc_nan(no), *out = alloc_nan(no);
+    float *in = tu_alloc_nan(ni), *r = tu_alloc_nan(no), *out = tu_alloc_nan(no);
     tu_fill(in, ni, -1.0f, 1.0f, &rng);
     tu_fill(r, no, -1.0f, 1.0f, &rng);
     double *want = malloc(sizeof(double) * no);
@@ -424,7 +415,7 @@ static void torch_max(const nt_pool2d_dims *d, const float *in,
                       const float *dout, const float *want_din)
 {
     size_t ni = in_size(d), no = out_size(d);
-    float *out = alloc_nan(no), *din = calloc(ni, sizeof(float));
+    float *out = tu_alloc_nan(no), *din = calloc(ni, sizeof(float));
     int32_t *arg = malloc(sizeof(int32_t) * no);
     nt_maxpool2d_forward(out, arg, in, d);
     nt_maxpool2d_backward(din, dout, arg, d);
@@ -445,7 +436,7 @@ static void torch_avg(const nt_pool2d_dims *d, const float *in,
                       const float *want_din)
 {
     size_t ni = in_size(d), no = out_size(d);
-    float *out = alloc_nan(no), *din = calloc(ni, sizeof(float));
+    float *out = tu_alloc_nan(no), *din = calloc(ni, sizeof(float));
     nt_avgpool2d_forward(out, in, d);
     nt_avgpool2d_backward(din, dout, d);
     /* sums of at most 9 terms of magnitude < 4: rounding ~1e-6 */

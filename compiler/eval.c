@@ -75,6 +75,12 @@ const char *value_str(arena *ar, const value *v)
 
 void scope_set(arena *ar, scope *sc, const char *name, value v, nc_loc loc)
 {
+    for (binding *b = sc->vars; b; b = b->next) /* assignment: rebind in place */
+        if (strcmp(b->name, name) == 0) {
+            b->v = v;
+            b->loc = loc;
+            return;
+        }
     binding *b = arena_alloc(ar, sizeof *b);
     b->name = name;
     b->v = v;

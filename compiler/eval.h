@@ -2,9 +2,11 @@
  *
  * Values are integers (booleans are 0 and 1), floats and tuples. Integer
  * arithmetic is checked for overflow; `/` on two integers is floor division
- * (Python's //), on a float it is true division. Scopes are lexical: a
- * block sees its parameters, its own lets and the top-level lets, never its
- * caller's variables.
+ * (Python's //), on a float it is true division. Scopes are lexical and,
+ * as in Python, only blocks (functions) make them: a block sees its
+ * parameters, its own lets and the top-level lets, never its caller's
+ * variables; the bodies of loops, conditionals and branches share the
+ * enclosing scope, so `let` there assigns a variable that outlives them.
  */
 #ifndef EVAL_H
 #define EVAL_H
@@ -52,7 +54,8 @@ const char *value_kind_name(const value *v);
 /* Evaluates e in sc; returns 0, or -1 after reporting an error. */
 int eval_expr(evaluator *ev, const scope *sc, const ast_expr *e, value *out);
 
-/* Binds pattern to v in sc (destructuring tuples); -1 on a shape mismatch. */
+/* Binds pattern to v in sc (destructuring tuples); -1 on a shape mismatch.
+ * A name already bound in sc (not in its parents) is assigned. */
 int eval_bind(evaluator *ev, scope *sc, const ast_pattern *p, const value *v);
 void scope_set(arena *ar, scope *sc, const char *name, value v, nc_loc loc);
 const binding *scope_lookup(const scope *sc, const char *name);

@@ -300,8 +300,7 @@ static int expand_join(expander *x, const ast_stmt *s, scope *sc, naming *nm,
     for (const ast_branch *b = s->branches; b; b = b->next) {
         const char *path = b->name ? chosen(x, nm, b->name) : numbered(x, nm, "branch");
         naming bn = child_naming(x, path);
-        scope bsc = {NULL, sc};
-        outs[k] = expand_stmts(x, b->body, &bsc, &bn, cur);
+        outs[k] = expand_stmts(x, b->body, sc, &bn, cur);
         if (x->g->nodes[outs[k]].kind == L_ERROR)
             ok = 0;
         k++;
@@ -611,10 +610,8 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
             long long n;
             if (count_value(x, s->expr, sc, &n))
                 break;
-            for (long long i = 0; i < n && !step(x, s->loc); i++) {
-                scope inner = {NULL, sc};
-                cur = expand_stmts(x, s->body, &inner, nm, cur);
-            }
+            for (long long i = 0; i < n && !step(x, s->loc); i++)
+                cur = expand_stmts(x, s->body, sc, nm, cur);
             break;
         }
         case S_FOR: {
@@ -627,10 +624,9 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
                 break;
             }
             for (int i = 0; i < list.n && !step(x, s->loc); i++) {
-                scope inner = {NULL, sc};
-                if (eval_bind(&x->ev, &inner, s->pattern, &list.items[i]))
+                if (eval_bind(&x->ev, sc, s->pattern, &list.items[i]))
                     break;
-                cur = expand_stmts(x, s->body, &inner, nm, cur);
+                cur = expand_stmts(x, s->body, sc, nm, cur);
             }
             break;
         }
@@ -644,8 +640,7 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
                            value_str(x->ar, &c));
                 break;
             }
-            scope inner = {NULL, sc};
-            cur = expand_stmts(x, c.i ? s->body : s->else_body, &inner, nm, cur);
+            cur = expand_stmts(x, c.i ? s->body : s->else_body, sc, nm, cur);
             break;
         }
         case S_INPUT:

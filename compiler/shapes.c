@@ -257,10 +257,26 @@ static void check_stated(shape_ctx *c, const ir_check *k)
     diag_note(c->d, k->loc, "stated by this input(...) of block '%s'", grp->block);
 }
 
+/* For every block call, the chain of calls that leads to it, as notes for
+ * errors inside it ("in block 'residual' called here"). */
+static diag_context *call_chains(const ir_graph *g, arena *ar)
+{
+    diag_context *ctx = arena_alloc(ar, sizeof *ctx * (size_t)(g->ngroups + 1));
+    for (int k = 0; k < g->ngroups; k++) {
+        const ir_group *gr = &g->groups[k];
+        ctx[k].up = gr->parent >= 0 ? &ctx[gr->parent] : NULL;
+        ctx[k].loc = gr->loc;
+        ctx[k].what = arena_printf(ar, "in block '%s' called here", gr->block);
+    }
+    return ctx;
+}
+
 int infer_shapes(ir_graph *g, diag *d)
 {
     shape_ctx c = {g, d, d->ar};
     int before = d->nerrors;
+    const diag_context *saved = d->ctx;
+    diag_context *chains = call_chains(g, d->ar);
     g->total_params = g->total_flops = g->total_activations = 0;
     for (int i = 0; i < g->n; i++) {
         ir_node *n = &g->nodes[i];
@@ -272,8 +288,11 @@ int infer_shapes(ir_graph *g, diag *d)
             int inputs_ok = 1;
             for (int k = 0; k < n->ninputs; k++)
                 inputs_ok &= g->nodes[n->inputs[k]].ok;
-            if (inputs_ok)
+            if (inputs_ok) {
+                d->ctx = n->group >= 0 ? &chains[n->group] : NULL;
                 n->ok = shape_fns[n->kind](&c, n) == 0;
+                d->ctx = saved;
+            }
         }
         if (n->ok) {
             g->total_params += n->params;
@@ -282,8 +301,12 @@ int infer_shapes(ir_graph *g, diag *d)
                 g->total_activations += shape_size(&n->out);
         }
     }
-    for (int i = 0; i < g->nchecks; i++)
+    for (int i = 0; i < g->nchecks; i++) {
+        int parent = g->groups[g->checks[i].group].parent;
+        d->ctx = parent >= 0 ? &chains[parent] : NULL;
         check_stated(&c, &g->checks[i]);
+        d->ctx = saved;
+    }
     const ir_train *t = &g->train;
     const shape *in = g->n ? &g->nodes[0].out : NULL;
     if (t->has_resize && in && in->rank == 3 &&

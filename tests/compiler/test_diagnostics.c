@@ -2,8 +2,9 @@
  * tests/compiler/bad/. Each file states the diagnostics it must produce in
  * comments:
  *
- *   # expect: LINE:COL: error: MESSAGE      (or note:, or no LINE:COL: for
- *                                             messages without a location)
+ *   # expect: LINE:COL: error: MESSAGE      (or note:; FILE.net:LINE:COL: for
+ *                                             a diagnostic in an imported file;
+ *                                             no location for messages without one)
  *
  * Every expected line must appear (as "FILE:LINE:COL: error: MESSAGE"), the
  * compile must fail, and no other error may be reported. */
@@ -50,6 +51,8 @@ static void check_file(const char *dir, const char *name)
         char want[1200];
         if (e[0] >= '0' && e[0] <= '9')
             snprintf(want, sizeof want, "%s:%s", name, e); /* path ends with name */
+        else if (strstr(e, ".net:")) /* in another file: "lib.net:7:3: error: ..." */
+            snprintf(want, sizeof want, "%s", e);
         else /* no location: the message alone (it may name the file's path) */
             snprintf(want, sizeof want, "%s", strstr(e, ": ") ? strstr(e, ": ") + 2 : e);
         if (strstr(e, "error: "))

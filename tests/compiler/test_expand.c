@@ -217,8 +217,23 @@ START_TEST(top_level_lets_and_scoping)
     /* blocks see their parameters and the top level, not their caller */
     ASSERT_ERROR("block b() { conv(secret, 1) }\nnet n { input(1, 8, 8) let secret = 3 b }",
                  NULL, "undefined variable 'secret'");
-    /* a let inside a loop body does not leak out of it */
-    ASSERT_ERROR(NET("repeat 1 { let q = 2 } conv(q, 1)"), NULL, "undefined variable 'q'");
+    /* as in Python, loop and branch bodies share the enclosing scope: a let
+     * there assigns, and the value carries to the next iteration and after */
+    ctest t;
+    ctest_text(&t, NET("let c = 8 for k in range(3) { conv(c, 1) let c = c * 2 } conv(c, 1) "
+                       "concat { branch { let d = 3 relu } branch { } } conv(d, 1)"),
+               NULL);
+    CTEST_ASSERT_OK(&t);
+    const ir_node *n = t.c.graph.nodes;
+    ck_assert_int_eq(n[1].a.conv.out, 8);
+    ck_assert_int_eq(n[2].a.conv.out, 16);
+    ck_assert_int_eq(n[3].a.conv.out, 32);
+    ck_assert_int_eq(n[4].a.conv.out, 64);
+    ck_assert_int_eq(n[7].a.conv.out, 3);
+    ctest_free(&t);
+    /* a block's lets stay in the block */
+    ASSERT_ERROR("block b() { let q = 2 relu }\n" NET("b conv(q, 1)"), NULL,
+                 "undefined variable 'q'");
 }
 END_TEST
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Salts that keep the counter-based random streams of the run apart. */
 #define STREAM_DROPOUT 0x64726f706f757400ULL /* "dropout" */
@@ -54,10 +55,21 @@ int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
     if (net->act_floats > SIZE_MAX / B)
         return nt_fail(err, "the activations of %d examples would need more "
                        "memory than can be addressed", batch_max);
+    size_t scratch = net->scratch_floats ? net->scratch_floats(nt_num_threads()) : 0;
+    /* Refuse up front what cannot fit in the machine's memory: with Linux's
+     * overcommit the allocations could succeed and zeroing them would then
+     * summon the OOM killer. */
+    const double need = ((double)net->act_floats * (double)B + 3.0 * net->param_floats +
+                         (double)net->state_floats + (double)scratch) * sizeof(float);
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    const double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    if (have > 0 && need > have)
+        return nt_fail(err, "a batch capacity of %d needs %.1f GiB of memory, more than the "
+                       "%.1f GiB this machine has; use a smaller --batch-size", batch_max,
+                       need / 1073741824.0, have / 1073741824.0);
     m->net = net;
     m->batch_max = batch_max;
     m->dropout_enabled = 1;
-    size_t scratch = net->scratch_floats ? net->scratch_floats(nt_num_threads()) : 0;
     if (!(m->params = alloc_floats(net->param_floats, "parameters", err)) ||
         !(m->grads = alloc_floats(net->param_floats, "gradients", err)) ||
         !(m->momentum = alloc_floats(net->param_floats, "momentum buffers",

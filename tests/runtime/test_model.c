@@ -114,10 +114,17 @@ START_TEST(test_alloc_refuses)
     ck_assert_int_eq(nt_model_alloc(&m, &huge, 4, &err), -1);
     ck_assert_msg(strstr(err.msg, "activations of 4 examples") != NULL, "%s",
                   err.msg);
+    /* more than the machine's memory: refused with the sizes, before the
+     * allocations could succeed on overcommit and the zeroing meet the OOM
+     * killer */
     huge = tiny_net;
     huge.param_floats = SIZE_MAX / 2;
     ck_assert_int_eq(nt_model_alloc(&m, &huge, 4, &err), -1);
-    ck_assert_msg(strstr(err.msg, "parameters") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "GiB of memory, more than the") != NULL, "%s", err.msg);
+    huge = tiny_net;
+    huge.act_floats = (size_t)1 << 36; /* 256 GiB per example */
+    ck_assert_int_eq(nt_model_alloc(&m, &huge, 1, &err), -1);
+    ck_assert_msg(strstr(err.msg, "use a smaller --batch-size") != NULL, "%s", err.msg);
     ck_assert_ptr_null(m.params);
     ck_assert_ptr_null(m.act);
 }

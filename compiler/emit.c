@@ -563,7 +563,9 @@ static void emit_desc(emitter *e, const emit_opts *o)
       t->has_batch_size ? (long long)t->batch_size : 0LL,
       t->has_resize ? (long long)t->resize : 0LL);
     P("};\n\n");
-    P("int main(int argc, char **argv)\n{\n    return nt_trainer_main(&net, argc, argv);\n}\n");
+    P("int main(int argc, char **argv)\n{\n"
+      "    nt_prefer_passive_wait(argv); /* may start this program again, once */\n"
+      "    return nt_trainer_main(&net, argc, argv);\n}\n");
 }
 
 void emit_c(const ir_graph *g, const plan *p, const emit_opts *o, FILE *out)

@@ -6,6 +6,8 @@
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 int nt_fail(nt_error *err, const char *fmt, ...)
 {
@@ -34,4 +36,14 @@ int nt_num_threads(void)
     if (num_threads == 0)
         nt_set_num_threads(0);
     return num_threads;
+}
+
+void nt_prefer_passive_wait(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+        return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY"); /* could not restart: carry on as we are */
 }

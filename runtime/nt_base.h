@@ -46,6 +46,16 @@ int nt_fail(nt_error *err, const char *fmt, ...)
 void nt_set_num_threads(int n);
 int nt_num_threads(void);
 
+/* OpenMP threads that spin while they wait make training 10x slower or worse
+ * as soon as another process competes for the cores (measured: 800 instead
+ * of 10,600 images/s for BN-LeNet). libgomp reads its wait policy before
+ * main() runs, so a program that wants passive waiting must set it and
+ * start again: unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is already set,
+ * this sets OMP_WAIT_POLICY=passive and re-executes the program with argv
+ * (once; on failure it returns and the program goes on as it is).
+ * Generated trainers call it first thing in main(). */
+void nt_prefer_passive_wait(char **argv);
+
 /* ---- random numbers ---------------------------------------------------- */
 
 /* A small sequential generator (xoshiro256** seeded through splitmix64) for

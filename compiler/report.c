@@ -209,9 +209,13 @@ static void dot_group(const ir_graph *g, const dot_lists *l, int grp, int depth,
     for (int j = l->node_start[grp + 1]; j < l->node_start[grp + 2]; j++) {
         int i = l->nodes[j];
         const ir_node *n = &g->nodes[i];
-        const char *leaf = strrchr(n->path, '.');
+        /* the path inside the cluster: branch2.conv1 in residual1 */
+        const char *label = n->path;
+        size_t plen = grp >= 0 ? strlen(g->groups[grp].path) : 0;
+        if (plen && strncmp(label, g->groups[grp].path, plen) == 0 && label[plen] == '.')
+            label += plen + 1;
         fprintf(out, "%*sn%d [label=\"", 2 * depth + 2, "", i);
-        dot_label(grp >= 0 && leaf ? leaf + 1 : n->path, out);
+        dot_label(label, out);
         fprintf(out, "\\n%s %s\"%s];\n", layer_op(n->kind), shape_str(&n->out, b, sizeof b),
                 n->kind == L_INPUT ? ", shape=ellipse" : "");
     }

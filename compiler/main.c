@@ -234,7 +234,8 @@ static int emit_and_build(const options *o, compilation *c)
         } else if (build_trainer(c_path, bin, o->verbose) != 0) {
             rc = EXIT_INPUT;
         } else {
-            printf("built %s (C source: %s)\n", bin, c_path);
+            printf("built %s (C source: %s); run it: %s%s --help\n", bin, c_path,
+                   strchr(bin, '/') ? "" : "./", bin);
         }
         free(c_path);
     } else if (close_output(o, out) != 0) {

@@ -690,6 +690,14 @@ static void eval_globals(expander *x, const program *p)
         }
 }
 
+static int has_net(const ast_file *f)
+{
+    for (const ast_item *it = f->items; it; it = it->next)
+        if (it->kind == I_NET)
+            return 1;
+    return 0;
+}
+
 static const ast_item *select_net(expander *x, const program *p, const char *want)
 {
     const ast_item *found = NULL;
@@ -809,6 +817,8 @@ int expand_program(const program *p, arena *ar, diag *d, const expand_opts *o,
 
     collect_blocks(&x, p);
     eval_globals(&x, p);
+    if (o->library_ok && !o->net && !has_net(&p->files[0]))
+        return d->nerrors == before ? 0 : -1;
     const ast_item *net = select_net(&x, p, o->net);
     if (!net)
         return -1;

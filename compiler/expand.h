@@ -18,6 +18,7 @@ typedef struct expand_opts {
     const char *net;                /* which net of the root file; NULL: the only one */
     const char *const *defines;     /* "name=value" overrides of net parameters */
     int ndefines;
+    int library_ok;                 /* a root file of blocks only is fine (g->n stays 0) */
 } expand_opts;
 
 /* Expands the selected net of p's root file into g. Returns 0, or -1 after

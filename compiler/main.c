@@ -260,7 +260,8 @@ int main(int argc, char **argv)
         compile_free(&c);
         return rc ? EXIT_INPUT : 0;
     }
-    compile_opts co = {o.file, NULL, o.includes, {o.net, o.defines, o.ndefines}};
+    compile_opts co = {o.file, NULL, o.includes,
+                       {o.net, o.defines, o.ndefines, strcmp(o.command, "check") == 0}};
     int rc = compile_net(&c, &co);
     diag_print(&c.diag, stderr);
     if (rc != 0) {
@@ -283,6 +284,13 @@ int main(int argc, char **argv)
             report_table(g, o.batch, out);
     } else if (strcmp(o.command, "dot") == 0) {
         report_dot(g, out);
+    } else if (g->n == 0) {
+        int blocks = 0;
+        for (const ast_item *it = c.prog.files[0].items; it; it = it->next)
+            blocks += it->kind == I_BLOCK;
+        fprintf(out, "%s: a library of %d block%s and no net; its syntax and imports are "
+                "valid (block bodies are checked when a net calls them)\n",
+                o.file, blocks, blocks == 1 ? "" : "s");
     } else {
         char b[64];
         fprintf(out, "%s: net %s is valid: %d layers, %s parameters\n", o.file, g->name,

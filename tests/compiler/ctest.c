@@ -22,7 +22,7 @@ void ctest_text(ctest *t, const char *text, const char *const *defines)
     int n = 0;
     while (defines && defines[n])
         n++;
-    compile_opts o = {ctest_src("nets/test.net"), text, NULL, {NULL, defines, n}};
+    compile_opts o = {ctest_src("nets/test.net"), text, NULL, {NULL, defines, n, 0}};
     t->rc = compile_net(&t->c, &o);
     collect(t);
 }
@@ -32,7 +32,7 @@ void ctest_file(ctest *t, const char *path, const char *const *defines)
     int n = 0;
     while (defines && defines[n])
         n++;
-    compile_opts o = {path, NULL, NULL, {NULL, defines, n}};
+    compile_opts o = {path, NULL, NULL, {NULL, defines, n, 0}};
     t->rc = compile_net(&t->c, &o);
     collect(t);
 }

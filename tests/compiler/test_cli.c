@@ -103,6 +103,9 @@ START_TEST(check_summary)
                "nets/alexnet.net: net alexnet is valid: 21 layers, 46,764,746 parameters");
     ASSERT_RUN("check -D ratio=1 nets/vgg.net", 0, out, "128,806,154 parameters");
     ASSERT_RUN("check -Dratio=1 nets/vgg.net", 0, out, "128,806,154 parameters");
+    ASSERT_RUN("check nets/lib/resnet.net", 0, out,
+               "nets/lib/resnet.net: a library of 2 blocks and no net");
+    ASSERT_RUN("shapes nets/lib/resnet.net", 1, err, "has no net to expand");
 }
 END_TEST
 

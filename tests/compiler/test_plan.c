@@ -1,0 +1,177 @@
+/* test_plan.c - suite "plan": the memory plan (compiler/plan.c). For every
+ * network in nets/ and some branchy synthetic ones, no two buffers that are
+ * alive at the same time share memory: forward outputs and saved data live
+ * through the whole step; the gradient of a layer's output lives from the
+ * backward of its last consumer (the first to accumulate into it) to its own
+ * backward. Also the parameter arena's order and sizes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctest.h"
+#include "plan.h"
+
+typedef struct span {
+    int64_t lo, hi;   /* floats [lo, hi) of the per-example arena */
+    int from, to;     /* alive during backward times [from, to] */
+    int node;
+    const char *what;
+} span;
+
+static int storage(const ir_graph *g, int n)
+{
+    while (g->nodes[n].kind == L_FLATTEN)
+        n = g->nodes[n].inputs[0];
+    return n;
+}
+
+static void check_plan(const ctest *t)
+{
+    const ir_graph *g = &t->c.graph;
+    plan p;
+    arena ar = {0};
+    diag d;
+    diag_init(&d, &ar);
+    ck_assert_int_eq(plan_memory(g, &ar, &d, &p), 0);
+    const int T = g->n; /* backward time of node i: T - 1 - i; forward: before 0 */
+    span *s = calloc((size_t)(3 * g->n), sizeof *s);
+    int ns = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        const plan_node *pn = &p.nodes[i];
+        if (n->kind == L_FLATTEN) {
+            ck_assert_int_eq(pn->act, p.nodes[storage(g, i)].act);
+            continue;
+        }
+        int64_t size = shape_size(&n->out);
+        s[ns++] = (span){pn->act, pn->act + size, -1, T, i, "output"};
+        if (pn->aux != PLAN_NONE)
+            s[ns++] = (span){pn->aux, pn->aux + (n->kind == L_DROPOUT ? (size + 3) / 4 : size), -1,
+                             T, i, "saved"};
+        if (pn->grad != PLAN_NONE) {
+            /* last consumer in forward order = first writer in backward */
+            /* the output's gradient (dlogits) is written by the trainer */
+            int first = storage(g, g->n - 1) == i ? g->n : -1;
+            for (int j = i + 1; j < g->n; j++)
+                for (int k = 0; k < g->nodes[j].ninputs; k++)
+                    if (storage(g, g->nodes[j].inputs[k]) == i && g->nodes[j].kind != L_FLATTEN)
+                        first = j;
+            for (int j = i + 1; j < g->n; j++) /* consumers through a flatten view */
+                if (g->nodes[j].kind == L_FLATTEN && storage(g, j) == i)
+                    for (int q = j + 1; q < g->n; q++)
+                        for (int k = 0; k < g->nodes[q].ninputs; k++)
+                            if (g->nodes[q].inputs[k] == j && q > first)
+                                first = q;
+            ck_assert_msg(first > i, "%s: gradient without a writer", n->path);
+            int from = first >= g->n ? -1 : T - 1 - first;
+            s[ns++] = (span){pn->grad, pn->grad + size, from, T - 1 - i, i, "gradient"};
+            if (first < g->n)
+                ck_assert_msg(pn->zero_grad_at == first, "%s: zeroed before %d, first writer %d",
+                              n->path, pn->zero_grad_at, first);
+        } else {
+            ck_assert_msg(i == 0 || storage(g, i) == 0, "%s has no gradient buffer", n->path);
+        }
+    }
+    for (int a = 0; a < ns; a++) {
+        ck_assert_msg(s[a].lo >= 0 && s[a].hi <= p.act_floats, "%s %s outside the arena",
+                      g->nodes[s[a].node].path, s[a].what);
+        ck_assert_msg(s[a].lo % 16 == 0, "%s %s not 64-byte aligned", g->nodes[s[a].node].path,
+                      s[a].what);
+        for (int b = a + 1; b < ns; b++) {
+            int live = s[a].from <= s[b].to && s[b].from <= s[a].to;
+            int shared = s[a].lo < s[b].hi && s[b].lo < s[a].hi;
+            ck_assert_msg(!(live && shared), "%s (%s) and %s (%s) overlap while both alive",
+                          g->nodes[s[a].node].path, s[a].what, g->nodes[s[b].node].path,
+                          s[b].what);
+        }
+    }
+    /* parameters: checkpoint order, disjoint, counts equal the layer's */
+    int64_t end = 0, params = 0;
+    for (int k = 0; k < p.ntensors; k++) {
+        const plan_tensor *pt = &p.tensors[k];
+        ck_assert_msg(pt->offset >= end, "%s overlaps the previous tensor", pt->name);
+        end = pt->offset + pt->count;
+        params += pt->trainable ? pt->count : 0;
+    }
+    ck_assert_msg(params == g->total_params, "trainable tensors hold %lld floats, the net %lld",
+                  (long long)params, (long long)g->total_params);
+    ck_assert(p.param_floats >= end);
+    free(s);
+    arena_free(&ar);
+}
+
+static const char *const nets[] = {"lenet", "lenet_bn", "alexnet", "vgg",
+                                   "nin", "googlenet", "resnet18"};
+
+START_TEST(seed_networks)
+{
+    char path[128];
+    snprintf(path, sizeof path, "nets/%s.net", nets[_i]);
+    ctest t;
+    ctest_file(&t, ctest_src(path), NULL);
+    CTEST_ASSERT_OK(&t);
+    check_plan(&t);
+    ctest_free(&t);
+}
+END_TEST
+
+START_TEST(branchy_networks)
+{
+    static const char *const texts[] = {
+        /* fan-out to three consumers, an identity, a flatten view feeding two */
+        "net a { input(4, 8, 8) conv(4, 3, padding = 1) add { branch { relu } branch { } "
+        "branch { conv(4, 1) tanh } } flatten concat { branch { linear(5) } branch { linear(3) } } "
+        "linear(10) }",
+        /* nested joins, pooling and dropout in branches */
+        "net b { input(3, 12, 12) concat { branch { maxpool(3, stride = 1, padding = 1) } "
+        "branch { add { branch { conv(3, 3, padding = 1) batchnorm } branch { } } dropout(0.5) } "
+        "branch { } } conv(6, 3, stride = 2) relu adaptive_avgpool(1) flatten linear(10) }",
+        /* the input feeding a join directly, and x + x */
+        "net c { input(2, 6, 6) add { branch { } branch { } } conv(3, 1) flatten "
+        "linear(10) }",
+        /* a net that ends in a flatten view */
+        "net d { input(10, 5, 5) conv(10, 3) adaptive_avgpool(1) flatten }",
+    };
+    ctest t;
+    ctest_text(&t, texts[_i], NULL);
+    CTEST_ASSERT_OK(&t);
+    check_plan(&t);
+    ctest_free(&t);
+}
+END_TEST
+
+START_TEST(output_must_be_flat)
+{
+    ctest t;
+    ctest_text(&t, "net e { input(1, 8, 8) conv(2, 3) }", NULL);
+    CTEST_ASSERT_OK(&t);
+    plan p;
+    arena ar = {0};
+    diag d;
+    diag_init(&d, &ar);
+    ck_assert_int_eq(plan_memory(&t.c.graph, &ar, &d, &p), -1);
+    ck_assert_str_eq(d.items[0].msg, "the net's output is 2x6x6; a classifier must end in a flat "
+                                     "layer (add flatten and linear(classes))");
+    arena_free(&ar);
+    ctest_free(&t);
+}
+END_TEST
+
+static Suite *plan_suite(void)
+{
+    Suite *s = suite_create("plan");
+    TCase *tc = tcase_create("memory plan");
+    tcase_add_loop_test(tc, seed_networks, 0, 7);
+    tcase_add_loop_test(tc, branchy_networks, 0, 4);
+    tcase_add_test(tc, output_must_be_flat);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(plan_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

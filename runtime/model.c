@@ -187,7 +187,8 @@ int nt_model_eval_batch(nt_model *m, int n, const int32_t *labels)
 /* ---- checkpoints: save ------------------------------------------------------ */
 
 int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
-                       int with_momentum, nt_error *err)
+                       int with_momentum, const char *training,
+                       nt_error *err)
 {
     const nt_net_desc *net = m->net;
     int ntrain = 0;
@@ -227,11 +228,11 @@ int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
     snprintf(step, sizeof step, "%" PRIu64, m->step);
     snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
     const char *keys[] = {"net", "netc_hash", "epoch", "step", "seed",
-                          "netc_version", "format"};
+                          "netc_version", "format", "training"};
     const char *values[] = {net->name, hash, ep, step, seed,
                             net->netc_version ? net->netc_version : "",
-                            NT_CHECKPOINT_FORMAT};
-    rc = nt_st_write(path, e, n, keys, values, 7, err);
+                            NT_CHECKPOINT_FORMAT, training};
+    rc = nt_st_write(path, e, n, keys, values, training ? 8 : 7, err);
 out:
     if (names)
         for (int k = 0; k < nmom; k++)
@@ -378,6 +379,9 @@ static int read_info(const nt_safetensors *st, const nt_net_desc *net,
     ci->epoch = (int)v[0];
     ci->step = v[1];
     ci->seed = v[2];
+    const char *training = nt_st_meta(st, "training");
+    if (training)
+        snprintf(ci->training, sizeof ci->training, "%s", training);
     return 0;
 }
 

@@ -163,9 +163,13 @@ int nt_model_eval_batch(nt_model *m, int n, const int32_t *labels);
 #define NT_CHECKPOINT_FORMAT "netc-checkpoint-1"
 
 /* Writes m's tensors (and its momentum buffers if with_momentum) to path,
- * atomically, recording epoch, m->step and m->seed. */
+ * atomically, recording epoch, m->step, m->seed and, unless NULL, a
+ * description of the training settings ("lr 0.05 momentum 0 ...", metadata
+ * "training") so that a resumed run can tell whether it continues the same
+ * run. */
 int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
-                       int with_momentum, nt_error *err);
+                       int with_momentum, const char *training,
+                       nt_error *err);
 
 /* What a checkpoint's __metadata__ says (a file written by other tools may
  * have none; each has_ flag says whether its field was present). */
@@ -174,6 +178,7 @@ typedef struct nt_checkpoint_info {
     int has_epoch, has_step, has_seed;
     int epoch;
     uint64_t step, seed;
+    char training[160];      /* the "training" metadata, "" if absent */
 } nt_checkpoint_info;
 
 /* Reads path into m->params (and m->momentum if with_momentum), or refuses it

@@ -558,6 +558,7 @@ typedef struct run {
     FILE *log;
     int start_epoch;     /* epochs done before this run (--resume) */
     int nbatches;        /* trained batches per epoch */
+    char training[160];  /* the settings a resumed run must repeat, for checkpoints */
     int skip_last;       /* a final batch of one example is skipped */
 } run;
 
@@ -757,7 +758,7 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
             return -1;
     }
     if (o->save &&
-        nt_checkpoint_save(m, o->save, epoch + 1, o->momentum != 0.0, err))
+        nt_checkpoint_save(m, o->save, epoch + 1, o->momentum != 0.0, r->training, err))
         return -1;
     return 0;
 }
@@ -778,6 +779,10 @@ static int resume(run *r, nt_error *err)
                        PRIu64 "; drop --seed to resume it (or --load to "
                        "start a new run from these weights)", o->resume,
                        ci.seed, o->seed);
+    if (ci.training[0] && strcmp(ci.training, r->training) != 0)
+        fprintf(stderr, "note: %s was trained with %s; this run uses %s, so it does not "
+                "continue that run as it would have gone on\n", o->resume, ci.training,
+                r->training);
     r->m.seed = ci.seed;
     r->m.step = ci.step;
     r->start_epoch = ci.epoch;
@@ -787,6 +792,9 @@ static int resume(run *r, nt_error *err)
 static int train(run *r, nt_error *err)
 {
     const options *o = r->o;
+    snprintf(r->training, sizeof r->training,
+             "lr %.9g momentum %.9g weight_decay %.9g batch_size %d limit_train %d", o->lr,
+             o->momentum, o->weight_decay, o->batch, o->limit_train);
     if (setup_model(r, o->batch, err) != 0)
         return EXIT_DATA;
     if (o->resume && resume(r, err) != 0)
@@ -827,7 +835,7 @@ static int train(run *r, nt_error *err)
     if (!to_train) {
         if (o->save &&
             nt_checkpoint_save(&r->m, o->save, r->start_epoch,
-                               o->momentum != 0.0, err) != 0)
+                               o->momentum != 0.0, r->training, err) != 0)
             return EXIT_DATA;
         if (o->save && !o->quiet)
             printf("saved the initial weights to %s\n", o->save);

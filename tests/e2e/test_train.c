@@ -73,6 +73,12 @@ START_TEST(resume_is_bit_exact)
                        bin, common, bin, common, bin, common);
     E2E_ASSERT_STATUS(r, 0);
     e2e_free(&r);
+    /* resuming with other settings is allowed, with a note that it is not the same run */
+    r = e2e_sh("'%s' %s --epochs 2 --resume full.st --epochs 3 --lr 0.01", bin, common);
+    E2E_ASSERT_STATUS(r, 0);
+    E2E_ASSERT_HAS(r.err, "was trained with lr 0.05 momentum 0.9");
+    E2E_ASSERT_HAS(r.err, "this run uses lr 0.01");
+    e2e_free(&r);
 }
 END_TEST
 

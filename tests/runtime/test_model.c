@@ -381,7 +381,7 @@ START_TEST(test_checkpoint_roundtrip)
     a.step = 123;
     nt_error err = {{0}};
     const char *path = tu_tmp("a.safetensors");
-    ck_assert_msg(nt_checkpoint_save(&a, path, 4, 1, &err) == 0, "%s",
+    ck_assert_msg(nt_checkpoint_save(&a, path, 4, 1, NULL, &err) == 0, "%s",
                   err.msg);
     nt_checkpoint_info ci;
     ck_assert_msg(nt_checkpoint_load(&b, path, 1, &ci, &err) == 0, "%s",
@@ -410,7 +410,7 @@ START_TEST(test_checkpoint_layout)
     m.step = 8;
     nt_error err = {{0}};
     const char *path = tu_tmp("m.safetensors");
-    ck_assert_int_eq(nt_checkpoint_save(&m, path, 2, 1, &err), 0);
+    ck_assert_int_eq(nt_checkpoint_save(&m, path, 2, 1, NULL, &err), 0);
     nt_safetensors st;
     ck_assert_msg(nt_st_read(&st, path, &err) == 0, "%s", err.msg);
     /* the net's tensors in network order, then one momentum per trainable */
@@ -437,7 +437,7 @@ START_TEST(test_checkpoint_layout)
     nt_st_free(&st);
 
     /* without momentum: the net's tensors only */
-    ck_assert_int_eq(nt_checkpoint_save(&m, path, 2, 0, &err), 0);
+    ck_assert_int_eq(nt_checkpoint_save(&m, path, 2, 0, NULL, &err), 0);
     ck_assert_int_eq(nt_st_read(&st, path, &err), 0);
     ck_assert_int_eq(st.ntensors, tiny_net.ntensors);
     nt_st_free(&st);
@@ -597,7 +597,7 @@ START_TEST(test_checkpoint_bad_files)
                    "checkpoint; netc reads F32 only");
 
     /* truncated: nt_st_read's message, naming the file */
-    ck_assert_int_eq(nt_checkpoint_save(&src, path, 1, 0, &err), 0);
+    ck_assert_int_eq(nt_checkpoint_save(&src, path, 1, 0, NULL, &err), 0);
     size_t n;
     unsigned char *b = read_bytes(path, &n);
     write_bytes(path, b, n - 10);

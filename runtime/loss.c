@@ -85,8 +85,14 @@ float nt_softmax_xent_forward(float *probs, int *ncorrect, const float *logits,
 void nt_softmax_xent_backward(float *dlogits, const float *probs,
                               const int32_t *labels, int N, int K)
 {
-    assert(N > 0 && K > 0);
-    const float inv_n = 1.0f / (float)N;
+    nt_softmax_xent_backward_part(dlogits, probs, labels, N, N, K);
+}
+
+void nt_softmax_xent_backward_part(float *dlogits, const float *probs,
+                                   const int32_t *labels, int N, int total, int K)
+{
+    assert(N > 0 && K > 0 && total >= N);
+    const float inv_n = 1.0f / (float)total;
     const int nth = (size_t)N * K >= XENT_PAR_MIN ? nt_num_threads() : 1;
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (int n = 0; n < N; n++) {

@@ -11,6 +11,7 @@
  * epoch lines, log lines and curves in progress.c. */
 #include "nt_trainer.h"
 #include "nt_data.h"
+#include "nt_dist.h"
 #include "nt_io.h"
 #include "progress.h"
 
@@ -354,6 +355,9 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                            o->resize, net->name, net->in_h, net->in_w,
                            o->resize, o->resize, o->resize);
     }
+    if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch < nt_dist_size())
+        return nt_fail(err, "--batch-size %d: fewer examples than the %d processes that "
+                       "share every batch", o->batch, nt_dist_size());
     if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch == 1 &&
         has_batchnorm(net))
         return nt_fail(err, "--batch-size 1: batch norm cannot train on "
@@ -525,6 +529,20 @@ static void data_free(data *d)
 
 static int limited(int n, int limit) { return limit > 0 && limit < n ? limit : n; }
 
+/* Whether every process of a data-parallel run holds the same examples. */
+static int data_same(const data *d, int with_train)
+{
+    uint64_t h = NT_DIST_HASH0;
+    const nt_dataset *sets[2] = {&d->test, &d->train};
+    const int counts[2] = {d->ntest, d->ntrain};
+    for (int k = 0; k < 1 + with_train; k++) {
+        const nt_dataset *ds = sets[k];
+        h = nt_dist_hash(h, ds->images, (size_t)counts[k] * ds->h * ds->w);
+        h = nt_dist_hash(h, ds->labels, (size_t)counts[k]);
+    }
+    return nt_dist_same(h, "the data");
+}
+
 static int load_data(data *d, const nt_net_desc *net, const options *o,
                      int need_train, nt_error *err)
 {
@@ -541,6 +559,9 @@ static int load_data(data *d, const nt_net_desc *net, const options *o,
                        d->test.h, d->test.w);
     d->ntrain = limited(d->train.n, o->limit_train);
     d->ntest = limited(d->test.n, o->limit_test);
+    if (nt_dist_size() > 1 && data_same(d, need_train) != 0)
+        return nt_fail(err, "%s: the processes read different data (each reads its own "
+                       "copy; they must be the same files)", o->data);
     return feeder_init(&d->feed, net, d->test.h, d->test.w, o->data, err);
 }
 
@@ -559,7 +580,7 @@ typedef struct run {
     int start_epoch;     /* epochs done before this run (--resume) */
     int nbatches;        /* trained batches per epoch */
     char training[160];  /* the settings a resumed run must repeat, for checkpoints */
-    int skip_last;       /* a final batch of one example is skipped */
+    int skip_last;       /* a final batch too small to train on is skipped */
 } run;
 
 static void run_free(run *r)
@@ -584,9 +605,10 @@ static int setup_model(run *r, int batch_max, nt_error *err)
         return -1;
     nt_model_init(&r->m, o->seed);
     r->m.dropout_enabled = !o->no_dropout;
-    if (o->load && nt_checkpoint_load(&r->m, o->load, 0, NULL, err) != 0)
+    if (o->load && nt_dist_rank() == 0 &&
+        nt_checkpoint_load(&r->m, o->load, 0, NULL, err) != 0)
         return -1;
-    return 0;
+    return nt_dist_sync_model(&r->m, NULL, err);
 }
 
 static int setup_batch_buffers(run *r, int batch_max, nt_error *err)
@@ -603,14 +625,17 @@ static int setup_batch_buffers(run *r, int batch_max, nt_error *err)
 static int evaluate(run *r)
 {
     const int B = r->m.batch_max;
-    int correct = 0;
-    for (int first = 0; first < r->d.ntest; first += B) {
-        int n = r->d.ntest - first < B ? r->d.ntest - first : B;
-        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, first,
+    int mine, count, correct = 0;
+    nt_dist_share(r->d.ntest, &mine, &count); /* each process its part */
+    for (int i = 0; i < count; i += B) {
+        int n = count - i < B ? count - i : B;
+        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, mine + i,
                    n);
         correct += nt_model_eval_batch(&r->m, n, r->labels);
     }
-    return correct;
+    double all = correct;
+    nt_dist_sum_doubles(&all, 1, "the test accuracy");
+    return (int)all;
 }
 
 static double ratio(long a, long b) { return b > 0 ? (double)a / (double)b : NAN; }
@@ -639,7 +664,7 @@ static void print_banner(const run *r, int load_data_now)
     format_count(params, sizeof params, nt_model_trainable_floats(net));
     format_bytes(pb, sizeof pb, 3.0 * net->param_floats * sizeof(float));
     format_bytes(ab, sizeof ab,
-                 (double)net->act_floats * o->batch * sizeof(float));
+                 (double)net->act_floats * r->m.batch_max * sizeof(float));
     format_bytes(sb, sizeof sb,
                  (double)(net->scratch_floats ? net->scratch_floats(threads)
                                               : 0) * sizeof(float));
@@ -672,14 +697,23 @@ static void print_banner(const run *r, int load_data_now)
         printf("  (resuming after epoch %d, step %" PRIu64 ")",
                r->start_epoch, r->m.step);
     printf("\n");
-    printf("run       %d thread%s  seed %" PRIu64 "%s\n", threads,
-           threads == 1 ? "" : "s", r->m.seed,
+    printf("run       %d thread%s%s  seed %" PRIu64 "%s\n", threads,
+           threads == 1 ? "" : "s", nt_dist_size() > 1 ? " per process" : "", r->m.seed,
            o->no_dropout ? "  dropout off" : "");
+    if (nt_dist_size() > 1)
+        printf("processes %d (%s), each computing %d or %d examples of every batch; "
+               "gradients and batch-norm statistics are summed over them\n",
+               nt_dist_size(), nt_dist_backend(), o->batch / nt_dist_size(),
+               nt_dist_share_max(o->batch));
     printf("memory    %s parameters, gradients and momentum; %s activations "
-           "(batch %d); %s scratch\n", pb, ab, o->batch, sb);
-    if (r->skip_last)
+           "(batch %d); %s scratch\n", pb, ab, r->m.batch_max, sb);
+    if (r->skip_last && nt_dist_size() == 1)
         printf("note      the last batch of every epoch would hold 1 example, "
                "which batch norm cannot train on; it is skipped\n");
+    else if (r->skip_last)
+        printf("note      the last batch of every epoch would hold %d example%s, fewer "
+               "than the processes; it is skipped\n", r->d.ntrain % o->batch,
+               r->d.ntrain % o->batch == 1 ? "" : "s");
     printf("\n");
     print_layer_table(stdout, net);
     printf("\n");
@@ -709,10 +743,11 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
     for (int b = 0; b < nb; b++) {
         const int first = b * B;
         const int n = r->d.ntrain - first < B ? r->d.ntrain - first : B;
-        int ok = 0;
+        int ok = 0, mine, count;
+        nt_dist_share(n, &mine, &count); /* loss and ok are the whole batch's */
         feed_batch(&r->d.feed, m->input, r->labels, &r->d.train,
-                   r->perm + first, 0, n);
-        float loss = nt_model_train_step(m, n, r->labels, r->probs, &ok, &sgd);
+                   r->perm + first + mine, 0, count);
+        float loss = nt_model_train_step(m, count, r->labels, r->probs, &ok, &sgd);
         loss_sum += (double)loss * n;
         correct += ok;
         seen += n;
@@ -768,6 +803,8 @@ static int resume(run *r, nt_error *err)
 {
     const options *o = r->o;
     nt_checkpoint_info ci;
+    if (nt_dist_rank() != 0)
+        return nt_dist_sync_model(&r->m, &r->start_epoch, err);
     if (nt_checkpoint_load(&r->m, o->resume, o->momentum != 0.0, &ci, err))
         return -1;
     if (!ci.has_epoch || !ci.has_step || !ci.has_seed)
@@ -786,7 +823,7 @@ static int resume(run *r, nt_error *err)
     r->m.seed = ci.seed;
     r->m.step = ci.step;
     r->start_epoch = ci.epoch;
-    return 0;
+    return nt_dist_sync_model(&r->m, &r->start_epoch, err);
 }
 
 static int train(run *r, nt_error *err)
@@ -795,7 +832,7 @@ static int train(run *r, nt_error *err)
     snprintf(r->training, sizeof r->training,
              "lr %.9g momentum %.9g weight_decay %.9g batch_size %d limit_train %d", o->lr,
              o->momentum, o->weight_decay, o->batch, o->limit_train);
-    if (setup_model(r, o->batch, err) != 0)
+    if (setup_model(r, nt_dist_share_max(o->batch), err) != 0)
         return EXIT_DATA;
     if (o->resume && resume(r, err) != 0)
         return EXIT_DATA;
@@ -811,7 +848,9 @@ static int train(run *r, nt_error *err)
             return EXIT_DATA;
         const int n = r->d.ntrain, B = o->batch;
         r->nbatches = (n + B - 1) / B;
-        r->skip_last = B > 1 && n % B == 1;
+        /* a last batch must give every process an example, and batch norm two */
+        const int least = nt_dist_size() > 2 ? nt_dist_size() : 2;
+        r->skip_last = B > 1 && n % B > 0 && n % B < least;
         r->nbatches -= r->skip_last;
         if (r->nbatches < 1) {
             nt_fail(err, "%s: %d training example%s: too few to train on",
@@ -877,7 +916,8 @@ static int eval_mode(run *r, nt_error *err)
         setup_batch_buffers(r, o->batch, err) != 0)
         return EXIT_DATA;
     int correct = evaluate(r);
-    printf("test acc %.4f (%d/%d, %s)\n", ratio(correct, r->d.ntest), correct,
+    if (nt_dist_rank() == 0)
+        printf("test acc %.4f (%d/%d, %s)\n", ratio(correct, r->d.ntest), correct,
            r->d.ntest, o->load ? o->load : "initial weights");
     return 0;
 }
@@ -923,14 +963,17 @@ static int infer_mode(run *r, nt_error *err)
     if (N < 0 || setup_model(r, B, err) != 0 ||
         !(y = alloc_zeroed((size_t)N * K * sizeof(float), "logits", err)))
         goto out;
-    for (int first = 0; first < N; first += B) {
-        int n = N - first < B ? N - first : B;
+    int mine, count;
+    nt_dist_share(N, &mine, &count); /* each process its rows */
+    for (int first = mine; first < mine + count; first += B) {
+        int n = mine + count - first < B ? mine + count - first : B;
         memcpy(r->m.input, x + (size_t)first * in, (size_t)n * in * sizeof(float));
         net->forward(&r->m, n, 0);
         memcpy(y + (size_t)first * K, r->m.logits, (size_t)n * K * sizeof(float));
     }
+    nt_dist_gather_rows(y, N, K, "the logits");
     const int64_t out_shape[2] = {N, (int64_t)K};
-    if (nt_npy_write_f32(o->out, y, out_shape, 2, err) != 0)
+    if (nt_dist_rank() == 0 && nt_npy_write_f32(o->out, y, out_shape, 2, err) != 0)
         goto out;
     if (!o->quiet)
         printf("wrote eval-mode logits [%d, %d] of net %s to %s\n", N,
@@ -1037,6 +1080,11 @@ static int train_step_mode(run *r, nt_error *err)
     const int N = check_input_array(net, o->train_step, xshape + multi, xdim - multi, err);
     if (N < 0)
         goto out;
+    if (N < nt_dist_size()) {
+        nt_fail(err, "%s: %d examples, fewer than the %d processes that share the batch",
+                o->train_step, N, nt_dist_size());
+        goto out;
+    }
     if (N < 1 || S < 1 || (N == 1 && has_batchnorm(net))) {
         nt_fail(err, "%s: a training step needs %s", o->train_step,
                 N < 1 || S < 1 ? "at least one example"
@@ -1054,15 +1102,20 @@ static int train_step_mode(run *r, nt_error *err)
     const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
                                (float)o->weight_decay};
     const int64_t one_shape[1] = {N};
-    const size_t in = (size_t)N * input_floats(net);
+    const size_t in1 = input_floats(net), in = (size_t)N * in1, K = (size_t)net->classes;
+    int mine, count;
+    nt_dist_share(N, &mine, &count); /* each process its examples of every step */
     for (int k = 0; k < S; k++) {
         if (check_labels(net, o->labels, y + (size_t)k * N, multi ? one_shape : yshape,
                          multi ? 1 : ydim, N, r->labels, err) != 0)
             goto out;
-        memcpy(r->m.input, x + (size_t)k * in, in * sizeof(float));
-        losses[k] = nt_model_train_step(&r->m, N, r->labels, r->probs, NULL, &sgd);
+        memcpy(r->m.input, x + (size_t)k * in + mine * in1, count * in1 * sizeof(float));
+        losses[k] = nt_model_train_step(&r->m, count, r->labels + mine, r->probs, NULL,
+                                        &sgd);
     }
-    if (write_dump(r, N, losses, multi ? S : 0, err) != 0)
+    memmove(r->m.logits + mine * K, r->m.logits, count * K * sizeof(float));
+    nt_dist_gather_rows(r->m.logits, N, K, "the logits");
+    if (nt_dist_rank() == 0 && write_dump(r, N, losses, multi ? S : 0, err) != 0)
         goto out;
     if (!o->quiet) {
         if (multi)
@@ -1089,7 +1142,9 @@ static int benchmark_mode(run *r, nt_error *err)
 {
     const options *o = r->o;
     const int B = o->batch, warmup = 2;
-    if (setup_model(r, B, err) != 0 || load_data(&r->d, r->net, o, 1, err) != 0 ||
+    int mine, count;
+    nt_dist_share(B, &mine, &count); /* each process its share of every batch */
+    if (setup_model(r, count, err) != 0 || load_data(&r->d, r->net, o, 1, err) != 0 ||
         setup_batch_buffers(r, B, err) != 0 ||
         !(r->perm = alloc_zeroed((size_t)r->d.ntrain * sizeof(int32_t),
                                  "shuffled indices", err)))
@@ -1109,44 +1164,79 @@ static int benchmark_mode(run *r, nt_error *err)
         const int b = k % per_epoch;
         if (b == 0)
             shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
-        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B, 0, B);
-        nt_model_train_step(&r->m, B, r->labels, r->probs, NULL, &sgd);
+        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B + mine,
+                   0, count);
+        nt_model_train_step(&r->m, count, r->labels, r->probs, NULL, &sgd);
     }
     const double dt = nt_now() - t0;
-    printf("benchmark  net %s  batch %d  threads %d  %d steps after %d warm-up: "
-           "%.1f images/sec (%.3f s/step)\n",
-           r->net->name, B, nt_num_threads(), o->benchmark, warmup,
-           (double)o->benchmark * B / dt, dt / o->benchmark);
+    char procs[32] = "";
+    if (nt_dist_size() > 1)
+        snprintf(procs, sizeof procs, "  processes %d", nt_dist_size());
+    if (nt_dist_rank() == 0)
+        printf("benchmark  net %s  batch %d%s  threads %d  %d steps after %d warm-up: "
+               "%.1f images/sec (%.3f s/step)\n",
+               r->net->name, B, procs, nt_num_threads(), o->benchmark, warmup,
+               (double)o->benchmark * B / dt, dt / o->benchmark);
     return 0;
 }
 
 /* ---- main ----------------------------------------------------------------------- */
+
+/* Data-parallel runs: every process must run the same trainer with the same
+ * options (argv[0] may differ from machine to machine). */
+static int same_command_line(const nt_net_desc *net, int argc, char **argv)
+{
+    uint64_t h = nt_dist_hash(NT_DIST_HASH0, &net->hash, sizeof net->hash);
+    for (int i = 1; i < argc; i++)
+        h = nt_dist_hash(h, argv[i], strlen(argv[i]) + 1);
+    return nt_dist_same(h, "the trainer or its command line");
+}
+
+/* Ranks other than 0 print nothing and write no files. */
+static void quiet_rank(options *o)
+{
+    o->quiet = 1;
+    o->save = o->log = o->plot = NULL;
+}
 
 int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
 {
     const char *prog = prog_name(net, argc, argv);
     options o;
     nt_error err = {{0}};
+    if (nt_dist_init(&argc, &argv, prog, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return EXIT_DATA;
+    }
+    const int rank0 = nt_dist_rank() == 0;
+    if (same_command_line(net, argc, argv) != 0)
+        return nt_dist_end(EXIT_USAGE, 1);
     if (parse_options(&o, net, argc, argv, &err) != 0) {
-        fprintf(stderr, "%s: %s\n(run '%s --help' for usage)\n", prog, err.msg,
-                prog);
-        return EXIT_USAGE;
+        if (rank0)
+            fprintf(stderr, "%s: %s\n(run '%s --help' for usage)\n", prog, err.msg,
+                    prog);
+        return nt_dist_end(EXIT_USAGE, 1);
     }
     switch (o.mode) {
     case MODE_HELP:
-        print_usage(stdout, net, prog);
-        return 0;
+        if (rank0)
+            print_usage(stdout, net, prog);
+        return nt_dist_end(0, 1);
     case MODE_VERSION:
-        printf("%s: net %s, netc %s, runtime %s\n", prog, net->name,
-               net->netc_version, NT_VERSION);
-        return 0;
+        if (rank0)
+            printf("%s: net %s, netc %s, runtime %s (processes: %s)\n", prog, net->name,
+                   net->netc_version, NT_VERSION, nt_dist_backend());
+        return nt_dist_end(0, 1);
     case MODE_SHAPES:
-        print_layer_table(stdout, net);
-        return 0;
+        if (rank0)
+            print_layer_table(stdout, net);
+        return nt_dist_end(0, 1);
     default:
         break;
     }
-    nt_set_num_threads(o.threads);
+    if (!rank0)
+        quiet_rank(&o);
+    nt_set_num_threads(o.threads ? o.threads : nt_dist_default_threads());
 
     run r;
     memset(&r, 0, sizeof r);
@@ -1171,7 +1261,10 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
         break;
     }
     if (rc != 0) {
-        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        if (nt_dist_size() > 1)
+            fprintf(stderr, "%s: rank %d: %s\n", prog, nt_dist_rank(), err.msg);
+        else
+            fprintf(stderr, "%s: %s\n", prog, err.msg);
         struct stat st;
         if (strcmp(o.data, DEFAULT_DATA) == 0 && stat(o.data, &st) != 0 &&
             strstr(err.msg, DEFAULT_DATA))
@@ -1180,5 +1273,5 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
                     "directory)\n", prog);
     }
     run_free(&r);
-    return rc;
+    return nt_dist_end(rc, 0);
 }

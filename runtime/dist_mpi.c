@@ -113,33 +113,35 @@ int nt_dist_init(int *argc, char ***argv, const char *name, nt_error *err)
 {
     snprintf(prog, sizeof prog, "%s", name);
     int provided, len = 0;
+    if (read_timeout(err) != 0)
+        return -1;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return nt_fail(err, "MPI_Init failed");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    check(MPI_Comm_dup(MPI_COMM_WORLD, &world), "MPI_Comm_dup", "the world");
-    check(MPI_Comm_rank(world, &my_rank), "MPI_Comm_rank", "the world");
-    check(MPI_Comm_size(world, &nranks), "MPI_Comm_size", "the world");
-    MPI_Comm node;
-    check(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, my_rank, MPI_INFO_NULL, &node),
-          "MPI_Comm_split_type", "the node's ranks");
-    check(MPI_Comm_size(node, &nlocal), "MPI_Comm_size", "the node's ranks");
-    MPI_Comm_free(&node);
+    check(MPI_Comm_rank(MPI_COMM_WORLD, &my_rank), "MPI_Comm_rank", "the world");
+    check(MPI_Comm_size(MPI_COMM_WORLD, &nranks), "MPI_Comm_size", "the world");
     if (MPI_Get_processor_name(host, &len) != MPI_SUCCESS)
         snprintf(host, sizeof host, "?");
-#ifdef OMPI_MAJOR_VERSION
-    snprintf(backend, sizeof backend, "Open MPI %d.%d.%d", OMPI_MAJOR_VERSION,
-             OMPI_MINOR_VERSION, OMPI_RELEASE_VERSION);
-#else
-    snprintf(backend, sizeof backend, "MPI %d.%d", MPI_VERSION, MPI_SUBVERSION);
-#endif
-    if (read_timeout(err) != 0)
-        return -1;
     if (nranks > 1 && timeout_ns > 0) {
         pthread_t t;
         if (pthread_create(&t, NULL, watchdog, NULL) != 0)
             return nt_fail(err, "cannot start the watchdog thread");
         pthread_detach(t);
     }
+    op_begin("the start (MPI_Comm_dup)");
+    check(MPI_Comm_dup(MPI_COMM_WORLD, &world), "MPI_Comm_dup", "the world");
+    MPI_Comm node;
+    check(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, my_rank, MPI_INFO_NULL, &node),
+          "MPI_Comm_split_type", "the node's ranks");
+    check(MPI_Comm_size(node, &nlocal), "MPI_Comm_size", "the node's ranks");
+    MPI_Comm_free(&node);
+    op_end();
+#ifdef OMPI_MAJOR_VERSION
+    snprintf(backend, sizeof backend, "Open MPI %d.%d.%d", OMPI_MAJOR_VERSION,
+             OMPI_MINOR_VERSION, OMPI_RELEASE_VERSION);
+#else
+    snprintf(backend, sizeof backend, "MPI %d.%d", MPI_VERSION, MPI_SUBVERSION);
+#endif
     return 0;
 }
 
@@ -239,5 +241,8 @@ int nt_dist_same(uint64_t value, const char *what)
     check(MPI_Allreduce(MPI_IN_PLACE, &differs, 1, MPI_INT, MPI_MAX, world),
           "MPI_Allreduce", what);
     op_end();
+    if (differs && my_rank == 0)
+        fprintf(stderr, "%s: %s is not the same in every process of the job (%d "
+                "processes)\n", prog, what, nranks);
     return differs ? -1 : 0;
 }

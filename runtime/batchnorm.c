@@ -12,7 +12,13 @@
  * n = N * HW values per channel. PyTorch rejects training with n == 1; here
  * that is an assertion (debug builds). In a release build n == 1 gives
  * out = beta, and running_var is updated with the biased variance (0) since
- * the unbiased one is undefined. The trainer never calls it with n == 1. */
+ * the unbiased one is undefined. The trainer never calls it with n == 1.
+ *
+ * Synchronised batch norm (nt_batchnorm_set_reduce, used by data-parallel
+ * trainers) runs the same per-channel arithmetic in three passes over all
+ * channels instead of one per block, with the sums reduced over the
+ * processes in between; without a reduction the one-pass path is used, so
+ * single-process results do not change. */
 #include "nt_kernels.h"
 
 #include <assert.h>

@@ -71,7 +71,13 @@ static void op_begin(const char *what)
     atomic_store(&op_since, now_ns());
 }
 
-static void op_end(void) { atomic_store(&op_since, 0); }
+static double comm_seconds; /* main thread only */
+
+static void op_end(void)
+{
+    comm_seconds += (double)(now_ns() - atomic_load(&op_since)) * 1e-9;
+    atomic_store(&op_since, 0);
+}
 
 /* A failed MPI call ends the job: the other ranks cannot go on without
  * this one. */
@@ -163,6 +169,7 @@ int nt_dist_rank(void) { return my_rank; }
 int nt_dist_size(void) { return nranks; }
 int nt_dist_local_size(void) { return nlocal; }
 const char *nt_dist_backend(void) { return backend; }
+double nt_dist_comm_seconds(void) { return comm_seconds; }
 
 /* ---- collectives ------------------------------------------------------------- */
 

@@ -18,6 +18,7 @@ int nt_dist_rank(void) { return 0; }
 int nt_dist_size(void) { return 1; }
 int nt_dist_local_size(void) { return 1; }
 const char *nt_dist_backend(void) { return "none"; }
+double nt_dist_comm_seconds(void) { return 0; }
 
 void nt_dist_sum_floats(float *x, size_t n, const char *what)
 {

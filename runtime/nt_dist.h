@@ -39,6 +39,9 @@ int nt_dist_rank(void);       /* 0 .. size-1 */
 int nt_dist_size(void);       /* processes in the job */
 int nt_dist_local_size(void); /* processes on this node (MPI_COMM_TYPE_SHARED) */
 const char *nt_dist_backend(void); /* "Open MPI 4.1.4", "none" */
+/* Seconds this process has spent in collectives so far (waiting for the
+ * others included); 0 in a single process. */
+double nt_dist_comm_seconds(void);
 
 /* In-place sums over every rank; `what` names the data in messages. */
 void nt_dist_sum_floats(float *x, size_t n, const char *what);

@@ -700,11 +700,14 @@ static void print_banner(const run *r, int load_data_now)
     printf("run       %d thread%s%s  seed %" PRIu64 "%s\n", threads,
            threads == 1 ? "" : "s", nt_dist_size() > 1 ? " per process" : "", r->m.seed,
            o->no_dropout ? "  dropout off" : "");
-    if (nt_dist_size() > 1)
-        printf("processes %d (%s), each computing %d or %d examples of every batch; "
+    if (nt_dist_size() > 1) {
+        const int lo = o->batch / nt_dist_size(), hi = nt_dist_share_max(o->batch);
+        char share[32];
+        snprintf(share, sizeof share, lo == hi ? "%d" : "%d or %d", lo, hi);
+        printf("processes %d (%s), each computing %s examples of every batch; "
                "gradients and batch-norm statistics are summed over them\n",
-               nt_dist_size(), nt_dist_backend(), o->batch / nt_dist_size(),
-               nt_dist_share_max(o->batch));
+               nt_dist_size(), nt_dist_backend(), share);
+    }
     printf("memory    %s parameters, gradients and momentum; %s activations "
            "(batch %d); %s scratch\n", pb, ab, r->m.batch_max, sb);
     if (r->skip_last && nt_dist_size() == 1)
@@ -1157,10 +1160,12 @@ static int benchmark_mode(run *r, nt_error *err)
     const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
                                (float)o->weight_decay};
     const int per_epoch = r->d.ntrain / B;
-    double t0 = 0;
+    double t0 = 0, comm0 = 0;
     for (int k = 0; k < warmup + o->benchmark; k++) {
-        if (k == warmup)
+        if (k == warmup) {
             t0 = nt_now();
+            comm0 = nt_dist_comm_seconds();
+        }
         const int b = k % per_epoch;
         if (b == 0)
             shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
@@ -1169,14 +1174,17 @@ static int benchmark_mode(run *r, nt_error *err)
         nt_model_train_step(&r->m, count, r->labels, r->probs, NULL, &sgd);
     }
     const double dt = nt_now() - t0;
-    char procs[32] = "";
-    if (nt_dist_size() > 1)
+    char procs[32] = "", comm[64] = "";
+    if (nt_dist_size() > 1) {
         snprintf(procs, sizeof procs, "  processes %d", nt_dist_size());
+        snprintf(comm, sizeof comm, "; collectives %.3f s/step",
+                 (nt_dist_comm_seconds() - comm0) / o->benchmark);
+    }
     if (nt_dist_rank() == 0)
         printf("benchmark  net %s  batch %d%s  threads %d  %d steps after %d warm-up: "
-               "%.1f images/sec (%.3f s/step)\n",
+               "%.1f images/sec (%.3f s/step%s)\n",
                r->net->name, B, procs, nt_num_threads(), o->benchmark, warmup,
-               (double)o->benchmark * B / dt, dt / o->benchmark);
+               (double)o->benchmark * B / dt, dt / o->benchmark, comm);
     return 0;
 }
 

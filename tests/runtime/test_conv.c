@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fixtures/conv_torch.h"
+#include "gemm_paths.h"
 #include "nt_kernels.h"
 
 typedef struct conv_case {
@@ -470,9 +471,9 @@ START_TEST(test_torch)
 }
 END_TEST
 
-static Suite *conv_suite(void)
+static Suite *conv_suite(const char *name)
 {
-    Suite *s = suite_create("conv");
+    Suite *s = suite_create(name);
     TCase *tc = tcase_create("forward");
     tcase_add_loop_test(tc, test_forward, 0, NCASES + NRANDOM);
     suite_add_tcase(s, tc);
@@ -494,9 +495,5 @@ static Suite *conv_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(conv_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_gemm_paths("conv", conv_suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,0 +1,123 @@
+/* roof.c - this machine's single-precision FMA peak: independent chains of
+ * vector FMAs (AVX-512 and AVX2) on one core and on all cores, best of a
+ * few runs, as a plain table. The roof that bench/gemm_bench and the
+ * trainers' GFLOP/s are measured against. Not a test.
+ *
+ *   build/bench/roof [--reps N]
+ *
+ * An FMA counts 2 flops per lane. Each thread runs CHAINS independent
+ * accumulators: enough to cover the FMA latency (4 cycles) times the pipes
+ * (2 per core on Zen 4/5 and most Intel cores). */
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nt_base.h"
+
+#define CHAINS 12
+#define ITERS 20000000L
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static volatile float sink;
+
+__attribute__((target("avx512f,fma"))) static void chains512(long iters)
+{
+    __m512 acc[CHAINS];
+    __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < CHAINS; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long n = 0; n < iters; n++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < CHAINS; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+    }
+    __m512 s = acc[0];
+    for (int i = 1; i < CHAINS; i++)
+        s = _mm512_add_ps(s, acc[i]);
+    float out[16];
+    _mm512_storeu_ps(out, s);
+    sink = out[0];
+}
+
+__attribute__((target("avx2,fma"))) static void chains256(long iters)
+{
+    __m256 acc[CHAINS];
+    __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < CHAINS; i++)
+        acc[i] = _mm256_set1_ps((float)i);
+    for (long n = 0; n < iters; n++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < CHAINS; i++)
+            acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+    }
+    __m256 s = acc[0];
+    for (int i = 1; i < CHAINS; i++)
+        s = _mm256_add_ps(s, acc[i]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    sink = out[0];
+}
+
+/* Best GFLOP/s over reps runs of nthreads threads, each running the chains. */
+static double measure(int lanes, int nthreads, int reps)
+{
+    double best = 0.0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+#pragma omp parallel num_threads(nthreads)
+        {
+            if (lanes == 16)
+                chains512(ITERS);
+            else
+                chains256(ITERS);
+        }
+        double t = now() - t0;
+        double gf = 2.0 * lanes * CHAINS * (double)ITERS * nthreads / t * 1e-9;
+        if (gf > best)
+            best = gf;
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    int reps = 5;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [--reps N]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (reps < 1)
+        reps = 1;
+    int cores = omp_get_num_procs();
+    printf("FMA roof, float32, best of %d runs (%d chains per thread)\n", reps,
+           CHAINS);
+    printf("%-8s %8s %12s\n", "isa", "threads", "GFLOP/s");
+    const nt_isa isas[] = {NT_ISA_AVX512, NT_ISA_AVX2};
+    const int lanes[] = {16, 8};
+    for (int k = 0; k < 2; k++) {
+        if (!nt_cpu_has(isas[k])) {
+            printf("%-8s %8s %12s\n", nt_isa_name(isas[k]), "-",
+                   "not on this CPU");
+            continue;
+        }
+        for (int t = 1; t <= cores; t = t < cores && 2 * t > cores ? cores : 2 * t) {
+            printf("%-8s %8d %12.1f\n", nt_isa_name(isas[k]), t,
+                   measure(lanes[k], t, reps));
+            fflush(stdout);
+        }
+    }
+    return 0;
+}

@@ -4,11 +4,14 @@
  * Compare with build/bench/roof. Not a test.
  *
  *   build/bench/gemm_bench [--threads T] [--reps N] [--generic] [--filter S]
+ *                          [--shape M,N,K[,ta,tb]]...
  *
+ * --shape replaces the list by the given products (repeatable, up to 16).
  * A conv layer's forward is C[OC, cols] = W[OC, CKK] * col[CKK, cols] with
  * cols the tile width conv.c picks (2^18 / CKK clamped to 256..4096), its
  * weight gradient dW[OC, CKK] = dout[OC, cols] * col^T (trans_b) and its
- * data gradient dcol[CKK, cols] = W^T * dout (trans_a). */
+ * data gradient dcol[CKK, cols] = W^T * dout (trans_a). One thread is timed
+ * by its CPU time (robust on a shared machine), more by wall time. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,10 +80,14 @@ static void make_shapes(void)
     add("lenet.fc1 fwd", 0, 1, 256, 120, 400);
 }
 
+/* With one thread the clock is the thread's CPU time, which other
+ * processes on a shared machine do not inflate; with more, wall time. */
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock_id, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
@@ -120,16 +127,31 @@ int main(int argc, char **argv)
             generic = 1;
         else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc)
             filter = argv[++i];
+        else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
+            static char label[16][48];
+            shape s = {NULL, 0, 0, 0, 0, 0};
+            if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &s.M, &s.N, &s.K, &s.ta,
+                       &s.tb) < 3 || s.M < 1 || s.N < 1 || s.K < 1) {
+                fprintf(stderr, "--shape wants M,N,K[,ta,tb]\n");
+                return 2;
+            }
+            snprintf(label[nshapes % 16], sizeof label[0], "%dx%dx%d", s.M,
+                     s.N, s.K);
+            s.name = label[nshapes % 16];
+            if (nshapes < 16)
+                shapes[nshapes++] = s;
+        }
         else {
             fprintf(stderr,
                     "usage: %s [--threads T] [--reps N] [--generic] "
-                    "[--filter S]\n",
+                    "[--filter S] [--shape M,N,K[,ta,tb]]...\n",
                     argv[0]);
             return 2;
         }
     }
     nt_set_num_threads(threads);
-    make_shapes();
+    if (nshapes == 0)
+        make_shapes();
 
     /* the columns: own SGEMM per ISA this CPU has, then OpenBLAS */
     const char *col[5];
@@ -159,8 +181,11 @@ int main(int argc, char **argv)
         C[i] = 0.0f;
     }
 
-    printf("nt_sgemm GFLOP/s, %d thread(s), best of %d\n", nt_num_threads(),
-           reps);
+    if (nt_num_threads() == 1)
+        clock_id = CLOCK_THREAD_CPUTIME_ID;
+    printf("nt_sgemm GFLOP/s, %d thread(s), best of %d (%s)\n",
+           nt_num_threads(), reps,
+           nt_num_threads() == 1 ? "thread CPU time" : "wall time");
     printf("%-22s %2s %2s %5s %5s %5s", "gemm", "ta", "tb", "M", "N", "K");
     for (int c = 0; c < ncol; c++)
         printf(" %9s", col[c]);

@@ -47,8 +47,16 @@ static void ukernel_generic(int kc, const float *a, const float *b, int ldb,
     }
 }
 
+void nt_transpose_generic(float *dst, int ldd, const float *src, int lds,
+                          int rows, int cols)
+{
+    for (int i = 0; i < rows; i++)
+        for (int k = 0; k < cols; k++)
+            dst[(size_t)k * ldd + i] = src[(size_t)i * lds + k];
+}
+
 const nt_ukernel nt_ukernel_generic = {G_MR, G_NR, 128, 256, 2048,
-                                       ukernel_generic};
+                                       ukernel_generic, nt_transpose_generic};
 
 const nt_ukernel *nt_ukernel_of(nt_isa isa)
 {
@@ -67,9 +75,10 @@ const nt_ukernel *nt_ukernel_of(nt_isa isa)
 /* Rows [0, mc) and columns [0, kc) of op(A) (already offset to the block)
  * into slivers of MR rows: sliver s holds a[k * MR + i] = op(A)[s*MR + i, k],
  * zero below row mc. */
-static void pack_a(float *dst, int mr, int trans, const float *A, int lda,
-                   int mc, int kc)
+static void pack_a(float *dst, const nt_ukernel *uk, int trans,
+                   const float *A, int lda, int mc, int kc)
 {
+    int mr = uk->mr;
     for (int i0 = 0; i0 < mc; i0 += mr) {
         int m = mc - i0 < mr ? mc - i0 : mr;
         if (trans) {
@@ -83,11 +92,7 @@ static void pack_a(float *dst, int mr, int trans, const float *A, int lda,
                     d[i] = 0.0f;
             }
         } else {
-            for (int i = 0; i < m; i++) {
-                const float *src = A + (size_t)(i0 + i) * lda;
-                for (int k = 0; k < kc; k++)
-                    dst[(size_t)k * mr + i] = src[k];
-            }
+            uk->transpose(dst, mr, A + (size_t)i0 * lda, lda, m, kc);
             for (int i = m; i < mr; i++)
                 for (int k = 0; k < kc; k++)
                     dst[(size_t)k * mr + i] = 0.0f;
@@ -98,9 +103,10 @@ static void pack_a(float *dst, int mr, int trans, const float *A, int lda,
 
 /* Rows [0, kc) and columns [0, nc) of op(B) into slivers of NR columns:
  * sliver s holds b[k * NR + j] = op(B)[k, s*NR + j], zero right of nc. */
-static void pack_b(float *dst, int nr, int trans, const float *B, int ldb,
-                   int kc, int nc)
+static void pack_b(float *dst, const nt_ukernel *uk, int trans,
+                   const float *B, int ldb, int kc, int nc)
 {
+    int nr = uk->nr;
     for (int j0 = 0; j0 < nc; j0 += nr) {
         int n = nc - j0 < nr ? nc - j0 : nr;
         if (!trans) {
@@ -113,11 +119,7 @@ static void pack_b(float *dst, int nr, int trans, const float *B, int ldb,
             }
         } else {
             /* op(B)[k, j] = B[j, k]: read rows of B, write columns */
-            for (int j = 0; j < n; j++) {
-                const float *src = B + (size_t)(j0 + j) * ldb;
-                for (int k = 0; k < kc; k++)
-                    dst[(size_t)k * nr + j] = src[k];
-            }
+            uk->transpose(dst, nr, B + (size_t)j0 * ldb, ldb, n, kc);
             for (int j = n; j < nr; j++)
                 for (int k = 0; k < kc; k++)
                     dst[(size_t)k * nr + j] = 0.0f;
@@ -208,12 +210,12 @@ void nt_sgemm_packed(const nt_ukernel *uk, int trans_a, int trans_b, int M,
             const float *bsrc = trans_b ? B + (size_t)jc * ldb + pc
                                         : B + (size_t)pc * ldb + jc;
             if (nfull < nc) /* the rest of the panel, packed */
-                pack_b(bufb, NR, trans_b,
+                pack_b(bufb, uk, trans_b,
                        trans_b ? bsrc + (size_t)nfull * ldb : bsrc + nfull,
                        ldb, kc, nc - nfull);
             for (int ic = 0; ic < M; ic += MC) {
                 int mc = M - ic < MC ? M - ic : MC;
-                pack_a(bufa, MR, trans_a,
+                pack_a(bufa, uk, trans_a,
                        trans_a ? A + (size_t)pc * lda + ic
                                : A + (size_t)ic * lda + pc,
                        lda, mc, kc);

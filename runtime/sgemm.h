@@ -17,18 +17,33 @@
 typedef void (*nt_ukernel_fn)(int kc, const float *a, const float *b, int ldb,
                               float *c, int ldc, float alpha, float beta);
 
+/* dst[k * ldd + i] = src[i * lds + k] for i < rows, k < cols: the packing
+ * of a sliver that lies across the rows of its source (op(A) = A, op(B) =
+ * B^T). */
+typedef void (*nt_transpose_fn)(float *dst, int ldd, const float *src,
+                                int lds, int rows, int cols);
+
 typedef struct nt_ukernel {
     int mr, nr;         /* register tile */
     int mc, kc, nc;     /* cache blocks: A block mc x kc (L2), B sliver
                            kc x nr (L1), B panel kc x nc */
     nt_ukernel_fn run;
+    nt_transpose_fn transpose;
 } nt_ukernel;
+
+/* The portable transpose, and one by 8 x 8 blocks in AVX registers
+ * (sgemm_avx2.c; the AVX-512 kernel uses it too). */
+void nt_transpose_generic(float *dst, int ldd, const float *src, int lds,
+                          int rows, int cols);
+
 
 extern const nt_ukernel nt_ukernel_generic;
 #if defined(__x86_64__) || defined(__i386__)
 #define NT_HAVE_X86_KERNELS 1
 extern const nt_ukernel nt_ukernel_avx2;
 extern const nt_ukernel nt_ukernel_avx512;
+void nt_transpose_avx(float *dst, int ldd, const float *src, int lds,
+                      int rows, int cols);
 #endif
 
 /* The micro-kernel of an ISA. */

@@ -47,4 +47,5 @@ static void ukernel(int kc, const float *a, const float *b, int ldb, float *c,
     }
 }
 
-const nt_ukernel nt_ukernel_avx512 = {MR, NR, 240, 256, 3072, ukernel};
+const nt_ukernel nt_ukernel_avx512 = {MR, NR, 240, 256, 3072, ukernel,
+                                      nt_transpose_avx};

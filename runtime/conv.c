@@ -138,7 +138,9 @@ static conv_plan make_plan(const nt_conv2d_dims *d)
     p.per_thread = p.col + p.tmp;
     p.dconv = direct_fits(d);
     if (p.dconv) {
-        size_t need = nt_conv_direct_buf_floats_generic(d);
+        /* the planes of one image, then 16 partial sums per weight */
+        size_t need = nt_conv_direct_buf_floats_generic(d) +
+                      (size_t)16 * d->OC * p.ckk;
         p.per_thread = need > p.per_thread ? need : p.per_thread;
     }
     return p;
@@ -573,8 +575,10 @@ static void add_partials(float *dw, const float *partial, int used,
     }
 }
 
-/* The backward of conv_direct.c, image by image: thread 0 adds into dw,
- * thread k > 0 into partial[k - 1], then the partials are added in order. */
+/* The backward of conv_direct.c, image by image. Each thread gathers 16
+ * partial sums per weight over its images, then adds them up in a fixed
+ * order: thread 0 into dw, thread k > 0 into partial[k - 1]; then the
+ * partials are added in thread order. */
 static void backward_direct(float *din, float *dw, const float *dout,
                             const float *in, const float *w,
                             const nt_conv2d_dims *d, const conv_plan *p,
@@ -583,6 +587,7 @@ static void backward_direct(float *din, float *dw, const float *dout,
     direct_bwd_fn bwd = direct_backward();
     size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p->P;
     size_t wsize = (size_t)d->OC * p->ckk;
+    size_t planes = nt_conv_direct_buf_floats_generic(d);
     float *partial = scratch + (size_t)nt * p->per_thread;
     int used = 1;
 #pragma omp parallel num_threads(nt) if (team)
@@ -590,14 +595,23 @@ static void backward_direct(float *din, float *dw, const float *dout,
         int tid = omp_get_thread_num();
         float *acc = tid == 0 ? dw : partial + (size_t)(tid - 1) * wsize;
         float *buf = scratch + (size_t)tid * p->per_thread;
+        float *lanes = buf + planes;
 #pragma omp single
         used = omp_get_num_threads();
-        if (tid > 0)
-            memset(acc, 0, sizeof(float) * wsize);
+        memset(lanes, 0, sizeof(float) * 16 * wsize);
 #pragma omp for schedule(static)
         for (int n = 0; n < d->N; n++)
-            bwd(din ? din + n * in_img : NULL, acc, dout + n * out_img,
+            bwd(din ? din + n * in_img : NULL, lanes, dout + n * out_img,
                 in + n * in_img, w, d, buf);
+        for (size_t i = 0; i < wsize; i++) {
+            const float *l = lanes + 16 * i;
+            float s[8];
+            for (int k = 0; k < 8; k++)
+                s[k] = l[k] + l[k + 8];
+            float sum = ((s[0] + s[4]) + (s[2] + s[6])) +
+                        ((s[1] + s[5]) + (s[3] + s[7]));
+            acc[i] = tid == 0 ? acc[i] + sum : sum;
+        }
     }
     add_partials(dw, partial, used, wsize, nt);
 }

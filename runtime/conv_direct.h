@@ -9,15 +9,17 @@
 /* Widest row (input or output, rounded up to 16) the direct path handles. */
 #define NT_DIRECT_MAX_W 64
 
-/* One image: out[OC, OH, OW] = conv(in[C, H, W]) + b; dw += its weight
- * gradient and, unless din is NULL, din += its input gradient. buf holds
+/* One image: out[OC, OH, OW] = conv(in[C, H, W]) + b; backward adds its
+ * weight gradient to lanes (16 partial sums per weight, [OC*C*KH*KW, 16],
+ * which the caller adds up in a fixed order once the images are done) and,
+ * unless din is NULL, its input gradient to din. buf holds
  * nt_conv_direct_buf_floats() floats. */
 #define NT_DIRECT_DECLARE(isa)                                                 \
     size_t nt_conv_direct_buf_floats_##isa(const nt_conv2d_dims *d);           \
     void nt_conv_direct_forward_##isa(float *out, const float *in,             \
                                       const float *w, const float *b,          \
                                       const nt_conv2d_dims *d, float *buf);    \
-    void nt_conv_direct_backward_##isa(float *din, float *dw,                  \
+    void nt_conv_direct_backward_##isa(float *din, float *lanes,                \
                                        const float *dout, const float *in,     \
                                        const float *w,                         \
                                        const nt_conv2d_dims *d, float *buf);

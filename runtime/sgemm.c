@@ -195,10 +195,11 @@ void nt_sgemm_packed(const nt_ukernel *uk, int trans_a, int trans_b, int M,
     const int MC = uk->mc, KC = uk->kc, NC = uk->nc;
     int mc_max = M < MC ? M : MC, nc_max = N < NC ? N : NC;
     int kc_max = K < KC ? K : KC;
-    size_t a_floats = (size_t)(mc_max + MR - 1) / MR * MR * kc_max;
+    /* A's slivers, then B's from the next 64-byte boundary */
+    size_t a_floats = ((size_t)(mc_max + MR - 1) / MR * MR * kc_max + 15) / 16 * 16;
     size_t b_floats = (size_t)(nc_max + NR - 1) / NR * NR * kc_max;
     float *bufa = thread_buffer(a_floats + b_floats);
-    float *bufb = bufa + (a_floats + 15) / 16 * 16;
+    float *bufb = bufa + a_floats;
     int unpacked_b = !trans_b && M <= UNPACKED_B_MAX_M;
 
     for (int jc = 0; jc < N; jc += NC) {

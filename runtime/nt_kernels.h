@@ -34,7 +34,10 @@ extern "C" {
  * trans_a / trans_b are 0 or 1. Called outside an OpenMP parallel region it
  * splits M or N (never K) across nt_num_threads() threads; called inside one
  * it runs on the calling thread. beta == 0 means C is not read. The same
- * ISA and implementation give bit-identical results run to run. */
+ * ISA and implementation give bit-identical results run to run. The one
+ * exception to "no kernel allocates": the own SGEMM packs its operands into a
+ * per-thread buffer (up to about 3.3 MiB) allocated on the thread's first
+ * call and kept, so nothing is allocated after a trainer's first step. */
 void nt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta,
               float *C, int ldc);

@@ -31,42 +31,36 @@ static double now(void)
 
 static volatile float sink;
 
+/* CHAINS accumulators, each acc = acc * x + y, iters times; the sum is kept
+ * so that nothing is optimised away. One body for both vector widths. */
+#define RUN_CHAINS(vec, set1, fmadd, add, storeu, lanes)                     \
+    do {                                                                     \
+        vec acc[CHAINS];                                                     \
+        vec x = set1(0.999999f), y = set1(1e-7f);                            \
+        for (int i = 0; i < CHAINS; i++)                                     \
+            acc[i] = set1((float)i);                                         \
+        for (long n = 0; n < iters; n++) {                                   \
+            _Pragma("GCC unroll 12") for (int i = 0; i < CHAINS; i++)        \
+                acc[i] = fmadd(acc[i], x, y);                                \
+        }                                                                    \
+        vec s = acc[0];                                                      \
+        for (int i = 1; i < CHAINS; i++)                                     \
+            s = add(s, acc[i]);                                              \
+        float out[lanes];                                                    \
+        storeu(out, s);                                                      \
+        sink = out[0];                                                       \
+    } while (0)
+
 __attribute__((target("avx512f,fma"))) static void chains512(long iters)
 {
-    __m512 acc[CHAINS];
-    __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < CHAINS; i++)
-        acc[i] = _mm512_set1_ps((float)i);
-    for (long n = 0; n < iters; n++) {
-#pragma GCC unroll 12
-        for (int i = 0; i < CHAINS; i++)
-            acc[i] = _mm512_fmadd_ps(acc[i], x, y);
-    }
-    __m512 s = acc[0];
-    for (int i = 1; i < CHAINS; i++)
-        s = _mm512_add_ps(s, acc[i]);
-    float out[16];
-    _mm512_storeu_ps(out, s);
-    sink = out[0];
+    RUN_CHAINS(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+               _mm512_storeu_ps, 16);
 }
 
 __attribute__((target("avx2,fma"))) static void chains256(long iters)
 {
-    __m256 acc[CHAINS];
-    __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < CHAINS; i++)
-        acc[i] = _mm256_set1_ps((float)i);
-    for (long n = 0; n < iters; n++) {
-#pragma GCC unroll 12
-        for (int i = 0; i < CHAINS; i++)
-            acc[i] = _mm256_fmadd_ps(acc[i], x, y);
-    }
-    __m256 s = acc[0];
-    for (int i = 1; i < CHAINS; i++)
-        s = _mm256_add_ps(s, acc[i]);
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    sink = out[0];
+    RUN_CHAINS(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
+               _mm256_storeu_ps, 8);
 }
 
 static double seconds(clockid_t id)

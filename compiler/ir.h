@@ -13,8 +13,12 @@
 
 #include "diag.h"
 
-#define LF_PARAMS 1
-#define LF_BRANCHES 2
+/* Layer flags (layers.def): what the passes need to know about a kind
+ * beyond its functions. */
+#define LF_BRANCHES 1   /* joins branches: `name { branch {...} ... }` */
+#define LF_VIEW 2       /* its output is its input's memory, reshaped */
+#define LF_TRAIN 4      /* behaves differently in training (forward's `train`) */
+#define LF_SCRATCH 8    /* its kernels need scratch (emit's SCRATCH pass sizes it) */
 
 typedef enum {
     L_INPUT,    /* the network's input; node 0 */
@@ -115,6 +119,9 @@ typedef struct ir_graph {
 const char *layer_name(layer_id k);
 const char *layer_op(layer_id k);
 int layer_flags(layer_id k);
+/* The node whose memory n's output is: n itself, or for a view (LF_VIEW)
+ * the storage of its input. */
+int ir_storage(const ir_graph *g, int n);
 /* L_COUNT if name is not a layer. */
 layer_id layer_lookup(const char *name);
 
@@ -124,7 +131,8 @@ int64_t shape_size(const shape *s);
 const char *shape_str(const shape *s, char *buf, size_t n);
 
 /* A 64-bit hash of everything that determines the network's computation and
- * checkpoint layout (kinds, attributes, shapes, paths, wiring). */
+ * checkpoint layout (kinds, attributes, shapes, paths, wiring). Attributes
+ * come from each kind's field table (layers.c), none left out. */
 uint64_t ir_hash(const ir_graph *g);
 
 #endif

@@ -1,8 +1,11 @@
-/* layers.c - the layer table (built from layers.def) with every kind's
- * arguments and the bind functions that check argument values and turn them
- * into IR attributes. Shapes are not looked at here (shapes.c). */
+/* layers.c - the layer table (built from layers.def): per kind, its
+ * arguments and the bind function that checks argument values and turns them
+ * into IR attributes, its attribute fields, its tensors and its saved
+ * buffers (see layers.h). Shapes are inferred in shapes.c; the tensor and
+ * saved-buffer declarations read the shapes shapes.c inferred. */
 #include "layers.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define INT(x) {V_INT, (x), 0, 0, NULL}
@@ -86,6 +89,45 @@ static int get_float(const bound_args *a, int i, const char *layer,
 
 #define BIG 1000000 /* sizes beyond this are mistakes, not networks */
 
+/* ---- declarations shared by several kinds -------------------------------------- */
+
+#define FIELD(kind, f, type) {#f, type, offsetof(ir_node, a.kind.f), 0, 0}
+#define FIELD_SINCE(kind, f, neutral) {#f, ATTR_INT, offsetof(ir_node, a.kind.f), 1, neutral}
+#define FIELDS_END {NULL, ATTR_INT, 0, 0, 0}
+
+static const attr_field no_fields[] = {FIELDS_END};
+
+static int no_tensors(const ir_node *n, const shape *in, tensor_decl *out)
+{
+    (void)n, (void)in, (void)out;
+    return 0;
+}
+
+static int no_saved(const ir_node *n, saved_decl *out)
+{
+    (void)n, (void)out;
+    return 0;
+}
+
+static tensor_decl tensor(const char *role, int ndim, const int64_t *shape, tensor_init init,
+                          int64_t fan_in, int64_t fan_out, int trainable)
+{
+    tensor_decl t = {role, ndim, {0}, init, fan_in, fan_out, trainable};
+    for (int i = 0; i < ndim; i++)
+        t.shape[i] = shape[i];
+    return t;
+}
+
+/* A learned weight (Xavier) and, if bias, its bias (PyTorch's default). */
+static int weight_bias(tensor_decl *out, int ndim, const int64_t *w, int64_t fan_in,
+                       int64_t fan_out, int bias)
+{
+    out[0] = tensor("weight", ndim, w, INIT_XAVIER, fan_in, fan_out, 1);
+    if (bias)
+        out[1] = tensor("bias", 1, w, INIT_BIAS, fan_in, fan_out, 1);
+    return 1 + (bias != 0);
+}
+
 /* ---- the kinds ------------------------------------------------------------- */
 
 static const layer_arg CONV_args[] = {
@@ -103,6 +145,23 @@ static int CONV_bind(ir_node *n, const bound_args *a, evaluator *ev)
            get_pair(a, 3, "conv", "padding", 0, 1000, &c->ph, &c->pw, ev) |
            get_int(a, 4, "conv", "bias", 0, 1, &c->bias, ev);
 }
+
+static const attr_field CONV_fields[] = {
+    FIELD(conv, out, ATTR_INT), FIELD(conv, kh, ATTR_INT), FIELD(conv, kw, ATTR_INT),
+    FIELD(conv, sh, ATTR_INT),  FIELD(conv, sw, ATTR_INT), FIELD(conv, ph, ATTR_INT),
+    FIELD(conv, pw, ATTR_INT),  FIELD(conv, bias, ATTR_INT), FIELDS_END,
+};
+
+/* nn.Conv2d: weight [out, in, kh, kw], bias [out] */
+static int CONV_tensors(const ir_node *n, const shape *in, tensor_decl *out)
+{
+    const conv_attrs *a = &n->a.conv;
+    int64_t w[4] = {a->out, in->d[0], a->kh, a->kw};
+    return weight_bias(out, 4, w, in->d[0] * a->kh * a->kw, (int64_t)a->out * a->kh * a->kw,
+                       a->bias);
+}
+
+#define CONV_saved no_saved
 
 static const layer_arg POOL_args[] = {
     {"kernel", ARG_REQUIRED, NONE},
@@ -137,6 +196,25 @@ static int bind_pool(ir_node *n, const bound_args *a, evaluator *ev,
 #define MAXPOOL_args POOL_args
 #define AVGPOOL_args POOL_args
 
+static const attr_field pool_fields[] = {
+    FIELD(pool, kh, ATTR_INT), FIELD(pool, kw, ATTR_INT), FIELD(pool, sh, ATTR_INT),
+    FIELD(pool, sw, ATTR_INT), FIELD(pool, ph, ATTR_INT), FIELD(pool, pw, ATTR_INT),
+    FIELDS_END,
+};
+
+#define MAXPOOL_fields pool_fields
+#define AVGPOOL_fields pool_fields
+#define MAXPOOL_tensors no_tensors
+#define AVGPOOL_tensors no_tensors
+#define AVGPOOL_saved no_saved
+
+/* the index (h * W + w) of each output's maximum in its plane */
+static int MAXPOOL_saved(const ir_node *n, saved_decl *out)
+{
+    out[0] = (saved_decl){"argmax", SAVED_I32, shape_size(&n->out), 1};
+    return 1;
+}
+
 static int MAXPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
 {
     return bind_pool(n, a, ev, "maxpool");
@@ -168,6 +246,10 @@ static int GAVGPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
     return 0;
 }
 
+#define GAVGPOOL_fields no_fields
+#define GAVGPOOL_tensors no_tensors
+#define GAVGPOOL_saved no_saved
+
 static const layer_arg BATCHNORM_args[] = {
     {"eps", ARG_DEFAULT, FLT(1e-5)},
     {"momentum", ARG_DEFAULT, FLT(0.1)},     END,
@@ -177,6 +259,30 @@ static int BATCHNORM_bind(ir_node *n, const bound_args *a, evaluator *ev)
 {
     return get_float(a, 0, "batchnorm", "eps", 0, 1, 0, &n->a.bn.eps, ev) |
            get_float(a, 1, "batchnorm", "momentum", 0, 1, 0, &n->a.bn.momentum, ev);
+}
+
+static const attr_field BATCHNORM_fields[] = {
+    FIELD(bn, eps, ATTR_FLOAT), FIELD(bn, momentum, ATTR_FLOAT), FIELDS_END,
+};
+
+/* nn.BatchNorm2d / 1d: per channel or feature */
+static int BATCHNORM_tensors(const ir_node *n, const shape *in, tensor_decl *out)
+{
+    (void)n;
+    int64_t c[1] = {in->d[0]};
+    out[0] = tensor("weight", 1, c, INIT_ONES, 0, 0, 1);
+    out[1] = tensor("bias", 1, c, INIT_ZEROS, 0, 0, 1);
+    out[2] = tensor("running_mean", 1, c, INIT_ZEROS, 0, 0, 0);
+    out[3] = tensor("running_var", 1, c, INIT_ONES, 0, 0, 0);
+    return 4;
+}
+
+/* the batch's mean and 1/sqrt(var + eps) per channel */
+static int BATCHNORM_saved(const ir_node *n, saved_decl *out)
+{
+    out[0] = (saved_decl){"mean", SAVED_F32, n->out.d[0], 0};
+    out[1] = (saved_decl){"invstd", SAVED_F32, n->out.d[0], 0};
+    return 2;
 }
 
 static const layer_arg NO_args[] = {END};
@@ -201,6 +307,27 @@ static int no_args(ir_node *n, const bound_args *a, evaluator *ev)
 #define CONCAT_bind no_args
 #define ADD_bind no_args
 
+#define RELU_fields no_fields
+#define SIGMOID_fields no_fields
+#define TANH_fields no_fields
+#define FLATTEN_fields no_fields
+#define CONCAT_fields no_fields
+#define ADD_fields no_fields
+
+#define RELU_tensors no_tensors
+#define SIGMOID_tensors no_tensors
+#define TANH_tensors no_tensors
+#define FLATTEN_tensors no_tensors
+#define CONCAT_tensors no_tensors
+#define ADD_tensors no_tensors
+
+#define RELU_saved no_saved /* activations' backward reads their output */
+#define SIGMOID_saved no_saved
+#define TANH_saved no_saved
+#define FLATTEN_saved no_saved
+#define CONCAT_saved no_saved
+#define ADD_saved no_saved
+
 static const layer_arg DROPOUT_args[] = {
     {"p", ARG_DEFAULT, FLT(0.5)},            END,
 };
@@ -208,6 +335,17 @@ static const layer_arg DROPOUT_args[] = {
 static int DROPOUT_bind(ir_node *n, const bound_args *a, evaluator *ev)
 {
     return get_float(a, 0, "dropout", "p", 0, 1, 1, &n->a.dropout.p, ev);
+}
+
+static const attr_field DROPOUT_fields[] = {FIELD(dropout, p, ATTR_FLOAT), FIELDS_END};
+
+#define DROPOUT_tensors no_tensors
+
+/* which elements were kept, one byte each */
+static int DROPOUT_saved(const ir_node *n, saved_decl *out)
+{
+    out[0] = (saved_decl){"mask", SAVED_U8, shape_size(&n->out), 1};
+    return 1;
 }
 
 static const layer_arg LINEAR_args[] = {
@@ -221,11 +359,25 @@ static int LINEAR_bind(ir_node *n, const bound_args *a, evaluator *ev)
            get_int(a, 1, "linear", "bias", 0, 1, &n->a.linear.bias, ev);
 }
 
+static const attr_field LINEAR_fields[] = {
+    FIELD(linear, out, ATTR_INT), FIELD(linear, bias, ATTR_INT), FIELDS_END,
+};
+
+/* nn.Linear: weight [out, in], bias [out] */
+static int LINEAR_tensors(const ir_node *n, const shape *in, tensor_decl *out)
+{
+    const linear_attrs *a = &n->a.linear;
+    int64_t w[2] = {a->out, in->d[0]};
+    return weight_bias(out, 2, w, in->d[0], a->out, a->bias);
+}
+
+#define LINEAR_saved no_saved
+
 const layer_info layer_table[L_COUNT] = {
-    [L_INPUT] = {"input", "input", 0, NO_args, NULL},
-    [L_ERROR] = {"error", "error", 0, NO_args, NULL},
+    [L_INPUT] = {"input", "input", 0, NO_args, NULL, no_fields, no_tensors, no_saved},
+    [L_ERROR] = {"error", "error", 0, NO_args, NULL, no_fields, no_tensors, no_saved},
 #define LAYER(id, name, op, flags) \
-    [L_##id] = {name, op, flags, id##_args, id##_bind},
+    [L_##id] = {name, op, flags, id##_args, id##_bind, id##_fields, id##_tensors, id##_saved},
 #include "layers.def"
 #undef LAYER
 };
@@ -256,4 +408,17 @@ int layer_names(const char **out, int max)
     for (int k = L_ERROR + 1; k < L_COUNT && n < max; k++)
         out[n++] = layer_table[k].name;
     return n;
+}
+
+int64_t saved_floats(const saved_decl *s)
+{
+    static const int bytes[] = {[SAVED_F32] = 4, [SAVED_I32] = 4, [SAVED_U8] = 1};
+    return (s->count * bytes[s->type] + 3) / 4;
+}
+
+const char *saved_ctype(saved_type t)
+{
+    static const char *const names[] = {[SAVED_F32] = "float", [SAVED_I32] = "int32_t",
+                                        [SAVED_U8] = "uint8_t"};
+    return names[t];
 }

@@ -297,7 +297,7 @@ int infer_shapes(ir_graph *g, diag *d)
         if (n->ok) {
             g->total_params += n->params;
             g->total_flops += n->flops;
-            if (n->kind != L_FLATTEN) /* a view, no memory of its own */
+            if (!(layer_flags(n->kind) & LF_VIEW)) /* no memory of its own */
                 g->total_activations += shape_size(&n->out);
         }
     }

@@ -119,9 +119,43 @@ static void conv_dims(emitter *e, int i, const char *nexpr)
       a->sh, a->sw, a->ph, a->pw, (long long)y->d[1], (long long)y->d[2]);
 }
 
+/* Grouped or dilated convolutions have their own kernels (conv_grouped.c). */
+static int conv_grouped(emitter *e, int i)
+{
+    const conv_attrs *a = &node(e, i)->a.conv;
+    return a->groups > 1 || a->dh > 1 || a->dw > 1;
+}
+
+static void conv_grouped_dims(emitter *e, int i, const char *nexpr)
+{
+    const conv_attrs *a = &node(e, i)->a.conv;
+    const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
+    P("&(nt_conv2d_grouped_dims){.N = %s, .C = %lld, .H = %lld, .W = %lld, .OC = %d,\n"
+      "                         .KH = %d, .KW = %d, .SH = %d, .SW = %d, .PH = %d, .PW = %d,\n"
+      "                         .DH = %d, .DW = %d, .G = %d, .OH = %lld, .OW = %lld}",
+      nexpr, (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->out, a->kh, a->kw,
+      a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups, (long long)y->d[1],
+      (long long)y->d[2]);
+}
+
 static void CONV_emit(emitter *e, int i, pass ps)
 {
     int x = node(e, i)->inputs[0];
+    if (conv_grouped(e, i)) {
+        if (ps == SCRATCH)
+            P("    s = nt_conv2d_grouped_scratch_floats(");
+        else if (ps == FORWARD)
+            P("    nt_conv2d_grouped_forward(%s, %s, %s, %s,\n                              ",
+              act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0));
+        else
+            P("    nt_conv2d_grouped_backward(%s, %s, %s, %s,\n"
+              "                               %s, %s,\n                               ",
+              grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
+              act(e, x), param(e, i, "weight", 0));
+        conv_grouped_dims(e, i, ps == SCRATCH ? "1" : "n");
+        P(ps == SCRATCH ? ", nthreads);\n" : ", m->scratch);\n");
+        return;
+    }
     if (ps == SCRATCH) {
         P("    s = nt_conv2d_scratch_floats(");
         conv_dims(e, i, "1");
@@ -146,9 +180,9 @@ static void pool_dims(emitter *e, int i)
     const pool_attrs *a = &node(e, i)->a.pool;
     const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
     P("&(nt_pool2d_dims){.N = n, .C = %lld, .H = %lld, .W = %lld, .KH = %d, .KW = %d,\n"
-      "                         .SH = %d, .SW = %d, .PH = %d, .PW = %d, .OH = %lld, .OW = %lld}",
+      "                         .SH = %d, .SW = %d, .PH = %d, .PW = %d, .OH = %lld, .OW = %lld%s}",
       (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->kh, a->kw, a->sh, a->sw,
-      a->ph, a->pw, (long long)y->d[1], (long long)y->d[2]);
+      a->ph, a->pw, (long long)y->d[1], (long long)y->d[2], a->ceil_mode ? ", .ceil_mode = 1" : "");
 }
 
 static void MAXPOOL_emit(emitter *e, int i, pass ps)
@@ -181,16 +215,56 @@ static void AVGPOOL_emit(emitter *e, int i, pass ps)
     P(");\n");
 }
 
-static void GAVGPOOL_emit(emitter *e, int i, pass ps)
+static void adaptive_dims(emitter *e, int i)
+{
+    const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
+    P("&(nt_adaptive_pool2d_dims){.N = n, .C = %lld, .H = %lld, .W = %lld, .OH = %lld, "
+      ".OW = %lld}",
+      (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], (long long)y->d[1],
+      (long long)y->d[2]);
+}
+
+static void ADAPTIVE_AVGPOOL_emit(emitter *e, int i, pass ps)
 {
     int x = node(e, i)->inputs[0];
-    const shape *s = in_shape(e, i, 0);
+    const shape *s = in_shape(e, i, 0), *y = &node(e, i)->out;
+    if (ps == BACKWARD && !has_grad(e, x))
+        return;
+    if (y->d[1] == 1 && y->d[2] == 1) { /* the mean of each plane */
+        if (ps == FORWARD)
+            P("    nt_global_avgpool_forward(%s, %s, n, %lld, %lld);\n", act(e, i), act(e, x),
+              (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
+        else
+            P("    nt_global_avgpool_backward(%s, %s, n, %lld, %lld);\n", grad(e, x), grad(e, i),
+              (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
+        return;
+    }
     if (ps == FORWARD)
-        P("    nt_global_avgpool_forward(%s, %s, n, %lld, %lld);\n", act(e, i), act(e, x),
-          (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
-    else if (has_grad(e, x))
-        P("    nt_global_avgpool_backward(%s, %s, n, %lld, %lld);\n", grad(e, x), grad(e, i),
-          (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
+        P("    nt_adaptive_avgpool2d_forward(%s, %s,\n                                  ",
+          act(e, i), act(e, x));
+    else
+        P("    nt_adaptive_avgpool2d_backward(%s, %s,\n                                   ",
+          grad(e, x), grad(e, i));
+    adaptive_dims(e, i);
+    P(");\n");
+}
+
+static void ADAPTIVE_MAXPOOL_emit(emitter *e, int i, pass ps)
+{
+    int x = node(e, i)->inputs[0];
+    if (ps == FORWARD) {
+        P("    nt_adaptive_maxpool2d_forward(%s, b.%s_argmax, %s,\n"
+          "                                  ",
+          act(e, i), e->names[i], act(e, x));
+    } else {
+        if (!has_grad(e, x))
+            return;
+        P("    nt_adaptive_maxpool2d_backward(%s, %s, b.%s_argmax,\n"
+          "                                   ",
+          grad(e, x), grad(e, i), e->names[i]);
+    }
+    adaptive_dims(e, i);
+    P(");\n");
 }
 
 static void BATCHNORM_emit(emitter *e, int i, pass ps)
@@ -227,6 +301,46 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
     }
 }
 
+/* Normalisation over each group of channels of each example, the same in
+ * training and evaluation. */
+static void norm_emit(emitter *e, int i, pass ps, const char *fn, const char *dims)
+{
+    int x = node(e, i)->inputs[0];
+    const char *nm = e->names[i];
+    if (ps == FORWARD)
+        P("    nt_%s_forward(%s, b.%s_mean, b.%s_invstd, %s,\n"
+          "                  %s, %s,\n                  %s);\n",
+          fn, act(e, i), nm, nm, act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
+          dims);
+    else
+        P("    nt_%s_backward(%s, %s, %s,\n"
+          "                   %s, %s, %s, b.%s_mean, b.%s_invstd,\n                   %s);\n",
+          fn, grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
+          act(e, x), param(e, i, "weight", 0), nm, nm, dims);
+}
+
+/* layer norm over D elements, weight [D]: group norm with one group of D
+ * channels of one element each */
+static void LAYERNORM_emit(emitter *e, int i, pass ps)
+{
+    const ir_node *n = node(e, i);
+    norm_emit(e, i, ps, "groupnorm",
+              arena_printf(&e->ar, "&(nt_norm_dims){.N = n, .G = 1, .C = %lld, .HW = 1, .eps = %s}",
+                           (long long)shape_size(&n->out), flt(e, n->a.norm.eps)));
+}
+
+static void GROUPNORM_emit(emitter *e, int i, pass ps)
+{
+    const ir_node *n = node(e, i);
+    const shape *s = &n->out;
+    norm_emit(e, i, ps, "groupnorm",
+              arena_printf(&e->ar,
+                           "&(nt_norm_dims){.N = n, .G = %d, .C = %lld, .HW = %lld, .eps = %s}",
+                           n->a.norm.groups, (long long)s->d[0],
+                           (long long)(s->rank == 3 ? s->d[1] * s->d[2] : 1),
+                           flt(e, n->a.norm.eps)));
+}
+
 static void activation(emitter *e, int i, pass ps, const char *fn)
 {
     int x = node(e, i)->inputs[0];
@@ -241,6 +355,41 @@ static void activation(emitter *e, int i, pass ps, const char *fn)
 static void RELU_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "relu"); }
 static void SIGMOID_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "sigmoid"); }
 static void TANH_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "tanh"); }
+
+/* Activations whose backward reads the input, with their parameters ("" or
+ * ", 0.01f") after the size. */
+static void activation_in(emitter *e, int i, pass ps, const char *fn, const char *args)
+{
+    int x = node(e, i)->inputs[0];
+    long long size = (long long)shape_size(&node(e, i)->out);
+    if (ps == FORWARD)
+        P("    nt_%s_forward(%s, %s, (size_t)n * %lld%s);\n", fn, act(e, i), act(e, x), size, args);
+    else if (has_grad(e, x))
+        P("    nt_%s_backward(%s, %s, %s, (size_t)n * %lld%s);\n", fn, grad(e, x), grad(e, i),
+          act(e, x), size, args);
+}
+
+static void LEAKY_RELU_emit(emitter *e, int i, pass ps)
+{
+    activation_in(e, i, ps, "leaky_relu",
+                  arena_printf(&e->ar, ", %s", flt(e, node(e, i)->a.act.a)));
+}
+
+static void ELU_emit(emitter *e, int i, pass ps)
+{
+    activation_in(e, i, ps, "elu", arena_printf(&e->ar, ", %s", flt(e, node(e, i)->a.act.a)));
+}
+
+static void SOFTPLUS_emit(emitter *e, int i, pass ps)
+{
+    const act_attrs *a = &node(e, i)->a.act;
+    activation_in(e, i, ps, "softplus",
+                  arena_printf(&e->ar, ", %s, %s", flt(e, a->a), flt(e, a->b)));
+}
+
+static void SILU_emit(emitter *e, int i, pass ps) { activation_in(e, i, ps, "silu", ""); }
+static void GELU_emit(emitter *e, int i, pass ps) { activation_in(e, i, ps, "gelu", ""); }
+static void HARDSWISH_emit(emitter *e, int i, pass ps) { activation_in(e, i, ps, "hardswish", ""); }
 
 static void DROPOUT_emit(emitter *e, int i, pass ps)
 {

@@ -35,11 +35,14 @@ typedef struct shape {
     int64_t d[3];
 } shape;
 
-typedef struct conv_attrs { int out, kh, kw, sh, sw, ph, pw, bias; } conv_attrs;
-typedef struct pool_attrs { int kh, kw, sh, sw, ph, pw; } pool_attrs;
+typedef struct conv_attrs { int out, kh, kw, sh, sw, ph, pw, bias, groups, dh, dw; } conv_attrs;
+typedef struct pool_attrs { int kh, kw, sh, sw, ph, pw, ceil_mode; } pool_attrs;
+typedef struct adaptive_attrs { int oh, ow; } adaptive_attrs;
 typedef struct linear_attrs { int out, bias; } linear_attrs;
 typedef struct bn_attrs { double eps, momentum; } bn_attrs;
 typedef struct dropout_attrs { double p; } dropout_attrs;
+typedef struct act_attrs { double a, b; } act_attrs;   /* slope, alpha, beta/threshold */
+typedef struct norm_attrs { double eps; int groups; } norm_attrs;
 
 typedef struct ir_node {
     layer_id kind;
@@ -52,6 +55,9 @@ typedef struct ir_node {
     union {
         conv_attrs conv;
         pool_attrs pool;    /* maxpool, avgpool */
+        adaptive_attrs adaptive;
+        act_attrs act;      /* activations with parameters */
+        norm_attrs norm;    /* layernorm, groupnorm */
         linear_attrs linear;
         bn_attrs bn;
         dropout_attrs dropout;

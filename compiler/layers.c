@@ -133,40 +133,64 @@ static int weight_bias(tensor_decl *out, int ndim, const int64_t *w, int64_t fan
 static const layer_arg CONV_args[] = {
     {"out", ARG_REQUIRED, NONE},     {"kernel", ARG_REQUIRED, NONE},
     {"stride", ARG_DEFAULT, INT(1)}, {"padding", ARG_DEFAULT, INT(0)},
-    {"bias", ARG_DEFAULT, INT(1)},           END,
+    {"bias", ARG_DEFAULT, INT(1)},   {"groups", ARG_DEFAULT, INT(1)},
+    {"dilation", ARG_DEFAULT, INT(1)},       END,
 };
 
+/* Whether groups divide the output channels is checked here; the input's
+ * channels are checked by the shape rule. */
 static int CONV_bind(ir_node *n, const bound_args *a, evaluator *ev)
 {
     conv_attrs *c = &n->a.conv;
-    return get_int(a, 0, "conv", "out", 1, BIG, &c->out, ev) |
-           get_pair(a, 1, "conv", "kernel", 1, 1000, &c->kh, &c->kw, ev) |
-           get_pair(a, 2, "conv", "stride", 1, 1000, &c->sh, &c->sw, ev) |
-           get_pair(a, 3, "conv", "padding", 0, 1000, &c->ph, &c->pw, ev) |
-           get_int(a, 4, "conv", "bias", 0, 1, &c->bias, ev);
+    if (get_int(a, 0, "conv", "out", 1, BIG, &c->out, ev) |
+        get_pair(a, 1, "conv", "kernel", 1, 1000, &c->kh, &c->kw, ev) |
+        get_pair(a, 2, "conv", "stride", 1, 1000, &c->sh, &c->sw, ev) |
+        get_pair(a, 3, "conv", "padding", 0, 1000, &c->ph, &c->pw, ev) |
+        get_int(a, 4, "conv", "bias", 0, 1, &c->bias, ev) |
+        get_int(a, 5, "conv", "groups", 1, BIG, &c->groups, ev) |
+        get_pair(a, 6, "conv", "dilation", 1, 1000, &c->dh, &c->dw, ev))
+        return -1;
+    if (c->out % c->groups) {
+        diag_error(ev->diag, a->loc[5],
+                   "conv: groups must divide the output channels, got %d output channels "
+                   "and groups = %d",
+                   c->out, c->groups);
+        return -1;
+    }
+    return 0;
 }
 
 static const attr_field CONV_fields[] = {
     FIELD(conv, out, ATTR_INT), FIELD(conv, kh, ATTR_INT), FIELD(conv, kw, ATTR_INT),
     FIELD(conv, sh, ATTR_INT),  FIELD(conv, sw, ATTR_INT), FIELD(conv, ph, ATTR_INT),
-    FIELD(conv, pw, ATTR_INT),  FIELD(conv, bias, ATTR_INT), FIELDS_END,
+    FIELD(conv, pw, ATTR_INT),  FIELD(conv, bias, ATTR_INT),
+    FIELD_SINCE(conv, groups, 1), FIELD_SINCE(conv, dh, 1), FIELD_SINCE(conv, dw, 1),
+    FIELDS_END,
 };
 
-/* nn.Conv2d: weight [out, in, kh, kw], bias [out] */
+/* nn.Conv2d: weight [out, in / groups, kh, kw], bias [out]; PyTorch's fans
+ * are fan_in = in / groups * kh * kw, fan_out = out * kh * kw */
 static int CONV_tensors(const ir_node *n, const shape *in, tensor_decl *out)
 {
     const conv_attrs *a = &n->a.conv;
-    int64_t w[4] = {a->out, in->d[0], a->kh, a->kw};
-    return weight_bias(out, 4, w, in->d[0] * a->kh * a->kw, (int64_t)a->out * a->kh * a->kw,
+    int64_t w[4] = {a->out, in->d[0] / a->groups, a->kh, a->kw};
+    return weight_bias(out, 4, w, w[1] * a->kh * a->kw, (int64_t)a->out * a->kh * a->kw,
                        a->bias);
 }
 
 #define CONV_saved no_saved
 
-static const layer_arg POOL_args[] = {
+static const layer_arg AVGPOOL_args[] = {
     {"kernel", ARG_REQUIRED, NONE},
     {"stride", ARG_OPTIONAL, NONE},
     {"padding", ARG_DEFAULT, INT(0)},        END,
+};
+
+static const layer_arg MAXPOOL_args[] = {
+    {"kernel", ARG_REQUIRED, NONE},
+    {"stride", ARG_OPTIONAL, NONE},
+    {"padding", ARG_DEFAULT, INT(0)},
+    {"ceil_mode", ARG_DEFAULT, INT(0)},      END,
 };
 
 static int bind_pool(ir_node *n, const bound_args *a, evaluator *ev,
@@ -193,17 +217,17 @@ static int bind_pool(ir_node *n, const bound_args *a, evaluator *ev,
     return 0;
 }
 
-#define MAXPOOL_args POOL_args
-#define AVGPOOL_args POOL_args
-
-static const attr_field pool_fields[] = {
+static const attr_field AVGPOOL_fields[] = {
     FIELD(pool, kh, ATTR_INT), FIELD(pool, kw, ATTR_INT), FIELD(pool, sh, ATTR_INT),
     FIELD(pool, sw, ATTR_INT), FIELD(pool, ph, ATTR_INT), FIELD(pool, pw, ATTR_INT),
     FIELDS_END,
 };
 
-#define MAXPOOL_fields pool_fields
-#define AVGPOOL_fields pool_fields
+static const attr_field MAXPOOL_fields[] = {
+    FIELD(pool, kh, ATTR_INT), FIELD(pool, kw, ATTR_INT), FIELD(pool, sh, ATTR_INT),
+    FIELD(pool, sw, ATTR_INT), FIELD(pool, ph, ATTR_INT), FIELD(pool, pw, ATTR_INT),
+    FIELD_SINCE(pool, ceil_mode, 0), FIELDS_END,
+};
 #define MAXPOOL_tensors no_tensors
 #define AVGPOOL_tensors no_tensors
 #define AVGPOOL_saved no_saved
@@ -217,7 +241,8 @@ static int MAXPOOL_saved(const ir_node *n, saved_decl *out)
 
 static int MAXPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
 {
-    return bind_pool(n, a, ev, "maxpool");
+    return bind_pool(n, a, ev, "maxpool") |
+           get_int(a, 3, "maxpool", "ceil_mode", 0, 1, &n->a.pool.ceil_mode, ev);
 }
 
 static int AVGPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
@@ -225,30 +250,43 @@ static int AVGPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
     return bind_pool(n, a, ev, "avgpool");
 }
 
-static const layer_arg GAVGPOOL_args[] = {
+static const layer_arg ADAPTIVE_AVGPOOL_args[] = {
     {"size", ARG_DEFAULT, INT(1)},           END,
 };
 
-static int GAVGPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
+static const layer_arg ADAPTIVE_MAXPOOL_args[] = {
+    {"size", ARG_REQUIRED, NONE},            END,
+};
+
+/* size n means (n, n), as nn.AdaptiveAvgPool2d(n) */
+static int bind_adaptive(ir_node *n, const bound_args *a, evaluator *ev, const char *name)
 {
-    (void)n;
-    const value *v = &a->v[0];
-    int one = (v->kind == V_INT && v->i == 1) ||
-              (v->kind == V_TUPLE && v->n == 2 && v->items[0].kind == V_INT &&
-               v->items[0].i == 1 && v->items[1].kind == V_INT &&
-               v->items[1].i == 1);
-    if (!one) {
-        diag_error(ev->diag, a->loc[0],
-                   "adaptive_avgpool: only output size 1 (or (1, 1)) is supported, got %s",
-                   value_str(ev->ar, v));
-        return -1;
-    }
-    return 0;
+    return get_pair(a, 0, name, "size", 1, BIG, &n->a.adaptive.oh, &n->a.adaptive.ow, ev);
 }
 
-#define GAVGPOOL_fields no_fields
-#define GAVGPOOL_tensors no_tensors
-#define GAVGPOOL_saved no_saved
+static int ADAPTIVE_AVGPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
+{
+    return bind_adaptive(n, a, ev, "adaptive_avgpool");
+}
+
+static int ADAPTIVE_MAXPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
+{
+    return bind_adaptive(n, a, ev, "adaptive_maxpool");
+}
+
+/* adaptive_avgpool was (1, 1) only before it had a size: 1 stays neutral */
+static const attr_field ADAPTIVE_AVGPOOL_fields[] = {
+    FIELD_SINCE(adaptive, oh, 1), FIELD_SINCE(adaptive, ow, 1), FIELDS_END,
+};
+
+static const attr_field ADAPTIVE_MAXPOOL_fields[] = {
+    FIELD(adaptive, oh, ATTR_INT), FIELD(adaptive, ow, ATTR_INT), FIELDS_END,
+};
+
+#define ADAPTIVE_AVGPOOL_tensors no_tensors
+#define ADAPTIVE_MAXPOOL_tensors no_tensors
+#define ADAPTIVE_AVGPOOL_saved no_saved
+#define ADAPTIVE_MAXPOOL_saved MAXPOOL_saved
 
 static const layer_arg BATCHNORM_args[] = {
     {"eps", ARG_DEFAULT, FLT(1e-5)},
@@ -284,6 +322,66 @@ static int BATCHNORM_saved(const ir_node *n, saved_decl *out)
     out[1] = (saved_decl){"invstd", SAVED_F32, n->out.d[0], 0};
     return 2;
 }
+
+static const layer_arg LAYERNORM_args[] = {
+    {"eps", ARG_DEFAULT, FLT(1e-5)},         END,
+};
+
+static int LAYERNORM_bind(ir_node *n, const bound_args *a, evaluator *ev)
+{
+    return get_float(a, 0, "layernorm", "eps", 0, 1, 0, &n->a.norm.eps, ev);
+}
+
+static const layer_arg GROUPNORM_args[] = {
+    {"groups", ARG_REQUIRED, NONE},
+    {"eps", ARG_DEFAULT, FLT(1e-5)},         END,
+};
+
+/* whether groups divide the channels is the shape rule's to check */
+static int GROUPNORM_bind(ir_node *n, const bound_args *a, evaluator *ev)
+{
+    return get_int(a, 0, "groupnorm", "groups", 1, BIG, &n->a.norm.groups, ev) |
+           get_float(a, 1, "groupnorm", "eps", 0, 1, 0, &n->a.norm.eps, ev);
+}
+
+static const attr_field LAYERNORM_fields[] = {FIELD(norm, eps, ATTR_FLOAT), FIELDS_END};
+static const attr_field GROUPNORM_fields[] = {
+    FIELD(norm, groups, ATTR_INT), FIELD(norm, eps, ATTR_FLOAT), FIELDS_END,
+};
+
+/* elementwise affine: weight (ones) and bias (zeros) of the given shape */
+static int affine(tensor_decl *out, int ndim, const int64_t *shape)
+{
+    out[0] = tensor("weight", ndim, shape, INIT_ONES, 0, 0, 1);
+    out[1] = tensor("bias", ndim, shape, INIT_ZEROS, 0, 0, 1);
+    return 2;
+}
+
+/* nn.LayerNorm(normalized_shape = [C, H, W] or [F]) */
+static int LAYERNORM_tensors(const ir_node *n, const shape *in, tensor_decl *out)
+{
+    (void)n;
+    return affine(out, in->rank, in->d);
+}
+
+/* nn.GroupNorm(groups, C): per channel */
+static int GROUPNORM_tensors(const ir_node *n, const shape *in, tensor_decl *out)
+{
+    (void)n;
+    return affine(out, 1, in->d);
+}
+
+/* mean and 1/sqrt(var + eps) of each example (layernorm) or each group of
+ * each example (groupnorm) */
+static int LAYERNORM_saved(const ir_node *n, saved_decl *out)
+{
+    int64_t per = n->kind == L_GROUPNORM ? n->a.norm.groups : 1;
+    out[0] = (saved_decl){"mean", SAVED_F32, per, 1};
+    out[1] = (saved_decl){"invstd", SAVED_F32, per, 1};
+    return 2;
+}
+
+#define GROUPNORM_saved LAYERNORM_saved
 
 static const layer_arg NO_args[] = {END};
 
@@ -321,7 +419,68 @@ static int no_args(ir_node *n, const bound_args *a, evaluator *ev)
 #define CONCAT_tensors no_tensors
 #define ADD_tensors no_tensors
 
-#define RELU_saved no_saved /* activations' backward reads their output */
+#define SILU_args NO_args
+#define GELU_args NO_args
+#define HARDSWISH_args NO_args
+#define SILU_bind no_args
+#define GELU_bind no_args
+#define HARDSWISH_bind no_args
+#define SILU_fields no_fields
+#define GELU_fields no_fields
+#define HARDSWISH_fields no_fields
+
+static const layer_arg LEAKY_RELU_args[] = {{"slope", ARG_DEFAULT, FLT(0.01)}, END};
+static const layer_arg ELU_args[] = {{"alpha", ARG_DEFAULT, FLT(1.0)}, END};
+static const layer_arg SOFTPLUS_args[] = {
+    {"beta", ARG_DEFAULT, FLT(1.0)},
+    {"threshold", ARG_DEFAULT, FLT(20.0)},   END,
+};
+
+static int LEAKY_RELU_bind(ir_node *n, const bound_args *a, evaluator *ev)
+{
+    return get_float(a, 0, "leaky_relu", "slope", -1000, 1000, 0, &n->a.act.a, ev);
+}
+
+static int ELU_bind(ir_node *n, const bound_args *a, evaluator *ev)
+{
+    return get_float(a, 0, "elu", "alpha", 0, 1000, 0, &n->a.act.a, ev);
+}
+
+static int SOFTPLUS_bind(ir_node *n, const bound_args *a, evaluator *ev)
+{
+    if (get_float(a, 0, "softplus", "beta", 0, 1000, 0, &n->a.act.a, ev) |
+        get_float(a, 1, "softplus", "threshold", 0, 1000, 0, &n->a.act.b, ev))
+        return -1;
+    if (n->a.act.a == 0) {
+        diag_error(ev->diag, a->loc[0], "softplus: beta must not be 0");
+        return -1;
+    }
+    return 0;
+}
+
+#define NAMED(name, kind, f, type) {name, type, offsetof(ir_node, a.kind.f), 0, 0}
+static const attr_field LEAKY_RELU_fields[] = {NAMED("slope", act, a, ATTR_FLOAT), FIELDS_END};
+static const attr_field ELU_fields[] = {NAMED("alpha", act, a, ATTR_FLOAT), FIELDS_END};
+static const attr_field SOFTPLUS_fields[] = {
+    NAMED("beta", act, a, ATTR_FLOAT), NAMED("threshold", act, b, ATTR_FLOAT), FIELDS_END,
+};
+
+#define LEAKY_RELU_tensors no_tensors
+#define ELU_tensors no_tensors
+#define SILU_tensors no_tensors
+#define GELU_tensors no_tensors
+#define HARDSWISH_tensors no_tensors
+#define SOFTPLUS_tensors no_tensors
+
+/* activations' backward reads their output (relu, sigmoid, tanh) or their
+ * input (the others): both stay alive for the whole step */
+#define LEAKY_RELU_saved no_saved
+#define ELU_saved no_saved
+#define SILU_saved no_saved
+#define GELU_saved no_saved
+#define HARDSWISH_saved no_saved
+#define SOFTPLUS_saved no_saved
+#define RELU_saved no_saved
 #define SIGMOID_saved no_saved
 #define TANH_saved no_saved
 #define FLATTEN_saved no_saved

@@ -23,14 +23,24 @@
 static const struct {
     const char *kind, *use, *input;
 } samples[] = {
-    {"conv", "conv(4, (3, 2), stride = (2, 1), padding = (1, 2), bias = true)", "3, 9, 9"},
-    {"maxpool", "maxpool((3, 2), stride = (2, 1), padding = 1)", "2, 9, 9"},
+    {"conv", "conv(4, (3, 2), stride = (2, 1), padding = (1, 2), bias = true, groups = 2, "
+             "dilation = (2, 1))", "4, 9, 9"},
+    {"maxpool", "maxpool((3, 2), stride = (2, 1), padding = 1, ceil_mode = true)", "2, 9, 9"},
     {"avgpool", "avgpool((3, 2), stride = (2, 1), padding = 1)", "2, 9, 9"},
-    {"adaptive_avgpool", "adaptive_avgpool(1)", "2, 5, 5"},
+    {"adaptive_avgpool", "adaptive_avgpool((3, 2))", "2, 5, 5"},
+    {"adaptive_maxpool", "adaptive_maxpool((3, 2))", "2, 5, 5"},
     {"batchnorm", "batchnorm(eps = 0.001, momentum = 0.2)", "2, 5, 5"},
+    {"layernorm", "layernorm(eps = 0.001)", "2, 5, 5"},
+    {"groupnorm", "groupnorm(2, eps = 0.001)", "4, 5, 5"},
     {"relu", "relu", "2, 5, 5"},
     {"sigmoid", "sigmoid", "2, 5, 5"},
     {"tanh", "tanh", "2, 5, 5"},
+    {"leaky_relu", "leaky_relu(slope = 0.2)", "2, 5, 5"},
+    {"elu", "elu(alpha = 0.5)", "2, 5, 5"},
+    {"silu", "silu", "2, 5, 5"},
+    {"gelu", "gelu", "2, 5, 5"},
+    {"hardswish", "hardswish", "2, 5, 5"},
+    {"softplus", "softplus(beta = 2, threshold = 10)", "2, 5, 5"},
     {"dropout", "dropout(0.25)", "2, 5, 5"},
     {"flatten", "flatten", "2, 5, 5"},
     {"linear", "linear(7, bias = true)", "12"},

@@ -119,7 +119,7 @@ START_TEST(googlenet_last_inception_is_1024x3x3)
     const ir_graph *g = &t.c.graph;
     const ir_node *gap = NULL;
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind == L_GAVGPOOL)
+        if (g->nodes[i].kind == L_ADAPTIVE_AVGPOOL)
             gap = &g->nodes[i];
     ck_assert_ptr_nonnull(gap);
     const shape *in = &g->nodes[gap->inputs[0]].out;

@@ -25,7 +25,7 @@ static const int shapes[][10] = {
 static nt_pool2d_dims dims_of(const int *s)
 {
     nt_pool2d_dims d = {s[0], s[1], s[2], s[3], s[4], s[5], s[6],
-                        s[7], s[8], s[9], 0, 0};
+                        s[7], s[8], s[9], 0, 0, 0};
     d.OH = (d.H + 2 * d.PH - d.KH) / d.SH + 1;
     d.OW = (d.W + 2 * d.PW - d.KW) / d.SW + 1;
     return d;
@@ -168,7 +168,7 @@ START_TEST(test_max_ties_and_padding)
     int32_t arg[9];
     for (int i = 0; i < 16; i++)
         in[i] = -3.0f;
-    nt_pool2d_dims d = {1, 1, 4, 4, 3, 3, 2, 2, 1, 1, 2, 2};
+    nt_pool2d_dims d = {1, 1, 4, 4, 3, 3, 2, 2, 1, 1, 2, 2, 0};
     nt_maxpool2d_forward(out, arg, in, &d);
     /* windows start at rows/cols -1 and 1: first inputs (0,0) (0,1) (1,0)
      * (1,1) */
@@ -177,7 +177,7 @@ START_TEST(test_max_ties_and_padding)
         ck_assert_float_eq(out[i], -3.0f);
         ck_assert_int_eq(arg[i], want[i]);
     }
-    nt_pool2d_dims e = {1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2};
+    nt_pool2d_dims e = {1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2, 0};
     in[5] = 7.0f;  /* (1, 1): second row of the first window */
     in[10] = 7.0f; /* (2, 2) and (2, 3): a tie in the fourth window */
     in[11] = 7.0f;
@@ -313,7 +313,7 @@ START_TEST(test_avg_count_include_pad)
     float in[12], out[12];
     for (int i = 0; i < 12; i++)
         in[i] = 1.0f;
-    nt_pool2d_dims d = {1, 1, 3, 4, 3, 3, 1, 1, 1, 1, 3, 4};
+    nt_pool2d_dims d = {1, 1, 3, 4, 3, 3, 1, 1, 1, 1, 3, 4, 0};
     nt_avgpool2d_forward(out, in, &d);
     float want[12] = {4, 6, 6, 4, 6, 9, 9, 6, 4, 6, 6, 4};
     for (int i = 0; i < 12; i++)
@@ -408,7 +408,7 @@ END_TEST
 
 #define POOL_DIMS(P)                                                        \
     {P##_N, P##_C, P##_H, P##_W, P##_KH, P##_KW, P##_SH, P##_SW, P##_PH,    \
-     P##_PW, P##_OH, P##_OW}
+     P##_PW, P##_OH, P##_OW, 0}
 
 static void torch_max(const nt_pool2d_dims *d, const float *in,
                       const float *want_out, const int32_t *want_arg,

@@ -431,12 +431,19 @@ def main():
                     compare(expected, got, reference)
         finally:
             shutil.rmtree(work)
-    if a.mode == 'fixtures':
-        with open(os.path.join(FIXTURES, 'cases.txt'), 'w') as f:
+    if a.mode == 'fixtures':  # cases not made now keep their line
+        path = os.path.join(FIXTURES, 'cases.txt')
+        lines = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                lines = {l.split()[0]: l.rstrip('\n') for l in f if not l.startswith('#')}
+        lines.update({l.split()[0]: l for l in listing})
+        with open(path, 'w') as f:
             f.write('# name net defines lr momentum weight_decay '
                     '(written by tools/parity.py fixtures)\n')
-            for line in listing:
-                f.write(line + '\n')
+            for name in list(CASES) + list(CURVES):
+                if name in lines:
+                    f.write(lines[name] + '\n')
 
 
 if __name__ == '__main__':

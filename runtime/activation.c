@@ -132,16 +132,18 @@ void nt_silu_backward(float *din, const float *dout, const float *in, size_t n)
 #define SQRT1_2 0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
 
+/* 1 + erf(x/sqrt(2)) written as erfc(-x/sqrt(2)): no cancellation for
+ * negative x */
 void nt_gelu_forward(float *out, const float *in, size_t n)
 {
-    ELEMENTWISE(TRANSC_PAR_MIN, out[i] = 0.5f * x * (1.0f + erff(x * SQRT1_2)));
+    ELEMENTWISE(TRANSC_PAR_MIN, out[i] = 0.5f * x * erfcf(-x * SQRT1_2));
 }
 
 /* Phi(x) + x * phi(x) */
 void nt_gelu_backward(float *din, const float *dout, const float *in, size_t n)
 {
     ELEMENTWISE(TRANSC_PAR_MIN,
-                din[i] += dout[i] * (0.5f * (1.0f + erff(x * SQRT1_2)) +
+                din[i] += dout[i] * (0.5f * erfcf(-x * SQRT1_2) +
                                      x * INV_SQRT_2PI * expf(-0.5f * x * x)));
 }
 

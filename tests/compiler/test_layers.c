@@ -224,12 +224,55 @@ START_TEST(samples_name_kinds)
 }
 END_TEST
 
+static uint64_t hash_of(const char *text)
+{
+    ctest t;
+    ctest_text(&t, text, NULL);
+    ck_assert_msg(t.rc == 0, "%s", t.diags);
+    uint64_t h = ir_hash(&t.c.graph);
+    ctest_free(&t);
+    return h;
+}
+
+/* Attributes added to a kind later keep the hash (and the checkpoints) of
+ * nets that leave them at their old behaviour, and change it otherwise. */
+START_TEST(neutral_attributes_keep_the_hash)
+{
+    const char *net = "net n { input(4, 9, 9) %s flatten linear(3) }";
+    static const char *const same[][2] = {
+        {"conv(4, 3)", "conv(4, 3, groups = 1, dilation = 1)"},
+        {"maxpool(2)", "maxpool(2, ceil_mode = false)"},
+        {"adaptive_avgpool(1)", "adaptive_avgpool((1, 1))"},
+    };
+    static const char *const differ[][2] = {
+        {"conv(4, 3)", "conv(4, 3, groups = 2)"},
+        {"conv(4, 3, groups = 2)", "conv(4, 3, dilation = (1, 2), padding = (0, 1))"},
+        {"maxpool(3, stride = 2)", "maxpool(3, stride = 2, ceil_mode = true)"}, /* both 4x4 */
+        {"adaptive_avgpool(1)", "adaptive_avgpool((1, 2))"},
+    };
+    char a[256], b[256];
+    for (size_t k = 0; k < sizeof same / sizeof *same; k++) {
+        snprintf(a, sizeof a, net, same[k][0]);
+        snprintf(b, sizeof b, net, same[k][1]);
+        ck_assert_msg(hash_of(a) == hash_of(b), "%s and %s hash differently", same[k][0],
+                      same[k][1]);
+    }
+    for (size_t k = 0; k < sizeof differ / sizeof *differ; k++) {
+        snprintf(a, sizeof a, net, differ[k][0]);
+        snprintf(b, sizeof b, net, differ[k][1]);
+        ck_assert_msg(hash_of(a) != hash_of(b), "%s and %s hash the same", differ[k][0],
+                      differ[k][1]);
+    }
+}
+END_TEST
+
 static Suite *layers_suite(void)
 {
     Suite *s = suite_create("layers");
     TCase *tc = tcase_create("layer table");
     tcase_add_loop_test(tc, every_kind_is_complete, 0, L_COUNT - L_ERROR - 1);
     tcase_add_test(tc, samples_name_kinds);
+    tcase_add_test(tc, neutral_attributes_keep_the_hash);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -96,8 +96,9 @@ static void check_plan(const ctest *t)
     arena_free(&ar);
 }
 
-static const char *const nets[] = {"lenet", "lenet_bn", "alexnet", "vgg",
-                                   "nin", "googlenet", "resnet18"};
+static const char *const nets[] = {"lenet",     "lenet_bn", "alexnet",  "vgg",
+                                   "nin",       "googlenet", "resnet18", "mobilenet",
+                                   "resnext",   "../tests/e2e/nets/kinds"};
 
 START_TEST(seed_networks)
 {
@@ -157,7 +158,7 @@ static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("memory plan");
-    tcase_add_loop_test(tc, seed_networks, 0, 7);
+    tcase_add_loop_test(tc, seed_networks, 0, sizeof nets / sizeof *nets);
     tcase_add_loop_test(tc, branchy_networks, 0, 4);
     tcase_add_test(tc, output_must_be_flat);
     suite_add_tcase(s, tc);

@@ -47,6 +47,43 @@ static int use_team(const nt_pool2d_dims *d)
     return work >= PAR_MIN_WORK && nt_num_threads() > 1;
 }
 
+/* ---- one window ----------------------------------------------------------- */
+
+/* The maximum of rows [ha, hb) x columns [wa, wb) of a plane W wide and its
+ * index h * W + w: strict > keeps the first maximum; NaN wins, as in
+ * PyTorch. */
+static float window_max(const float *x, int W, int ha, int hb, int wa, int wb, int32_t *at)
+{
+    int best_i = ha * W + wa;
+    float best = x[best_i];
+    for (int h = ha; h < hb; h++)
+        for (int w = wa; w < wb; w++) {
+            float v = x[h * W + w];
+            if (v > best || isnan(v)) {
+                best = v;
+                best_i = h * W + w;
+            }
+        }
+    *at = best_i;
+    return best;
+}
+
+static float window_sum(const float *x, int W, int ha, int hb, int wa, int wb)
+{
+    float sum = 0.0f;
+    for (int h = ha; h < hb; h++)
+        for (int w = wa; w < wb; w++)
+            sum += x[h * W + w];
+    return sum;
+}
+
+static void window_add(float *dx, int W, int ha, int hb, int wa, int wb, float v)
+{
+    for (int h = ha; h < hb; h++)
+        for (int w = wa; w < wb; w++)
+            dx[h * W + w] += v;
+}
+
 /* ---- max pooling ------------------------------------------------------- */
 
 void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
@@ -66,20 +103,7 @@ void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
             for (int ow = 0; ow < d->OW; ow++) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
-                int best_i = ha * d->W + wa;
-                float best = x[best_i];
-                for (int h = ha; h < hb; h++)
-                    for (int w = wa; w < wb; w++) {
-                        float v = x[h * d->W + w];
-                        /* strict > keeps the first maximum; NaN wins, as in
-                         * PyTorch */
-                        if (v > best || isnan(v)) {
-                            best = v;
-                            best_i = h * d->W + w;
-                        }
-                    }
-                o[oh * d->OW + ow] = best;
-                a[oh * d->OW + ow] = best_i;
+                o[oh * d->OW + ow] = window_max(x, d->W, ha, hb, wa, wb, &a[oh * d->OW + ow]);
             }
         }
     }
@@ -157,11 +181,7 @@ void nt_avgpool2d_forward(float *out, const float *in, const nt_pool2d_dims *d)
             for (int ow = 0; ow < d->OW; ow++) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
-                float sum = 0.0f;
-                for (int h = ha; h < hb; h++)
-                    for (int w = wa; w < wb; w++)
-                        sum += x[h * d->W + w];
-                o[oh * d->OW + ow] = sum / area;
+                o[oh * d->OW + ow] = window_sum(x, d->W, ha, hb, wa, wb) / area;
             }
         }
     }
@@ -185,10 +205,7 @@ void nt_avgpool2d_backward(float *din, const float *dout,
             for (int ow = 0; ow < d->OW; ow++) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
-                float v = g[oh * d->OW + ow] / area;
-                for (int h = ha; h < hb; h++)
-                    for (int w = wa; w < wb; w++)
-                        dx[h * d->W + w] += v;
+                window_add(dx, d->W, ha, hb, wa, wb, g[oh * d->OW + ow] / area);
             }
         }
     }
@@ -284,11 +301,8 @@ void nt_adaptive_avgpool2d_forward(float *out, const float *in,
             int ha = win_start(oh, d->H, d->OH), hb = win_end(oh, d->H, d->OH);
             for (int ow = 0; ow < d->OW; ow++) {
                 int wa = win_start(ow, d->W, d->OW), wb = win_end(ow, d->W, d->OW);
-                float sum = 0.0f;
-                for (int h = ha; h < hb; h++)
-                    for (int w = wa; w < wb; w++)
-                        sum += x[h * d->W + w];
-                o[oh * d->OW + ow] = sum / (float)((hb - ha) * (wb - wa));
+                o[oh * d->OW + ow] =
+                    window_sum(x, d->W, ha, hb, wa, wb) / (float)((hb - ha) * (wb - wa));
             }
         }
     }
@@ -308,10 +322,8 @@ void nt_adaptive_avgpool2d_backward(float *din, const float *dout,
             int ha = win_start(oh, d->H, d->OH), hb = win_end(oh, d->H, d->OH);
             for (int ow = 0; ow < d->OW; ow++) {
                 int wa = win_start(ow, d->W, d->OW), wb = win_end(ow, d->W, d->OW);
-                float v = g[oh * d->OW + ow] / (float)((hb - ha) * (wb - wa));
-                for (int h = ha; h < hb; h++)
-                    for (int w = wa; w < wb; w++)
-                        dx[h * d->W + w] += v;
+                window_add(dx, d->W, ha, hb, wa, wb,
+                           g[oh * d->OW + ow] / (float)((hb - ha) * (wb - wa)));
             }
         }
     }
@@ -332,18 +344,7 @@ void nt_adaptive_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
             int ha = win_start(oh, d->H, d->OH), hb = win_end(oh, d->H, d->OH);
             for (int ow = 0; ow < d->OW; ow++) {
                 int wa = win_start(ow, d->W, d->OW), wb = win_end(ow, d->W, d->OW);
-                int best_i = ha * d->W + wa;
-                float best = x[best_i];
-                for (int h = ha; h < hb; h++)
-                    for (int w = wa; w < wb; w++) {
-                        float v = x[h * d->W + w];
-                        if (v > best || isnan(v)) { /* first maximum; NaN wins */
-                            best = v;
-                            best_i = h * d->W + w;
-                        }
-                    }
-                o[oh * d->OW + ow] = best;
-                a[oh * d->OW + ow] = best_i;
+                o[oh * d->OW + ow] = window_max(x, d->W, ha, hb, wa, wb, &a[oh * d->OW + ow]);
             }
         }
     }

@@ -431,6 +431,20 @@ static void LINEAR_emit(emitter *e, int i, pass ps)
           param(e, i, "weight", 0), in, out);
 }
 
+static void SLICE_emit(emitter *e, int i, pass ps)
+{
+    const ir_node *n = node(e, i);
+    int x = n->inputs[0];
+    const shape *s = in_shape(e, i, 0);
+    long long hw = s->rank == 3 ? (long long)(s->d[1] * s->d[2]) : 1;
+    if (ps == FORWARD)
+        P("    nt_slice_forward(%s, %s, n, %lld, %lld, %d, %d);\n", act(e, i), act(e, x),
+          (long long)s->d[0], hw, n->a.slice.start, n->a.slice.end);
+    else if (has_grad(e, x))
+        P("    nt_slice_backward(%s, %s, n, %lld, %lld, %d, %d);\n", grad(e, x), grad(e, i),
+          (long long)s->d[0], hw, n->a.slice.start, n->a.slice.end);
+}
+
 static void CONCAT_emit(emitter *e, int i, pass ps)
 {
     const ir_node *n = node(e, i);

@@ -43,6 +43,7 @@ typedef struct bn_attrs { double eps, momentum; } bn_attrs;
 typedef struct dropout_attrs { double p; } dropout_attrs;
 typedef struct act_attrs { double a, b; } act_attrs;   /* slope, alpha, beta/threshold */
 typedef struct norm_attrs { double eps; int groups; } norm_attrs;
+typedef struct slice_attrs { int start, end; } slice_attrs;  /* channels [start, end) */
 
 typedef struct ir_node {
     layer_id kind;
@@ -58,6 +59,7 @@ typedef struct ir_node {
         adaptive_attrs adaptive;
         act_attrs act;      /* activations with parameters */
         norm_attrs norm;    /* layernorm, groupnorm */
+        slice_attrs slice;
         linear_attrs linear;
         bn_attrs bn;
         dropout_attrs dropout;

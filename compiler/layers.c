@@ -507,6 +507,34 @@ static int DROPOUT_saved(const ir_node *n, saved_decl *out)
     return 1;
 }
 
+static const layer_arg SLICE_args[] = {
+    {"start", ARG_REQUIRED, NONE},
+    {"end", ARG_REQUIRED, NONE},             END,
+};
+
+/* channels (or features) [start, end), as x[:, start:end]; that end is
+ * within the input is the shape rule's to check */
+static int SLICE_bind(ir_node *n, const bound_args *a, evaluator *ev)
+{
+    slice_attrs *s = &n->a.slice;
+    if (get_int(a, 0, "slice", "start", 0, BIG, &s->start, ev) |
+        get_int(a, 1, "slice", "end", 1, BIG, &s->end, ev))
+        return -1;
+    if (s->start >= s->end) {
+        diag_error(ev->diag, a->loc[1], "slice: end must be greater than start, got (%d, %d)",
+                   s->start, s->end);
+        return -1;
+    }
+    return 0;
+}
+
+static const attr_field SLICE_fields[] = {
+    FIELD(slice, start, ATTR_INT), FIELD(slice, end, ATTR_INT), FIELDS_END,
+};
+
+#define SLICE_tensors no_tensors
+#define SLICE_saved no_saved
+
 static const layer_arg LINEAR_args[] = {
     {"out", ARG_REQUIRED, NONE},
     {"bias", ARG_DEFAULT, INT(1)},           END,

@@ -231,6 +231,20 @@ static int LINEAR_shape(shape_ctx *c, ir_node *n)
     return 0;
 }
 
+static int SLICE_shape(shape_ctx *c, ir_node *n)
+{
+    const shape *x = in_shape(c, n, 0);
+    const slice_attrs *a = &n->a.slice;
+    if (a->end > x->d[0]) {
+        diag_error(c->d, n->loc, "slice: end %d is beyond the input's %lld %s (%s)", a->end,
+                   (long long)x->d[0], x->rank == 3 ? "channels" : "features", sstr(c, x));
+        return -1;
+    }
+    n->out = *x;
+    n->out.d[0] = a->end - a->start;
+    return 0;
+}
+
 /* What branch i gives, for messages: "branch 2 gives 64x27x27". An empty
  * branch passes the join's input through. */
 static const char *branch_desc(shape_ctx *c, const ir_node *n, int i)

@@ -352,6 +352,14 @@ void nt_groupnorm_backward(float *din,          /* [N, C, HW] or NULL */
                            const float *mean, const float *invstd,
                            const nt_norm_dims *d);
 
+/* ---- channel slice (slice.c) ------------------------------------------------ */
+
+/* x[:, start:end] of [N, C, HW]: out is [N, end - start, HW]. Backward adds
+ * dout into those channels of din. */
+void nt_slice_forward(float *out, const float *in, int N, int C, int HW, int start, int end);
+void nt_slice_backward(float *din, const float *dout, int N, int C, int HW, int start,
+                       int end);
+
 #ifdef __cplusplus
 }
 #endif

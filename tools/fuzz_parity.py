@@ -5,7 +5,7 @@
 Generates random networks (conv with odd kernels, strides, paddings, groups
 (depthwise too) and dilations, max pooling in floor and ceil mode, average
 pooling, adaptive average and max pooling, batch, layer and group norm, every
-activation, dropout, concat and add joins with empty branches, flatten,
+activation, channel slices, dropout, concat and add joins with empty branches, flatten,
 linear), writes each as a .net file and as the
 equivalent PyTorch module, builds the trainer with netc and compares one
 training step (dropout off) and the eval-mode logits with PyTorch in float64:
@@ -98,7 +98,8 @@ def gen_seq(rng, shape, depth, text, ops, keep_shape=False, keep_hw=False):
     """Appends a few random layers to text/ops; returns the new shape."""
     c, h, w = shape
     for _ in range(rng.randint(0, 3)):
-        choice = rng.choice(['conv', 'conv', 'pool', 'bn', 'act', 'act', 'dropout', 'join'])
+        choice = rng.choice(['conv', 'conv', 'pool', 'bn', 'act', 'act', 'dropout', 'join',
+                             'slice'])
         if choice == 'conv':
             k = rng.choice([1, 3, (1, 3), (3, 1)]) if (keep_shape or keep_hw) else rng.choice([1, 2, 3, 5, (1, 3), (3, 2)])
             kh, kw = (k, k) if isinstance(k, int) else k
@@ -169,6 +170,14 @@ def gen_seq(rng, shape, depth, text, ops, keep_shape=False, keep_hw=False):
                 ops.append(('m', nn.GroupNorm(g, c)))
         elif choice == 'act':
             text.append(activation(rng, ops))
+        elif choice == 'slice':
+            if keep_shape or c < 2:
+                continue
+            a = rng.randint(0, c - 1)
+            b = rng.randint(a + 1, c)
+            text.append('slice(%d, %d)' % (a, b))
+            ops.append(('m', parity.seed_models.Slice(a, b)))
+            c = b - a
         elif choice == 'dropout':
             text.append('dropout(0.3)')
             ops.append(('m', nn.Dropout(0.3)))

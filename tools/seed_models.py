@@ -276,6 +276,15 @@ class Concat(nn.Module):
         return torch.cat([b(x) for b in self.branches], 1)
 
 
+class Slice(nn.Module):
+    def __init__(self, start, end):
+        super().__init__()
+        self.start, self.end = start, end
+
+    def forward(self, x):
+        return x[:, self.start:self.end]
+
+
 def kinds(size=16, classes=10):
     body = nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1), nn.GroupNorm(4, 8), nn.LeakyReLU(0.1),
@@ -290,8 +299,9 @@ def kinds(size=16, classes=10):
         *body, nn.LayerNorm(list(shape)), nn.Softplus(beta=2, threshold=5),
         Concat(nn.AdaptiveAvgPool2d((3, 2)),
                nn.Sequential(nn.AdaptiveMaxPool2d(3), nn.Conv2d(16, 16, (1, 2)))),
+        Slice(4, 28),
         nn.Flatten(),
-        nn.Linear(32 * 3 * 2, 24), nn.LayerNorm(24, eps=1e-3), nn.GELU(),
+        nn.Linear(24 * 3 * 2, 24), nn.LayerNorm(24, eps=1e-3), nn.GELU(),
         nn.Linear(24, classes))
 
 

@@ -44,6 +44,7 @@ static const struct {
     {"dropout", "dropout(0.25)", "2, 5, 5"},
     {"flatten", "flatten", "2, 5, 5"},
     {"linear", "linear(7, bias = true)", "12"},
+    {"slice", "slice(1, 3)", "4, 5, 5"},
     {"concat", "concat { branch { } branch { } }", "2, 5, 5"},
     {"add", "add { branch { } branch { } }", "2, 5, 5"},
 };

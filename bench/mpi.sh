@@ -60,13 +60,15 @@ paste <(printf '%s\n' "${nets[@]}") <("${mpirun[@]}" -np 2 "$out/allreduce" --re
 
 echo
 echo "training step (--benchmark $steps after 2 warm-up steps), seconds per step:"
-printf '%-10s %6s %12s %12s %12s %9s\n' net batch "1 proc x 1" "2 procs x 1" "1 proc x 2" "speedup"
+printf '%-10s %6s %12s %12s %12s %12s %9s\n' net batch "1 proc x 1" "2 procs x 1" "of which MPI" \
+  "1 proc x 2" "speedup"
 for net in "${nets[@]}"; do
   "$netc" build --mpi -o "$out/${net}_mpi" "nets/$net.net" >/dev/null
   batch=$(grep -o 'batch_size = [0-9]*' "nets/$net.net" | grep -o '[0-9]*$')
+  # "(0.123 s/step)" or "(0.123 s/step; collectives 0.045 s/step)" -> "0.123 0.045"
   step() { "${mpirun[@]}" -np "$1" "$out/${net}_mpi" --benchmark "$steps" --threads "$2" |
-             grep -o '([0-9.]* s/step)' | tr -d '(' | cut -d' ' -f1; }
-  p1=$(step 1 1); p2=$(step 2 1); t2=$(step 1 2)
-  printf '%-10s %6s %12s %12s %12s %8.2fx\n' "$net" "$batch" "$p1" "$p2" "$t2" \
+             grep -o '([0-9.]* s/step[^)]*)' | tr -d '();' | awk '{print $1, ($4 == "" ? "-" : $4)}'; }
+  read -r p1 _ < <(step 1 1); read -r p2 c2 < <(step 2 1); read -r t2 _ < <(step 1 2)
+  printf '%-10s %6s %12s %12s %12s %12s %8.2fx\n' "$net" "$batch" "$p1" "$p2" "$c2" "$t2" \
     "$(awk -v a="$p1" -v b="$p2" 'BEGIN {print a / b}')"
 done

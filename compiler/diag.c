@@ -101,28 +101,49 @@ static const char *find_line(const nc_source *src, int line, int *len)
     return p;
 }
 
+#define EXCERPT_WIDTH 120 /* columns of a long line shown around the caret */
+
+/* The source line and a caret under the span. A line longer than
+ * EXCERPT_WIDTH shows the part around the span's start, cut with "...". */
 static void print_excerpt(const nc_loc *loc, FILE *out)
 {
     int len;
     const char *line = find_line(loc->src, loc->first_line, &len);
     if (!line)
         return;
-    fprintf(out, "%5d | ", loc->first_line);
-    for (int i = 0; i < len; i++)
-        fputc(line[i] == '\t' ? ' ' : line[i], out);
-    fputs("\n      | ", out);
     int first = loc->first_column < 1 ? 1 : loc->first_column;
     int last = loc->last_line == loc->first_line ? loc->last_column : len;
     if (last < first)
         last = first;
     if (last > len + 1)
         last = len + 1;
-    for (int c = 1; c < first; c++)
-        fputc(' ', out);
-    fputc('^', out);
+    if (first > len + 1)
+        first = last = len + 1;
+    int from = 1, to = len; /* shown columns */
+    if (len > EXCERPT_WIDTH) {
+        from = first - EXCERPT_WIDTH / 4;
+        if (from < 1)
+            from = 1;
+        to = from + EXCERPT_WIDTH - 1;
+        if (to > len)
+            to = len;
+    }
+    if (last > to + 1)
+        last = to + 1;
+    const char *cut_l = from > 1 ? "..." : "", *cut_r = to < len ? "..." : "";
+    char text[EXCERPT_WIDTH + 8], caret[EXCERPT_WIDTH + 8];
+    int n = 0, m = 0;
+    for (int c = from; c <= to; c++)
+        text[n++] = line[c - 1] == '\t' ? ' ' : line[c - 1];
+    text[n] = 0;
+    for (int c = from; c < first; c++)
+        caret[m++] = ' ';
+    caret[m++] = '^';
     for (int c = first + 1; c <= last; c++)
-        fputc('~', out);
-    fputc('\n', out);
+        caret[m++] = '~';
+    caret[m] = 0;
+    fprintf(out, "%5d | %s%s%s\n      | %s%s\n", loc->first_line, cut_l, text, cut_r,
+            cut_l[0] ? "   " : "", caret);
 }
 
 void diag_print(const diag *d, FILE *out)

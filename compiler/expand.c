@@ -9,16 +9,11 @@
 #define MAX_REPEAT 100000
 #define MAX_STEPS 1000000 /* statements and loop iterations while expanding a net */
 
-/* Path prefix of a naming scope and how often each name was used in it. */
-typedef struct counter {
-    const char *key;
-    int n;
-} counter;
-
+/* Path prefix of a naming scope and how often each name was used in it
+ * (counts: key -> int *). */
 typedef struct naming {
     const char *prefix;     /* "" or "b3.inception1." */
-    counter *counts;
-    int ncounts, cap;
+    strmap counts;
 } naming;
 
 /* The chain of block calls being expanded (recursion detection). */
@@ -34,6 +29,7 @@ typedef struct expander {
     ir_graph *g;
     const ast_item **blocks;
     int nblocks, bcap;
+    strmap block_names;     /* name -> ast_item */
     scope globals;
     int group;              /* current block call */
     const frame *stack;
@@ -44,7 +40,7 @@ typedef struct expander {
 
 static int stopped(expander *x)
 {
-    if (diag_full(x->d))
+    if (diag_full(x->d) || x->ev.exhausted)
         x->stopped = 1;
     return x->stopped;
 }
@@ -53,12 +49,12 @@ static int stopped(expander *x)
 
 static int bump(expander *x, naming *nm, const char *key)
 {
-    for (int i = 0; i < nm->ncounts; i++)
-        if (strcmp(nm->counts[i].key, key) == 0)
-            return ++nm->counts[i].n;
-    counter c = {key, 1};
-    ARRAY_PUSH(x->ar, nm->counts, nm->ncounts, nm->cap, c);
-    return 1;
+    int *n = strmap_get(&nm->counts, key);
+    if (!n) {
+        n = arena_alloc(x->ar, sizeof *n);
+        strmap_put(x->ar, &nm->counts, key, n);
+    }
+    return ++*n;
 }
 
 /* key and count joined, with '_' after a key that ends in a digit:
@@ -87,7 +83,7 @@ static const char *chosen(expander *x, naming *nm, const char *key)
 
 static naming child_naming(expander *x, const char *path)
 {
-    naming nm = {arena_printf(x->ar, "%s.", path), NULL, 0, 0};
+    naming nm = {arena_printf(x->ar, "%s.", path), {0}};
     return nm;
 }
 
@@ -219,10 +215,7 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
 
 static const ast_item *find_block(expander *x, const char *name)
 {
-    for (int i = 0; i < x->nblocks; i++)
-        if (strcmp(x->blocks[i]->name, name) == 0)
-            return x->blocks[i];
-    return NULL;
+    return strmap_get(&x->block_names, name);
 }
 
 static void unknown_callee(expander *x, const ast_stmt *s)
@@ -674,6 +667,7 @@ static void collect_blocks(expander *x, const program *p)
                 continue;
             }
             ARRAY_PUSH(x->ar, x->blocks, x->nblocks, x->bcap, it);
+            strmap_put(x->ar, &x->block_names, it->name, (void *)it);
         }
 }
 
@@ -829,7 +823,7 @@ int expand_program(const program *p, arena *ar, diag *d, const expand_opts *o,
     sc->parent = &x.globals;
     if (bind_net_params(&x, net, o, sc))
         return -1;
-    naming nm = {"", NULL, 0, 0};
+    naming nm = {"", {0}};
     int last = expand_stmts(&x, net->body, sc, &nm, -1);
     if (d->nerrors != before)
         return -1;

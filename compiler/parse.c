@@ -13,7 +13,7 @@
 static void *run(arena *ar, diag *d, const nc_source *src, int start,
                  parse_ctx *ctx)
 {
-    struct lex_extra extra = {src, d, ar, 1, 1, start};
+    struct lex_extra extra = {src, d, ar, 1, 1, start, 0, 0};
     yyscan_t scanner;
     if (netc_yylex_init_extra(&extra, &scanner) != 0) {
         diag_error(d, loc_none(), "cannot start the lexer: %s", strerror(errno));
@@ -24,6 +24,7 @@ static void *run(arena *ar, diag *d, const nc_source *src, int start,
     ctx->ar = ar;
     ctx->diag = d;
     ctx->scanner = scanner;
+    ctx->lex = &extra;
     netc_yyparse(scanner, ctx);
     netc_yy_delete_buffer(buf, scanner);
     netc_yylex_destroy(scanner);

@@ -250,6 +250,8 @@ static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner,
                                  parse_ctx *ctx)
 {
     (void)scanner;
+    if (ctx->lex->stop) /* the lexer already said why the input ended */
+        return 0;
     yysymbol_kind_t all[YYNTOKENS], shown[6];
     int n = yypcontext_expected_tokens(pc, all, YYNTOKENS), k = 0, ops = 0;
     for (int i = 0; i < n; i++) {
@@ -284,5 +286,9 @@ static void netc_yyerror(YYLTYPE *loc, void *scanner, parse_ctx *ctx,
                          const char *msg)
 {
     (void)scanner;
-    diag_error(ctx->diag, *loc, "%s", msg);
+    if (strcmp(msg, "memory exhausted") == 0) /* the parser's stack is full */
+        diag_error(ctx->diag, *loc, "nested more than %d deep (operators or statements)",
+                   YYMAXDEPTH);
+    else
+        diag_error(ctx->diag, *loc, "%s", msg);
 }

@@ -345,7 +345,12 @@ START_TEST(limits)
                  "expanding the net takes more than");
     ASSERT_ERROR(NET("repeat 100001 { relu }"), NULL, "repeat count must be an integer from 0 to 100000");
     ASSERT_ERROR(NET("repeat 1000 { let t = range(100000) }"), NULL,
-                 "expressions build more than 10000000 tuple elements");
+                 "expressions build more than 1000000 tuple elements");
+    /* work is bounded, not only memory: 10,000 scans of a 100,000-tuple */
+    ASSERT_ERROR("let t = range(100000)\n" NET("repeat 10000 { let m = max(t) } relu"), NULL,
+                 "evaluating expressions takes more than 20000000 steps; is a loop too long?");
+    ASSERT_ERROR("let t = range(100000)\n" NET("repeat 10000 { let m = t == t } relu"), NULL,
+                 "evaluating expressions takes more than 20000000 steps");
 }
 END_TEST
 

@@ -16,34 +16,69 @@ int diag_full(const diag *d) { return d->nerrors >= d->max_errors; }
 
 static void push(diag *d, diag_kind kind, nc_loc loc, char *msg)
 {
-    diag_entry e = {kind, loc, msg};
+    diag_entry e = {kind, loc, msg, 0};
     ARRAY_PUSH(d->ar, d->items, d->n, d->cap, e);
+}
+
+static unsigned long hash_loc(unsigned long h, const nc_loc *l)
+{
+    h = (h ^ (unsigned long)(size_t)l->src) * 1099511628211ul;
+    h = (h ^ (unsigned long)l->first_line) * 1099511628211ul;
+    return (h ^ (unsigned long)l->first_column) * 1099511628211ul;
+}
+
+/* Where an error happens: its location and its context's (loop iterations
+ * left out, so every iteration's copy of an error looks the same). */
+static unsigned long where(const diag *d, const nc_loc *loc)
+{
+    unsigned long h = hash_loc(14695981039346656037ul, loc);
+    for (const diag_context *c = d->ctx; c; c = c->up)
+        h = hash_loc(h, &c->loc);
+    return h;
+}
+
+static int repeated(const diag *d, unsigned long w, const char *msg)
+{
+    for (int i = 0; i < d->n; i++)
+        if (d->items[i].kind == DIAG_ERROR && d->items[i].where == w &&
+            strcmp(d->items[i].msg, msg) == 0)
+            return 1;
+    return 0;
 }
 
 void diag_verror(diag *d, diag_kind kind, nc_loc loc, const char *fmt,
                  va_list ap)
 {
-    if (kind == DIAG_ERROR) {
-        if (diag_full(d))
-            return;
-        d->nerrors++;
-    }
+    if (kind == DIAG_ERROR && diag_full(d))
+        return;
+    if (kind != DIAG_ERROR && d->dropping)
+        return;
     va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
     char *msg = arena_alloc(d->ar, (size_t)n + 1);
     vsnprintf(msg, (size_t)n + 1, fmt, ap);
+    if (kind != DIAG_ERROR) {
+        push(d, kind, loc, msg);
+        return;
+    }
+    unsigned long w = where(d, &loc);
+    d->dropping = repeated(d, w, msg);
+    if (d->dropping)
+        return;
+    d->nerrors++;
     push(d, kind, loc, msg);
-    if (kind == DIAG_ERROR) {
-        int depth = 0;
-        for (const diag_context *c = d->ctx; c; c = c->up) {
-            if (++depth > 8) {
-                push(d, DIAG_NOTE, loc_none(), arena_strdup(d->ar, "(more calls omitted)"));
-                break;
-            }
-            push(d, DIAG_NOTE, c->loc, arena_strdup(d->ar, c->what));
+    d->items[d->n - 1].where = w;
+    int depth = 0;
+    for (const diag_context *c = d->ctx; c; c = c->up) {
+        if (++depth > 8) {
+            push(d, DIAG_NOTE, loc_none(), arena_strdup(d->ar, "(more calls omitted)"));
+            break;
         }
+        push(d, DIAG_NOTE, c->loc,
+             c->what ? arena_strdup(d->ar, c->what)
+                     : arena_printf(d->ar, "in iteration %ld of %ld", c->iteration, c->count));
     }
 }
 

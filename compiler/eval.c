@@ -494,6 +494,14 @@ static int eval(evaluator *ev, const scope *sc, const ast_expr *e, value *out,
     }
     case E_CALL:
         return builtin(ev, sc, e, out, depth);
+    case E_QUERY:
+        if (!ev->query) {
+            diag_error(ev->diag, e->loc,
+                       "in.%s is only known inside a net or a block, where a tensor flows",
+                       e->name);
+            return -1;
+        }
+        return ev->query(ev, e, out);
     }
     return -1;
 }

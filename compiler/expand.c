@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "layers.h"
+#include "shapes.h"
 
 #define MAX_CALL_DEPTH 64
 #define MAX_REPEAT 100000
@@ -32,6 +33,7 @@ typedef struct expander {
     strmap block_names;     /* name -> ast_item */
     scope globals;
     int group;              /* current block call */
+    int cur;                /* the running output where a statement starts (-1: none) */
     const frame *stack;
     int depth;
     long steps;             /* statements executed so far */
@@ -113,6 +115,15 @@ static int add_node(expander *x, layer_id kind, nc_loc loc, const char *path,
     return g->n - 1;
 }
 
+/* A node is complete (kind, attributes, wiring): infer its shape now, so a
+ * later shape query sees it, and report a shape error in the context of the
+ * loop iteration and block call that made it. */
+static int finish(expander *x, int id)
+{
+    shape_node(x->g, x->d, id);
+    return id;
+}
+
 /* A stand-in for a layer that could not be expanded: later shape errors that
  * depend on it are not reported. */
 static int error_node(expander *x, nc_loc loc, int cur)
@@ -120,7 +131,7 @@ static int error_node(expander *x, nc_loc loc, int cur)
     if (cur < 0)
         return cur;
     int r = add_node(x, L_ERROR, loc, "error", &cur, 1);
-    return r < 0 ? cur : r;
+    return r < 0 ? cur : finish(x, r);
 }
 
 /* ---- arguments ----------------------------------------------------------------- */
@@ -208,6 +219,58 @@ static const char *call_label(expander *x, const char *name, const value *vals,
     return arena_printf(x->ar, "%s)", s);
 }
 
+/* ---- shape queries --------------------------------------------------------------- */
+
+/* in.FIELD: the shape of the running output (what the next layer receives).
+ * Nodes are inferred as they are appended, so it is known here. */
+static int shape_query(evaluator *ev, const ast_expr *e, value *out)
+{
+    static const char *const fields[] = {"channels", "height", "width", "features", "shape"};
+    expander *x = ev->host;
+    int f;
+    for (f = 0; f < 5; f++)
+        if (strcmp(e->name, fields[f]) == 0)
+            break;
+    if (f == 5) {
+        const char *sug = diag_suggest(e->name, fields, 5);
+        diag_error(x->d, e->loc, "in has no field '%s'%s%s%s; the fields are %s", e->name,
+                   sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "",
+                   name_list(x, fields, 5));
+        return -1;
+    }
+    if (x->cur < 0) {
+        diag_error(x->d, e->loc, "in.%s: nothing flows here yet; the net's input(C, H, W) "
+                   "comes first", e->name);
+        return -1;
+    }
+    const ir_node *n = &x->g->nodes[x->cur];
+    if (!n->ok)
+        return -1; /* unknown after an earlier error, already reported */
+    const shape *sh = &n->out;
+    char buf[64];
+    if (f == 4) {
+        value *items = arena_alloc(x->ar, sizeof(value) * (size_t)sh->rank);
+        for (int i = 0; i < sh->rank; i++)
+            items[i] = value_int(sh->d[i]);
+        value v = {V_TUPLE, 0, 0, sh->rank, items};
+        *out = v;
+        return 0;
+    }
+    if (f == 3 && sh->rank != 1) {
+        diag_error(x->d, e->loc, "in.features: the input here is %s, not flat; flatten would "
+                   "give %lld features (in.channels, in.height and in.width give its sizes)",
+                   shape_str(sh, buf, sizeof buf), (long long)shape_size(sh));
+        return -1;
+    }
+    if (f < 3 && sh->rank != 3) {
+        diag_error(x->d, e->loc, "in.%s: the input here is flat (%lld features); in.features "
+                   "gives its size", e->name, (long long)sh->d[0]);
+        return -1;
+    }
+    *out = value_int(sh->d[f < 3 ? f : 0]);
+    return 0;
+}
+
 /* ---- statements -------------------------------------------------------------- */
 
 static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
@@ -273,7 +336,7 @@ static int expand_layer(expander *x, const ast_stmt *s, scope *sc, naming *nm,
         if (id < 0)
             return cur;
         x->g->nodes[id].a = tmp.a;
-        return id;
+        return finish(x, id);
     }
     return error_node(x, s->loc, cur);
 }
@@ -306,7 +369,7 @@ static int expand_join(expander *x, const ast_stmt *s, scope *sc, naming *nm,
     x->g->nodes[id].branch_from = cur;
     if (!ok)
         x->g->nodes[id].kind = L_ERROR;
-    return id;
+    return finish(x, id);
 }
 
 static int expand_block_call(expander *x, const ast_stmt *s, scope *caller,
@@ -372,7 +435,7 @@ static int expand_block_call(expander *x, const ast_stmt *s, scope *caller,
     int saved_group = x->group;
     const diag_context *saved_ctx = x->d->ctx;
     diag_context ctx = {saved_ctx, s->loc,
-                        arena_printf(x->ar, "in block '%s' called here", blk->name)};
+                        arena_printf(x->ar, "in block '%s' called here", blk->name), 0, 0};
     frame fr = {blk, x->stack};
     x->group = x->g->ngroups - 1;
     x->d->ctx = &ctx;
@@ -470,7 +533,7 @@ static int expand_input(expander *x, const ast_stmt *s, scope *sc, int cur)
         in->out.rank = n;
         for (int i = 0; i < n; i++)
             in->out.d[i] = dims[i];
-        return id;
+        return finish(x, id);
     }
     /* in a block: a statement about what the block receives */
     if (input_dims(x, s, sc, dims, &n))
@@ -589,6 +652,7 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
                         int cur)
 {
     for (; s && !step(x, s->loc); s = s->next) {
+        x->cur = cur;
         switch (s->kind) {
         case S_CALL:
             cur = expand_call(x, s, sc, nm, cur);
@@ -603,8 +667,13 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
             long long n;
             if (count_value(x, s->expr, sc, &n))
                 break;
-            for (long long i = 0; i < n && !step(x, s->loc); i++)
+            diag_context it = {x->d->ctx, s->loc, NULL, 0, (long)n};
+            x->d->ctx = &it;
+            for (long long i = 0; i < n && !step(x, s->loc); i++) {
+                it.iteration = (long)i + 1;
                 cur = expand_stmts(x, s->body, sc, nm, cur);
+            }
+            x->d->ctx = it.up;
             break;
         }
         case S_FOR: {
@@ -616,11 +685,15 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
                            value_kind_name(&list), value_str(x->ar, &list));
                 break;
             }
+            diag_context it = {x->d->ctx, s->loc, NULL, 0, list.n};
+            x->d->ctx = &it;
             for (int i = 0; i < list.n && !step(x, s->loc); i++) {
+                it.iteration = i + 1;
                 if (eval_bind(&x->ev, sc, s->pattern, &list.items[i]))
                     break;
                 cur = expand_stmts(x, s->body, sc, nm, cur);
             }
+            x->d->ctx = it.up;
             break;
         }
         case S_IF: {
@@ -809,8 +882,11 @@ int expand_program(const program *p, arena *ar, diag *d, const expand_opts *o,
         return -1;
     g->file = p->files[0].src->name;
 
+    x.cur = -1;
     collect_blocks(&x, p);
     eval_globals(&x, p);
+    x.ev.query = shape_query; /* top-level lets cannot ask: no tensor flows there */
+    x.ev.host = &x;
     if (o->library_ok && !o->net && !has_net(&p->files[0]))
         return d->nerrors == before ? 0 : -1;
     const ast_item *net = select_net(&x, p, o->net);

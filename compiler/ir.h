@@ -108,6 +108,7 @@ typedef struct ir_graph {
     int nparams, pcap;
     ir_train train;
     /* filled by shapes.c */
+    int nshaped;            /* nodes [0, nshaped) are inferred */
     int64_t total_params, total_flops, total_activations;
 } ir_graph;
 

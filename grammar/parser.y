@@ -201,6 +201,7 @@ expr
     | FALSE                         { $$ = ast_int(A, @$, 0); }
     | IDENT                         { $$ = ast_name(A, @$, $1); }
     | IDENT '(' args_opt ')'        { $$ = ast_fcall(A, @$, $1, $3); }
+    | IN '.' IDENT                  { $$ = ast_query(A, @$, $3); }
     | '(' expr ')'                  { $$ = $2; }
     | '(' ')'                       { $$ = ast_tuple(A, @$, NULL); }
     | '(' expr ',' ')'              { $$ = ast_tuple(A, @$, $2); }

@@ -240,7 +240,7 @@ END_TEST
 START_TEST(import_library)
 {
     const char *text = "import \"lib/resnet.net\"\n"
-                       "net n { input(64, 8, 8) residual(64, 64) }";
+                       "net n { input(64, 8, 8) residual(64) }";
     ASSERT_PATHS(text, NULL,
                  "residual1.branch1.conv1 residual1.branch1.batchnorm1 residual1.branch1.relu1 "
                  "residual1.branch1.conv2 residual1.branch1.batchnorm2 residual1.add1 "

@@ -90,6 +90,14 @@ void diag_error(diag *d, nc_loc loc, const char *fmt, ...)
     va_end(ap);
 }
 
+void diag_warning(diag *d, nc_loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(d, DIAG_WARNING, loc, fmt, ap);
+    va_end(ap);
+}
+
 void diag_note(diag *d, nc_loc loc, const char *fmt, ...)
 {
     if (d->n > 0 && diag_full(d) && d->items[d->n - 1].kind != DIAG_NOTE &&

@@ -15,6 +15,7 @@
 typedef struct naming {
     const char *prefix;     /* "" or "b3.inception1." */
     strmap counts;
+    int loops;              /* loops of this scope being run */
 } naming;
 
 /* The chain of block calls being expanded (recursion detection). */
@@ -74,18 +75,27 @@ static const char *numbered(expander *x, naming *nm, const char *key)
     return join_count(x, nm, key, bump(x, nm, key));
 }
 
-/* A name the user chose: as written the first time, then name2, name3. */
+/* A name the user chose: as written the first time, then name2, name3;
+ * in a loop always numbered (grow1, grow2, ...), one per iteration. */
 static const char *chosen(expander *x, naming *nm, const char *key)
 {
     int k = bump(x, nm, arena_printf(x->ar, "=%s", key));
-    if (k == 1)
+    if (k == 1 && !nm->loops)
         return arena_printf(x->ar, "%s%s", nm->prefix, key);
     return join_count(x, nm, key, k);
 }
 
+/* Gives back the number bump just gave (an empty branch keeps none). */
+static void unbump(naming *nm, const char *key)
+{
+    int *n = strmap_get(&nm->counts, key);
+    if (n)
+        --*n;
+}
+
 static naming child_naming(expander *x, const char *path)
 {
-    naming nm = {arena_printf(x->ar, "%s.", path), {0}};
+    naming nm = {arena_printf(x->ar, "%s.", path), {0}, 0};
     return nm;
 }
 
@@ -284,15 +294,23 @@ static const ast_item *find_block(expander *x, const char *name)
 static void unknown_callee(expander *x, const ast_stmt *s)
 {
     const char *names[256];
-    int n = layer_names(names, 256);
+    int nlayers = layer_names(names, 256), n = nlayers;
     for (int i = 0; i < x->nblocks && n < 256; i++)
         names[n++] = x->blocks[i]->name;
     const char *sug = diag_suggest(s->name, names, n);
-    if (sug)
+    if (sug) {
         diag_error(x->d, s->name_loc, "unknown layer or block '%s' (did you mean '%s'?)",
                    s->name, sug);
-    else
-        diag_error(x->d, s->name_loc, "unknown layer or block '%s'", s->name);
+        return;
+    }
+    const char *blocks = "";
+    if (n > nlayers && n - nlayers <= 20)
+        blocks = arena_printf(x->ar, "; the blocks are %s",
+                              name_list(x, names + nlayers, n - nlayers));
+    else if (n > nlayers)
+        blocks = arena_printf(x->ar, "; %d blocks are defined", x->nblocks);
+    diag_error(x->d, s->name_loc, "unknown layer or block '%s'; the layers are %s%s", s->name,
+               name_list(x, names, nlayers), blocks);
 }
 
 static int need_input(expander *x, const ast_stmt *s, int cur)
@@ -357,6 +375,8 @@ static int expand_join(expander *x, const ast_stmt *s, scope *sc, naming *nm,
         const char *path = b->name ? chosen(x, nm, b->name) : numbered(x, nm, "branch");
         naming bn = child_naming(x, path);
         outs[k] = expand_stmts(x, b->body, sc, &bn, cur);
+        if (outs[k] == cur && !b->name) /* empty: the identity, no name used */
+            unbump(nm, "branch");
         if (x->g->nodes[outs[k]].kind == L_ERROR)
             ok = 0;
         k++;
@@ -548,9 +568,15 @@ static void expand_train(expander *x, const ast_stmt *s, scope *sc)
 {
     static const char *const keys[] = {"lr", "epochs", "batch_size", "resize",
                                        "momentum", "weight_decay"};
+    const int nkeys = (int)(sizeof keys / sizeof *keys);
     ir_train *t = &x->g->train;
     if (x->depth > 0) {
         diag_error(x->d, s->loc, "train(...) belongs in the net, not in a block");
+        return;
+    }
+    if (t->loc.src) {
+        diag_error(x->d, s->loc, "the net's training settings are already given");
+        diag_note(x->d, t->loc, "by this train(...); write every setting there");
         return;
     }
     t->loc = s->loc;
@@ -560,13 +586,14 @@ static void expand_train(expander *x, const ast_stmt *s, scope *sc)
             continue;
         }
         int k;
-        for (k = 0; k < 6; k++)
+        for (k = 0; k < nkeys; k++)
             if (strcmp(keys[k], a->name) == 0)
                 break;
-        if (k == 6) {
-            const char *sug = diag_suggest(a->name, keys, 6);
-            diag_error(x->d, a->name_loc, "train has no setting '%s'%s%s%s", a->name,
-                       sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+        if (k == nkeys) {
+            const char *sug = diag_suggest(a->name, keys, nkeys);
+            diag_error(x->d, a->name_loc, "train has no setting '%s'%s%s%s; the settings are %s",
+                       a->name, sug ? " (did you mean '" : "", sug ? sug : "",
+                       sug ? "'?)" : "", name_list(x, keys, nkeys));
             continue;
         }
         value v;
@@ -669,10 +696,12 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
                 break;
             diag_context it = {x->d->ctx, s->loc, NULL, 0, (long)n};
             x->d->ctx = &it;
+            nm->loops++;
             for (long long i = 0; i < n && !step(x, s->loc); i++) {
                 it.iteration = (long)i + 1;
                 cur = expand_stmts(x, s->body, sc, nm, cur);
             }
+            nm->loops--;
             x->d->ctx = it.up;
             break;
         }
@@ -687,12 +716,14 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
             }
             diag_context it = {x->d->ctx, s->loc, NULL, 0, list.n};
             x->d->ctx = &it;
+            nm->loops++;
             for (int i = 0; i < list.n && !step(x, s->loc); i++) {
                 it.iteration = i + 1;
                 if (eval_bind(&x->ev, sc, s->pattern, &list.items[i]))
                     break;
                 cur = expand_stmts(x, s->body, sc, nm, cur);
             }
+            nm->loops--;
             x->d->ctx = it.up;
             break;
         }
@@ -722,10 +753,28 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
 
 /* ---- program ------------------------------------------------------------------ */
 
+/* A parameter named twice (block b(x, x)) is refused, as a second input is. */
+static void check_params(expander *x, const ast_item *it)
+{
+    strmap seen = {0};
+    for (const ast_param *p = it->params; p; p = p->next) {
+        const ast_param *prev = strmap_get(&seen, p->name);
+        if (prev) {
+            diag_error(x->d, p->loc, "%s '%s' has two parameters named '%s'",
+                       it->kind == I_BLOCK ? "block" : "net", it->name, p->name);
+            diag_note(x->d, prev->loc, "the first is here");
+            continue;
+        }
+        strmap_put(x->ar, &seen, p->name, (void *)p);
+    }
+}
+
 static void collect_blocks(expander *x, const program *p)
 {
     for (int f = 0; f < p->nfiles; f++)
         for (const ast_item *it = p->files[f].items; it; it = it->next) {
+            if (it->kind == I_BLOCK || it->kind == I_NET)
+                check_params(x, it);
             if (it->kind != I_BLOCK)
                 continue;
             const ast_item *prev = find_block(x, it->name);
@@ -899,7 +948,7 @@ int expand_program(const program *p, arena *ar, diag *d, const expand_opts *o,
     sc->parent = &x.globals;
     if (bind_net_params(&x, net, o, sc))
         return -1;
-    naming nm = {"", {0}};
+    naming nm = {"", {0}, 0};
     int last = expand_stmts(&x, net->body, sc, &nm, -1);
     if (d->nerrors != before)
         return -1;

@@ -171,8 +171,23 @@ END_TEST
 
 START_TEST(named_branches)
 {
+    /* as written outside a loop; numbered per iteration in one */
+    ASSERT_PATHS(NET("concat { branch left { relu } branch right { tanh } }"), NULL,
+                 "left.relu1 right.tanh1 concat1");
     ASSERT_PATHS(NET("repeat 2 { concat { branch left { relu } branch right { tanh } } }"), NULL,
-                 "left.relu1 right.tanh1 concat1 left2.relu1 right2.tanh1 concat2");
+                 "left1.relu1 right1.tanh1 concat1 left2.relu1 right2.tanh1 concat2");
+    ASSERT_PATHS(NET("for c in (4, 8) { concat { branch grow { conv(c, 1) } branch { } } }"), NULL,
+                 "grow1.conv1 concat1 grow2.conv1 concat2");
+}
+END_TEST
+
+START_TEST(empty_branches_keep_no_number)
+{
+    /* not branch1, branch3, branch5: the identity branches use no name */
+    ASSERT_PATHS(NET("repeat 3 { add { branch { conv(3, 1) } branch { } } }"), NULL,
+                 "branch1.conv1 add1 branch2.conv1 add2 branch3.conv1 add3");
+    ASSERT_PATHS(NET("add { branch { } branch { if false { relu } } branch { tanh } }"), NULL,
+                 "branch1.tanh1 add1");
 }
 END_TEST
 
@@ -247,6 +262,12 @@ START_TEST(import_library)
                  "residual1.relu1");
     ASSERT_ERROR("import \"lib/nothing.net\"\nnet n { input(1, 8, 8) relu }", NULL,
                  "cannot import 'lib/nothing.net'");
+    /* an imported file's messages name it by a tidy path */
+    ASSERT_ERROR("import \"./../nets/./lib/resnet.net\"\n"
+                 "net n { input(4, 8, 8) residual(8, use_1x1conv = false) }", NULL,
+                 "/nets/lib/resnet.net:8:3: error: add needs equal shapes");
+    ASSERT_ERROR("import \"./lib/../lib/nothing.net\"\nnet n { input(1, 8, 8) relu }", NULL,
+                 "/nets/lib/nothing.net): No such file");
 }
 END_TEST
 
@@ -402,6 +423,7 @@ static Suite *expand_suite(void)
     tcase_add_test(branches, concat_branches_in_written_order);
     tcase_add_test(branches, add_with_identity_branch);
     tcase_add_test(branches, named_branches);
+    tcase_add_test(branches, empty_branches_keep_no_number);
     suite_add_tcase(s, branches);
     TCase *values = tcase_create("values and parameters");
     tcase_add_test(values, net_parameters_and_defines);

@@ -131,12 +131,14 @@ param
 
 body
     : '{' stmts '}'                 { $$ = $2; }
-    | '{' error '}'                 { $$ = NULL; }
     ;
 
+/* After a syntax error in a statement, parsing resumes at the next token
+ * that can start a statement, so later mistakes are reported too. */
 stmts
     : %empty                        { $$ = NULL; }
     | stmts stmt                    { $$ = ast_stmt_append($1, $2); }
+    | stmts error                   { $$ = $1; }
     ;
 
 stmt

@@ -385,6 +385,21 @@ START_TEST(error_inside_block_names_the_call)
 }
 END_TEST
 
+START_TEST(define_error_names_iteration_and_call)
+{
+    /* VGG at 16x16: the fifth stage's pool has a 1x1 input */
+    static const char *const defines[] = {"size=16", NULL};
+    ctest t;
+    ctest_file(&t, ctest_src("nets/vgg.net"), defines);
+    CTEST_ASSERT_ERROR(&t, "vgg.net:7:3: error: maxpool output would be empty");
+    CTEST_ASSERT_ERROR(&t, "vgg.net:16:5: note: in block 'vgg_block' called here");
+    CTEST_ASSERT_ERROR(&t, "vgg.net:15:3: note: in iteration 5 of 5");
+    CTEST_ASSERT_ERROR(&t, "netc: note: net 'vgg' was expanded with -D size=16");
+    ck_assert_int_eq(t.c.diag.nerrors, 1);
+    ctest_free(&t);
+}
+END_TEST
+
 START_TEST(seed_vgg_expansion)
 {
     ctest t;
@@ -436,6 +451,7 @@ static Suite *expand_suite(void)
     tcase_add_test(errors, structure_errors);
     tcase_add_test(errors, limits);
     tcase_add_test(errors, error_inside_block_names_the_call);
+    tcase_add_test(errors, define_error_names_iteration_and_call);
     suite_add_tcase(s, errors);
     return s;
 }

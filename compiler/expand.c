@@ -163,6 +163,7 @@ static int match_args(expander *x, const scope *caller, const char *callee,
                       nc_loc call, value *vals, int *given, nc_loc *locs)
 {
     int rc = 0, pos = 0, seen_keyword = 0;
+    x->steps += nnames; /* a call's work grows with its parameters */
     for (int i = 0; i < nnames; i++) {
         given[i] = 0;
         locs[i] = call;
@@ -447,6 +448,12 @@ static int expand_block_call(expander *x, const ast_stmt *s, scope *caller,
     if (rc)
         return error_node(x, s->loc, cur);
 
+    if (x->g->ngroups >= EXPAND_MAX_NODES) {
+        diag_error(x->d, s->loc, "the network has more than %d block calls; is a loop too long?",
+                   EXPAND_MAX_NODES);
+        x->stopped = 1;
+        return cur;
+    }
     const char *path = numbered(x, nm, blk->name);
     ir_group grp = {path, blk->name, call_label(x, blk->name, vals, np), s->loc,
                     x->group};

@@ -367,6 +367,8 @@ START_TEST(limits)
     ASSERT_ERROR(NET("repeat 100001 { relu }"), NULL, "repeat count must be an integer from 0 to 100000");
     ASSERT_ERROR(NET("repeat 1000 { let t = range(100000) }"), NULL,
                  "expressions build more than 1000000 tuple elements");
+    ASSERT_ERROR("block b() { let x = 1 }\n" NET("repeat 100000 { repeat 2 { b } } relu"), NULL,
+                 "the network has more than 100000 block calls");
     /* work is bounded, not only memory: 10,000 scans of a 100,000-tuple */
     ASSERT_ERROR("let t = range(100000)\n" NET("repeat 10000 { let m = max(t) } relu"), NULL,
                  "evaluating expressions takes more than 20000000 steps; is a loop too long?");

@@ -87,6 +87,22 @@ START_TEST(many_blocks)
 }
 END_TEST
 
+START_TEST(calls_with_many_parameters)
+{
+    /* each call binds 20,000 parameters: the step limit counts them */
+    buf b = {0};
+    put(&b, "block wide(");
+    for (long i = 0; i < 20000; i++)
+        putf(&b, "p%ld = 1, ", i);
+    put(&b, ") { let x = p0 }\nnet n { input(1, 8, 8) repeat 100000 { wide } relu }\n");
+    ctest t;
+    ctest_text(&t, b.s, NULL);
+    CTEST_ASSERT_ERROR(&t, "expanding the net takes more than 1000000 steps");
+    ctest_free(&t);
+    free(b.s);
+}
+END_TEST
+
 START_TEST(long_tokens)
 {
     static const char *const kinds[] = {"name", "number", "string"};
@@ -151,6 +167,7 @@ int main(void)
     tcase_add_test(tc, many_lets_and_a_long_loop);
     tcase_add_test(tc, many_top_level_lets);
     tcase_add_test(tc, many_blocks);
+    tcase_add_test(tc, calls_with_many_parameters);
     tcase_add_test(tc, long_tokens);
     tcase_add_test(tc, deep_nesting);
     suite_add_tcase(s, tc);

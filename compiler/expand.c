@@ -224,9 +224,14 @@ static const char *call_label(expander *x, const char *name, const value *vals,
                               int n)
 {
     char *s = arena_printf(x->ar, "%s(", name);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (strlen(s) > 200) { /* a label for people: long ones are cut */
+            s = arena_printf(x->ar, "%s, ...", s);
+            break;
+        }
         s = arena_printf(x->ar, "%s%s%s", s, i ? ", " : "",
                          value_str(x->ar, &vals[i]));
+    }
     return arena_printf(x->ar, "%s)", s);
 }
 

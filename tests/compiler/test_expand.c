@@ -449,6 +449,7 @@ static Suite *expand_suite(void)
     tcase_add_test(values, train_settings);
     suite_add_tcase(s, values);
     TCase *errors = tcase_create("errors");
+    tcase_set_timeout(errors, 60); /* the limits run to their bounds */
     tcase_add_test(errors, argument_errors);
     tcase_add_test(errors, structure_errors);
     tcase_add_test(errors, limits);

@@ -105,6 +105,10 @@ START_TEST(parse_precedence)
     ASSERT_DUMP("let a = x < 3 and not y == 2 or z",
                 "(let a (or (and (< x 3) (not (== y 2))) z))\n");
     ASSERT_DUMP("let a = t[1][0] * 2", "(let a (* (index (index t 1) 0) 2))\n");
+    /* shape queries: `in` then a field; `.5` stays a number */
+    ASSERT_DUMP("let a = in.channels / 2 + in.shape[0] * .5",
+                "(let a (+ (/ in.channels 2) (* (index in.shape 0) 0.5)))\n");
+    ASSERT_SYNTAX_ERROR("let a = x.channels", "unexpected '.'");
 }
 END_TEST
 

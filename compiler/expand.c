@@ -962,15 +962,8 @@ int expand_program(const program *p, arena *ar, diag *d, const expand_opts *o,
         return -1;
     naming nm = {"", {0}, 0};
     int last = expand_stmts(&x, net->body, sc, &nm, -1);
-    if (d->nerrors != before) {
-        if (o->ndefines > 0) {
-            const char *s = "";
-            for (int i = 0; i < o->ndefines; i++)
-                s = arena_printf(ar, "%s%s-D %s", s, i ? " " : "", o->defines[i]);
-            diag_note(d, loc_none(), "net '%s' was expanded with %s", net->name, s);
-        }
+    if (d->nerrors != before)
         return -1;
-    }
     if (last < 0) {
         diag_error(d, net->name_loc, "net '%s' has no input(C, H, W)", net->name);
         return -1;

@@ -34,6 +34,19 @@ static void putf(buf *b, const char *fmt, long v)
     put(b, tmp);
 }
 
+/* Compiles b's text: it must succeed (want NULL) or report want. Frees b. */
+static void expect(buf *b, const char *want)
+{
+    ctest t;
+    ctest_text(&t, b->s, NULL);
+    if (want)
+        CTEST_ASSERT_ERROR(&t, want);
+    else
+        CTEST_ASSERT_OK(&t);
+    ctest_free(&t);
+    free(b->s);
+}
+
 START_TEST(many_lets_and_a_long_loop)
 {
     /* 40,000 variables, then 400,000 assignments to the oldest in loops
@@ -43,11 +56,7 @@ START_TEST(many_lets_and_a_long_loop)
     for (long i = 0; i < 40000; i++)
         putf(&b, "  let v%ld = 1\n", i);
     put(&b, "  repeat 4 { for i in range(100000) { let v0 = i } }\n  relu\n}\n");
-    ctest t;
-    ctest_text(&t, b.s, NULL);
-    CTEST_ASSERT_OK(&t);
-    ctest_free(&t);
-    free(b.s);
+    expect(&b, NULL);
 }
 END_TEST
 
@@ -80,11 +89,7 @@ START_TEST(many_blocks)
         putf(&b, "b%ld }\n", i - 1);
     }
     put(&b, "net n { input(1, 8, 8) b49999 }\n");
-    ctest t;
-    ctest_text(&t, b.s, NULL);
-    CTEST_ASSERT_ERROR(&t, "block calls nested more than 64 deep");
-    ctest_free(&t);
-    free(b.s);
+    expect(&b, "block calls nested more than 64 deep");
 }
 END_TEST
 
@@ -97,11 +102,7 @@ START_TEST(calls_with_many_parameters)
     for (long i = 0; i < 2000; i++)
         putf(&b, "p%ld = 1, ", i);
     put(&b, ") { let x = p0 }\nnet n { input(1, 8, 8) repeat 100000 { wide } relu }\n");
-    ctest t;
-    ctest_text(&t, b.s, NULL);
-    CTEST_ASSERT_ERROR(&t, "expanding the net takes more than 1000000 steps");
-    ctest_free(&t);
-    free(b.s);
+    expect(&b, "expanding the net takes more than 1000000 steps");
 }
 END_TEST
 

@@ -73,6 +73,8 @@ START_TEST(lex_stray_character)
 {
     ASSERT_SYNTAX_ERROR("let a = 1 $ 2", "t.net:1:11: error: stray '$' in program");
     ASSERT_SYNTAX_ERROR("let a = 1\x01", "stray byte 0x01 in program");
+    /* bytes above 127 too (the lexer's tables cover all 256) */
+    ASSERT_SYNTAX_ERROR("let a = 1\xff", "stray byte 0xff in program");
 }
 END_TEST
 

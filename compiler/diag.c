@@ -76,9 +76,12 @@ void diag_verror(diag *d, diag_kind kind, nc_loc loc, const char *fmt,
             push(d, DIAG_NOTE, loc_none(), arena_strdup(d->ar, "(more calls omitted)"));
             break;
         }
-        push(d, DIAG_NOTE, c->loc,
-             c->what ? arena_strdup(d->ar, c->what)
-                     : arena_printf(d->ar, "in iteration %ld of %ld", c->iteration, c->count));
+        if (c->what)
+            push(d, DIAG_NOTE, c->loc, arena_strdup(d->ar, c->what));
+        else
+            push(d, DIAG_NOTE, c->loc,
+                 arena_printf(d->ar, "in iteration %ld of %ld%s%s", c->iteration, c->count,
+                              c->detail ? " " : "", c->detail ? c->detail(d->ar, c->data) : ""));
     }
 }
 

@@ -57,7 +57,11 @@ typedef struct diag_context {
     const struct diag_context *up;
     nc_loc loc;
     const char *what;      /* "in block 'inception' called here", or NULL: */
-    long iteration, count; /* "in iteration 3 of 4" of the loop at loc */
+    long iteration, count; /* "in iteration 3 of 4" of the loop at loc, */
+    /* followed by detail(data) if set: "(channels = 64)", made only when
+     * an error is reported */
+    const char *(*detail)(arena *ar, const void *data);
+    const void *data;
 } diag_context;
 
 void diag_init(diag *d, arena *ar);

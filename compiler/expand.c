@@ -467,7 +467,7 @@ static int expand_block_call(expander *x, const ast_stmt *s, scope *caller,
     int saved_group = x->group;
     const diag_context *saved_ctx = x->d->ctx;
     diag_context ctx = {saved_ctx, s->loc,
-                        arena_printf(x->ar, "in block '%s' called here", blk->name), 0, 0};
+                        arena_printf(x->ar, "in block '%s' called here", blk->name), 0, 0, NULL, NULL};
     frame fr = {blk, x->stack};
     x->group = x->g->ngroups - 1;
     x->d->ctx = &ctx;
@@ -687,6 +687,31 @@ static int step(expander *x, nc_loc loc)
     return x->stopped;
 }
 
+/* A for loop's variables in this iteration, for the "in iteration" note. */
+typedef struct loop_binding {
+    const ast_pattern *p;
+    const value *v;
+} loop_binding;
+
+/* "a = 1, b = (2, 3)" for pattern p bound to v (as far as they match). */
+static const char *bound_names(arena *ar, const ast_pattern *p, const value *v)
+{
+    if (p->name)
+        return arena_printf(ar, "%s = %s", p->name, value_str(ar, v));
+    const char *s = "";
+    int k = 0;
+    for (const ast_pattern *i = p->items; i && v->kind == V_TUPLE && k < v->n;
+         i = i->next, k++)
+        s = arena_printf(ar, "%s%s%s", s, k ? ", " : "", bound_names(ar, i, &v->items[k]));
+    return s;
+}
+
+static const char *loop_detail(arena *ar, const void *data)
+{
+    const loop_binding *lb = data;
+    return arena_printf(ar, "(%s)", bound_names(ar, lb->p, lb->v));
+}
+
 static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
                         int cur)
 {
@@ -706,7 +731,7 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
             long long n;
             if (count_value(x, s->expr, sc, &n))
                 break;
-            diag_context it = {x->d->ctx, s->loc, NULL, 0, (long)n};
+            diag_context it = {x->d->ctx, s->loc, NULL, 0, (long)n, NULL, NULL};
             x->d->ctx = &it;
             nm->loops++;
             for (long long i = 0; i < n && !step(x, s->loc); i++) {
@@ -726,11 +751,13 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
                            value_kind_name(&list), value_str(x->ar, &list));
                 break;
             }
-            diag_context it = {x->d->ctx, s->loc, NULL, 0, list.n};
+            loop_binding lb = {s->pattern, NULL};
+            diag_context it = {x->d->ctx, s->loc, NULL, 0, list.n, loop_detail, &lb};
             x->d->ctx = &it;
             nm->loops++;
             for (int i = 0; i < list.n && !step(x, s->loc); i++) {
                 it.iteration = i + 1;
+                lb.v = &list.items[i];
                 if (eval_bind(&x->ev, sc, s->pattern, &list.items[i]))
                     break;
                 cur = expand_stmts(x, s->body, sc, nm, cur);

@@ -135,7 +135,7 @@ START_TEST(shape_mistake_reported_where_it_happens)
     ctest t;
     ctest_text(&t, text, NULL);
     CTEST_ASSERT_ERROR(&t, "test.net:4:5: error: maxpool output would be empty");
-    CTEST_ASSERT_ERROR(&t, "test.net:3:3: note: in iteration 4 of 4");
+    CTEST_ASSERT_ERROR(&t, "test.net:3:3: note: in iteration 4 of 4\n");
     ck_assert_int_eq(t.c.diag.nerrors, 1);
     ctest_free(&t);
     ck_assert_int_eq(nerrors(NET("rleu conv(in.channels, 1)")), 1);

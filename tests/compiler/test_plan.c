@@ -156,6 +156,34 @@ START_TEST(output_must_be_flat)
 }
 END_TEST
 
+/* Issue 13: a net whose output is a view of its input (or that has nothing to
+ * learn) had no gradient buffer for its output (dlogits at offset -1, a heap
+ * overflow in the trainer) and emitted C with unused-variable warnings. */
+START_TEST(needs_learnable_parameters)
+{
+    static const char *const texts[] = {
+        "net z() { input(1, 28, 28) flatten }",
+        "net r() { input(784) relu }",
+        "net p() { input(1, 28, 28) maxpool(2) flatten dropout(0.5) }",
+    };
+    static const char *const names[] = {"z", "r", "p"};
+    ctest t;
+    ctest_text(&t, texts[_i], NULL);
+    CTEST_ASSERT_OK(&t);
+    plan p;
+    arena ar = {0};
+    diag d;
+    diag_init(&d, &ar);
+    ck_assert_int_eq(plan_memory(&t.c.graph, &ar, &d, &p), -1);
+    char want[200];
+    snprintf(want, sizeof want, "net %s has no learnable parameters (no conv, linear or "
+             "batchnorm layer): there is nothing to train", names[_i]);
+    ck_assert_str_eq(d.items[0].msg, want);
+    arena_free(&ar);
+    ctest_free(&t);
+}
+END_TEST
+
 static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
@@ -163,6 +191,7 @@ static Suite *plan_suite(void)
     tcase_add_loop_test(tc, seed_networks, 0, 7);
     tcase_add_loop_test(tc, branchy_networks, 0, 4);
     tcase_add_test(tc, output_must_be_flat);
+    tcase_add_loop_test(tc, needs_learnable_parameters, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define SELF "/proc/self/exe" /* the running program (Linux) */
+
 static const char *kind_of(mode_t mode)
 {
     return S_ISDIR(mode) ? "a directory" : S_ISCHR(mode) ? "a character device"
@@ -127,6 +129,10 @@ static int check_pairs(const nt_path_arg *args, int n, nt_error *err)
             if (x->output && j < i)
                 rc = nt_fail(err, "%s %s and %s %s are the same file; each output needs "
                              "its own", x->option, x->path, o->option, o->path);
+            else if (!x->output && !(o->group && o->group == x->group) &&
+                     strcmp(x->path, SELF) == 0)
+                rc = nt_fail(err, "%s %s would overwrite %s; write the output elsewhere",
+                             o->option, o->path, x->option);
             else if (!x->output && !(o->group && o->group == x->group))
                 rc = nt_fail(err, "%s %s would overwrite %s (%s); write the output "
                              "elsewhere", o->option, o->path, x->option, x->path);
@@ -161,7 +167,7 @@ int nt_outputs_check(const nt_path_arg *given, int ngiven, const char *data_dir,
         if (stat(paths[i], &st) == 0)
             args[n++] = (nt_path_arg){"the training data", paths[i], 0, 0};
     }
-    args[n++] = (nt_path_arg){"the trainer itself", "/proc/self/exe", 0, 0};
+    args[n++] = (nt_path_arg){"the trainer itself", SELF, 0, 0};
     int rc = check_pairs(args, n, err);
     free(args);
     return rc;

@@ -917,6 +917,7 @@ static int train(run *r, nt_error *err)
     }
     const int to_train = o->epochs > r->start_epoch;
     if (to_train) {
+        nt_signals_catch(); /* polled between steps; released by run_free */
         if (load_data(&r->d, r->net, o, 1, err) != 0)
             return EXIT_DATA;
         const int n = r->d.ntrain, B = o->batch;
@@ -960,7 +961,8 @@ static int train(run *r, nt_error *err)
     double train_s = 0;
     long trained = 0;
     const double t0 = nt_now();
-    nt_signals_catch();
+    if (nt_signals_pending())
+        return stopped(r, r->start_epoch, 0, err);
     for (int epoch = r->start_epoch; epoch < o->epochs; epoch++) {
         int rc = train_epoch(r, epoch, &s, &train_s, &trained, err);
         if (rc != 0)

@@ -5,7 +5,8 @@
  * removes the temporary file an atomic write has open (so nothing half-done
  * is left) and ends the process with the default action of the signal.
  * It does not handle SIGKILL (nothing can): an atomic write killed then
- * leaves its NAME.tmp-XXXXXX file, never a damaged NAME. */
+ * leaves its NAME.tmp-XXXXXX file, never a damaged NAME. A signal that was
+ * ignored when the trainer started stays ignored. */
 #include "hardening.h"
 
 #include <signal.h>
@@ -41,8 +42,14 @@ void nt_signals_catch(void)
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     pending = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    /* a signal the parent set to be ignored stays ignored (a shell does that
+     * to SIGINT for background jobs, so Ctrl-C does not reach them) */
+    sigaction(SIGINT, NULL, &old_int);
+    sigaction(SIGTERM, NULL, &old_term);
+    if (old_int.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
+    if (old_term.sa_handler != SIG_IGN)
+        sigaction(SIGTERM, &sa, NULL);
     caught = 1;
 }
 

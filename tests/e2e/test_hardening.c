@@ -133,10 +133,12 @@ START_TEST(interrupt_then_resume)
 {
     const char *bin = mlp();
     /* SIGINT once the first epoch is logged: the run stops between steps */
-    e2e_run r = e2e_sh("rm -f int.st int.jsonl int.svg && "
-                       "('%s' " DATA " --epochs 1000000 --save int.st --log int.jsonl & "
-                       "pid=$!; while ! test -s int.jsonl; do sleep 0.01; done; kill -INT $pid; "
-                       "wait $pid)", bin);
+    e2e_run r = e2e_sh("rm -f int.st int.jsonl int.svg && bash -c 'set -m; "
+                       "\"$0\" " DATA " --epochs 1000000 --save int.st --log int.jsonl & "
+                       "pid=$!; for i in $(seq 1000); do test -s int.jsonl && break; sleep 0.01; "
+                       "done; kill -INT $pid; for i in $(seq 100); do kill -0 $pid 2>/dev/null "
+                       "|| break; sleep 0.1; done; kill -KILL $pid 2>/dev/null; wait $pid' '%s'",
+                       bin);
     E2E_ASSERT_STATUS(r, 130);
     E2E_ASSERT_HAS(r.err, "stopped by SIGINT in epoch ");
     E2E_ASSERT_HAS(r.err, "int.st holds epoch ");

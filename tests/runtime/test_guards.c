@@ -386,6 +386,16 @@ START_TEST(test_first_signal_sets_a_flag)
     ck_assert_str_eq(nt_signal_name(SIGTERM), "SIGTERM");
     nt_signals_release();
     ck_assert_int_eq(nt_signals_pending(), 0);
+    /* a signal ignored by the parent (a shell's background job) stays ignored */
+    signal(SIGINT, SIG_IGN);
+    nt_signals_catch();
+    raise(SIGINT);
+    ck_assert_int_eq(nt_signals_pending(), 0);
+    nt_signals_release();
+    struct sigaction sa;
+    sigaction(SIGINT, NULL, &sa);
+    ck_assert(sa.sa_handler == SIG_IGN);
+    signal(SIGINT, SIG_DFL);
 }
 END_TEST
 

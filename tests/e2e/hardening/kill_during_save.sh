@@ -6,7 +6,7 @@
 # SIGTERM give exit status 130 and 143 and leave no temporary file, a
 # resumed run continues from it. Prints "runs N" and exits 1 on the first
 # failure (tests/e2e/test_hardening.c).
-set -u
+set -um  # job control: background jobs get SIGINT (not ignored, as without it)
 bin=$1 data=$2 seconds=$3
 end=$((SECONDS + seconds))
 runs=0
@@ -21,6 +21,10 @@ while [ $SECONDS -lt $end ]; do
   pid=$!
   sleep "0.$(printf '%02d' $(( RANDOM % 30 + 5 )))"
   kill -s $name $pid
+  for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+  if kill -0 $pid 2>/dev/null; then
+    kill -KILL $pid; echo "SIG$name: still running 10 s later"; exit 1
+  fi
   wait $pid 2>/dev/null
   st=$?
   if [ $st -ne $want ]; then echo "SIG$name: exit status $st, want $want"; cat err.txt; exit 1; fi

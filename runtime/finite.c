@@ -79,6 +79,23 @@ static void where(char *buf, size_t cap, const nt_net_desc *net, const nt_layer_
         snprintf(buf, cap, "%s", "");
 }
 
+/* The first tensor holding a non-finite value in arena (params or grads):
+ * in network order, or, if backward, the trainable ones in reverse order.
+ * *k gets the element. */
+static const nt_tensor_desc *first_nonfinite_tensor(const nt_net_desc *net,
+                                                    const float *arena, int backward,
+                                                    size_t *k)
+{
+    for (int j = 0; j < net->ntensors; j++) {
+        const nt_tensor_desc *t = &net->tensors[backward ? net->ntensors - 1 - j : j];
+        if (backward && !t->trainable)
+            continue;
+        if ((*k = nt_first_nonfinite(arena + t->offset, t->count)) < t->count)
+            return t;
+    }
+    return NULL;
+}
+
 void nt_diagnose_divergence(const nt_model *m, int n, char *buf, size_t cap)
 {
     const nt_net_desc *net = m->net;
@@ -98,29 +115,19 @@ void nt_diagnose_divergence(const nt_model *m, int n, char *buf, size_t cap)
     }
     /* parameter gradients stay until the next step; backward runs from the
      * last layer to the first */
-    for (int i = net->ntensors - 1; i >= 0; i--) {
-        const nt_tensor_desc *t = &net->tensors[i];
-        if (!t->trainable)
-            continue;
-        const float *g = m->grads + t->offset;
-        size_t k = nt_first_nonfinite(g, t->count);
-        if (k < t->count) {
-            where(at, sizeof at, net, layer_of(net, t));
-            snprintf(buf, cap, "the gradient of %s%s went non-finite first (%g, in the "
-                     "backward pass)", t->name, at, (double)g[k]);
-            return;
-        }
+    size_t k;
+    const nt_tensor_desc *t = first_nonfinite_tensor(net, m->grads, 1, &k);
+    if (t) {
+        where(at, sizeof at, net, layer_of(net, t));
+        snprintf(buf, cap, "the gradient of %s%s went non-finite first (%g, in the "
+                 "backward pass)", t->name, at, (double)m->grads[t->offset + k]);
+        return;
     }
-    for (int i = 0; i < net->ntensors; i++) {
-        const nt_tensor_desc *t = &net->tensors[i];
-        const float *x = m->params + t->offset;
-        size_t k = nt_first_nonfinite(x, t->count);
-        if (k < t->count) {
-            where(at, sizeof at, net, layer_of(net, t));
-            snprintf(buf, cap, "the update made %s%s non-finite (%g; its gradient was "
-                     "finite)", t->name, at, (double)x[k]);
-            return;
-        }
+    if ((t = first_nonfinite_tensor(net, m->params, 0, &k)) != NULL) {
+        where(at, sizeof at, net, layer_of(net, t));
+        snprintf(buf, cap, "the update made %s%s non-finite (%g; its gradient was "
+                 "finite)", t->name, at, (double)m->params[t->offset + k]);
+        return;
     }
     snprintf(buf, cap, "%s", "the loss itself overflowed (every output, gradient and "
              "parameter is finite)");

@@ -74,30 +74,27 @@ int nt_history_parse(nt_curves *c, const char *text, double upto)
     if (strncmp(p, "train", 5) != 0)
         return -1;
     p += 5;
-    while (*p == ' ') {
-        p++;
-        double v[3];
-        if (numbers(&p, v, 3) != 0)
-            return -1;
-        if (v[0] > upto)
-            continue;
-        if (reserve(&c->x, &c->loss, &c->acc, &c->cap, c->n + 1) != 0)
-            return -1;
-        nt_curves_add_train(c, v[0], v[1], v[2]);
-    }
-    if (strncmp(p, "; test", 6) != 0)
-        return -1;
-    p += 6;
-    while (*p == ' ') {
-        p++;
-        double v[2];
-        if (numbers(&p, v, 2) != 0)
-            return -1;
-        if (v[0] > upto)
-            continue;
-        if (reserve(&c->test_x, &c->test_acc, NULL, &c->test_cap, c->ntest + 1) != 0)
-            return -1;
-        nt_curves_add_test(c, v[0], v[1]);
+    for (int test = 0; test < 2; test++) {
+        if (test) {
+            if (strncmp(p, "; test", 6) != 0)
+                return -1;
+            p += 6;
+        }
+        while (*p == ' ') {
+            p++;
+            double v[3];
+            if (numbers(&p, v, test ? 2 : 3) != 0)
+                return -1;
+            if (v[0] > upto)
+                continue;
+            if (test ? reserve(&c->test_x, &c->test_acc, NULL, &c->test_cap, c->ntest + 1)
+                     : reserve(&c->x, &c->loss, &c->acc, &c->cap, c->n + 1))
+                return -1;
+            if (test)
+                nt_curves_add_test(c, v[0], v[1]);
+            else
+                nt_curves_add_train(c, v[0], v[1], v[2]);
+        }
     }
     if (*p || reserve(&c->x, &c->loss, &c->acc, &c->cap, c->n + room) != 0 ||
         reserve(&c->test_x, &c->test_acc, NULL, &c->test_cap, c->ntest + test_room) != 0)

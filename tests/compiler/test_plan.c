@@ -139,20 +139,27 @@ START_TEST(branchy_networks)
 }
 END_TEST
 
-START_TEST(output_must_be_flat)
+/* Asserts that the plan of text fails with the diagnostic want. */
+static void plan_refuses(const char *text, const char *want)
 {
     ctest t;
-    ctest_text(&t, "net e { input(1, 8, 8) conv(2, 3) }", NULL);
+    ctest_text(&t, text, NULL);
     CTEST_ASSERT_OK(&t);
     plan p;
     arena ar = {0};
     diag d;
     diag_init(&d, &ar);
     ck_assert_int_eq(plan_memory(&t.c.graph, &ar, &d, &p), -1);
-    ck_assert_str_eq(d.items[0].msg, "the net's output is 2x6x6; a classifier must end in a flat "
-                                     "layer (add flatten and linear(classes))");
+    ck_assert_str_eq(d.items[0].msg, want);
     arena_free(&ar);
     ctest_free(&t);
+}
+
+START_TEST(output_must_be_flat)
+{
+    plan_refuses("net e { input(1, 8, 8) conv(2, 3) }",
+                 "the net's output is 2x6x6; a classifier must end in a flat layer (add "
+                 "flatten and linear(classes))");
 }
 END_TEST
 
@@ -167,20 +174,10 @@ START_TEST(needs_learnable_parameters)
         "net p() { input(1, 28, 28) maxpool(2) flatten dropout(0.5) }",
     };
     static const char *const names[] = {"z", "r", "p"};
-    ctest t;
-    ctest_text(&t, texts[_i], NULL);
-    CTEST_ASSERT_OK(&t);
-    plan p;
-    arena ar = {0};
-    diag d;
-    diag_init(&d, &ar);
-    ck_assert_int_eq(plan_memory(&t.c.graph, &ar, &d, &p), -1);
     char want[200];
     snprintf(want, sizeof want, "net %s has no learnable parameters (no conv, linear or "
              "batchnorm layer): there is nothing to train", names[_i]);
-    ck_assert_str_eq(d.items[0].msg, want);
-    arena_free(&ar);
-    ctest_free(&t);
+    plan_refuses(texts[_i], want);
 }
 END_TEST
 

@@ -857,6 +857,7 @@ static int resume(run *r, nt_error *err)
     nt_checkpoint_info ci;
     if (nt_checkpoint_load(&r->m, o->resume, o->momentum != 0.0, &ci, err))
         return -1;
+    r->history = ci.history; /* freed by run_free */
     if (!ci.has_epoch || !ci.has_step || !ci.has_seed)
         return nt_fail(err, "%s: cannot resume: its metadata lacks the epoch, "
                        "step and seed of a netc checkpoint (use --load to "
@@ -873,13 +874,12 @@ static int resume(run *r, nt_error *err)
     r->m.seed = ci.seed;
     r->m.step = ci.step;
     r->start_epoch = ci.epoch;
-    r->history = ci.history;
     return 0;
 }
 
 /* Warnings before training: options that waste the run, and what a
  * resumed run can redraw. */
-static void resume_notes(run *r)
+static void training_notes(run *r)
 {
     const options *o = r->o;
     if (o->batch > r->d.ntrain)
@@ -935,10 +935,13 @@ static int train(run *r, nt_error *err)
             return EXIT_DATA;
         if (nt_curves_alloc(&r->curves, o->epochs, r->nbatches, err) != 0)
             return EXIT_DATA;
-        resume_notes(r);
+        training_notes(r);
     }
-    if (o->log && o->resume && nt_log_keep_epochs(o->log, r->start_epoch, err) > 0 &&
-        !o->quiet)
+    const int dropped =
+        o->log && o->resume ? nt_log_keep_epochs(o->log, r->start_epoch, err) : 0;
+    if (dropped < 0)
+        return EXIT_DATA;
+    if (dropped > 0 && !o->quiet)
         fprintf(stderr, "note: %s: dropped the lines of the epochs after %d, which this run "
                 "trains again\n", o->log, r->start_epoch);
     if (o->log && !(r->log = fopen(o->log, o->resume ? "a" : "w"))) {

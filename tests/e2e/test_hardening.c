@@ -40,8 +40,9 @@ START_TEST(nothing_to_train)
         e2e_run r = e2e_sh("'%s' %s '%s' -o nothing%s", NETC_EXE, k ? "emit" : "build",
                            e2e_src("tests/e2e/hardening/nothing.net"), k ? ".c" : "");
         E2E_ASSERT_STATUS(r, 1);
-        E2E_ASSERT_HAS(r.err, "nothing.net:3:5: error: net z has no learnable parameters (no "
-                              "conv, linear or batchnorm layer): there is nothing to train");
+        E2E_ASSERT_HAS(r.err, "nothing.net:3:5: error: net z has no learnable parameters: there "
+                              "is nothing to train (add a layer with weights, such as conv "
+                              "or linear)");
         e2e_free(&r);
     }
 }

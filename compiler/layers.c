@@ -93,6 +93,7 @@ static int get_float(const bound_args *a, int i, const char *layer,
 
 #define FIELD(kind, f, type) {#f, type, offsetof(ir_node, a.kind.f), 0, 0}
 #define FIELD_SINCE(kind, f, neutral) {#f, ATTR_INT, offsetof(ir_node, a.kind.f), 1, neutral}
+#define NAMED(name, kind, f, type) {name, type, offsetof(ir_node, a.kind.f), 0, 0}
 #define FIELDS_END {NULL, ATTR_INT, 0, 0, 0}
 
 static const attr_field no_fields[] = {FIELDS_END};
@@ -371,17 +372,24 @@ static int GROUPNORM_tensors(const ir_node *n, const shape *in, tensor_decl *out
     return affine(out, 1, in->d);
 }
 
-/* mean and 1/sqrt(var + eps) of each example (layernorm) or each group of
- * each example (groupnorm) */
-static int LAYERNORM_saved(const ir_node *n, saved_decl *out)
+/* mean and 1/sqrt(var + eps) of each of `per` groups of each example */
+static int norm_saved(saved_decl *out, int64_t per)
 {
-    int64_t per = n->kind == L_GROUPNORM ? n->a.norm.groups : 1;
     out[0] = (saved_decl){"mean", SAVED_F32, per, 1};
     out[1] = (saved_decl){"invstd", SAVED_F32, per, 1};
     return 2;
 }
 
-#define GROUPNORM_saved LAYERNORM_saved
+static int LAYERNORM_saved(const ir_node *n, saved_decl *out)
+{
+    (void)n;
+    return norm_saved(out, 1);
+}
+
+static int GROUPNORM_saved(const ir_node *n, saved_decl *out)
+{
+    return norm_saved(out, n->a.norm.groups);
+}
 
 static const layer_arg NO_args[] = {END};
 
@@ -458,7 +466,6 @@ static int SOFTPLUS_bind(ir_node *n, const bound_args *a, evaluator *ev)
     return 0;
 }
 
-#define NAMED(name, kind, f, type) {name, type, offsetof(ir_node, a.kind.f), 0, 0}
 static const attr_field LEAKY_RELU_fields[] = {NAMED("slope", act, a, ATTR_FLOAT), FIELDS_END};
 static const attr_field ELU_fields[] = {NAMED("alpha", act, a, ATTR_FLOAT), FIELDS_END};
 static const attr_field SOFTPLUS_fields[] = {

@@ -29,14 +29,30 @@ extern "C" {
 
 /* ---- GEMM ---------------------------------------------------------------- */
 
-/* The single wrapper over cblas_sgemm, row-major:
+/* The single GEMM entry point, row-major:
  *   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C[M,N]
  * trans_a / trans_b are 0 or 1. Called outside an OpenMP parallel region it
- * splits the work across nt_num_threads() threads (OpenBLAS itself stays at
- * one thread); called inside one it runs on the calling thread. */
+ * splits M or N (never K) across nt_num_threads() threads; called inside one
+ * it runs on the calling thread. beta == 0 means C is not read. The same
+ * ISA and implementation give bit-identical results run to run. The one
+ * exception to "no kernel allocates": the own SGEMM packs its operands into a
+ * per-thread buffer (up to about 3.3 MiB) allocated on the thread's first
+ * call and kept, so nothing is allocated after a trainer's first step. */
 void nt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta,
               float *C, int ldc);
+
+/* Which implementation nt_sgemm uses: the runtime's own packed SGEMM with
+ * the micro-kernel of nt_cpu_isa() (sgemm.c), or OpenBLAS's cblas_sgemm.
+ * AUTO lets nt_sgemm choose by shape (see gemm.c); the environment variable
+ * NETC_GEMM=auto|own|openblas sets the starting value. nt_gemm_force() is for
+ * tests and benchmarks (call it outside parallel regions). */
+typedef enum nt_gemm_impl {
+    NT_GEMM_AUTO = 0,
+    NT_GEMM_OWN = 1,
+    NT_GEMM_OPENBLAS = 2,
+} nt_gemm_impl;
+void nt_gemm_force(nt_gemm_impl impl);
 
 /* ---- conv2d ---------------------------------------------------------------- */
 

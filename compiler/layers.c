@@ -252,17 +252,24 @@ static int AVGPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
 }
 
 static const layer_arg ADAPTIVE_AVGPOOL_args[] = {
-    {"size", ARG_DEFAULT, INT(1)},           END,
+    {"size", ARG_DEFAULT, INT(1)},
+    {"width", ARG_OPTIONAL, NONE},           END,
 };
 
 static const layer_arg ADAPTIVE_MAXPOOL_args[] = {
-    {"size", ARG_REQUIRED, NONE},            END,
+    {"size", ARG_REQUIRED, NONE},
+    {"width", ARG_OPTIONAL, NONE},           END,
 };
 
-/* size n means (n, n), as nn.AdaptiveAvgPool2d(n) */
+/* The output size: (h, w), or h, w, or n for (n, n), as
+ * nn.AdaptiveAvgPool2d(n) */
 static int bind_adaptive(ir_node *n, const bound_args *a, evaluator *ev, const char *name)
 {
-    return get_pair(a, 0, name, "size", 1, BIG, &n->a.adaptive.oh, &n->a.adaptive.ow, ev);
+    adaptive_attrs *s = &n->a.adaptive;
+    if (!a->given[1])
+        return get_pair(a, 0, name, "size", 1, BIG, &s->oh, &s->ow, ev);
+    return get_int(a, 0, name, "size", 1, BIG, &s->oh, ev) |
+           get_int(a, 1, name, "width", 1, BIG, &s->ow, ev);
 }
 
 static int ADAPTIVE_AVGPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)

@@ -9,6 +9,7 @@
 #include "build.h"
 #include "compile.h"
 #include "emit.h"
+#include "export.h"
 #include "plan.h"
 #include "report.h"
 
@@ -37,6 +38,11 @@ static const char usage_text[] =
     "                  build: the executable (default: the net's name), its C\n"
     "                  source goes next to it as PATH.c\n"
     "  -v, --verbose   build: print the C compiler's command line\n"
+    "  --inference     emit: an inference library NAME.c + NAME.h (eval mode,\n"
+    "                  needs only libm); build: a classifier of images with it\n"
+    "  --weights FILE  --inference: compile these weights (safetensors) in\n"
+    "  --no-fold       --inference: keep batch norms apart from the conv before\n"
+    "  --pytorch       emit: the equivalent torch.nn.Module as a Python file\n"
     "  --dump-ast      print the syntax tree of FILE and stop\n"
     "  -h, --help      show this help\n"
     "  --version       show the version\n";
@@ -54,6 +60,8 @@ typedef struct options {
     int json;
     int dump_ast;
     int verbose;
+    int inference, pytorch, no_fold;
+    const char *weights;
 } options;
 
 static void usage_error(const char *fmt, const char *arg)
@@ -120,6 +128,14 @@ static void parse_args(int argc, char **argv, options *o)
             if (errno || *end || end == v || b < 1 || b > 65536)
                 usage_error("--batch needs an integer from 1 to 65536, got '%s'", v);
             o->batch = (int)b;
+        } else if (strcmp(a, "--inference") == 0) {
+            o->inference = 1;
+        } else if (strcmp(a, "--pytorch") == 0) {
+            o->pytorch = 1;
+        } else if (strcmp(a, "--no-fold") == 0) {
+            o->no_fold = 1;
+        } else if (matches(a, "--weights")) {
+            o->weights = option_value(argc, argv, &i, "--weights");
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
         } else if (strcmp(a, "--dump-ast") == 0) {
@@ -149,6 +165,14 @@ static void parse_args(int argc, char **argv, options *o)
                     o->command);
     if (!o->file)
         usage_error("%s needs a .net FILE", o->command);
+    int emit = strcmp(o->command, "emit") == 0, build = strcmp(o->command, "build") == 0;
+    if (o->inference && o->pytorch)
+        usage_error("choose one of --inference and --pytorch%s", "");
+    if ((o->inference && !emit && !build) || (o->pytorch && !emit))
+        usage_error("%s", o->pytorch ? "--pytorch goes with emit"
+                                     : "--inference goes with emit or build");
+    if ((o->weights || o->no_fold) && !o->inference)
+        usage_error("%s needs --inference", o->weights ? "--weights" : "--no-fold");
 }
 
 static FILE *open_output(const options *o)
@@ -183,6 +207,8 @@ static char *command_line(const options *o)
         len += strlen(o->defines[i]) + 4;
     char *s = calloc(1, len);
     strcpy(s, "netc emit");
+    strcat(s, o->inference ? " --inference" : o->pytorch ? " --pytorch" : "");
+    strcat(s, o->no_fold ? " --no-fold" : "");
     for (int i = 0; i < o->ndefines; i++) {
         strcat(s, " -D ");
         strcat(s, o->defines[i]);
@@ -200,6 +226,14 @@ static char *command_line(const options *o)
  * executable, then the C compiler. */
 static int emit_and_build(const options *o, compilation *c)
 {
+    if (o->inference || o->pytorch) {
+        char *cmd = command_line(o);
+        export_opts eo = {cmd, o->out, o->weights, o->inference, o->pytorch, o->no_fold,
+                          strcmp(o->command, "build") == 0, o->verbose};
+        int rc = export_run(c, &eo);
+        free(cmd);
+        return rc;
+    }
     plan p;
     if (plan_memory(&c->graph, &c->ar, &c->diag, &p) != 0) {
         diag_print(&c->diag, stderr);

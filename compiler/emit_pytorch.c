@@ -3,6 +3,7 @@
  * forward (joins); a kind without a row is reported, never guessed. */
 #include "emit_pytorch.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct pyctx {
@@ -24,7 +25,15 @@ static const shape *in_shape(pyctx *c, int i)
     return &c->g->nodes[c->g->nodes[i].inputs[0]].out;
 }
 
-static const char *num(pyctx *c, double v) { return arena_printf(&c->ar, "%.17g", v); }
+/* The shortest repr that reads back as v (1e-05, not 1.0000000000000001e-05). */
+static const char *num(pyctx *c, double v)
+{
+    for (int prec = 6;; prec++) {
+        char *s = arena_printf(&c->ar, "%.*g", prec, v);
+        if (prec >= 17 || strtod(s, NULL) == v)
+            return s;
+    }
+}
 
 /* ---- the kinds ----------------------------------------------------------------------- */
 
@@ -140,6 +149,20 @@ static const char *attr(pyctx *c, const char *path, size_t len)
     return e;
 }
 
+/* Sets the submodule at path (its first len characters) to ctor. */
+static void set_module(pyctx *c, const char *path, size_t len, const char *ctor)
+{
+    size_t dot = len;
+    while (dot > 0 && path[dot - 1] != '.')
+        dot--;
+    const char *parent = attr(c, path, dot ? dot - 1 : 0);
+    if (is_keyword(path + dot, len - dot))
+        fprintf(c->out, "        %s.add_module('%.*s', %s)\n", parent, (int)(len - dot), path + dot,
+                ctor);
+    else
+        fprintf(c->out, "        %s.%.*s = %s\n", parent, (int)(len - dot), path + dot, ctor);
+}
+
 /* Creates the containers on the way to path (once each). */
 static void containers(pyctx *c, const char *path, const char **made, int *nmade)
 {
@@ -151,10 +174,7 @@ static void containers(pyctx *c, const char *path, const char **made, int *nmade
         if (seen)
             continue;
         made[(*nmade)++] = arena_strndup(&c->ar, path, len);
-        const char *last = strrchr(made[*nmade - 1], '.');
-        const char *name = last ? last + 1 : made[*nmade - 1];
-        size_t plen = last ? (size_t)(last - made[*nmade - 1]) : 0;
-        fprintf(c->out, "        %s.add_module('%s', Block())\n", attr(c, path, plen), name);
+        set_module(c, path, len, "Block()");
     }
 }
 
@@ -236,8 +256,8 @@ int emit_pytorch(const ir_graph *g, const pytorch_opts *o, diag *d, FILE *out)
     fprintf(out, "class %s(nn.Module):\n", g->name);
     fprintf(out, "    input_shape = (");
     for (int k = 0; k < in->rank; k++)
-        fprintf(out, "%lld, ", (long long)in->d[k]);
-    fprintf(out, ")\n\n    def __init__(self):\n        super().__init__()\n");
+        fprintf(out, "%s%lld", k ? ", " : "", (long long)in->d[k]);
+    fprintf(out, "%s)\n\n    def __init__(self):\n        super().__init__()\n", in->rank == 1 ? "," : "");
     const char **made = arena_alloc(&c->ar, sizeof(char *) * (size_t)(g->n * 8 + 1));
     int nmade = 0;
     for (int i = 1; i < g->n; i++) {
@@ -245,17 +265,14 @@ int emit_pytorch(const ir_graph *g, const pytorch_opts *o, diag *d, FILE *out)
         if (!kinds[n->kind].module)
             continue;
         containers(c, n->path, made, &nmade);
-        const char *dot = strrchr(n->path, '.');
-        size_t plen = dot ? (size_t)(dot - n->path) : 0;
-        fprintf(out, "        %s.add_module('%s', %s)\n", attr(c, n->path, plen),
-                dot ? dot + 1 : n->path, kinds[n->kind].module(c, i));
+        set_module(c, n->path, strlen(n->path), kinds[n->kind].module(c, i));
     }
     fprintf(out, "\n    def forward(self, t0):\n");
     for (int i = 1; i < g->n; i++) {
         const ir_node *n = &g->nodes[i];
         if (kinds[n->kind].module)
-            fprintf(out, "        t%d = %s(t%d)  # %s\n", i, attr(c, n->path, strlen(n->path)),
-                    n->inputs[0], n->path);
+            fprintf(out, "        t%d = %s(t%d)\n", i, attr(c, n->path, strlen(n->path)),
+                    n->inputs[0]);
         else
             fprintf(out, "        t%d = %s  # %s\n", i, kinds[n->kind].expr(c, i), n->path);
     }

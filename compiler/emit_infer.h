@@ -28,8 +28,8 @@ typedef struct infer_opts {
 } infer_opts;
 
 /* Writes the library's C file to c_out and its header to h_out. Returns 0,
- * or -1 with a diagnostic (a layer kind it does not support, weights that
- * cannot be read) before writing anything. */
+ * or -1 with a diagnostic: a layer kind it does not support (then nothing
+ * is written) or weights that cannot be read (c_out is incomplete). */
 int emit_inference(const ir_graph *g, const plan *p, const infer_opts *o, diag *d,
                    FILE *c_out, FILE *h_out);
 

@@ -69,6 +69,10 @@ static int inference(compilation *c, const export_opts *o)
     int rc = cf && hf ? emit_inference(&c->graph, &p, &io, &c->diag, cf, hf) : -1;
     diag_print(&c->diag, stderr);
     rc = finish(hf, h_path, finish(cf, c_path, rc));
+    if (rc != 0) { /* no half-written library */
+        remove(c_path);
+        remove(h_path);
+    }
     if (rc == 0 && o->build) {
         FILE *mf = create(main_path);
         if (mf)

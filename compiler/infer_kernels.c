@@ -121,32 +121,10 @@ typedef struct nti_pool {
     int C, H, W, KH, KW, SH, SW, PH, PW, OH, OW;
 } nti_pool;
 
-/* Padding is -inf (never chosen); NaN wins, as in PyTorch. */
-static inline void nti_maxpool2d(float *out, const float *in, const nti_pool *d)
-{
-    for (int c = 0; c < d->C; c++) {
-        const float *x = in + (size_t)c * d->H * d->W;
-        for (int oh = 0; oh < d->OH; oh++) {
-            const int h0 = oh * d->SH - d->PH;
-            const int ha = h0 < 0 ? 0 : h0, hb = h0 + d->KH < d->H ? h0 + d->KH : d->H;
-            for (int ow = 0; ow < d->OW; ow++) {
-                const int w0 = ow * d->SW - d->PW;
-                const int wa = w0 < 0 ? 0 : w0, wb = w0 + d->KW < d->W ? w0 + d->KW : d->W;
-                float best = x[(size_t)ha * d->W + wa];
-                for (int h = ha; h < hb; h++)
-                    for (int ww = wa; ww < wb; ww++) {
-                        const float v = x[(size_t)h * d->W + ww];
-                        if (v > best || isnan(v))
-                            best = v;
-                    }
-                *out++ = best;
-            }
-        }
-    }
-}
-
-/* Zero padding counts in the average (count_include_pad). */
-static inline void nti_avgpool2d(float *out, const float *in, const nti_pool *d)
+/* Max pooling (avg = 0: padding is -inf, never chosen; NaN wins, as in
+ * PyTorch) or average pooling (avg = 1: zero padding counts in the
+ * average, count_include_pad). */
+static inline void nti_pool2d(float *out, const float *in, const nti_pool *d, int avg)
 {
     const float area = (float)(d->KH * d->KW);
     for (int c = 0; c < d->C; c++) {
@@ -157,14 +135,28 @@ static inline void nti_avgpool2d(float *out, const float *in, const nti_pool *d)
             for (int ow = 0; ow < d->OW; ow++) {
                 const int w0 = ow * d->SW - d->PW;
                 const int wa = w0 < 0 ? 0 : w0, wb = w0 + d->KW < d->W ? w0 + d->KW : d->W;
-                float sum = 0.0f;
+                float best = x[(size_t)ha * d->W + wa], sum = 0.0f;
                 for (int h = ha; h < hb; h++)
-                    for (int ww = wa; ww < wb; ww++)
-                        sum += x[(size_t)h * d->W + ww];
-                *out++ = sum / area;
+                    for (int ww = wa; ww < wb; ww++) {
+                        const float v = x[(size_t)h * d->W + ww];
+                        sum += v;
+                        if (v > best || isnan(v))
+                            best = v;
+                    }
+                *out++ = avg ? sum / area : best;
             }
         }
     }
+}
+
+static inline void nti_maxpool2d(float *out, const float *in, const nti_pool *d)
+{
+    nti_pool2d(out, in, d, 0);
+}
+
+static inline void nti_avgpool2d(float *out, const float *in, const nti_pool *d)
+{
+    nti_pool2d(out, in, d, 1);
 }
 
 /* out[c] = mean of in[c][HW] */

@@ -58,20 +58,22 @@ static unsigned char *slurp(const char *path, size_t *len)
 
 static long dim_ok(long long v, long want) { return want < 0 || v == want; }
 
+/* The readers return 1 with *x and *count set, 0 if the file is not in
+ * their format, -1 after a message if it is but cannot be used. */
+
 /* float32 little-endian C-order .npy (format 1, 2 or 3). */
-static float *read_npy(const unsigned char *b, size_t len, const char *path, long *count)
+static int read_npy(const unsigned char *b, size_t len, const char *path, float **x,
+                    long *count)
 {
     if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
-        return NULL;
+        return 0;
     size_t hl = b[6] == 1 ? (size_t)(b[8] | b[9] << 8) : 0, start = 10;
     if (b[6] >= 2 && len >= 12) {
         hl = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
         start = 12;
     }
-    if (hl == 0 || hl > len - start) {
-        fail("%s: malformed .npy header%s", path, "");
-        return (float *)-1;
-    }
+    if (hl == 0 || hl > len - start)
+        return fail("%s: malformed .npy header%s", path, "");
     char *h = malloc(hl + 1);
     memcpy(h, b + start, hl);
     h[hl] = 0;
@@ -104,30 +106,29 @@ static float *read_npy(const unsigned char *b, size_t len, const char *path, lon
         char want[96];
         snprintf(want, sizeof want, "float32 [N, %d, %d, %d]", NET_INPUT_C, NET_INPUT_H,
                  NET_INPUT_W);
-        fail("%s: not a C-order array %s", path, want);
-        return (float *)-1;
+        return fail("%s: not a C-order array %s", path, want);
     }
     size_t n = (size_t)dims[0] * NET_INPUT_FLOATS;
-    if (len - start - hl != n * 4) {
-        fail("%s: the data is not the size the header says%s", path, "");
-        return (float *)-1;
-    }
-    float *x = malloc(n * sizeof(float) + 1);
+    if (len - start - hl != n * 4)
+        return fail("%s: the data is not the size the header says%s", path, "");
+    if (!(*x = malloc(n * sizeof(float) + 1)))
+        return fail("%s: out of memory%s", path, "");
     const unsigned char *p = b + start + hl;
     for (size_t i = 0; i < n; i++, p += 4) {
         uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
                      (uint32_t)p[3] << 24;
-        memcpy(&x[i], &u, 4);
+        memcpy(&(*x)[i], &u, 4);
     }
     *count = (long)dims[0];
-    return x;
+    return 1;
 }
 
 /* IDX images: magic 0x00000803, N, H, W, then N*H*W bytes. */
-static float *read_idx(const unsigned char *b, size_t len, const char *path, long *count)
+static int read_idx(const unsigned char *b, size_t len, const char *path, float **x,
+                    long *count)
 {
     if (len < 16 || b[0] || b[1] || b[2] != 8 || b[3] != 3)
-        return NULL;
+        return 0;
     uint32_t v[3];
     for (int k = 0; k < 3; k++)
         v[k] = (uint32_t)b[4 + 4 * k] << 24 | (uint32_t)b[5 + 4 * k] << 16 |
@@ -135,19 +136,18 @@ static float *read_idx(const unsigned char *b, size_t len, const char *path, lon
     if (NET_INPUT_C != 1 || v[1] != NET_INPUT_H || v[2] != NET_INPUT_W) {
         char got[64];
         snprintf(got, sizeof got, "%ux%u", (unsigned)v[1], (unsigned)v[2]);
-        fail("%s: the images are %s, the net takes 1-channel images of its input size", path,
-             got);
-        return (float *)-1;
+        return fail("%s: the images are %s, the net takes 1-channel images of its input size",
+                    path, got);
     }
-    if (v[0] > MAX_IMAGES || len - 16 != (size_t)v[0] * NET_INPUT_FLOATS) {
-        fail("%s: the file does not hold the number of images its header says%s", path, "");
-        return (float *)-1;
-    }
-    float *x = malloc((size_t)v[0] * NET_INPUT_FLOATS * sizeof(float) + 1);
+    if (v[0] > MAX_IMAGES || len - 16 != (size_t)v[0] * NET_INPUT_FLOATS)
+        return fail("%s: the file does not hold the number of images its header says%s", path,
+                    "");
+    if (!(*x = malloc((size_t)v[0] * NET_INPUT_FLOATS * sizeof(float) + 1)))
+        return fail("%s: out of memory%s", path, "");
     for (size_t i = 0; i < (size_t)v[0] * NET_INPUT_FLOATS; i++)
-        x[i] = b[16 + i] / 255.0f;
+        (*x)[i] = b[16 + i] / 255.0f;
     *count = (long)v[0];
-    return x;
+    return 1;
 }
 
 static int write_npy(const char *path, const float *y, long n)
@@ -217,13 +217,14 @@ int main(int argc, char **argv)
         return 1;
     }
     long n = 0;
-    float *x = read_npy(b, len, images, &n);
-    if (!x)
-        x = read_idx(b, len, images, &n);
+    float *x = NULL;
+    int got = read_npy(b, len, images, &x, &n);
+    if (got == 0)
+        got = read_idx(b, len, images, &x, &n);
     free(b);
-    if (!x)
+    if (got == 0)
         fail("%s: neither a .npy array nor an IDX image file%s", images, "");
-    if (!x || x == (float *)-1) {
+    if (got != 1) {
         NET_FREE(&m);
         return 1;
     }
@@ -231,7 +232,8 @@ int main(int argc, char **argv)
     float *ws = malloc(NET_WORKSPACE_FLOATS * sizeof(float));
     int rc = 0;
     if (!y || !ws) {
-        rc = fail("out of memory%s%s", "", "") ? 1 : 0;
+        fail("out of memory%s%s", "", "");
+        rc = 1;
     } else {
         NET_PREDICT(&m, x, (int)n, y, ws);
         for (long i = 0; i < n && !quiet; i++) {

@@ -153,7 +153,7 @@ static float *api_run(const parity_case *c, int builtin, size_t *count)
     const char *tag = builtin ? "_builtin" : "";
     e2e_run r = e2e_sh(
         "mkdir -p api && '%s' emit --inference %s%s%s %s -o api/%s%s.c '%s/nets/%s.net' && "
-        "${CC:-cc} -std=c11 -Wall -Wextra -pedantic -Werror -g -O1 -fsanitize=address,undefined "
+        "${CC:-cc} -std=c11 -Wall -Wextra -pedantic -Werror -g -O0 -fsanitize=address,undefined "
         "-fno-sanitize-recover=all -fno-omit-frame-pointer -pthread -DNET=%s -DNET_UPPER=%s "
         "'-DNET_HEADER=\"%s%s.h\"' -Iapi api/%s%s.c '%s/tests/e2e/infer_api.c' -lm "
         "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o api/%s%s && "

@@ -274,23 +274,37 @@ static int check_kinds(const ir_graph *g, diag *d)
     return rc;
 }
 
+typedef struct named {
+    char *name;
+    int node;
+} named;
+
+static int by_name(const void *a, const void *b)
+{
+    const named *x = a, *y = b;
+    int d = strcmp(x->name, y->name);
+    return d ? d : (x->node > y->node) - (x->node < y->node);
+}
+
+/* "b3.inception1.conv1" -> "b3_inception1_conv1"; a name that an earlier
+ * node already has (paths that differ only in '.' and '_') gets "_nINDEX". */
 static void make_names(ictx *c)
 {
     const ir_graph *g = c->g;
     c->names = arena_alloc(&c->ar, sizeof(char *) * (size_t)g->n);
+    named *order = arena_alloc(&c->ar, sizeof(named) * (size_t)g->n);
     for (int i = 0; i < g->n; i++) {
-        char *s = arena_printf(&c->ar, "%s_%*s", g->nodes[i].path, 12, "");
+        char *s = arena_alloc(&c->ar, strlen(g->nodes[i].path) + 16);
         size_t k = 0;
         for (const char *p = g->nodes[i].path; *p; p++)
             s[k++] = isalnum((unsigned char)*p) ? *p : '_';
-        s[k] = 0;
-        for (int j = 0; j < i; j++)
-            if (strcmp(c->names[j], s) == 0) {
-                sprintf(s + k, "_n%d", i);
-                break;
-            }
         c->names[i] = s;
+        order[i] = (named){s, i};
     }
+    qsort(order, (size_t)g->n, sizeof *order, by_name);
+    for (int k = g->n - 1; k > 0; k--)
+        if (strcmp(order[k].name, order[k - 1].name) == 0)
+            sprintf(order[k].name + strlen(order[k].name), "_n%d", order[k].node);
 }
 
 /* Batch norms folded into the conv or linear before them (when that
@@ -329,38 +343,43 @@ static void plan_buffers(ictx *c)
         }
     last[g->n - 1] = g->n; /* the logits are copied out at the end */
     plan_folds(c, uses);
+    /* end[r]: the last reader of buffer r through any node that uses it */
+    int *end = arena_alloc(&c->ar, sizeof(int) * (size_t)g->n);
     for (int i = 0; i < g->n; i++) {
         const infer_kind *k = &kinds[g->nodes[i].kind];
-        c->root[i] = i;
-        if (i == 0)
-            continue;
-        int r = c->root[g->nodes[i].inputs[0]];
+        int r = i ? c->root[g->nodes[i].inputs[0]] : 0;
         int view = k->view || (g->nodes[i].kind == L_BATCHNORM && c->fold[i] >= 0);
-        int dies = r != 0;
-        for (int v = 0; dies && v < i; v++)
-            dies = c->root[v] != r || last[v] <= i;
-        if (view || (k->inplace && dies))
-            c->root[i] = r;
-    }
-    int64_t top = 0;
-    int64_t *end = arena_alloc(&c->ar, sizeof(int64_t) * (size_t)g->n); /* last reader */
-    for (int i = 0; i < g->n; i++)
+        int dies = r != 0 && end[r] <= i; /* nothing after i reads buffer r */
+        c->root[i] = i && (view || (k->inplace && dies)) ? r : i;
         if (last[i] > end[c->root[i]])
             end[c->root[i]] = last[i];
+    }
+    /* first fit, in order of birth, against the buffers still alive */
+    int *live = arena_alloc(&c->ar, sizeof(int) * (size_t)g->n);
+    int nlive = 0;
+    int64_t top = 0;
     for (int i = 1; i < g->n; i++) {
         if (c->root[i] != i)
             continue;
+        int k = 0;
+        for (int j = 0; j < nlive; j++) /* drop the dead, keep the offset order */
+            if (end[live[j]] >= i)
+                live[k++] = live[j];
+        nlive = k;
         int64_t size = align(shape_size(&g->nodes[i].out)), at = 0;
-        for (int moved = 1; moved;) { /* lowest offset clear of every live buffer */
-            moved = 0;
-            for (int j = 1; j < i; j++)
-                if (c->root[j] == j && end[j] >= i && at < c->off[j] + align(shape_size(&g->nodes[j].out)) &&
-                    c->off[j] < at + size) {
-                    at = c->off[j] + align(shape_size(&g->nodes[j].out));
-                    moved = 1;
-                }
+        int pos = 0;
+        for (; pos < nlive; pos++) {
+            int j = live[pos];
+            if (at + size <= c->off[j])
+                break;
+            int64_t j_end = c->off[j] + align(shape_size(&g->nodes[j].out));
+            if (j_end > at)
+                at = j_end;
         }
         c->off[i] = at;
+        memmove(live + pos + 1, live + pos, sizeof(int) * (size_t)(nlive - pos));
+        live[pos] = i;
+        nlive++;
         if (at + size > top)
             top = at + size;
     }

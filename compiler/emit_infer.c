@@ -436,14 +436,15 @@ static void emit_header(ictx *c, FILE *h)
             " * logits: n x %d floats. init allocates the weights (nothing with compiled-in\n"
             " * weights); predict allocates nothing and writes only logits and the\n"
             " * workspace, so threads may call it at the same time on one model with\n"
-            " * separate workspaces. Batch norm uses its running statistics and is\n"
-            " * folded into the layer before it; dropout is the identity. */\n"
+            " * separate workspaces. Batch norm uses its running statistics%s;\n"
+            " * dropout is the identity. */\n"
             "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n\n"
             "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n",
             c->o->header, g->name, g->file, c->o->netc_version, c->o->command,
             c->o->weights ? " --weights " : "", c->o->weights ? c->o->weights : "", nm, nm,
             c->o->weights ? "NULL" : arena_printf(&c->ar, "\"%s.safetensors\"", nm), NM,
-            nm, nm, ic, ih, iw, c->p->classes, NM, NM);
+            nm, nm, ic, ih, iw, c->p->classes,
+            c->o->no_fold ? "" : " (folded into\n * the conv or linear before it where it can be)", NM, NM);
     fprintf(h,
             "#define %s_INPUT_C %lld\n#define %s_INPUT_H %lld\n#define %s_INPUT_W %lld\n"
             "#define %s_INPUT_FLOATS %lld /* per image */\n"

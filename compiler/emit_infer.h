@@ -33,6 +33,20 @@ typedef struct infer_opts {
 int emit_inference(const ir_graph *g, const plan *p, const infer_opts *o, diag *d,
                    FILE *c_out, FILE *h_out);
 
+/* The forward-only memory plan emit_inference writes, for tests. Per node:
+ * root, the node whose buffer holds its output (itself, an earlier node it
+ * is a view of or overwrites, or 0: the caller's input); fold, the batch
+ * norm folded into a conv or linear and back (-1: none); off, a buffer's
+ * offset in the workspace (floats, for nodes that are their own root).
+ * Kernel scratch is [scratch, floats). -1 for a kind without a row. */
+typedef struct infer_layout {
+    int *root, *fold;
+    int64_t *off;
+    int64_t scratch, floats;
+} infer_layout;
+
+int infer_layout_of(const ir_graph *g, const plan *p, int no_fold, arena *ar, infer_layout *l);
+
 /* The classifier's main(): reads .npy or IDX images, prints one class per
  * image (and writes the logits with --logits); links the library and the
  * runtime's file readers (not its kernels, not OpenBLAS). */

@@ -2,7 +2,8 @@
  * (emit_infer.c) and `netc emit --pytorch` (emit_pytorch.c) on every seed
  * network, as text (test_infer and test_pytorch in the e2e suite run what
  * they write). Here: every checkpoint tensor is in the library's table and
- * in the module's attribute paths, the outputs are deterministic, a layer
+ * in the module's attribute paths, the outputs are deterministic, the
+ * library's buffer plan never lets two live buffers overlap, a layer
  * kind without a row is reported by name, and path segments that are Python
  * keywords (a branch named `lambda`) still make valid attribute access. Runs in the ASan build. */
 #include <stdlib.h>
@@ -66,6 +67,72 @@ static void free_outputs(outputs *o)
     free(o->diags);
 }
 
+/* The inference plan (infer_layout_of): a buffer lives from its producer to
+ * the last reader of any node stored in it; no two buffers alive at once
+ * overlap; the scratch lies above them all; a node shares only its first
+ * input's buffer, and only as a view (flatten, dropout, a folded batch
+ * norm) or as an elementwise layer that nothing after it reads past; the
+ * caller's input is never written. */
+static void check_layout(const ir_graph *g, const infer_layout *l)
+{
+    const int n = g->n;
+    int *end = calloc((size_t)n, sizeof(int));
+    for (int i = 1; i < n; i++)
+        for (int k = 0; k < g->nodes[i].ninputs; k++) {
+            int r = l->root[g->nodes[i].inputs[k]];
+            end[r] = end[r] > i ? end[r] : i;
+        }
+    end[l->root[n - 1]] = n; /* the logits are copied out last */
+    for (int i = 1; i < n; i++) {
+        const ir_node *nd = &g->nodes[i];
+        const int r = l->root[i], x = nd->inputs[0];
+        const char *why = NULL;
+        if (r == i) {
+            if (l->off[i] < 0 || l->off[i] + shape_size(&nd->out) > l->scratch)
+                why = "outside the buffers";
+        } else if (r != l->root[x]) {
+            why = "shares a buffer other than its first input's";
+        } else {
+            int view = nd->kind == L_FLATTEN || nd->kind == L_DROPOUT ||
+                       (nd->kind == L_BATCHNORM && l->fold[i] >= 0);
+            int elementwise = nd->kind == L_RELU || nd->kind == L_SIGMOID ||
+                              nd->kind == L_TANH || nd->kind == L_BATCHNORM || nd->kind == L_ADD;
+            if (!view && (!elementwise || r == 0))
+                why = "overwrites its input";
+            for (int v = 1; !view && !why && v < i; v++) /* nothing reads the old data later */
+                for (int u = i + 1; l->root[v] == r && u < n; u++)
+                    for (int k = 0; k < g->nodes[u].ninputs; k++)
+                        if (g->nodes[u].inputs[k] == v)
+                            why = "overwrites data read later";
+        }
+        ck_assert_msg(!why, "%s: node %d (%s) %s", g->name, i, nd->path, why);
+        for (int j = 1; r == i && j < i; j++) /* alive together: disjoint */
+            if (l->root[j] == j && end[j] >= i)
+                ck_assert_msg(l->off[i] >= l->off[j] + shape_size(&g->nodes[j].out) ||
+                                  l->off[j] >= l->off[i] + shape_size(&nd->out),
+                              "%s: %s and %s overlap while both alive", g->name, nd->path,
+                              g->nodes[j].path);
+    }
+    ck_assert(l->floats >= l->scratch);
+    free(end);
+}
+
+/* With and without batch-norm folding. */
+static void check_layouts(const ir_graph *g)
+{
+    for (int no_fold = 0; no_fold < 2; no_fold++) {
+        arena ar = {0};
+        diag d;
+        diag_init(&d, &ar);
+        plan p;
+        infer_layout l;
+        ck_assert_int_eq(plan_memory(g, &ar, &d, &p), 0);
+        ck_assert_int_eq(infer_layout_of(g, &p, no_fold, &ar, &l), 0);
+        check_layout(g, &l);
+        arena_free(&ar);
+    }
+}
+
 static const char *const nets[] = {"lenet", "lenet_bn", "alexnet", "vgg",
                                    "nin", "googlenet", "resnet18"};
 
@@ -84,8 +151,31 @@ START_TEST(seed_networks)
                   "%s: not deterministic", nets[_i]);
     ck_assert(strstr(a.c, "_predict(const ") && strstr(a.h, "_WORKSPACE_FLOATS "));
     ck_assert(strstr(a.py, "def load_netc_checkpoint(module, path):"));
+    check_layouts(&t.c.graph);
     free_outputs(&a);
     free_outputs(&b);
+    ctest_free(&t);
+}
+END_TEST
+
+START_TEST(branchy_layouts)
+{
+    static const char *const texts[] = {
+        /* elementwise layers on a buffer another branch still reads; x + x */
+        "net a { input(4, 8, 8) conv(4, 3, padding = 1) relu add { branch { relu } branch { } "
+        "branch { sigmoid batchnorm } } add { branch { } branch { } } tanh flatten "
+        "concat { branch { linear(5) batchnorm } branch { dropout(0.5) linear(3) } } linear(10) }",
+        /* the input feeding elementwise layers and joins directly */
+        "net b { input(3, 6, 6) add { branch { relu } branch { } } concat { branch { } "
+        "branch { batchnorm } } conv(3, 1) batchnorm relu flatten linear(10) }",
+        /* a conv whose output feeds its batch norm and another layer: not folded */
+        "net c { input(2, 6, 6) conv(2, 3, padding = 1) add { branch { batchnorm } branch { } } "
+        "flatten linear(4) }",
+    };
+    ctest t;
+    ctest_text(&t, texts[_i], NULL);
+    CTEST_ASSERT_OK(&t);
+    check_layouts(&t.c.graph);
     ctest_free(&t);
 }
 END_TEST
@@ -154,6 +244,7 @@ static Suite *export_suite(void)
     TCase *tc = tcase_create("emitters");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, seed_networks, 0, 7);
+    tcase_add_loop_test(tc, branchy_layouts, 0, 3);
     tcase_add_test(tc, unsupported_kind_is_reported);
     tcase_add_test(tc, python_keywords_in_paths);
     suite_add_tcase(s, tc);

@@ -168,7 +168,7 @@ static void pool(ictx *c, int i, const char *fn)
 static void MAXPOOL_emit(ictx *c, int i) { pool(c, i, "maxpool2d"); }
 static void AVGPOOL_emit(ictx *c, int i) { pool(c, i, "avgpool2d"); }
 
-static void GAVGPOOL_emit(ictx *c, int i)
+static void ADAPTIVE_AVGPOOL_emit(ictx *c, int i)
 {
     const shape *x = in_shape(c, i, 0);
     P("    nti_global_avgpool(%s, %s, %lld, %lld);\n", buf(c, i), buf(c, node(c, i)->inputs[0]),
@@ -247,7 +247,7 @@ static const infer_kind kinds[L_COUNT] = {
     [L_CONV] = {0, 0, 1, CONV_weights, CONV_scratch, CONV_emit},
     [L_MAXPOOL] = {0, 0, 0, NULL, NULL, MAXPOOL_emit},
     [L_AVGPOOL] = {0, 0, 0, NULL, NULL, AVGPOOL_emit},
-    [L_GAVGPOOL] = {0, 0, 0, NULL, NULL, GAVGPOOL_emit},
+    [L_ADAPTIVE_AVGPOOL] = {0, 0, 0, NULL, NULL, ADAPTIVE_AVGPOOL_emit},
     [L_BATCHNORM] = {0, 1, 0, BATCHNORM_weights, NULL, BATCHNORM_emit},
     [L_RELU] = {0, 1, 0, NULL, NULL, RELU_emit},
     [L_SIGMOID] = {0, 1, 0, NULL, NULL, SIGMOID_emit},
@@ -261,16 +261,37 @@ static const infer_kind kinds[L_COUNT] = {
 
 /* ---- planning ------------------------------------------------------------------------- */
 
+/* What the kernels here cannot compute yet among a supported kind's
+ * arguments, or NULL. */
+static const char *unsupported_args(const ir_node *n)
+{
+    if (n->kind == L_CONV && n->a.conv.groups != 1)
+        return "groups";
+    if (n->kind == L_CONV && (n->a.conv.dh != 1 || n->a.conv.dw != 1))
+        return "dilation";
+    if ((n->kind == L_MAXPOOL || n->kind == L_AVGPOOL) && n->a.pool.ceil_mode)
+        return "ceil_mode";
+    if (n->kind == L_ADAPTIVE_AVGPOOL && (n->a.adaptive.oh != 1 || n->a.adaptive.ow != 1))
+        return "an output size other than 1";
+    return NULL;
+}
+
 static int check_kinds(const ir_graph *g, diag *d)
 {
     int rc = 0;
-    for (int i = 1; i < g->n; i++)
-        if (!kinds[g->nodes[i].kind].emit) {
-            diag_error(d, g->nodes[i].loc,
-                       "netc emit --inference does not support layer kind '%s' yet (%s)",
-                       layer_name(g->nodes[i].kind), g->nodes[i].path);
-            rc = -1;
-        }
+    for (int i = 1; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        const char *args = kinds[n->kind].emit ? unsupported_args(n) : NULL;
+        if (!kinds[n->kind].emit)
+            diag_error(d, n->loc, "netc emit --inference does not support layer kind '%s' yet (%s)",
+                       layer_name(n->kind), n->path);
+        else if (args)
+            diag_error(d, n->loc, "netc emit --inference does not support %s with %s yet (%s)",
+                       layer_name(n->kind), args, n->path);
+        else
+            continue;
+        rc = -1;
+    }
     return rc;
 }
 
@@ -597,7 +618,7 @@ static void setup(ictx *c, const ir_graph *g, const plan *p, const infer_opts *o
 int infer_layout_of(const ir_graph *g, const plan *p, int no_fold, arena *ar, infer_layout *l)
 {
     for (int i = 1; i < g->n; i++)
-        if (!kinds[g->nodes[i].kind].emit)
+        if (!kinds[g->nodes[i].kind].emit || unsupported_args(&g->nodes[i]))
             return -1;
     infer_opts o = {"", "", "", NULL, no_fold};
     ictx c;

@@ -42,25 +42,78 @@ static const char *CONV_module(pyctx *c, int i)
     const conv_attrs *a = &node(c, i)->a.conv;
     return arena_printf(&c->ar,
                         "nn.Conv2d(%lld, %d, (%d, %d), stride=(%d, %d), padding=(%d, %d), "
-                        "bias=%s)",
+                        "dilation=(%d, %d), groups=%d, bias=%s)",
                         (long long)in_shape(c, i)->d[0], a->out, a->kh, a->kw, a->sh, a->sw,
-                        a->ph, a->pw, a->bias ? "True" : "False");
+                        a->ph, a->pw, a->dh, a->dw, a->groups, a->bias ? "True" : "False");
 }
 
 static const char *pool(pyctx *c, int i, const char *cls)
 {
     const pool_attrs *a = &node(c, i)->a.pool;
-    return arena_printf(&c->ar, "nn.%s((%d, %d), stride=(%d, %d), padding=(%d, %d))", cls, a->kh,
-                        a->kw, a->sh, a->sw, a->ph, a->pw);
+    return arena_printf(&c->ar, "nn.%s((%d, %d), stride=(%d, %d), padding=(%d, %d)%s)", cls,
+                        a->kh, a->kw, a->sh, a->sw, a->ph, a->pw,
+                        a->ceil_mode ? ", ceil_mode=True" : "");
 }
 
 static const char *MAXPOOL_module(pyctx *c, int i) { return pool(c, i, "MaxPool2d"); }
 static const char *AVGPOOL_module(pyctx *c, int i) { return pool(c, i, "AvgPool2d"); }
 
-static const char *GAVGPOOL_module(pyctx *c, int i)
+static const char *adaptive(pyctx *c, int i, const char *cls)
 {
-    (void)c, (void)i;
-    return "nn.AdaptiveAvgPool2d((1, 1))";
+    const adaptive_attrs *a = &node(c, i)->a.adaptive;
+    return arena_printf(&c->ar, "nn.%s((%d, %d))", cls, a->oh, a->ow);
+}
+
+static const char *ADAPTIVE_AVGPOOL_module(pyctx *c, int i)
+{
+    return adaptive(c, i, "AdaptiveAvgPool2d");
+}
+
+static const char *ADAPTIVE_MAXPOOL_module(pyctx *c, int i)
+{
+    return adaptive(c, i, "AdaptiveMaxPool2d");
+}
+
+static const char *LAYERNORM_module(pyctx *c, int i)
+{
+    const shape *x = in_shape(c, i);
+    char *dims = "";
+    for (int k = 0; k < x->rank; k++)
+        dims = arena_printf(&c->ar, "%s%s%lld", dims, k ? ", " : "", (long long)x->d[k]);
+    return arena_printf(&c->ar, "nn.LayerNorm([%s], eps=%s)", dims, num(c, node(c, i)->a.norm.eps));
+}
+
+static const char *GROUPNORM_module(pyctx *c, int i)
+{
+    return arena_printf(&c->ar, "nn.GroupNorm(%d, %lld, eps=%s)", node(c, i)->a.norm.groups,
+                        (long long)in_shape(c, i)->d[0], num(c, node(c, i)->a.norm.eps));
+}
+
+static const char *LEAKY_RELU_module(pyctx *c, int i)
+{
+    return arena_printf(&c->ar, "nn.LeakyReLU(%s)", num(c, node(c, i)->a.act.a));
+}
+
+static const char *ELU_module(pyctx *c, int i)
+{
+    return arena_printf(&c->ar, "nn.ELU(alpha=%s)", num(c, node(c, i)->a.act.a));
+}
+
+static const char *SOFTPLUS_module(pyctx *c, int i)
+{
+    return arena_printf(&c->ar, "nn.Softplus(beta=%s, threshold=%s)", num(c, node(c, i)->a.act.a),
+                        num(c, node(c, i)->a.act.b));
+}
+
+static const char *SILU_module(pyctx *c, int i) { (void)c, (void)i; return "nn.SiLU()"; }
+static const char *GELU_module(pyctx *c, int i) { (void)c, (void)i; return "nn.GELU()"; }
+static const char *HARDSWISH_module(pyctx *c, int i) { (void)c, (void)i; return "nn.Hardswish()"; }
+
+/* channels (or features) [start, end) */
+static const char *SLICE_expr(pyctx *c, int i)
+{
+    const slice_attrs *a = &node(c, i)->a.slice;
+    return arena_printf(&c->ar, "t%d[:, %d:%d]", node(c, i)->inputs[0], a->start, a->end);
 }
 
 static const char *BATCHNORM_module(pyctx *c, int i)
@@ -104,11 +157,21 @@ static const py_kind kinds[L_COUNT] = {
     [L_CONV] = {CONV_module, NULL},
     [L_MAXPOOL] = {MAXPOOL_module, NULL},
     [L_AVGPOOL] = {AVGPOOL_module, NULL},
-    [L_GAVGPOOL] = {GAVGPOOL_module, NULL},
+    [L_ADAPTIVE_AVGPOOL] = {ADAPTIVE_AVGPOOL_module, NULL},
+    [L_ADAPTIVE_MAXPOOL] = {ADAPTIVE_MAXPOOL_module, NULL},
     [L_BATCHNORM] = {BATCHNORM_module, NULL},
+    [L_LAYERNORM] = {LAYERNORM_module, NULL},
+    [L_GROUPNORM] = {GROUPNORM_module, NULL},
     [L_RELU] = {RELU_module, NULL},
     [L_SIGMOID] = {SIGMOID_module, NULL},
     [L_TANH] = {TANH_module, NULL},
+    [L_LEAKY_RELU] = {LEAKY_RELU_module, NULL},
+    [L_ELU] = {ELU_module, NULL},
+    [L_SILU] = {SILU_module, NULL},
+    [L_GELU] = {GELU_module, NULL},
+    [L_HARDSWISH] = {HARDSWISH_module, NULL},
+    [L_SOFTPLUS] = {SOFTPLUS_module, NULL},
+    [L_SLICE] = {NULL, SLICE_expr},
     [L_DROPOUT] = {DROPOUT_module, NULL},
     [L_FLATTEN] = {FLATTEN_module, NULL},
     [L_LINEAR] = {LINEAR_module, NULL},

@@ -9,7 +9,9 @@
  * checkpoint, compute the trainer's --infer logits on a fixture batch, and
  * let tests/e2e/pytorch_check.py load the checkpoint into the emitted
  * module and compare (state_dict keys, logits within 1e-4 of the largest,
- * TorchScript, ONNX export). */
+ * TorchScript, ONNX export). And tests/e2e/nets/kinds.net, every layer kind
+ * the seed nets lack, with its parity fixture's random weights (no ONNX:
+ * PyTorch 1.13 cannot export its adaptive pooling to 3x2). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,26 @@ static const char *const nets[][3] = {
     {"lenet_bn", "lenet_bn", ""},
     {"resnet18", "resnet18", "-D size=32 -D width=8"},
 };
+
+START_TEST(module_covers_every_kind)
+{
+    const char *dir = e2e_src("tests/e2e/parity/kinds");
+    char d[4096];
+    snprintf(d, sizeof d, "%s", dir);
+    const char *trainer = e2e_build("../tests/e2e/nets/kinds.net", "", "pytorch_kinds");
+    e2e_run r = e2e_sh("'%s' --load '%s/weights.safetensors' --infer '%s/x.npy' --out "
+                       "pt_ref_kinds.npy --quiet && "
+                       "'%s' emit --pytorch -o pt_kinds.py '%s/tests/e2e/nets/kinds.net' && "
+                       "/usr/bin/python3 '%s/tests/e2e/pytorch_check.py' pt_kinds.py kinds "
+                       "'%s/weights.safetensors' '%s/x.npy' pt_ref_kinds.npy --no-onnx",
+                       trainer, d, d, NETC_EXE, NETC_SOURCE_DIR, NETC_SOURCE_DIR, d, d);
+    if (getenv("NETC_TEST_VERBOSE"))
+        fprintf(stderr, "%s", r.out);
+    E2E_ASSERT_STATUS(r, 0);
+    E2E_ASSERT_HAS(r.out, "of the largest |logit|");
+    e2e_free(&r);
+}
+END_TEST
 
 START_TEST(module_reproduces_the_trainer)
 {
@@ -57,6 +79,7 @@ int main(void)
     TCase *tc = tcase_create("emitted module");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, module_reproduces_the_trainer, 0, 2);
+    tcase_add_test(tc, module_covers_every_kind);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -10,4 +10,8 @@
  * stderr. */
 int build_trainer(const char *c_path, const char *out_path, int verbose, int mpi);
 
+/* Compiles an inference library and its command-line main (c_files) into
+ * out_path: -O3, zlib and libm only (no runtime, no OpenBLAS). */
+int build_inference(const char *const *c_files, int nfiles, const char *out_path, int verbose);
+
 #endif

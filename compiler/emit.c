@@ -678,9 +678,23 @@ static void emit_desc(emitter *e, const emit_opts *o)
         P("}, %lld, %lld, %s, %lld, %lld, %d},\n", (long long)pt->offset, (long long)pt->count,
           inits[pt->init], (long long)pt->fan_in, (long long)pt->fan_out, pt->trainable);
     }
-    if (p->ntensors == 0)
-        P("    {\"none\", 0, {0}, 0, 0, NT_INIT_ZEROS, 0, 0, 0},\n");
     P("};\n\n");
+
+    P("/* The layers (views left out): outputs, for divergence reports. */\n");
+    P("static const nt_layer_desc layers[] = {\n");
+    int nlayers = 0;
+    for (int i = 1; i < g->n; i++)
+        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW)) {
+            P("    {\"%s\", \"%s\", %d, %lld, %lld},\n", g->nodes[i].path,
+              layer_op(g->nodes[i].kind), g->nodes[i].loc.first_line,
+              (long long)p->nodes[i].act, (long long)shape_size(&g->nodes[i].out));
+            nlayers++;
+        }
+    P("};\n\n");
+    P("static const char *const net_params[] = {");
+    for (int k = 0; k < g->nparams; k++)
+        P("\"%s\", ", g->params[k].name);
+    P("NULL};\n\n");
 
     char *table = NULL;
     size_t len = 0;
@@ -720,6 +734,7 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    .scratch_floats = scratch_floats,\n");
     P("    .forward = forward,\n    .backward = backward,\n");
     P("    .layer_table = layer_table,\n");
+    P("    .layers = layers,\n    .nlayers = %d,\n    .net_params = net_params,\n", nlayers);
     P("    .defaults = {.lr = %.15g, .momentum = %.15g, .weight_decay = %.15g,\n"
       "                 .epochs = %lld, .batch_size = %lld, .resize = %lld},\n",
       t->has_lr ? t->lr : 0.0, t->momentum, t->weight_decay,

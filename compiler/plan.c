@@ -108,6 +108,14 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
     p->classes = (int)last->out.d[0];
     p->nodes = arena_alloc(ar, sizeof(plan_node) * count);
     plan_tensors(g, ar, p);
+    int trainable = 0;
+    for (int t = 0; t < p->ntensors; t++)
+        trainable |= p->tensors[t].trainable;
+    if (!trainable) {
+        diag_error(d, g->loc, "net %s has no learnable parameters: there is nothing to train "
+                   "(add a layer with weights, such as conv or linear)", g->name);
+        return -1;
+    }
 
     /* forward outputs and saved data: alive for the whole step */
     int64_t off = 0;

@@ -63,7 +63,9 @@ typedef struct plan {
 } plan;
 
 /* Plans g (shapes inferred, no errors). Fails, with a diagnostic, if the net
- * cannot be trained as a classifier (its output is not flat). */
+ * cannot be trained as a classifier (its output is not flat, or it has no
+ * learnable parameter: then its output would be a view of the input, which
+ * has no gradient buffer). */
 int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p);
 
 #endif

@@ -9,6 +9,7 @@
 #include "nt_trainer.h"
 #include "nt_dist.h"
 #include "nt_io.h"
+#include "hardening.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -53,6 +54,8 @@ int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
     if (batch_max < 1)
         return nt_fail(err, "batch capacity %d: must be at least 1",
                        batch_max);
+    if (nt_net_desc_check(net, err) != 0)
+        return -1;
     const size_t B = (size_t)batch_max;
     if (net->act_floats > SIZE_MAX / B)
         return nt_fail(err, "the activations of %d examples would need more "
@@ -214,6 +217,13 @@ int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
                        int with_momentum, const char *training,
                        nt_error *err)
 {
+    return nt_checkpoint_save_history(m, path, epoch, with_momentum, training, NULL, err);
+}
+
+int nt_checkpoint_save_history(const nt_model *m, const char *path, int epoch,
+                               int with_momentum, const char *training,
+                               const char *history, nt_error *err)
+{
     const nt_net_desc *net = m->net;
     int ntrain = 0;
     for (int i = 0; i < net->ntensors; i++)
@@ -251,12 +261,21 @@ int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
     snprintf(ep, sizeof ep, "%d", epoch);
     snprintf(step, sizeof step, "%" PRIu64, m->step);
     snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
-    const char *keys[] = {"net", "netc_hash", "epoch", "step", "seed",
-                          "netc_version", "format", "training"};
-    const char *values[] = {net->name, hash, ep, step, seed,
-                            net->netc_version ? net->netc_version : "",
-                            NT_CHECKPOINT_FORMAT, training};
-    rc = nt_st_write(path, e, n, keys, values, training ? 8 : 7, err);
+    const char *keys[9] = {"net", "netc_hash", "epoch", "step", "seed",
+                           "netc_version", "format"};
+    const char *values[9] = {net->name, hash, ep, step, seed,
+                             net->netc_version ? net->netc_version : "",
+                             NT_CHECKPOINT_FORMAT};
+    int nmeta = 7;
+    if (training) {
+        keys[nmeta] = "training";
+        values[nmeta++] = training;
+    }
+    if (history) {
+        keys[nmeta] = "history";
+        values[nmeta++] = history;
+    }
+    rc = nt_st_write(path, e, n, keys, values, nmeta, err);
 out:
     if (names)
         for (int k = 0; k < nmom; k++)
@@ -441,6 +460,34 @@ static int validate(const nt_safetensors *st, const nt_net_desc *net,
     return read_info(st, net, path, ci, err);
 }
 
+/* Refuses NaN, infinity and a negative running_var in the tensors (and
+ * momentum buffers) the load would copy, before anything is copied. */
+static int check_values(const nt_safetensors *st, const nt_net_desc *net, const char *path,
+                        const nt_st_tensor **src, const nt_st_tensor **msrc, nt_error *err)
+{
+    size_t most = 1;
+    for (int i = 0; i < net->ntensors; i++)
+        most = net->tensors[i].count > most ? net->tensors[i].count : most;
+    float *x = malloc(most * sizeof *x);
+    if (!x)
+        return nt_fail(err, "%s: out of memory", path);
+    char what[600], name[512];
+    snprintf(what, sizeof what, "%s: ", path);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < net->ntensors; i++) {
+        const nt_tensor_desc *t = &net->tensors[i];
+        nt_st_copy_f32(st, src[i], x);
+        rc = nt_tensor_check_finite(t, t->name, x, what, err);
+        if (rc == 0 && msrc[i]) {
+            nt_st_copy_f32(st, msrc[i], x);
+            snprintf(name, sizeof name, "%s%s", MOMENTUM_PREFIX, t->name);
+            rc = nt_tensor_check_finite(t, name, x, what, err);
+        }
+    }
+    free(x);
+    return rc;
+}
+
 int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
                        nt_checkpoint_info *info, nt_error *err)
 {
@@ -457,6 +504,8 @@ int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
         nt_fail(err, "%s: out of memory", path);
     else if (validate(&st, net, path, with_momentum, src, msrc, &ci, err) == 0)
         rc = 0;
+    if (rc == 0 && check_values(&st, net, path, src, msrc, err) != 0)
+        rc = -1;
     if (rc == 0) {
         for (int i = 0; i < net->ntensors; i++) {
             const nt_tensor_desc *t = &net->tensors[i];
@@ -464,8 +513,11 @@ int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
             if (msrc[i])
                 nt_st_copy_f32(&st, msrc[i], m->momentum + t->offset);
         }
-        if (info)
+        if (info) {
             *info = ci;
+            const char *h = nt_st_meta(&st, "history");
+            info->history = h ? strdup(h) : NULL;
+        }
     }
     free(src);
     free(msrc);

@@ -60,6 +60,17 @@ typedef struct nt_train_defaults {
 
 typedef struct nt_model nt_model;
 
+/* One primitive layer of the net, in execution order (the input and
+ * flatten views left out): where its output lives, for the diagnosis of a
+ * diverging run. */
+typedef struct nt_layer_desc {
+    const char *path;      /* "inception1.branch2.conv1" */
+    const char *op;        /* "conv2d" */
+    int line;              /* of its call in the .net file */
+    size_t out_offset;     /* per-example offset into the activation arena */
+    size_t out_floats;     /* per example */
+} nt_layer_desc;
+
 typedef struct nt_net_desc {
     const char *name;           /* the net's name */
     const char *source;         /* the .net file */
@@ -93,7 +104,24 @@ typedef struct nt_net_desc {
      * literal under the 4095 characters ISO C promises.) */
     const char *const *layer_table;
     nt_train_defaults defaults;
+
+    /* Added by netc 0.1.0's hardening (a desc without them, zero, still
+     * works): the layers for divergence reports, and the names of the net's
+     * parameters (NULL-terminated), so that hints such as "rebuild with
+     * -D size=N" are given only when the net has such a parameter. */
+    const nt_layer_desc *layers;
+    int nlayers;
+    const char *const *net_params;
 } nt_net_desc;
+
+/* Checks that a net description is consistent before anything points into
+ * arenas sized by it: every tensor inside the parameter arena, the input,
+ * logits, dlogits and every layer output inside the activation arena, at
+ * least one trainable tensor, positive sizes. nt_model_alloc calls it. */
+int nt_net_desc_check(const nt_net_desc *net, nt_error *err);
+
+/* 1 if the net has a parameter of that name (net_params). */
+int nt_net_has_param(const nt_net_desc *net, const char *name);
 
 /* The state of one network instance; the driver owns the memory. */
 struct nt_model {
@@ -187,6 +215,12 @@ int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
                        int with_momentum, const char *training,
                        nt_error *err);
 
+/* The same, with the run's training curves as metadata "history" (the
+ * text of nt_history_format; NULL: none), for --resume --plot. */
+int nt_checkpoint_save_history(const nt_model *m, const char *path, int epoch,
+                               int with_momentum, const char *training,
+                               const char *history, nt_error *err);
+
 /* What a checkpoint's __metadata__ says (a file written by other tools may
  * have none; each has_ flag says whether its field was present). */
 typedef struct nt_checkpoint_info {
@@ -195,6 +229,8 @@ typedef struct nt_checkpoint_info {
     int epoch;
     uint64_t step, seed;
     char training[160];      /* the "training" metadata, "" if absent */
+    char *history;           /* the "history" metadata (malloc'ed: the caller
+                                frees it), NULL if absent */
 } nt_checkpoint_info;
 
 /* Reads path into m->params (and m->momentum if with_momentum), or refuses it
@@ -203,7 +239,9 @@ typedef struct nt_checkpoint_info {
  * different netc_hash or format in the metadata, a metadata number that does
  * not parse. Tensors named "momentum.*" are ignored unless with_momentum, in
  * which case one per trainable tensor is required; "*.num_batches_tracked"
- * (PyTorch's batch-norm counter) is ignored. m is changed only on success.
+ * (PyTorch's batch-norm counter) is ignored. Values are checked too: a NaN
+ * or infinity in any tensor, or a negative running_var, is refused, naming
+ * the tensor and the element. m is changed only on success.
  * info may be NULL. */
 int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
                        nt_checkpoint_info *info, nt_error *err);

@@ -14,6 +14,7 @@
 #include "nt_dist.h"
 #include "nt_io.h"
 #include "progress.h"
+#include "hardening.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 
 #define EXIT_DATA 1   /* a file, the data or the machine failed us */
 #define EXIT_USAGE 2  /* the command line is wrong */
+#define EXIT_DIVERGED 3 /* the loss or the weights went non-finite */
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 #define DEFAULT_LR 0.1
@@ -112,7 +114,7 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
         snprintf(resize, sizeof resize,
                  "  --resize N             not available: the input is flat "
                  "(%d features)\n", net->in_c);
-    else
+    else if (nt_net_has_param(net, "size"))
         snprintf(resize, sizeof resize,
                  "  --resize N             confirm the input size N x N "
                  "(default %d x %d,\n"
@@ -120,6 +122,14 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
                  "build -D size=N\n"
                  "                         for another); images are resized "
                  "per batch\n", net->in_h, net->in_w);
+    else
+        snprintf(resize, sizeof resize,
+                 "  --resize N             confirm the input size N x N "
+                 "(default %d x %d,\n"
+                 "                         compiled in from the .net file's "
+                 "input(...));\n"
+                 "                         images are resized per batch\n",
+                 net->in_h, net->in_w);
     fprintf(f,
         "usage: %s [options]\n"
         "\n"
@@ -255,7 +265,7 @@ static int parse_real(const opt_def *d, const char *v, double *out,
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (!*v || isspace((unsigned char)*v) || *end || errno == ERANGE ||
+    if (!nt_is_plain_decimal(v) || *end || errno == ERANGE ||
         !isfinite(x) || x < d->lo || (d->lo_open && x == d->lo) ||
         x > d->hi || (d->hi_open && x == d->hi))
         return nt_fail(err, "%s needs %s, got '%s'", d->name, d->what, v);
@@ -348,12 +358,19 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
             return nt_fail(err, "--resize %d: net %s takes a flat input of %d "
                            "features, not images to resize", o->resize,
                            net->name, net->in_c);
-        if (o->resize != net->in_h || o->resize != net->in_w)
+        if ((o->resize != net->in_h || o->resize != net->in_w) &&
+            nt_net_has_param(net, "size"))
             return nt_fail(err, "--resize %d: the input size of net %s is "
                            "compiled in as %dx%d; rebuild the trainer with "
                            "'netc build -D size=%d' to train on %dx%d images",
                            o->resize, net->name, net->in_h, net->in_w,
                            o->resize, o->resize, o->resize);
+        if (o->resize != net->in_h || o->resize != net->in_w)
+            return nt_fail(err, "--resize %d: the input size of net %s is "
+                           "compiled in as %dx%d by its input(...) in %s; "
+                           "change it there and rebuild the trainer to train "
+                           "on %dx%d images", o->resize, net->name, net->in_h,
+                           net->in_w, net->source, o->resize, o->resize);
     }
     if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch < nt_dist_size())
         return nt_fail(err, "--batch-size %d: fewer examples than the %d processes that "
@@ -581,6 +598,9 @@ typedef struct run {
     int nbatches;        /* trained batches per epoch */
     char training[160];  /* the settings a resumed run must repeat, for checkpoints */
     int skip_last;       /* a final batch too small to train on is skipped */
+    int saved_epoch;     /* the last checkpoint this run wrote (0: none) */
+    uint64_t saved_step;
+    char *history;       /* --resume: the checkpoint's curves (metadata) */
 } run;
 
 static void run_free(run *r)
@@ -591,6 +611,8 @@ static void run_free(run *r)
     free(r->labels);
     free(r->perm);
     nt_curves_free(&r->curves);
+    free(r->history);
+    nt_signals_release();
     if (r->log)
         fclose(r->log);
     r->log = NULL;
@@ -621,13 +643,16 @@ static int setup_batch_buffers(run *r, int batch_max, nt_error *err)
     return 0;
 }
 
-/* Correct predictions over the first d.ntest test examples, eval mode. */
+/* Correct predictions over the first d.ntest test examples, eval mode;
+ * -1 if a signal asked to stop. */
 static int evaluate(run *r)
 {
     const int B = r->m.batch_max;
     int mine, count, correct = 0;
     nt_dist_share(r->d.ntest, &mine, &count); /* each process its part */
     for (int i = 0; i < count; i += B) {
+        if (nt_signals_pending())
+            return -1;
         int n = count - i < B ? count - i : B;
         feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, mine + i,
                    n);
@@ -723,8 +748,54 @@ static void print_banner(const run *r, int load_data_now)
     fflush(stdout);
 }
 
-/* One epoch (0-based) of training: returns -1 only if the log or a file
- * fails. */
+/* Where a stopped run stands: what --save holds and how to go on. */
+static void saved_state(const run *r, char *buf, size_t cap)
+{
+    const options *o = r->o;
+    if (r->saved_epoch > 0)
+        snprintf(buf, cap, "%s holds epoch %d (step %" PRIu64 "): continue with --resume %s "
+                 "and the same options", o->save, r->saved_epoch, r->saved_step, o->save);
+    else if (o->resume)
+        snprintf(buf, cap, "nothing was saved; %s still holds epoch %d: continue with "
+                 "--resume %s", o->resume, r->start_epoch, o->resume);
+    else if (o->save)
+        snprintf(buf, cap, "nothing was saved yet (the first checkpoint is written after "
+                 "epoch %d)", r->start_epoch + 1);
+    else
+        snprintf(buf, cap, "nothing was saved (--save PATH keeps a checkpoint to resume from)");
+}
+
+/* SIGINT or SIGTERM asked to stop during epoch (0-based) after `done`
+ * batches: the epoch is abandoned. */
+static int stopped(const run *r, int epoch, int done, nt_error *err)
+{
+    const int sig = nt_signals_pending();
+    char state[400];
+    saved_state(r, state, sizeof state);
+    nt_fail(err, "stopped by %s in epoch %d/%d after %d of %d batches (the epoch is "
+            "abandoned); %s", nt_signal_name(sig),
+            epoch + 1, r->o->epochs, done, r->nbatches, state);
+    return 128 + sig;
+}
+
+/* The step of batch b (0-based) of epoch gave a non-finite loss or left a
+ * non-finite weight: say where it went wrong; nothing more is saved. */
+static int diverged(const run *r, int epoch, int b, int n, float loss, nt_error *err)
+{
+    char why[300], state[400];
+    nt_diagnose_divergence(&r->m, n, why, sizeof why);
+    saved_state(r, state, sizeof state);
+    nt_fail(err, "training diverged in epoch %d, step %" PRIu64 " (batch %d of %d, loss %g): "
+            "%s.\n  Stopped; %s. Try a smaller --lr (now %g).", epoch + 1, r->m.step, b + 1,
+            r->nbatches, (double)loss, why, state, r->o->lr);
+    return EXIT_DIVERGED;
+}
+
+/* One epoch (0-based) of training: returns 0, or an exit status with the
+ * message in err: EXIT_DATA when the log or a file fails, EXIT_DIVERGED when
+ * the loss or the weights went non-finite, 128 + the signal when SIGINT or
+ * SIGTERM asked to stop. The checkpoint is written before the log line, so
+ * a log never holds an epoch that a resume would train again. */
 static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
                        long *trained, nt_error *err)
 {
@@ -751,20 +822,30 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         feed_batch(&r->d.feed, m->input, r->labels, &r->d.train,
                    r->perm + first + mine, 0, count);
         float loss = nt_model_train_step(m, count, r->labels, r->probs, &ok, &sgd);
+        if (!isfinite(loss) || !nt_all_finite(m->params, r->net->param_floats)) {
+            nt_progress_end(&p);
+            return diverged(r, epoch, b, n, loss, err);
+        }
         loss_sum += (double)loss * n;
         correct += ok;
         seen += n;
-        if (o->plot && nt_curve_point_due(b, nb))
+        if (nt_curve_point_due(b, nb))
             nt_curves_add_train(&r->curves, epoch + (double)(b + 1) / nb,
                                 loss_sum / seen, ratio(correct, seen));
         nt_progress_update(&p, b + 1, loss_sum / seen, ratio(correct, seen),
                            nt_now());
+        if (nt_signals_pending()) {
+            nt_progress_end(&p);
+            return stopped(r, epoch, b + 1, err);
+        }
     }
     const double t1 = nt_now();
     nt_progress_testing(&p);
     const int test_correct = evaluate(r);
     const double t2 = nt_now();
     nt_progress_end(&p);
+    if (test_correct < 0)
+        return stopped(r, epoch, nb, err);
 
     *train_s += t1 - t0;
     *trained += seen;
@@ -783,21 +864,27 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         printf("%s\n", line);
         fflush(stdout);
     }
+    nt_curves_add_test(&r->curves, epoch + 1, s->test_acc);
+    if (o->save) {
+        char *history = nt_history_format(&r->curves);
+        int rc = nt_checkpoint_save_history(m, o->save, epoch + 1, o->momentum != 0.0,
+                                            r->training, history, err);
+        free(history);
+        if (rc != 0)
+            return EXIT_DATA;
+        r->saved_epoch = epoch + 1;
+        r->saved_step = m->step;
+    }
     if (r->log) {
         char line[512];
         nt_format_log(line, sizeof line, s);
-        if (fputs(line, r->log) < 0 || fflush(r->log) != 0)
-            return nt_fail(err, "%s: write failed: %s", o->log,
-                           strerror(errno));
+        if (fputs(line, r->log) < 0 || fflush(r->log) != 0) {
+            nt_fail(err, "%s: write failed: %s", o->log, strerror(errno));
+            return EXIT_DATA;
+        }
     }
-    if (o->plot) {
-        nt_curves_add_test(&r->curves, epoch + 1, s->test_acc);
-        if (nt_curves_plot(&r->curves, o->plot, r->net->name, err) != 0)
-            return -1;
-    }
-    if (o->save &&
-        nt_checkpoint_save(m, o->save, epoch + 1, o->momentum != 0.0, r->training, err))
-        return -1;
+    if (o->plot && nt_curves_plot(&r->curves, o->plot, r->net->name, err) != 0)
+        return EXIT_DATA;
     return 0;
 }
 
@@ -810,6 +897,7 @@ static int resume(run *r, nt_error *err)
         return nt_dist_sync_model(&r->m, &r->start_epoch, err);
     if (nt_checkpoint_load(&r->m, o->resume, o->momentum != 0.0, &ci, err))
         return -1;
+    r->history = ci.history; /* freed by run_free */
     if (!ci.has_epoch || !ci.has_step || !ci.has_seed)
         return nt_fail(err, "%s: cannot resume: its metadata lacks the epoch, "
                        "step and seed of a netc checkpoint (use --load to "
@@ -827,6 +915,28 @@ static int resume(run *r, nt_error *err)
     r->m.step = ci.step;
     r->start_epoch = ci.epoch;
     return nt_dist_sync_model(&r->m, &r->start_epoch, err);
+}
+
+/* Warnings before training: options that waste the run, and what a
+ * resumed run can redraw. */
+static void training_notes(run *r)
+{
+    const options *o = r->o;
+    if (o->batch > r->d.ntrain)
+        fprintf(stderr, "warning: --batch-size %d is larger than the %d training examples: "
+                "every epoch is one batch of %d, and memory is reserved for %d; use "
+                "--batch-size %d or less\n", o->batch, r->d.ntrain, r->d.ntrain, o->batch,
+                r->d.ntrain);
+    if (o->resume && !o->save)
+        fprintf(stderr, "warning: --resume without --save: the epochs trained now will not "
+                "be kept (add --save %s to update the checkpoint)\n", o->resume);
+    if (o->resume && r->history &&
+        nt_history_parse(&r->curves, r->history, r->start_epoch) != 0)
+        fprintf(stderr, "note: %s: its training history is unreadable; the curves start at "
+                "epoch %d\n", o->resume, r->start_epoch + 1);
+    else if (o->resume && o->plot && !r->history)
+        fprintf(stderr, "note: %s has no training history (an older checkpoint); the plot "
+                "starts at epoch %d\n", o->resume, r->start_epoch + 1);
 }
 
 static int train(run *r, nt_error *err)
@@ -847,6 +957,7 @@ static int train(run *r, nt_error *err)
     }
     const int to_train = o->epochs > r->start_epoch;
     if (to_train) {
+        nt_signals_catch(); /* polled between steps; released by run_free */
         if (load_data(&r->d, r->net, o, 1, err) != 0)
             return EXIT_DATA;
         const int n = r->d.ntrain, B = o->batch;
@@ -864,10 +975,17 @@ static int train(run *r, nt_error *err)
             !(r->perm = alloc_zeroed((size_t)n * sizeof(int32_t),
                                      "shuffled indices", err)))
             return EXIT_DATA;
-        if (o->plot && nt_curves_alloc(&r->curves, o->epochs, r->nbatches,
-                                       err) != 0)
+        if (nt_curves_alloc(&r->curves, o->epochs, r->nbatches, err) != 0)
             return EXIT_DATA;
+        training_notes(r);
     }
+    const int dropped =
+        o->log && o->resume ? nt_log_keep_epochs(o->log, r->start_epoch, err) : 0;
+    if (dropped < 0)
+        return EXIT_DATA;
+    if (dropped > 0 && !o->quiet)
+        fprintf(stderr, "note: %s: dropped the lines of the epochs after %d, which this run "
+                "trains again\n", o->log, r->start_epoch);
     if (o->log && !(r->log = fopen(o->log, o->resume ? "a" : "w"))) {
         nt_fail(err, "%s: cannot write: %s", o->log, strerror(errno));
         return EXIT_DATA;
@@ -888,9 +1006,14 @@ static int train(run *r, nt_error *err)
     double train_s = 0;
     long trained = 0;
     const double t0 = nt_now();
-    for (int epoch = r->start_epoch; epoch < o->epochs; epoch++)
-        if (train_epoch(r, epoch, &s, &train_s, &trained, err) != 0)
-            return EXIT_DATA;
+    if (nt_signals_pending())
+        return stopped(r, r->start_epoch, 0, err);
+    for (int epoch = r->start_epoch; epoch < o->epochs; epoch++) {
+        int rc = train_epoch(r, epoch, &s, &train_s, &trained, err);
+        if (rc != 0)
+            return rc;
+    }
+    nt_signals_release();
     if (!o->quiet) {
         const int ran = o->epochs - r->start_epoch;
         printf("done: loss %.4f, train acc %.3f, test acc %.3f; %.1f "
@@ -1243,8 +1366,23 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
         break;
     }
     if (!rank0)
-        quiet_rank(&o);
+        quiet_rank(&o); /* before the output checks: only rank 0 writes */
+    /* no output may destroy another file (outputs.c) */
+    const nt_path_arg paths[] = {
+        {"--save", o.save, 1, 1}, {"--log", o.log, 1, 0}, {"--plot", o.plot, 1, 0},
+        {"--out", o.out, 1, 0}, {"--dump", o.dump, 1, 0}, {"--load", o.load, 0, 1},
+        {"--resume", o.resume, 0, 1}, {"--infer", o.infer, 0, 0},
+        {"--train-step", o.train_step, 0, 0}, {"--labels", o.labels, 0, 0},
+    };
+    if (nt_outputs_check(paths, sizeof paths / sizeof *paths, o.data, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return nt_dist_end(EXIT_USAGE, 0);
+    }
     nt_set_num_threads(o.threads ? o.threads : nt_dist_default_threads());
+    if (o.threads > omp_get_num_procs())
+        fprintf(stderr, "warning: --threads %d is more than the %d cores: the extra threads "
+                "only wait for each other, which makes every step slower\n", o.threads,
+                omp_get_num_procs());
 
     run r;
     memset(&r, 0, sizeof r);

@@ -137,20 +137,45 @@ START_TEST(branchy_networks)
 }
 END_TEST
 
-START_TEST(output_must_be_flat)
+/* Asserts that the plan of text fails with the diagnostic want. */
+static void plan_refuses(const char *text, const char *want)
 {
     ctest t;
-    ctest_text(&t, "net e { input(1, 8, 8) conv(2, 3) }", NULL);
+    ctest_text(&t, text, NULL);
     CTEST_ASSERT_OK(&t);
     plan p;
     arena ar = {0};
     diag d;
     diag_init(&d, &ar);
     ck_assert_int_eq(plan_memory(&t.c.graph, &ar, &d, &p), -1);
-    ck_assert_str_eq(d.items[0].msg, "the net's output is 2x6x6; a classifier must end in a flat "
-                                     "layer (add flatten and linear(classes))");
+    ck_assert_str_eq(d.items[0].msg, want);
     arena_free(&ar);
     ctest_free(&t);
+}
+
+START_TEST(output_must_be_flat)
+{
+    plan_refuses("net e { input(1, 8, 8) conv(2, 3) }",
+                 "the net's output is 2x6x6; a classifier must end in a flat layer (add "
+                 "flatten and linear(classes))");
+}
+END_TEST
+
+/* Issue 13: a net whose output is a view of its input (or that has nothing to
+ * learn) had no gradient buffer for its output (dlogits at offset -1, a heap
+ * overflow in the trainer) and emitted C with unused-variable warnings. */
+START_TEST(needs_learnable_parameters)
+{
+    static const char *const texts[] = {
+        "net z() { input(1, 28, 28) flatten }",
+        "net r() { input(784) relu }",
+        "net p() { input(1, 28, 28) maxpool(2) flatten dropout(0.5) }",
+    };
+    static const char *const names[] = {"z", "r", "p"};
+    char want[200];
+    snprintf(want, sizeof want, "net %s has no learnable parameters: there is nothing to train "
+             "(add a layer with weights, such as conv or linear)", names[_i]);
+    plan_refuses(texts[_i], want);
 }
 END_TEST
 
@@ -161,6 +186,7 @@ static Suite *plan_suite(void)
     tcase_add_loop_test(tc, seed_networks, 0, sizeof nets / sizeof *nets);
     tcase_add_loop_test(tc, branchy_networks, 0, 4);
     tcase_add_test(tc, output_must_be_flat);
+    tcase_add_loop_test(tc, needs_learnable_parameters, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }

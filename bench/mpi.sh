@@ -66,7 +66,9 @@ for net in "${nets[@]}"; do
   "$netc" build --mpi -o "$out/${net}_mpi" "nets/$net.net" >/dev/null
   batch=$(grep -o 'batch_size = [0-9]*' "nets/$net.net" | grep -o '[0-9]*$')
   # "(0.123 s/step)" or "(0.123 s/step; collectives 0.045 s/step)" -> "0.123 0.045"
-  step() { "${mpirun[@]}" -np "$1" "$out/${net}_mpi" --benchmark "$steps" --threads "$2" |
+  # one process of 2 threads must not be bound to one core (mpirun's default)
+  step() { "${mpirun[@]}" --bind-to "$([ "$2" -gt 1 ] && echo none || echo core)" -np "$1" \
+             "$out/${net}_mpi" --benchmark "$steps" --threads "$2" |
              grep -o '([0-9.]* s/step[^)]*)' | tr -d '();' | awk '{print $1, ($4 == "" ? "-" : $4)}'; }
   read -r p1 _ < <(step 1 1); read -r p2 c2 < <(step 2 1); read -r t2 _ < <(step 1 2)
   printf '%-10s %6s %12s %12s %12s %12s %8.2fx\n' "$net" "$batch" "$p1" "$p2" "$c2" "$t2" \

@@ -345,6 +345,48 @@ static void comment_line(emitter *e, int i)
       shape_str(&n->out, b, sizeof b), n->loc.src ? n->loc.src->name : "?", n->loc.first_line);
 }
 
+/* bind(): the buffers of a training step in the training plan's arena;
+ * bind_inference(): those of an eval-mode forward in the inference plan's
+ * (outputs, argmax and masks reused once dead; no gradients). */
+static void emit_bind(emitter *e, int inference)
+{
+    const ir_graph *g = e->g;
+    const plan *p = e->p;
+    if (inference)
+        P("static buffers bind_inference(const nt_model *m)\n{\n");
+    else
+        P("static buffers bind(const nt_model *m)\n{\n");
+    P("    const size_t B = (size_t)m->batch_max; /* activation offsets are per example */\n");
+    P(inference ? "    buffers b = {0}; /* no gradients */\n" : "    buffers b;\n");
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].kind != L_FLATTEN)
+            P("    b.%s = m->act + %lld * B;\n", e->names[i],
+              (long long)(inference ? p->nodes[i].infer_act : p->nodes[i].act));
+    for (int i = 0; i < g->n && !inference; i++)
+        if (g->nodes[i].kind != L_FLATTEN && p->nodes[i].grad != PLAN_NONE)
+            P("    b.d_%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].grad);
+    for (int t = 0; t < p->ntensors; t++) {
+        const plan_tensor *pt = &p->tensors[t];
+        P("    %s = m->params + %lld;\n", tensor_field(e, pt, 0), (long long)pt->offset);
+        if (pt->trainable && !inference)
+            P("    %s = m->grads + %lld;\n", tensor_field(e, pt, 1), (long long)pt->offset);
+    }
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        const plan_node *pn = &p->nodes[i];
+        const long long aux = (long long)(inference ? pn->infer_aux : pn->aux);
+        if (n->kind == L_MAXPOOL)
+            P("    b.%s_argmax = (int32_t *)(m->act + %lld * B);\n", e->names[i], aux);
+        else if (n->kind == L_DROPOUT)
+            P("    b.%s_mask = (uint8_t *)(m->act + %lld * B);\n", e->names[i], aux);
+        else if (n->kind == L_BATCHNORM)
+            P("    b.%s_mean = m->state + %lld;\n    b.%s_invstd = m->state + %lld;\n",
+              e->names[i], (long long)pn->state, e->names[i],
+              (long long)(pn->state + (n->out.d[0] + 15) / 16 * 16));
+    }
+    P("    return b;\n}\n\n");
+}
+
 static void emit_buffers(emitter *e)
 {
     const ir_graph *g = e->g;
@@ -380,36 +422,8 @@ static void emit_buffers(emitter *e)
     }
     P("} buffers;\n\n");
 
-    P("static buffers bind(const nt_model *m)\n{\n");
-    P("    const size_t B = (size_t)m->batch_max; /* activation offsets are per example */\n");
-    P("    buffers b;\n");
-    for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind != L_FLATTEN)
-            P("    b.%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].act);
-    for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind != L_FLATTEN && p->nodes[i].grad != PLAN_NONE)
-            P("    b.d_%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].grad);
-    for (int t = 0; t < p->ntensors; t++) {
-        const plan_tensor *pt = &p->tensors[t];
-        P("    %s = m->params + %lld;\n", tensor_field(e, pt, 0), (long long)pt->offset);
-        if (pt->trainable)
-            P("    %s = m->grads + %lld;\n", tensor_field(e, pt, 1), (long long)pt->offset);
-    }
-    for (int i = 0; i < g->n; i++) {
-        const ir_node *n = &g->nodes[i];
-        const plan_node *pn = &p->nodes[i];
-        if (n->kind == L_MAXPOOL)
-            P("    b.%s_argmax = (int32_t *)(m->act + %lld * B);\n", e->names[i],
-              (long long)pn->aux);
-        else if (n->kind == L_DROPOUT)
-            P("    b.%s_mask = (uint8_t *)(m->act + %lld * B);\n", e->names[i],
-              (long long)pn->aux);
-        else if (n->kind == L_BATCHNORM)
-            P("    b.%s_mean = m->state + %lld;\n    b.%s_invstd = m->state + %lld;\n",
-              e->names[i], (long long)pn->state, e->names[i],
-              (long long)(pn->state + (n->out.d[0] + 15) / 16 * 16));
-    }
-    P("    return b;\n}\n\n");
+    emit_bind(e, 0);
+    emit_bind(e, 1);
 }
 
 static void emit_forward(emitter *e)
@@ -417,7 +431,7 @@ static void emit_forward(emitter *e)
     P("/* Computes the logits of n examples from m->input. train: batch statistics\n"
       " * and dropout, and keeps what backward needs; otherwise eval mode. */\n");
     P("static void forward(nt_model *m, int n, int train)\n{\n");
-    P("    const buffers b = bind(m);\n");
+    P("    const buffers b = m->inference ? bind_inference(m) : bind(m);\n");
     int uses_train = 0;
     for (int i = 1; i < e->g->n; i++) {
         layer_id k = node(e, i)->kind;
@@ -552,6 +566,9 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    .input_offset = %lld,\n", (long long)p->nodes[0].act);
     P("    .logits_offset = %lld,\n", (long long)p->nodes[storage(g, g->n - 1)].act);
     P("    .dlogits_offset = %lld,\n", (long long)p->nodes[storage(g, g->n - 1)].grad);
+    P("    .infer_floats = %lld,\n", (long long)p->infer_floats);
+    P("    .infer_input_offset = %lld,\n", (long long)p->nodes[0].infer_act);
+    P("    .infer_logits_offset = %lld,\n", (long long)p->nodes[storage(g, g->n - 1)].infer_act);
     P("    .state_floats = %lld,\n", (long long)(p->state_floats ? p->state_floats : 0));
     P("    .scratch_floats = scratch_floats,\n");
     P("    .forward = forward,\n    .backward = backward,\n");

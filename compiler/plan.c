@@ -131,6 +131,44 @@ static int64_t first_fit(interval *iv, int n, int64_t base)
     return top;
 }
 
+/* The forward-only plan: node i runs at time i; its output lives until
+ * its last consumer (the logits until the end), its argmax or mask only
+ * while it runs. */
+static void plan_inference(const ir_graph *g, plan *p)
+{
+    const size_t count = (size_t)g->n;
+    int *last = malloc(sizeof(int) * count);
+    interval *iv = calloc(2 * count, sizeof *iv);
+    int niv = 0;
+    for (int i = 0; i < g->n; i++)
+        last[i] = i;
+    for (int j = 1; j < g->n; j++)
+        for (int k = 0; k < g->nodes[j].ninputs; k++) {
+            int s = storage(g, g->nodes[j].inputs[k]);
+            if (last[s] < j)
+                last[s] = j;
+        }
+    last[storage(g, g->n - 1)] = g->n;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        plan_node *pn = &p->nodes[i];
+        pn->infer_aux = PLAN_NONE;
+        if (n->kind == L_FLATTEN)
+            continue;
+        int64_t size = shape_size(&n->out);
+        iv[niv++] = (interval){round_up(size), 0, i, last[i], &pn->infer_act};
+        if (pn->aux != PLAN_NONE)
+            iv[niv++] = (interval){round_up(n->kind == L_DROPOUT ? (size + 3) / 4 : size), 0, i,
+                                   i, &pn->infer_aux};
+    }
+    p->infer_floats = first_fit(iv, niv, 0);
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].kind == L_FLATTEN)
+            p->nodes[i].infer_act = p->nodes[storage(g, i)].infer_act;
+    free(iv);
+    free(last);
+}
+
 int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
 {
     memset(p, 0, sizeof *p);
@@ -217,5 +255,6 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
             p->nodes[i].grad = p->nodes[storage(g, i)].grad;
     free(iv);
     free(first_writer);
+    plan_inference(g, p);
     return 0;
 }

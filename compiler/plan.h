@@ -7,7 +7,12 @@
  * statistics in the state arena. Forward outputs all stay alive until the
  * backward pass has used them; gradient buffers are reused once dead
  * (first-fit over their live ranges in the backward pass). A flatten is a
- * view: it shares its input's buffers. The plan does not emit code.
+ * view: it shares its input's buffers.
+ *
+ * A second, forward-only plan serves eval mode (--eval, --infer): layer
+ * outputs live from their layer to their last consumer, maxpool argmax and
+ * dropout masks only during their layer, no gradients; buffers are reused
+ * once dead (the same first-fit). The plan does not emit code.
  */
 #ifndef PLAN_H
 #define PLAN_H
@@ -40,6 +45,8 @@ typedef struct plan_node {
     int first_tensor;        /* index into tensors, -1 */
     int ntensors;
     int dropout_index;       /* 0, 1, ... for dropout layers, -1 */
+    int64_t infer_act;       /* the inference plan: output, argmax or mask */
+    int64_t infer_aux;       /* (PLAN_NONE) */
 } plan_node;
 
 typedef struct plan {
@@ -50,6 +57,7 @@ typedef struct plan {
     int64_t act_floats;      /* per example */
     int64_t forward_floats;  /* of which forward outputs and saved aux */
     int64_t state_floats;
+    int64_t infer_floats;    /* the inference plan's arena, per example */
     int classes;
     int ndropout;
 } plan;

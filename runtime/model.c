@@ -9,6 +9,7 @@
 #include "nt_trainer.h"
 #include "nt_io.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -44,22 +45,24 @@ static float *alloc_floats(size_t n, const char *what, nt_error *err)
     return p;
 }
 
-int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
-                   nt_error *err)
+/* The arenas of a training model, or (inference) of an inference model. */
+static int model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
+                       int inference, nt_error *err)
 {
     memset(m, 0, sizeof *m);
     if (batch_max < 1)
         return nt_fail(err, "batch capacity %d: must be at least 1",
                        batch_max);
     const size_t B = (size_t)batch_max;
-    if (net->act_floats > SIZE_MAX / B)
+    const size_t act = inference ? net->infer_floats : net->act_floats;
+    if (act > SIZE_MAX / B)
         return nt_fail(err, "the activations of %d examples would need more "
                        "memory than can be addressed", batch_max);
     size_t scratch = net->scratch_floats ? net->scratch_floats(nt_num_threads()) : 0;
     /* Refuse up front what cannot fit in the machine's memory: with Linux's
      * overcommit the allocations could succeed and zeroing them would then
      * summon the OOM killer. */
-    const double need = ((double)net->act_floats * (double)B + 3.0 * net->param_floats +
+    const double need = ((double)act * (double)B + (inference ? 1.0 : 3.0) * net->param_floats +
                          (double)net->state_floats + (double)scratch) * sizeof(float);
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     const double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
@@ -70,21 +73,46 @@ int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
     m->net = net;
     m->batch_max = batch_max;
     m->dropout_enabled = 1;
+    m->inference = inference;
     if (!(m->params = alloc_floats(net->param_floats, "parameters", err)) ||
-        !(m->grads = alloc_floats(net->param_floats, "gradients", err)) ||
-        !(m->momentum = alloc_floats(net->param_floats, "momentum buffers",
-                                     err)) ||
-        !(m->act = alloc_floats(net->act_floats * B, "activations", err)) ||
+        (!inference &&
+         (!(m->grads = alloc_floats(net->param_floats, "gradients", err)) ||
+          !(m->momentum = alloc_floats(net->param_floats, "momentum buffers", err)))) ||
+        !(m->act = alloc_floats(act * B, "activations", err)) ||
         !(m->state = alloc_floats(net->state_floats, "saved statistics",
                                   err)) ||
         !(m->scratch = alloc_floats(scratch, "kernel scratch buffers", err))) {
         nt_model_free(m);
         return -1;
     }
-    m->input = m->act + net->input_offset * B;
-    m->logits = m->act + net->logits_offset * B;
-    m->dlogits = m->act + net->dlogits_offset * B;
+    if (inference) {
+        m->input = m->act + net->infer_input_offset * B;
+        m->logits = m->act + net->infer_logits_offset * B;
+    } else {
+        m->input = m->act + net->input_offset * B;
+        m->logits = m->act + net->logits_offset * B;
+        m->dlogits = m->act + net->dlogits_offset * B;
+    }
     return 0;
+}
+
+int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
+                   nt_error *err)
+{
+    return model_alloc(m, net, batch_max, 0, err);
+}
+
+int nt_model_alloc_inference(nt_model *m, const nt_net_desc *net,
+                             int batch_max, nt_error *err)
+{
+    return model_alloc(m, net, batch_max, 1, err);
+}
+
+int nt_inference_batch(const nt_net_desc *net, int want)
+{
+    const size_t per = (net->infer_floats ? net->infer_floats : 1) * sizeof(float);
+    const size_t fit = NT_INFER_ACT_BYTES / per;
+    return want < 1 ? 1 : fit < 1 ? 1 : (size_t)want < fit ? want : (int)fit;
 }
 
 void nt_model_free(nt_model *m)
@@ -123,8 +151,10 @@ void nt_model_init(nt_model *m, uint64_t seed)
             break;
         }
     }
-    memset(m->grads, 0, net->param_floats * sizeof(float));
-    memset(m->momentum, 0, net->param_floats * sizeof(float));
+    if (!m->inference) {
+        memset(m->grads, 0, net->param_floats * sizeof(float));
+        memset(m->momentum, 0, net->param_floats * sizeof(float));
+    }
     memset(m->state, 0, net->state_floats * sizeof(float));
     m->seed = seed;
     m->step = 0;
@@ -150,6 +180,7 @@ float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
 {
     const nt_net_desc *net = m->net;
     const int K = net->classes;
+    assert(!m->inference);
     memset(m->grads, 0, net->param_floats * sizeof(float));
     net->forward(m, n, 1);
     float loss = nt_softmax_xent_forward(probs, ncorrect, m->logits, labels,

@@ -16,6 +16,10 @@
  * holds `k` floats per example sits at offset `o` (floats, per example); for a
  * batch capacity B it occupies act[o*B, (o+k)*B). Offsets are multiples of 16
  * so every buffer is 64-byte aligned.
+ *
+ * A second, forward-only plan (infer_*) serves eval mode: an inference model
+ * (nt_model_alloc_inference) holds parameters, that arena, the batch-norm
+ * state and scratch; no gradients, momentum or saved activations.
  */
 #ifndef NT_TRAINER_H
 #define NT_TRAINER_H
@@ -77,12 +81,16 @@ typedef struct nt_net_desc {
     size_t logits_offset;
     size_t dlogits_offset;
     size_t state_floats;        /* batch-independent saved state (batch-norm statistics) */
+    size_t infer_floats;        /* the inference plan's arena, floats per example */
+    size_t infer_input_offset;  /* its per-example offsets */
+    size_t infer_logits_offset;
 
     /* Floats of kernel scratch for nthreads threads (independent of the batch). */
     size_t (*scratch_floats)(int nthreads);
     /* Computes m->logits from m->input for n <= m->batch_max examples;
      * train != 0: batch statistics, dropout (unless disabled), keeps what
-     * backward needs. */
+     * backward needs. An inference model (m->inference) takes train = 0
+     * only. */
     void (*forward)(nt_model *m, int n, int train);
     /* After a training-mode forward of the same n: accumulates parameter
      * gradients into m->grads from m->dlogits (the caller zeroes m->grads). */
@@ -109,6 +117,9 @@ struct nt_model {
     uint64_t seed;              /* run seed: dropout keys derive from it */
     uint64_t step;              /* optimiser steps taken so far */
     int dropout_enabled;        /* 0: dropout is the identity in training too */
+    int inference;              /* act holds the inference plan; grads, momentum
+                                   and dlogits are NULL (eval-mode forward only) */
+    struct nt_profile *prof;    /* per-layer timing (profile.h), NULL: off */
 };
 
 /* The dropout key of dropout layer `layer` (0, 1, ... in network order) for
@@ -130,6 +141,18 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv);
 int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
                    nt_error *err);
 void nt_model_free(nt_model *m);
+
+/* The same for eval-mode forwards only: params, the inference plan's arena
+ * for batch_max examples, state and scratch (grads, momentum and dlogits
+ * stay NULL; m->inference = 1). nt_model_init and nt_checkpoint_load
+ * without momentum work on it; nt_model_train_step does not. */
+int nt_model_alloc_inference(nt_model *m, const nt_net_desc *net,
+                             int batch_max, nt_error *err);
+
+/* The batch capacity of an inference model for batches of up to `want`
+ * examples: fewer if their activations would pass NT_INFER_ACT_BYTES. */
+#define NT_INFER_ACT_BYTES ((size_t)128 << 20)
+int nt_inference_batch(const nt_net_desc *net, int want);
 
 /* Initialises every tensor in network order from an nt_rng seeded with seed
  * (NT_INIT_XAVIER, NT_INIT_BIAS, NT_INIT_ONES, NT_INIT_ZEROS); zeroes grads,

@@ -576,11 +576,14 @@ static void run_free(run *r)
 }
 
 /* The model for batches of up to batch_max, initialised from the seed and,
- * with --load, loaded. */
+ * with --load, loaded. --eval and --infer get an inference model (no
+ * training arena), whose capacity may be smaller (nt_inference_batch). */
 static int setup_model(run *r, int batch_max, nt_error *err)
 {
     const options *o = r->o;
-    if (nt_model_alloc(&r->m, r->net, batch_max, err) != 0)
+    if (o->mode == MODE_EVAL || o->mode == MODE_INFER
+            ? nt_model_alloc_inference(&r->m, r->net, nt_inference_batch(r->net, batch_max), err)
+            : nt_model_alloc(&r->m, r->net, batch_max, err))
         return -1;
     nt_model_init(&r->m, o->seed);
     r->m.dropout_enabled = !o->no_dropout;
@@ -919,10 +922,10 @@ static int infer_mode(run *r, nt_error *err)
         return EXIT_DATA;
     const int N = check_input_array(net, o->infer, shape, ndim, err);
     const size_t in = input_floats(net), K = (size_t)net->classes;
-    const int B = N < o->batch ? (N > 0 ? N : 1) : o->batch;
-    if (N < 0 || setup_model(r, B, err) != 0 ||
+    if (N < 0 || setup_model(r, N < o->batch ? (N > 0 ? N : 1) : o->batch, err) != 0 ||
         !(y = alloc_zeroed((size_t)N * K * sizeof(float), "logits", err)))
         goto out;
+    const int B = r->m.batch_max;
     for (int first = 0; first < N; first += B) {
         int n = N - first < B ? N - first : B;
         memcpy(r->m.input, x + (size_t)first * in, (size_t)n * in * sizeof(float));

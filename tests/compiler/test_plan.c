@@ -3,7 +3,9 @@
  * alive at the same time share memory: forward outputs and saved data live
  * through the whole step; the gradient of a layer's output lives from the
  * backward of its last consumer (the first to accumulate into it) to its own
- * backward. Also the parameter arena's order and sizes. */
+ * backward. The same for the inference plan (eval mode), where an output
+ * lives from its layer to its last consumer and argmax and dropout masks
+ * only during their layer. Also the parameter arena's order and sizes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,59 @@ static int storage(const ir_graph *g, int n)
     while (g->nodes[n].kind == L_FLATTEN)
         n = g->nodes[n].inputs[0];
     return n;
+}
+
+/* No two spans alive at the same time share memory; every span is inside
+ * [0, top) and 64-byte aligned. */
+static void check_disjoint(const ir_graph *g, const span *s, int ns, int64_t top,
+                           const char *plan_name)
+{
+    for (int a = 0; a < ns; a++) {
+        ck_assert_msg(s[a].lo >= 0 && s[a].hi <= top, "%s plan: %s %s outside the arena",
+                      plan_name, g->nodes[s[a].node].path, s[a].what);
+        ck_assert_msg(s[a].lo % 16 == 0, "%s plan: %s %s not 64-byte aligned", plan_name,
+                      g->nodes[s[a].node].path, s[a].what);
+        for (int b = a + 1; b < ns; b++) {
+            int live = s[a].from <= s[b].to && s[b].from <= s[a].to;
+            int shared = s[a].lo < s[b].hi && s[b].lo < s[a].hi;
+            ck_assert_msg(!(live && shared), "%s plan: %s (%s) and %s (%s) overlap while both "
+                          "alive", plan_name, g->nodes[s[a].node].path, s[a].what,
+                          g->nodes[s[b].node].path, s[b].what);
+        }
+    }
+}
+
+/* The inference plan: node i runs at time i; its output is alive from i to
+ * its last consumer (through flatten views), the logits to the end. */
+static void check_inference_plan(const ir_graph *g, const plan *p)
+{
+    span *s = calloc((size_t)(2 * g->n), sizeof *s);
+    int ns = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        const plan_node *pn = &p->nodes[i];
+        if (n->kind == L_FLATTEN) {
+            ck_assert_int_eq(pn->infer_act, p->nodes[storage(g, i)].infer_act);
+            continue;
+        }
+        int last = storage(g, g->n - 1) == i ? g->n : i;
+        for (int j = i + 1; j < g->n; j++)
+            for (int k = 0; k < g->nodes[j].ninputs; k++)
+                if (storage(g, g->nodes[j].inputs[k]) == i)
+                    last = j > last ? j : last;
+        int64_t size = shape_size(&n->out);
+        s[ns++] = (span){pn->infer_act, pn->infer_act + size, i, last, i, "output"};
+        ck_assert_int_eq(pn->infer_aux != PLAN_NONE, pn->aux != PLAN_NONE);
+        if (pn->infer_aux != PLAN_NONE)
+            s[ns++] = (span){pn->infer_aux,
+                             pn->infer_aux + (n->kind == L_DROPOUT ? (size + 3) / 4 : size), i, i,
+                             i, "argmax or mask"};
+    }
+    check_disjoint(g, s, ns, p->infer_floats, "inference");
+    ck_assert_msg(p->infer_floats <= p->forward_floats,
+                  "the inference plan (%lld floats) is larger than the training plan's forward "
+                  "part (%lld)", (long long)p->infer_floats, (long long)p->forward_floats);
+    free(s);
 }
 
 static void check_plan(const ctest *t)
@@ -71,19 +126,8 @@ static void check_plan(const ctest *t)
             ck_assert_msg(i == 0 || storage(g, i) == 0, "%s has no gradient buffer", n->path);
         }
     }
-    for (int a = 0; a < ns; a++) {
-        ck_assert_msg(s[a].lo >= 0 && s[a].hi <= p.act_floats, "%s %s outside the arena",
-                      g->nodes[s[a].node].path, s[a].what);
-        ck_assert_msg(s[a].lo % 16 == 0, "%s %s not 64-byte aligned", g->nodes[s[a].node].path,
-                      s[a].what);
-        for (int b = a + 1; b < ns; b++) {
-            int live = s[a].from <= s[b].to && s[b].from <= s[a].to;
-            int shared = s[a].lo < s[b].hi && s[b].lo < s[a].hi;
-            ck_assert_msg(!(live && shared), "%s (%s) and %s (%s) overlap while both alive",
-                          g->nodes[s[a].node].path, s[a].what, g->nodes[s[b].node].path,
-                          s[b].what);
-        }
-    }
+    check_disjoint(g, s, ns, p.act_floats, "training");
+    check_inference_plan(g, &p);
     /* parameters: checkpoint order, disjoint, counts equal the layer's */
     int64_t end = 0, params = 0;
     for (int k = 0; k < p.ntensors; k++) {

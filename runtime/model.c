@@ -26,8 +26,8 @@
 
 /* ---- arenas ---------------------------------------------------------------- */
 
-/* n floats (at least one), 64-byte aligned, zeroed. */
-static float *alloc_floats(size_t n, const char *what, nt_error *err)
+/* n floats (at least one), 64-byte aligned, zeroed unless !zero. */
+static float *alloc_floats(size_t n, const char *what, int zero, nt_error *err)
 {
     if (n > (SIZE_MAX - 63) / sizeof(float)) {
         nt_fail(err, "the %s would need more memory than can be addressed",
@@ -41,7 +41,8 @@ static float *alloc_floats(size_t n, const char *what, nt_error *err)
                 (double)bytes / (1024.0 * 1024.0));
         return NULL;
     }
-    memset(p, 0, bytes);
+    if (zero)
+        memset(p, 0, bytes);
     return p;
 }
 
@@ -74,14 +75,16 @@ static int model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
     m->batch_max = batch_max;
     m->dropout_enabled = 1;
     m->inference = inference;
-    if (!(m->params = alloc_floats(net->param_floats, "parameters", err)) ||
+    if (!(m->params = alloc_floats(net->param_floats, "parameters", 1, err)) ||
         (!inference &&
-         (!(m->grads = alloc_floats(net->param_floats, "gradients", err)) ||
-          !(m->momentum = alloc_floats(net->param_floats, "momentum buffers", err)))) ||
-        !(m->act = alloc_floats(act * B, "activations", err)) ||
-        !(m->state = alloc_floats(net->state_floats, "saved statistics",
+         (!(m->grads = alloc_floats(net->param_floats, "gradients", 1, err)) ||
+          !(m->momentum = alloc_floats(net->param_floats, "momentum buffers", 1, err)))) ||
+        /* an eval-mode forward writes every buffer before it reads it: the
+         * inference arena's pages are touched only when first used */
+        !(m->act = alloc_floats(act * B, "activations", !inference, err)) ||
+        !(m->state = alloc_floats(net->state_floats, "saved statistics", 1,
                                   err)) ||
-        !(m->scratch = alloc_floats(scratch, "kernel scratch buffers", err))) {
+        !(m->scratch = alloc_floats(scratch, "kernel scratch buffers", 1, err))) {
         nt_model_free(m);
         return -1;
     }

@@ -143,8 +143,9 @@ int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
 void nt_model_free(nt_model *m);
 
 /* The same for eval-mode forwards only: params, the inference plan's arena
- * for batch_max examples, state and scratch (grads, momentum and dlogits
- * stay NULL; m->inference = 1). nt_model_init and nt_checkpoint_load
+ * for batch_max examples (not zeroed: a forward writes each buffer before
+ * reading it), state and scratch (grads, momentum and dlogits stay NULL;
+ * m->inference = 1). nt_model_init and nt_checkpoint_load
  * without momentum work on it; nt_model_train_step does not. */
 int nt_model_alloc_inference(nt_model *m, const nt_net_desc *net,
                              int batch_max, nt_error *err);

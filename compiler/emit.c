@@ -439,9 +439,11 @@ static void emit_forward(emitter *e)
     }
     if (!uses_train)
         P("    (void)train; /* no layer of this net behaves differently in training */\n");
+    P("    double t = nt_prof_start(m); /* --profile: the time of every layer */\n");
     for (int i = 1; i < e->g->n; i++) {
         comment_line(e, i);
         emit_fns[node(e, i)->kind](e, i, FORWARD);
+        P("    t = nt_prof_lap(m, t, %d, NT_PROF_FORWARD);\n", i);
     }
     P("}\n\n");
 }
@@ -454,6 +456,7 @@ static void emit_backward(emitter *e)
       " * just before the first layer that accumulates into them. */\n");
     P("static void backward(nt_model *m, int n)\n{\n");
     P("    const buffers b = bind(m);\n");
+    P("    double t = nt_prof_start(m);\n");
     /* zero_first[j]: the first of the buffers to zero before node j's
      * backward, chained through zero_next */
     int *zero_first = malloc(sizeof(int) * (size_t)g->n);
@@ -473,6 +476,7 @@ static void emit_backward(emitter *e)
             P("    memset(b.d_%s, 0, sizeof(float) * (size_t)n * %lld);\n", e->names[s],
               (long long)shape_size(&g->nodes[s].out));
         emit_fns[node(e, j)->kind](e, j, BACKWARD);
+        P("    t = nt_prof_lap(m, t, %d, NT_PROF_BACKWARD);\n", j);
     }
     free(zero_first);
     free(zero_next);
@@ -512,6 +516,39 @@ static void c_string(FILE *out, const char *s, size_t len)
     fputc('"', out);
 }
 
+/* --profile's tables: every layer with its block call and FLOPs per example
+ * (backward: conv and linear twice forward, once without an input gradient;
+ * other layers once forward, 0 without an input gradient), every block call. */
+static void emit_profile_tables(emitter *e)
+{
+    const ir_graph *g = e->g;
+    P("/* Layers (0 is the input) and block calls, for --profile; FLOPs per example. */\n");
+    P("static const nt_layer_desc layers[] = {\n");
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = node(e, i);
+        int grad_in = 0;
+        for (int k = 0; k < n->ninputs; k++)
+            grad_in |= has_grad(e, n->inputs[k]);
+        double fwd = (double)n->flops;
+        double bwd = n->kind == L_CONV || n->kind == L_LINEAR ? fwd * (grad_in ? 2 : 1)
+                     : grad_in || n->kind == L_BATCHNORM ? fwd : 0;
+        P("    {\"%s\", \"%s\", %d, %.0f, %.0f},\n", n->path, i ? layer_op(n->kind) : "input",
+          n->group, fwd, bwd);
+    }
+    P("};\n\n");
+    P("static const nt_group_desc groups[] = {\n");
+    for (int k = 0; k < g->ngroups; k++) {
+        const ir_group *gr = &g->groups[k];
+        const char *leaf = strrchr(gr->path, '.');
+        P("    {\"%s\", ", leaf ? leaf + 1 : gr->path);
+        c_string(e->out, gr->label, strlen(gr->label));
+        P(", %d},\n", gr->parent);
+    }
+    if (g->ngroups == 0)
+        P("    {\"none\", \"\", -1},\n");
+    P("};\n\n");
+}
+
 static void emit_desc(emitter *e, const emit_opts *o)
 {
     const ir_graph *g = e->g;
@@ -549,6 +586,8 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    NULL,\n};\n\n");
     free(table);
 
+    emit_profile_tables(e);
+
     const shape *in = &g->nodes[0].out;
     const ir_train *t = &g->train;
     P("static const nt_net_desc net = {\n");
@@ -573,6 +612,8 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    .scratch_floats = scratch_floats,\n");
     P("    .forward = forward,\n    .backward = backward,\n");
     P("    .layer_table = layer_table,\n");
+    P("    .layers = layers,\n    .nlayers = %d,\n", g->n);
+    P("    .groups = groups,\n    .ngroups = %d,\n", g->ngroups);
     P("    .defaults = {.lr = %.15g, .momentum = %.15g, .weight_decay = %.15g,\n"
       "                 .epochs = %lld, .batch_size = %lld, .resize = %lld},\n",
       t->has_lr ? t->lr : 0.0, t->momentum, t->weight_decay,

@@ -120,6 +120,7 @@ int nt_inference_batch(const nt_net_desc *net, int want)
 
 void nt_model_free(nt_model *m)
 {
+    nt_profile_free(m->prof);
     free(m->params);
     free(m->grads);
     free(m->momentum);
@@ -184,13 +185,18 @@ float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
     const nt_net_desc *net = m->net;
     const int K = net->classes;
     assert(!m->inference);
+    double tp = nt_prof_start(m);
     memset(m->grads, 0, net->param_floats * sizeof(float));
+    nt_prof_phase(m, tp, NT_PROF_ZERO);
     net->forward(m, n, 1);
+    tp = nt_prof_start(m);
     float loss = nt_softmax_xent_forward(probs, ncorrect, m->logits, labels,
                                          n, K);
     memset(m->dlogits, 0, (size_t)n * K * sizeof(float));
     nt_softmax_xent_backward(m->dlogits, probs, labels, n, K);
+    nt_prof_phase(m, tp, NT_PROF_LOSS);
     net->backward(m, n);
+    tp = nt_prof_start(m);
     for (int i = 0; i < net->ntensors; i++) {
         const nt_tensor_desc *t = &net->tensors[i];
         if (t->trainable)
@@ -198,6 +204,7 @@ float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
                         c->momentum != 0.0f ? m->momentum + t->offset : NULL,
                         t->count, c, m->step == 0);
     }
+    nt_prof_phase(m, tp, NT_PROF_OPTIMIZER);
     m->step++;
     return loss;
 }

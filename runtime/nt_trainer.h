@@ -26,6 +26,7 @@
 
 #include "nt_base.h"
 #include "nt_kernels.h"
+#include "nt_profile.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -100,6 +101,12 @@ typedef struct nt_net_desc {
      * ending in '\n'), NULL-terminated. (One string per line keeps every
      * literal under the 4095 characters ISO C promises.) */
     const char *const *layer_table;
+    /* Every layer (IR node, 0 the input) and block call, for --profile:
+     * names, block calls, FLOPs (nt_profile.h). */
+    const nt_layer_desc *layers;
+    int nlayers;
+    const nt_group_desc *groups;
+    int ngroups;
     nt_train_defaults defaults;
 } nt_net_desc;
 

@@ -67,6 +67,7 @@ typedef struct options {
     const char *save, *load, *resume, *log, *plot;
     const char *infer, *out, *train_step, *labels, *dump;
     int benchmark;                /* timed steps; 0: not benchmarking */
+    int profile;                  /* time every layer (nt_profile.h) */
 } options;
 
 static const char *prog_name(const nt_net_desc *net, int argc, char **argv)
@@ -163,6 +164,9 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
         "                         also write losses [S]\n"
         "  --benchmark N          time N training steps (after 2 warm-up steps)\n"
         "                         on the training data; print images/sec\n"
+        "  --profile              with --benchmark or training: each layer's forward\n"
+        "                         and backward time, share and GFLOP/s, and the data,\n"
+        "                         loss and optimizer time (after the steps, or per epoch)\n"
         "  --shapes               print the layer table and exit\n"
         "output:\n"
         "  --log FILE             one JSON object per epoch (appended with --resume)\n"
@@ -233,6 +237,7 @@ static const opt_def opt_table[] = {
     {"--plot", OPT_PATH, FIELD(plot), 0, 0, 0, 0, NULL},
     {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL},
     {"--benchmark", OPT_INT, FIELD(benchmark), 1, 1000000, 0, 0, NULL},
+    {"--profile", OPT_FLAG, FIELD(profile), 0, 0, 0, 0, NULL},
 };
 
 static int parse_int(const opt_def *d, const char *v, int *out, nt_error *err)
@@ -342,6 +347,9 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                            which, o->eval ? "--eval" : o->infer ? "--infer"
                                   : o->benchmark ? "--benchmark" : "--train-step");
     }
+    if (o->profile && o->mode != MODE_TRAIN && o->mode != MODE_BENCHMARK)
+        return nt_fail(err, "--profile times training steps: use it with --benchmark N "
+                       "or when training");
     if (o->resize) {
         if (net->in_h == 1 && net->in_w == 1)
             return nt_fail(err, "--resize %d: net %s takes a flat input of %d "
@@ -585,6 +593,8 @@ static int setup_model(run *r, int batch_max, nt_error *err)
             ? nt_model_alloc_inference(&r->m, r->net, nt_inference_batch(r->net, batch_max), err)
             : nt_model_alloc(&r->m, r->net, batch_max, err))
         return -1;
+    if (o->profile && !(r->m.prof = nt_profile_alloc(r->net, err)))
+        return -1;
     nt_model_init(&r->m, o->seed);
     r->m.dropout_enabled = !o->no_dropout;
     if (o->load && nt_checkpoint_load(&r->m, o->load, 0, NULL, err) != 0)
@@ -704,6 +714,8 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
                         : isatty(fileno(stderr)) ? NT_PROGRESS_BAR
                                                  : NT_PROGRESS_LINES;
 
+    if (m->prof)
+        nt_profile_reset(m->prof);
     const double t0 = nt_now();
     shuffle(r->perm, r->d.ntrain, m->seed, epoch);
     nt_progress_begin(&p, stderr, pm, epoch + 1, o->epochs, nb, t0);
@@ -713,8 +725,10 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         const int first = b * B;
         const int n = r->d.ntrain - first < B ? r->d.ntrain - first : B;
         int ok = 0;
+        const double tf = nt_prof_start(m);
         feed_batch(&r->d.feed, m->input, r->labels, &r->d.train,
                    r->perm + first, 0, n);
+        nt_prof_phase(m, tf, NT_PROF_DATA);
         float loss = nt_model_train_step(m, n, r->labels, r->probs, &ok, &sgd);
         loss_sum += (double)loss * n;
         correct += ok;
@@ -726,8 +740,11 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
                            nt_now());
     }
     const double t1 = nt_now();
+    nt_profile *prof = m->prof; /* the test pass is not profiled */
+    m->prof = NULL;
     nt_progress_testing(&p);
     const int test_correct = evaluate(r);
+    m->prof = prof;
     const double t2 = nt_now();
     nt_progress_end(&p);
 
@@ -748,6 +765,8 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         printf("%s\n", line);
         fflush(stdout);
     }
+    if (prof)
+        nt_profile_print(stdout, prof, nb, seen, t1 - t0);
     if (r->log) {
         char line[512];
         nt_format_log(line, sizeof line, s);
@@ -1107,12 +1126,16 @@ static int benchmark_mode(run *r, nt_error *err)
     const int per_epoch = r->d.ntrain / B;
     double t0 = 0;
     for (int k = 0; k < warmup + o->benchmark; k++) {
+        if (k == warmup && r->m.prof)
+            nt_profile_reset(r->m.prof);
         if (k == warmup)
             t0 = nt_now();
         const int b = k % per_epoch;
         if (b == 0)
             shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
+        const double tf = nt_prof_start(&r->m);
         feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B, 0, B);
+        nt_prof_phase(&r->m, tf, NT_PROF_DATA);
         nt_model_train_step(&r->m, B, r->labels, r->probs, NULL, &sgd);
     }
     const double dt = nt_now() - t0;
@@ -1120,6 +1143,8 @@ static int benchmark_mode(run *r, nt_error *err)
            "%.1f images/sec (%.3f s/step)\n",
            r->net->name, B, nt_num_threads(), o->benchmark, warmup,
            (double)o->benchmark * B / dt, dt / o->benchmark);
+    if (r->m.prof)
+        nt_profile_print(stdout, r->m.prof, o->benchmark, (long)o->benchmark * B, dt);
     return 0;
 }
 

@@ -4,7 +4,8 @@
  * an uninterrupted one bit for bit, --eval (which runs in the forward-only
  * inference plan) of a saved checkpoint gets the accuracy training measured
  * with the training arena, and bad checkpoints and data are refused with a
- * message and exit status 1. */
+ * message and exit status 1; --profile lists every layer under its block
+ * call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,25 @@ START_TEST(eval_matches_training)
 }
 END_TEST
 
+START_TEST(profile_lists_every_layer)
+{
+    const char *bin = e2e_build("resnet18.net", "-D size=32 -D width=8", "resnet18_small");
+    e2e_run r = e2e_sh("'%s' --benchmark 2 --batch-size 16 --profile", bin);
+    E2E_ASSERT_STATUS(r, 0);
+    E2E_ASSERT_HAS(r.out, "profile  net resnet18  2 steps, 32 examples");
+    const char *block = strstr(r.out, "\nresnet_block2  resnet_block(8, 16, 2, 0)");
+    const char *inner = strstr(r.out, "\n  residual1  residual(8, 16, 1, 2)");
+    const char *conv = strstr(r.out, "\n    resnet_block2.residual1.branch1.conv1 ");
+    ck_assert_msg(block && inner && conv && block < inner && inner < conv,
+                  "no grouped resnet_block2 in:\n%s", r.out);
+    E2E_ASSERT_HAS(r.out, "\nconv1 ");
+    E2E_ASSERT_HAS(r.out, "\nlinear1 ");
+    E2E_ASSERT_HAS(r.out, "data (batch preparation)");
+    E2E_ASSERT_HAS(r.out, "optimizer (SGD step)");
+    e2e_free(&r);
+}
+END_TEST
+
 START_TEST(bad_checkpoints_refused)
 {
     const char *bn = e2e_build("lenet_bn.net", "", "lenet_bn");
@@ -190,6 +210,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, bn_lenet_learns);
     tcase_add_test(tc, resume_is_bit_exact);
     tcase_add_test(tc, eval_matches_training);
+    tcase_add_test(tc, profile_lists_every_layer);
     tcase_add_test(tc, bad_checkpoints_refused);
     tcase_add_test(tc, bad_data_refused);
     suite_add_tcase(s, tc);

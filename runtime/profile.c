@@ -120,8 +120,10 @@ static void row(const table *t, int indent, const char *name, const char *op, do
     ms(t, fwd, 1);
     ms(t, bwd, show_bwd);
     fprintf(t->f, "  %6.1f%%", t->wall > 0 ? 100.0 * (fwd + bwd) / t->wall : 0.0);
-    gflops(t, ffl, fwd);
-    gflops(t, bfl, bwd);
+    if (ffl > 0 || bfl > 0) {
+        gflops(t, ffl, fwd);
+        gflops(t, bfl, bwd);
+    }
     fputc('\n', t->f);
 }
 

@@ -220,10 +220,11 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
           act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
           param(e, i, "running_mean", 0), param(e, i, "running_var", 0), dims);
     } else {
-        P("    nt_batchnorm_backward(%s, %s, %s,\n"
+        const int ovw = e->p->nodes[storage(e->g, x)].overwritten_by == i;
+        P("    nt_batchnorm_backward%s(%s, %s, %s,\n"
           "                          %s, %s, %s, b.%s_mean, b.%s_invstd,\n"
           "                          %s);\n",
-          grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
+          ovw ? "_overwrite" : "", grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
           param(e, i, "weight", 0), nm, nm, dims);
     }
 }
@@ -235,8 +236,9 @@ static void activation(emitter *e, int i, pass ps, const char *fn)
     if (ps == FORWARD)
         P("    nt_%s_forward(%s, %s, (size_t)n * %lld);\n", fn, act(e, i), act(e, x), size);
     else if (has_grad(e, x))
-        P("    nt_%s_backward(%s, %s, %s, (size_t)n * %lld);\n", fn, grad(e, x), grad(e, i),
-          act(e, i), size);
+        P("    nt_%s_backward%s(%s, %s, %s, (size_t)n * %lld);\n", fn,
+          e->p->nodes[storage(e->g, x)].overwritten_by == i ? "_overwrite" : "", grad(e, x),
+          grad(e, i), act(e, i), size);
 }
 
 static void RELU_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "relu"); }
@@ -453,7 +455,8 @@ static void emit_backward(emitter *e)
     const ir_graph *g = e->g;
     P("/* From m->dlogits, accumulates every parameter's gradient into m->grads\n"
       " * (zeroed by the caller). Gradient buffers of layer outputs are zeroed\n"
-      " * just before the first layer that accumulates into them. */\n");
+      " * just before the first layer that accumulates into them, unless that\n"
+      " * layer overwrites them (the _overwrite kernels). */\n");
     P("static void backward(nt_model *m, int n)\n{\n");
     P("    const buffers b = bind(m);\n");
     P("    double t = nt_prof_start(m);\n");

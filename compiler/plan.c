@@ -169,6 +169,14 @@ static void plan_inference(const ir_graph *g, plan *p)
     free(last);
 }
 
+/* Kinds whose backward kernel has an _overwrite twin (runtime/nt_kernels.h):
+ * as the first writer of their input's gradient they write every element,
+ * so the buffer needs no zeroing. */
+static int overwrites(layer_id k)
+{
+    return k == L_RELU || k == L_SIGMOID || k == L_TANH || k == L_BATCHNORM;
+}
+
 int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
 {
     memset(p, 0, sizeof *p);
@@ -195,6 +203,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         plan_node *pn = &p->nodes[i];
         pn->grad = pn->aux = pn->state = PLAN_NONE;
         pn->zero_grad_at = -1;
+        pn->overwritten_by = -1;
         pn->dropout_index = -1;
         if (n->kind == L_FLATTEN) {
             pn->act = p->nodes[storage(g, i)].act;
@@ -246,8 +255,12 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         interval v = {round_up(shape_size(&g->nodes[i].out)), 0, from, g->n - 1 - i,
                       &p->nodes[i].grad};
         iv[niv++] = v;
-        if (storage(g, g->n - 1) != i && first_writer[i] >= 0)
-            p->nodes[i].zero_grad_at = first_writer[i];
+        if (storage(g, g->n - 1) != i && first_writer[i] >= 0) {
+            if (overwrites(g->nodes[first_writer[i]].kind))
+                p->nodes[i].overwritten_by = first_writer[i];
+            else
+                p->nodes[i].zero_grad_at = first_writer[i];
+        }
     }
     p->act_floats = first_fit(iv, niv, p->forward_floats);
     for (int i = 0; i < g->n; i++)

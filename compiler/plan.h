@@ -6,7 +6,9 @@
  * and dropout masks in the activation arena, per example; batch-norm saved
  * statistics in the state arena. Forward outputs all stay alive until the
  * backward pass has used them; gradient buffers are reused once dead
- * (first-fit over their live ranges in the backward pass). A flatten is a
+ * (first-fit over their live ranges in the backward pass); a gradient
+ * buffer is zeroed before its first writer unless that writer's kernel can
+ * overwrite it (activations, batch norm). A flatten is a
  * view: it shares its input's buffers.
  *
  * A second, forward-only plan serves eval mode (--eval, --infer): layer
@@ -40,6 +42,8 @@ typedef struct plan_node {
     int64_t act;             /* output */
     int64_t grad;            /* gradient of the output, PLAN_NONE if not needed */
     int zero_grad_at;        /* zero `grad` just before this node's backward; -1: never */
+    int overwritten_by;      /* the node whose backward writes `grad` first and
+                                overwrites it (so no zeroing), -1 */
     int64_t aux;             /* argmax (int32) or dropout mask (uint8), PLAN_NONE */
     int64_t state;           /* batch-norm mean, then invstd (state arena), PLAN_NONE */
     int first_tensor;        /* index into tensors, -1 */

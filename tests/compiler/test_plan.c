@@ -119,9 +119,14 @@ static void check_plan(const ctest *t)
             ck_assert_msg(first > i, "%s: gradient without a writer", n->path);
             int from = first >= g->n ? -1 : T - 1 - first;
             s[ns++] = (span){pn->grad, pn->grad + size, from, T - 1 - i, i, "gradient"};
+            /* zeroed before its first writer, or overwritten by it (activations, batch norm) */
+            layer_id fk = first < g->n ? g->nodes[first].kind : L_INPUT;
+            int ovw = fk == L_RELU || fk == L_SIGMOID || fk == L_TANH || fk == L_BATCHNORM;
             if (first < g->n)
-                ck_assert_msg(pn->zero_grad_at == first, "%s: zeroed before %d, first writer %d",
-                              n->path, pn->zero_grad_at, first);
+                ck_assert_msg(ovw ? pn->overwritten_by == first && pn->zero_grad_at == -1
+                                  : pn->zero_grad_at == first && pn->overwritten_by == -1,
+                              "%s: zeroed before %d, overwritten by %d, first writer %d",
+                              n->path, pn->zero_grad_at, pn->overwritten_by, first);
         } else {
             ck_assert_msg(i == 0 || storage(g, i) == 0, "%s has no gradient buffer", n->path);
         }

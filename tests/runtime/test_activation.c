@@ -1,5 +1,6 @@
 /* test_activation.c - activation.c against double-precision reference
- * functions, finite differences of those, and extreme inputs. */
+ * functions, finite differences of those, and extreme inputs; the
+ * overwriting backwards against the accumulating ones. */
 #include "testutil.h"
 
 #include <float.h>
@@ -17,6 +18,7 @@ typedef struct act {
     const char *name;
     void (*fwd)(float *, const float *, size_t);
     void (*bwd)(float *, const float *, const float *, size_t);
+    void (*bwd_overwrite)(float *, const float *, const float *, size_t);
     double (*ref)(double);
     double rtol; /* forward against the double reference */
 } act;
@@ -24,9 +26,10 @@ typedef struct act {
 /* ReLU is exact. expf, tanhf and one add and division cost a few float ulps
  * (ulp/2 = 6e-8 relative): 1e-6 relative. */
 static const act acts[3] = {
-    {"relu", nt_relu_forward, nt_relu_backward, ref_relu, 0},
-    {"sigmoid", nt_sigmoid_forward, nt_sigmoid_backward, ref_sigmoid, 1e-6},
-    {"tanh", nt_tanh_forward, nt_tanh_backward, ref_tanh, 1e-6},
+    {"relu", nt_relu_forward, nt_relu_backward, nt_relu_backward_overwrite, ref_relu, 0},
+    {"sigmoid", nt_sigmoid_forward, nt_sigmoid_backward, nt_sigmoid_backward_overwrite,
+     ref_sigmoid, 1e-6},
+    {"tanh", nt_tanh_forward, nt_tanh_backward, nt_tanh_backward_overwrite, ref_tanh, 1e-6},
 };
 
 /* 70001 is above every fork threshold in activation.c. */
@@ -150,6 +153,33 @@ START_TEST(test_backward_threads)
 }
 END_TEST
 
+/* The overwriting backward into a NaN-filled din equals the accumulating
+ * one into zeros, at every size (one and two threads). */
+START_TEST(test_backward_overwrite)
+{
+    const act *a = &acts[_i];
+    nt_rng rng;
+    nt_rng_seed(&rng, 40 + _i);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        const size_t n = sizes[k];
+        float *y = tu_alloc_rand(n, &rng), *r = tu_alloc_rand(n, &rng);
+        float *want = calloc(n, sizeof(float)), *got = tu_alloc_nan(n);
+        ck_assert(want && got);
+        a->fwd(y, y, n);
+        a->bwd(want, r, y, n);
+        for (int th = 1; th <= 2; th++) {
+            nt_set_num_threads(th);
+            a->bwd_overwrite(got, r, y, n);
+            TU_ASSERT_CLOSE(a->name, got, want, n, 0, 0);
+        }
+        free(y);
+        free(r);
+        free(want);
+        free(got);
+    }
+}
+END_TEST
+
 /* ---- extreme inputs -------------------------------------------------------- */
 
 START_TEST(test_extremes)
@@ -214,6 +244,7 @@ static Suite *activation_suite(void)
     tc = tcase_create("backward");
     tcase_add_loop_test(tc, test_backward, 0, 3);
     tcase_add_loop_test(tc, test_backward_threads, 0, 3);
+    tcase_add_loop_test(tc, test_backward_overwrite, 0, 3);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("extremes");

@@ -2,24 +2,27 @@
  *
  * plan.c decides where every tensor of a training step lives: parameters
  * (and their gradients and momentum, at the same offsets) in the parameter
- * arena, in checkpoint order; layer outputs, their gradients, pooling argmax
- * and dropout masks in the activation arena, per example; batch-norm saved
- * statistics in the state arena. Forward outputs all stay alive until the
- * backward pass has used them; gradient buffers are reused once dead
- * (first-fit over their live ranges in the backward pass); a gradient
- * buffer is zeroed before its first writer unless that writer's kernel can
- * overwrite it (activations, batch norm). A flatten is a
- * view: it shares its input's buffers.
+ * arena, in checkpoint order; layer outputs, their gradients and what
+ * forward saves per example (pooling argmax, dropout masks) in the
+ * activation arena; what it saves per layer (batch-norm statistics) in the
+ * state arena. Each kind declares its tensors and saved buffers in the layer
+ * table (layers.c); this file only places them. Forward outputs all stay
+ * alive until the backward pass has used them; gradient buffers are reused
+ * once dead (first-fit over their live ranges in the backward pass) and
+ * zeroed before their first writer, unless that writer's kind is
+ * LF_OVERWRITE (its backward kernel writes the buffer). A view (flatten)
+ * shares its input's buffers.
  *
  * A second, forward-only plan serves eval mode (--eval, --infer): layer
- * outputs live from their layer to their last consumer, maxpool argmax and
- * dropout masks only during their layer, no gradients; buffers are reused
- * once dead (the same first-fit). The plan does not emit code.
+ * outputs live from their layer to their last consumer, per-example saved
+ * buffers only during their layer, no gradients; buffers are reused once
+ * dead (the same first-fit). The plan does not emit code.
  */
 #ifndef PLAN_H
 #define PLAN_H
 
 #include "ir.h"
+#include "layers.h"
 
 #define PLAN_NONE ((int64_t)-1)
 
@@ -31,10 +34,18 @@ typedef struct plan_tensor {
     int ndim;
     int64_t shape[4];        /* PyTorch layout */
     int64_t offset, count;   /* floats */
-    int init;                /* nt_init value */
+    tensor_init init;
     int64_t fan_in, fan_out;
     int trainable;
 } plan_tensor;
+
+/* A buffer a layer's forward keeps for backward, and where it is: floats
+ * per example into the activation arena, or into the state arena. */
+typedef struct plan_saved {
+    saved_decl d;
+    int64_t offset;
+    int64_t infer_offset;    /* per-example buffers, in the inference plan */
+} plan_saved;
 
 /* Where one node's buffers are. Offsets are floats; activation-arena
  * offsets are per example (they scale with the batch capacity). */
@@ -44,13 +55,11 @@ typedef struct plan_node {
     int zero_grad_at;        /* zero `grad` just before this node's backward; -1: never */
     int overwritten_by;      /* the node whose backward writes `grad` first and
                                 overwrites it (so no zeroing), -1 */
-    int64_t aux;             /* argmax (int32) or dropout mask (uint8), PLAN_NONE */
-    int64_t state;           /* batch-norm mean, then invstd (state arena), PLAN_NONE */
+    int64_t infer_act;       /* output, in the inference plan */
+    plan_saved saved[LAYER_MAX_SAVED];
+    int nsaved;
     int first_tensor;        /* index into tensors, -1 */
     int ntensors;
-    int dropout_index;       /* 0, 1, ... for dropout layers, -1 */
-    int64_t infer_act;       /* the inference plan: output, argmax or mask */
-    int64_t infer_aux;       /* (PLAN_NONE) */
 } plan_node;
 
 typedef struct plan {
@@ -63,7 +72,6 @@ typedef struct plan {
     int64_t state_floats;
     int64_t infer_floats;    /* the inference plan's arena, per example */
     int classes;
-    int ndropout;
 } plan;
 
 /* Plans g (shapes inferred, no errors). Fails, with a diagnostic, if the net

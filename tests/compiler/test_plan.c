@@ -4,8 +4,8 @@
  * through the whole step; the gradient of a layer's output lives from the
  * backward of its last consumer (the first to accumulate into it) to its own
  * backward. The same for the inference plan (eval mode), where an output
- * lives from its layer to its last consumer and argmax and dropout masks
- * only during their layer. Also the parameter arena's order and sizes. */
+ * lives from its layer to its last consumer and per-example saved buffers
+ * (argmax, dropout masks) only during their layer. Also the parameter arena's order and sizes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,12 +19,7 @@ typedef struct span {
     const char *what;
 } span;
 
-static int storage(const ir_graph *g, int n)
-{
-    while (g->nodes[n].kind == L_FLATTEN)
-        n = g->nodes[n].inputs[0];
-    return n;
-}
+static int is_view(const ir_graph *g, int n) { return layer_flags(g->nodes[n].kind) & LF_VIEW; }
 
 /* No two spans alive at the same time share memory; every span is inside
  * [0, top) and 64-byte aligned. */
@@ -47,30 +42,34 @@ static void check_disjoint(const ir_graph *g, const span *s, int ns, int64_t top
 }
 
 /* The inference plan: node i runs at time i; its output is alive from i to
- * its last consumer (through flatten views), the logits to the end. */
+ * its last consumer (through views), the logits to the end; its per-example
+ * saved buffers only at i; per-layer ones stay in the state arena. */
 static void check_inference_plan(const ir_graph *g, const plan *p)
 {
-    span *s = calloc((size_t)(2 * g->n), sizeof *s);
+    span *s = calloc((size_t)((1 + LAYER_MAX_SAVED) * g->n), sizeof *s);
     int ns = 0;
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = &g->nodes[i];
         const plan_node *pn = &p->nodes[i];
-        if (n->kind == L_FLATTEN) {
-            ck_assert_int_eq(pn->infer_act, p->nodes[storage(g, i)].infer_act);
+        if (is_view(g, i)) {
+            ck_assert_int_eq(pn->infer_act, p->nodes[ir_storage(g, i)].infer_act);
             continue;
         }
-        int last = storage(g, g->n - 1) == i ? g->n : i;
+        int last = ir_storage(g, g->n - 1) == i ? g->n : i;
         for (int j = i + 1; j < g->n; j++)
             for (int k = 0; k < g->nodes[j].ninputs; k++)
-                if (storage(g, g->nodes[j].inputs[k]) == i)
+                if (ir_storage(g, g->nodes[j].inputs[k]) == i)
                     last = j > last ? j : last;
-        int64_t size = shape_size(&n->out);
-        s[ns++] = (span){pn->infer_act, pn->infer_act + size, i, last, i, "output"};
-        ck_assert_int_eq(pn->infer_aux != PLAN_NONE, pn->aux != PLAN_NONE);
-        if (pn->infer_aux != PLAN_NONE)
-            s[ns++] = (span){pn->infer_aux,
-                             pn->infer_aux + (n->kind == L_DROPOUT ? (size + 3) / 4 : size), i, i,
-                             i, "argmax or mask"};
+        s[ns++] = (span){pn->infer_act, pn->infer_act + shape_size(&n->out), i, last, i,
+                         "output"};
+        for (int k = 0; k < pn->nsaved; k++) {
+            const plan_saved *sv = &pn->saved[k];
+            if (sv->d.per_example)
+                s[ns++] = (span){sv->infer_offset, sv->infer_offset + saved_floats(&sv->d), i, i,
+                                 i, sv->d.name};
+            else
+                ck_assert_int_eq(sv->infer_offset, sv->offset);
+        }
     }
     check_disjoint(g, s, ns, p->infer_floats, "inference");
     ck_assert_msg(p->infer_floats <= p->forward_floats,
@@ -88,30 +87,32 @@ static void check_plan(const ctest *t)
     diag_init(&d, &ar);
     ck_assert_int_eq(plan_memory(g, &ar, &d, &p), 0);
     const int T = g->n; /* backward time of node i: T - 1 - i; forward: before 0 */
-    span *s = calloc((size_t)(3 * g->n), sizeof *s);
+    span *s = calloc((size_t)((2 + LAYER_MAX_SAVED) * g->n), sizeof *s);
     int ns = 0;
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = &g->nodes[i];
         const plan_node *pn = &p.nodes[i];
-        if (n->kind == L_FLATTEN) {
-            ck_assert_int_eq(pn->act, p.nodes[storage(g, i)].act);
+        if (is_view(g, i)) {
+            ck_assert_int_eq(pn->act, p.nodes[ir_storage(g, i)].act);
             continue;
         }
         int64_t size = shape_size(&n->out);
         s[ns++] = (span){pn->act, pn->act + size, -1, T, i, "output"};
-        if (pn->aux != PLAN_NONE)
-            s[ns++] = (span){pn->aux, pn->aux + (n->kind == L_DROPOUT ? (size + 3) / 4 : size), -1,
-                             T, i, "saved"};
+        for (int k = 0; k < pn->nsaved; k++)
+            if (pn->saved[k].d.per_example)
+                s[ns++] = (span){pn->saved[k].offset,
+                                 pn->saved[k].offset + saved_floats(&pn->saved[k].d), -1, T, i,
+                                 pn->saved[k].d.name};
         if (pn->grad != PLAN_NONE) {
             /* last consumer in forward order = first writer in backward */
             /* the output's gradient (dlogits) is written by the trainer */
-            int first = storage(g, g->n - 1) == i ? g->n : -1;
+            int first = ir_storage(g, g->n - 1) == i ? g->n : -1;
             for (int j = i + 1; j < g->n; j++)
                 for (int k = 0; k < g->nodes[j].ninputs; k++)
-                    if (storage(g, g->nodes[j].inputs[k]) == i && g->nodes[j].kind != L_FLATTEN)
+                    if (ir_storage(g, g->nodes[j].inputs[k]) == i && !is_view(g, j))
                         first = j;
-            for (int j = i + 1; j < g->n; j++) /* consumers through a flatten view */
-                if (g->nodes[j].kind == L_FLATTEN && storage(g, j) == i)
+            for (int j = i + 1; j < g->n; j++) /* consumers through a view */
+                if (is_view(g, j) && ir_storage(g, j) == i)
                     for (int q = j + 1; q < g->n; q++)
                         for (int k = 0; k < g->nodes[q].ninputs; k++)
                             if (g->nodes[q].inputs[k] == j && q > first)
@@ -119,16 +120,15 @@ static void check_plan(const ctest *t)
             ck_assert_msg(first > i, "%s: gradient without a writer", n->path);
             int from = first >= g->n ? -1 : T - 1 - first;
             s[ns++] = (span){pn->grad, pn->grad + size, from, T - 1 - i, i, "gradient"};
-            /* zeroed before its first writer, or overwritten by it (activations, batch norm) */
-            layer_id fk = first < g->n ? g->nodes[first].kind : L_INPUT;
-            int ovw = fk == L_RELU || fk == L_SIGMOID || fk == L_TANH || fk == L_BATCHNORM;
+            /* zeroed before its first writer, or overwritten by it (LF_OVERWRITE) */
+            int ovw = first < g->n && (layer_flags(g->nodes[first].kind) & LF_OVERWRITE);
             if (first < g->n)
                 ck_assert_msg(ovw ? pn->overwritten_by == first && pn->zero_grad_at == -1
                                   : pn->zero_grad_at == first && pn->overwritten_by == -1,
                               "%s: zeroed before %d, overwritten by %d, first writer %d",
                               n->path, pn->zero_grad_at, pn->overwritten_by, first);
         } else {
-            ck_assert_msg(i == 0 || storage(g, i) == 0, "%s has no gradient buffer", n->path);
+            ck_assert_msg(i == 0 || ir_storage(g, i) == 0, "%s has no gradient buffer", n->path);
         }
     }
     check_disjoint(g, s, ns, p.act_floats, "training");
@@ -148,8 +148,9 @@ static void check_plan(const ctest *t)
     arena_free(&ar);
 }
 
-static const char *const nets[] = {"lenet", "lenet_bn", "alexnet", "vgg",
-                                   "nin", "googlenet", "resnet18"};
+static const char *const nets[] = {"lenet",     "lenet_bn", "alexnet",  "vgg",
+                                   "nin",       "googlenet", "resnet18", "mobilenet",
+                                   "resnext",   "../tests/e2e/nets/kinds"};
 
 START_TEST(seed_networks)
 {
@@ -209,7 +210,7 @@ static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("memory plan");
-    tcase_add_loop_test(tc, seed_networks, 0, 7);
+    tcase_add_loop_test(tc, seed_networks, 0, sizeof nets / sizeof *nets);
     tcase_add_loop_test(tc, branchy_networks, 0, 4);
     tcase_add_test(tc, output_must_be_flat);
     suite_add_tcase(s, tc);

@@ -17,14 +17,14 @@
 # of `netc shapes --json` (a multiply-add counts 2; backward is counted as
 # twice forward, the usual convention) x images/s. "roof" is that rate as a
 # share of the machine's FMA peak measured by bench/roof (built by meson as
-# DIR/bench/roof), which prints lines `ISA SCOPE GFLOPS`, e.g.
-#     avx512 1-core 118.2
-#     avx512 all-cores 236.0
-#     avx2 1-core 59.1
-#     avx2 all-cores 118.1
-# The share is of the avx512 line (avx2 if there is none) for scope
-# all-cores when T > 1, 1-core when T = 1. Without bench/roof the column says
-# "-" and the header "roof: not measured".
+# DIR/bench/roof), which prints a table whose rows are `ISA THREADS GFLOPS
+# WALL_GFLOPS`, e.g.
+#     avx512          2        421.0         40.0
+# (GFLOPS from each thread's CPU time, i.e. the peak of the cores when they
+# run; WALL_GFLOPS is lower on a busy machine). The share is of the avx512
+# row (avx2 if there is none) with THREADS = T (the largest THREADS <= T if
+# there is no such row). Without bench/roof the column says "-" and the
+# header "roof: not measured".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
     *) nets+=("$1"); shift ;;
   esac
 done
@@ -58,13 +58,13 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then have_torch=1; fi
 roof=""
 roof_what="roof: not measured (no $build/bench/roof)"
 if [ -x "$build/bench/roof" ]; then
-  scope=all-cores
-  [ "$threads" -gt 1 ] || scope=1-core
   lines=$("$build/bench/roof")
   for isa in avx512 avx2; do
-    roof=$(awk -v i="$isa" -v s="$scope" '$1 == i && $2 == s {print $3; exit}' <<<"$lines")
+    read -r at roof < <(awk -v i="$isa" -v t="$threads" \
+      '$1 == i && $2 ~ /^[0-9]+$/ && $2 <= t && $2 > best {best = $2; g = $3}
+       END {if (best) print best, g}' <<<"$lines") || true
     if [ -n "$roof" ]; then
-      roof_what="roof: $isa $scope $roof GFLOP/s (bench/roof)"
+      roof_what="roof: $isa FMA peak at $at thread(s) $roof GFLOP/s (bench/roof, CPU time)"
       break
     fi
   done

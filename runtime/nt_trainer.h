@@ -16,12 +16,17 @@
  * holds `k` floats per example sits at offset `o` (floats, per example); for a
  * batch capacity B it occupies act[o*B, (o+k)*B). Offsets are multiples of 16
  * so every buffer is 64-byte aligned.
+ *
+ * A second, forward-only plan (infer_*) serves eval mode: an inference model
+ * (nt_model_alloc_inference) holds parameters, that arena, the batch-norm
+ * state and scratch; no gradients, momentum or saved activations.
  */
 #ifndef NT_TRAINER_H
 #define NT_TRAINER_H
 
 #include "nt_base.h"
 #include "nt_kernels.h"
+#include "nt_profile.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,16 +65,29 @@ typedef struct nt_train_defaults {
 
 typedef struct nt_model nt_model;
 
-/* One primitive layer of the net, in execution order (the input and
- * flatten views left out): where its output lives, for the diagnosis of a
- * diverging run. */
+/* One layer of the net: every IR node in execution order, index 0 the
+ * input (a view such as flatten points at its input's storage). For
+ * --profile (names, block calls, FLOPs) and for the diagnosis of a
+ * diverging run (where each output lives). */
 typedef struct nt_layer_desc {
-    const char *path;      /* "inception1.branch2.conv1" */
-    const char *op;        /* "conv2d" */
-    int line;              /* of its call in the .net file */
-    size_t out_offset;     /* per-example offset into the activation arena */
-    size_t out_floats;     /* per example */
+    const char *path;          /* "inception1.branch2.conv1" */
+    const char *op;            /* "conv2d" */
+    int line;                  /* of its call in the .net file (0: the input) */
+    int group;                 /* innermost block call (index into groups), -1 */
+    size_t out_offset;         /* per-example offset into the activation arena */
+    size_t out_floats;         /* per example */
+    double flops_forward;      /* per example, multiply-add = 2 */
+    double flops_backward;     /* per example: conv and linear 2x forward (1x
+                                  when their input needs no gradient), other
+                                  layers 1x forward (0 without a gradient) */
 } nt_layer_desc;
+
+/* One block call, as `netc shapes` heads its layers. */
+typedef struct nt_group_desc {
+    const char *name;          /* "inception1" */
+    const char *label;         /* "inception(192, 64, (96, 128), (16, 32), 32, 1)" */
+    int parent;                /* enclosing group, -1 */
+} nt_group_desc;
 
 typedef struct nt_net_desc {
     const char *name;           /* the net's name */
@@ -88,12 +106,16 @@ typedef struct nt_net_desc {
     size_t logits_offset;
     size_t dlogits_offset;
     size_t state_floats;        /* batch-independent saved state (batch-norm statistics) */
+    size_t infer_floats;        /* the inference plan's arena, floats per example */
+    size_t infer_input_offset;  /* its per-example offsets */
+    size_t infer_logits_offset;
 
     /* Floats of kernel scratch for nthreads threads (independent of the batch). */
     size_t (*scratch_floats)(int nthreads);
     /* Computes m->logits from m->input for n <= m->batch_max examples;
      * train != 0: batch statistics, dropout (unless disabled), keeps what
-     * backward needs. */
+     * backward needs. An inference model (m->inference) takes train = 0
+     * only. */
     void (*forward)(nt_model *m, int n, int train);
     /* After a training-mode forward of the same n: accumulates parameter
      * gradients into m->grads from m->dlogits (the caller zeroes m->grads). */
@@ -103,14 +125,17 @@ typedef struct nt_net_desc {
      * ending in '\n'), NULL-terminated. (One string per line keeps every
      * literal under the 4095 characters ISO C promises.) */
     const char *const *layer_table;
-    nt_train_defaults defaults;
-
-    /* Added by netc 0.1.0's hardening (a desc without them, zero, still
-     * works): the layers for divergence reports, and the names of the net's
-     * parameters (NULL-terminated), so that hints such as "rebuild with
-     * -D size=N" are given only when the net has such a parameter. */
+    /* Every layer (IR node, 0 the input) and block call: names, block
+     * calls, FLOPs and outputs, for --profile and divergence reports. */
     const nt_layer_desc *layers;
     int nlayers;
+    const nt_group_desc *groups;
+    int ngroups;
+    nt_train_defaults defaults;
+
+    /* The names of the net's parameters (NULL-terminated; NULL: unknown),
+     * so that hints such as "rebuild with -D size=N" are given only when
+     * the net has such a parameter. */
     const char *const *net_params;
 } nt_net_desc;
 
@@ -137,6 +162,9 @@ struct nt_model {
     uint64_t seed;              /* run seed: dropout keys derive from it */
     uint64_t step;              /* optimiser steps taken so far */
     int dropout_enabled;        /* 0: dropout is the identity in training too */
+    int inference;              /* act holds the inference plan; grads, momentum
+                                   and dlogits are NULL (eval-mode forward only) */
+    struct nt_profile *prof;    /* per-layer timing (profile.h), NULL: off */
 };
 
 /* The dropout key of dropout layer `layer` (0, 1, ... in network order) for
@@ -158,6 +186,19 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv);
 int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
                    nt_error *err);
 void nt_model_free(nt_model *m);
+
+/* The same for eval-mode forwards only: params, the inference plan's arena
+ * for batch_max examples (not zeroed: a forward writes each buffer before
+ * reading it), state and scratch (grads, momentum and dlogits stay NULL;
+ * m->inference = 1). nt_model_init and nt_checkpoint_load
+ * without momentum work on it; nt_model_train_step does not. */
+int nt_model_alloc_inference(nt_model *m, const nt_net_desc *net,
+                             int batch_max, nt_error *err);
+
+/* The batch capacity of an inference model for batches of up to `want`
+ * examples: fewer if their activations would pass NT_INFER_ACT_BYTES. */
+#define NT_INFER_ACT_BYTES ((size_t)128 << 20)
+int nt_inference_batch(const nt_net_desc *net, int want);
 
 /* Initialises every tensor in network order from an nt_rng seeded with seed
  * (NT_INIT_XAVIER, NT_INIT_BIAS, NT_INIT_ONES, NT_INIT_ZEROS); zeroes grads,

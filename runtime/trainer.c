@@ -69,6 +69,7 @@ typedef struct options {
     const char *save, *load, *resume, *log, *plot;
     const char *infer, *out, *train_step, *labels, *dump;
     int benchmark;                /* timed steps; 0: not benchmarking */
+    int profile;                  /* time every layer (nt_profile.h) */
 } options;
 
 static const char *prog_name(const nt_net_desc *net, int argc, char **argv)
@@ -173,6 +174,9 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
         "                         also write losses [S]\n"
         "  --benchmark N          time N training steps (after 2 warm-up steps)\n"
         "                         on the training data; print images/sec\n"
+        "  --profile              with --benchmark or training: each layer's forward\n"
+        "                         and backward time, share and GFLOP/s, and the data,\n"
+        "                         loss and optimizer time (after the steps, or per epoch)\n"
         "  --shapes               print the layer table and exit\n"
         "output:\n"
         "  --log FILE             one JSON object per epoch (appended with --resume)\n"
@@ -243,6 +247,7 @@ static const opt_def opt_table[] = {
     {"--plot", OPT_PATH, FIELD(plot), 0, 0, 0, 0, NULL},
     {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL},
     {"--benchmark", OPT_INT, FIELD(benchmark), 1, 1000000, 0, 0, NULL},
+    {"--profile", OPT_FLAG, FIELD(profile), 0, 0, 0, 0, NULL},
 };
 
 static int parse_int(const opt_def *d, const char *v, int *out, nt_error *err)
@@ -352,6 +357,9 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                            which, o->eval ? "--eval" : o->infer ? "--infer"
                                   : o->benchmark ? "--benchmark" : "--train-step");
     }
+    if (o->profile && o->mode != MODE_TRAIN && o->mode != MODE_BENCHMARK)
+        return nt_fail(err, "--profile times training steps: use it with --benchmark N "
+                       "or when training");
     if (o->resize) {
         if (net->in_h == 1 && net->in_w == 1)
             return nt_fail(err, "--resize %d: net %s takes a flat input of %d "
@@ -598,11 +606,16 @@ static void run_free(run *r)
 }
 
 /* The model for batches of up to batch_max, initialised from the seed and,
- * with --load, loaded. */
+ * with --load, loaded. --eval and --infer get an inference model (no
+ * training arena), whose capacity may be smaller (nt_inference_batch). */
 static int setup_model(run *r, int batch_max, nt_error *err)
 {
     const options *o = r->o;
-    if (nt_model_alloc(&r->m, r->net, batch_max, err) != 0)
+    if (o->mode == MODE_EVAL || o->mode == MODE_INFER
+            ? nt_model_alloc_inference(&r->m, r->net, nt_inference_batch(r->net, batch_max), err)
+            : nt_model_alloc(&r->m, r->net, batch_max, err))
+        return -1;
+    if (o->profile && !(r->m.prof = nt_profile_alloc(r->net, err)))
         return -1;
     nt_model_init(&r->m, o->seed);
     r->m.dropout_enabled = !o->no_dropout;
@@ -772,6 +785,8 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
                         : isatty(fileno(stderr)) ? NT_PROGRESS_BAR
                                                  : NT_PROGRESS_LINES;
 
+    if (m->prof)
+        nt_profile_reset(m->prof);
     const double t0 = nt_now();
     shuffle(r->perm, r->d.ntrain, m->seed, epoch);
     nt_progress_begin(&p, stderr, pm, epoch + 1, o->epochs, nb, t0);
@@ -781,8 +796,10 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         const int first = b * B;
         const int n = r->d.ntrain - first < B ? r->d.ntrain - first : B;
         int ok = 0;
+        const double tf = nt_prof_start(m);
         feed_batch(&r->d.feed, m->input, r->labels, &r->d.train,
                    r->perm + first, 0, n);
+        nt_prof_phase(m, tf, NT_PROF_DATA);
         float loss = nt_model_train_step(m, n, r->labels, r->probs, &ok, &sgd);
         if (!isfinite(loss) || !nt_all_finite(m->params, r->net->param_floats)) {
             nt_progress_end(&p);
@@ -802,8 +819,11 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         }
     }
     const double t1 = nt_now();
+    nt_profile *prof = m->prof; /* the test pass is not profiled */
+    m->prof = NULL;
     nt_progress_testing(&p);
     const int test_correct = evaluate(r);
+    m->prof = prof;
     const double t2 = nt_now();
     nt_progress_end(&p);
     if (test_correct < 0)
@@ -837,6 +857,8 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         r->saved_epoch = epoch + 1;
         r->saved_step = m->step;
     }
+    if (prof)
+        nt_profile_print(stdout, prof, nb, seen, t1 - t0);
     if (r->log) {
         char line[512];
         nt_format_log(line, sizeof line, s);
@@ -1042,10 +1064,10 @@ static int infer_mode(run *r, nt_error *err)
         return EXIT_DATA;
     const int N = check_input_array(net, o->infer, shape, ndim, err);
     const size_t in = input_floats(net), K = (size_t)net->classes;
-    const int B = N < o->batch ? (N > 0 ? N : 1) : o->batch;
-    if (N < 0 || setup_model(r, B, err) != 0 ||
+    if (N < 0 || setup_model(r, N < o->batch ? (N > 0 ? N : 1) : o->batch, err) != 0 ||
         !(y = alloc_zeroed((size_t)N * K * sizeof(float), "logits", err)))
         goto out;
+    const int B = r->m.batch_max;
     for (int first = 0; first < N; first += B) {
         int n = N - first < B ? N - first : B;
         memcpy(r->m.input, x + (size_t)first * in, (size_t)n * in * sizeof(float));
@@ -1227,12 +1249,16 @@ static int benchmark_mode(run *r, nt_error *err)
     const int per_epoch = r->d.ntrain / B;
     double t0 = 0;
     for (int k = 0; k < warmup + o->benchmark; k++) {
+        if (k == warmup && r->m.prof)
+            nt_profile_reset(r->m.prof);
         if (k == warmup)
             t0 = nt_now();
         const int b = k % per_epoch;
         if (b == 0)
             shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
+        const double tf = nt_prof_start(&r->m);
         feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B, 0, B);
+        nt_prof_phase(&r->m, tf, NT_PROF_DATA);
         nt_model_train_step(&r->m, B, r->labels, r->probs, NULL, &sgd);
     }
     const double dt = nt_now() - t0;
@@ -1240,6 +1266,8 @@ static int benchmark_mode(run *r, nt_error *err)
            "%.1f images/sec (%.3f s/step)\n",
            r->net->name, B, nt_num_threads(), o->benchmark, warmup,
            (double)o->benchmark * B / dt, dt / o->benchmark);
+    if (r->m.prof)
+        nt_profile_print(stdout, r->m.prof, o->benchmark, (long)o->benchmark * B, dt);
     return 0;
 }
 

@@ -180,7 +180,8 @@ START_TEST(test_desc_check)
                               "train");
     bad.ntensors = 0;
     ck_assert_int_eq(nt_net_desc_check(&bad, &err), -1);
-    nt_layer_desc layer = {"conv1", "conv2d", 3, 1960, 256};
+    nt_layer_desc layer = {.path = "conv1", .op = "conv2d", .line = 3, .out_offset = 1960,
+                           .out_floats = 256};
     bad = tiny_net;
     bad.layers = &layer;
     bad.nlayers = 1;
@@ -284,8 +285,11 @@ START_TEST(test_diagnose_divergence)
 {
     /* a layer table over the tiny net's arena (see tiny_net.c) */
     static const nt_layer_desc layers[] = {
-        {"conv1", "conv2d", 3, 64, 256}, {"batchnorm1", "batchnorm", 3, 320, 256},
-        {"relu1", "relu", 3, 576, 256}, {"linear1", "linear", 4, 1040, 10},
+        {.path = "conv1", .op = "conv2d", .line = 3, .out_offset = 64, .out_floats = 256},
+        {.path = "batchnorm1", .op = "batchnorm", .line = 3, .out_offset = 320,
+         .out_floats = 256},
+        {.path = "relu1", .op = "relu", .line = 3, .out_offset = 576, .out_floats = 256},
+        {.path = "linear1", .op = "linear", .line = 4, .out_offset = 1040, .out_floats = 10},
     };
     nt_net_desc net = tiny_net;
     net.layers = layers;

@@ -341,6 +341,7 @@ START_TEST(test_bad_command_lines)
         {"--eval --save w", "--save is for training; it does not go with "
                             "--eval"},
         {"--infer x --out y --log l", "--log is for training"},
+        {"--eval --profile", "--profile times training steps"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         result r = run(&tiny_net, "%s", cases[k][0]);

@@ -99,99 +99,21 @@ static int has_batchnorm(const nt_net_desc *net)
     return 0;
 }
 
-static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
-{
-    options d;
-    set_defaults(&d, net);
-    char shape[64];
-    snprintf(shape, sizeof shape, "%d, %d, %d", net->in_c, net->in_h,
-             net->in_w);
-    char resize[400];
-    if (net->in_h == 1 && net->in_w == 1)
-        snprintf(resize, sizeof resize,
-                 "  --resize N             not available: the input is flat "
-                 "(%d features)\n", net->in_c);
-    else
-        snprintf(resize, sizeof resize,
-                 "  --resize N             confirm the input size N x N "
-                 "(default %d x %d,\n"
-                 "                         compiled in; rebuild with netc "
-                 "build -D size=N\n"
-                 "                         for another); images are resized "
-                 "per batch\n", net->in_h, net->in_w);
-    fprintf(f,
-        "usage: %s [options]\n"
-        "\n"
-        "Trains net %s (%s, netc %s) on MNIST-format\n"
-        "images with minibatch SGD on softmax cross-entropy, as d2l's train_ch6\n"
-        "does: train loss and accuracy over each epoch, then the test accuracy\n"
-        "in eval mode.\n"
-        "\n"
-        "data:\n"
-        "  --data DIR             {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]\n"
-        "                         (default %s)\n"
-        "  --limit-train N        use the first N training examples (default all)\n"
-        "  --limit-test N         use the first N test examples (default all)\n"
-        "%s"
-        "training:\n"
-        "  --epochs N             epochs to train (default %d; 0 with --save\n"
-        "                         writes the initial weights)\n"
-        "  --lr X                 learning rate (default %g)\n"
-        "  --batch-size N         examples per batch (default %d)\n"
-        "  --momentum X           SGD momentum, 0 <= X < 1 (default %g)\n"
-        "  --weight-decay X       L2 penalty on every trainable tensor (default %g)\n"
-        "  --seed N               initialisation, shuffling, dropout (default %d)\n"
-        "  --threads N            threads (default all cores: %d)\n"
-        "  --no-dropout           dropout is the identity in training too\n"
-        "checkpoints (safetensors):\n"
-        "  --save PATH            write the weights after every epoch\n"
-        "  --load PATH            start from these weights\n"
-        "  --resume PATH          continue the run saved in PATH up to --epochs:\n"
-        "                         weights, momentum, epoch, step and seed come\n"
-        "                         from PATH (an explicit --seed must match); give\n"
-        "                         the other options as before\n"
-        "other modes:\n"
-        "  --eval                 print the test accuracy of the weights (--load\n"
-        "                         or the initial ones) and exit\n"
-        "  --infer IN.npy --out OUT.npy\n"
-        "                         eval-mode logits [N, %d] for float32 IN [N, %s]\n"
-        "  --train-step X.npy --labels Y.npy --dump OUT.safetensors\n"
-        "                         one training step on X [N, %s] (float32)\n"
-        "                         with labels Y [N] (float32 class numbers); writes\n"
-        "                         logits, loss, grad.NAME and NAME (after the step)\n"
-        "                         X [S, N, %s] and Y [S, N] run S steps and\n"
-        "                         also write losses [S]\n"
-        "  --benchmark N          time N training steps (after 2 warm-up steps)\n"
-        "                         on the training data; print images/sec\n"
-        "  --shapes               print the layer table and exit\n"
-        "output:\n"
-        "  --log FILE             one JSON object per epoch (appended with --resume)\n"
-        "  --plot FILE.svg        training curves, redrawn after every epoch\n"
-        "  --quiet                print only errors and the result of --eval\n"
-        "  -h, --help             show this help\n"
-        "  --version              show the netc version\n"
-        "\n"
-        "Options take their value as --name VALUE or --name=VALUE. Exit status: 0 on\n"
-        "success, 1 when a file or the data has a problem, 2 for a wrong command line.\n",
-        prog, net->name, net->source, net->netc_version, DEFAULT_DATA,
-        resize, d.epochs, d.lr, d.batch, d.momentum,
-        d.weight_decay, DEFAULT_SEED, omp_get_num_procs(), net->classes,
-        shape, shape, shape);
-}
-
 static int matches(const char *a, const char *name)
 {
     size_t n = strlen(name);
     return strncmp(a, name, n) == 0 && (a[n] == 0 || a[n] == '=');
 }
 
-/* Every option: its name, what its value is, and where it goes. */
+/* Every option: its name, what its value is, where it goes, and its help.
+ * The table drives both parsing and --help. */
 typedef enum opt_kind {
     OPT_FLAG,   /* no value: sets an int to 1 */
     OPT_PATH,   /* a non-empty string */
     OPT_INT,    /* an integer in [lo, hi] */
     OPT_REAL,   /* a finite number in [lo, hi], ends excluded as flagged */
-    OPT_SEED    /* an unsigned 64-bit integer */
+    OPT_SEED,   /* an unsigned 64-bit integer */
+    OPT_HELP,   /* -h, --help and --version: handled before the table */
 } opt_kind;
 
 typedef struct opt_def {
@@ -201,39 +123,173 @@ typedef struct opt_def {
     double lo, hi;
     int lo_open, hi_open;       /* OPT_REAL */
     const char *what;           /* OPT_REAL: "a positive number" */
+    const char *section;        /* non-NULL: --help starts this heading here */
+    const char *meta;           /* the value in --help: "N", "PATH" */
+    int show_default;           /* --help appends "(default ...)" */
+    const char *help;
 } opt_def;
 
 #define FIELD(f) offsetof(options, f)
+#define NOFIELD 0
 
 static const opt_def opt_table[] = {
-    {"--data", OPT_PATH, FIELD(data), 0, 0, 0, 0, NULL},
-    {"--limit-train", OPT_INT, FIELD(limit_train), 1, MAX_COUNT, 0, 0, NULL},
-    {"--limit-test", OPT_INT, FIELD(limit_test), 1, MAX_COUNT, 0, 0, NULL},
-    {"--resize", OPT_INT, FIELD(resize), 1, NT_IDX_MAX_SIDE, 0, 0, NULL},
-    {"--epochs", OPT_INT, FIELD(epochs), 0, MAX_EPOCHS, 0, 0, NULL},
-    {"--lr", OPT_REAL, FIELD(lr), 0, HUGE_VAL, 1, 0, "a positive number"},
-    {"--batch-size", OPT_INT, FIELD(batch), 1, MAX_BATCH, 0, 0, NULL},
-    {"--momentum", OPT_REAL, FIELD(momentum), 0, 1, 0, 1, "a number in [0, 1)"},
-    {"--weight-decay", OPT_REAL, FIELD(weight_decay), 0, HUGE_VAL, 0, 0,
-     "a number >= 0"},
-    {"--seed", OPT_SEED, FIELD(seed), 0, 0, 0, 0, NULL},
-    {"--threads", OPT_INT, FIELD(threads), 1, MAX_THREADS, 0, 0, NULL},
-    {"--no-dropout", OPT_FLAG, FIELD(no_dropout), 0, 0, 0, 0, NULL},
-    {"--save", OPT_PATH, FIELD(save), 0, 0, 0, 0, NULL},
-    {"--load", OPT_PATH, FIELD(load), 0, 0, 0, 0, NULL},
-    {"--resume", OPT_PATH, FIELD(resume), 0, 0, 0, 0, NULL},
-    {"--eval", OPT_FLAG, FIELD(eval), 0, 0, 0, 0, NULL},
-    {"--infer", OPT_PATH, FIELD(infer), 0, 0, 0, 0, NULL},
-    {"--out", OPT_PATH, FIELD(out), 0, 0, 0, 0, NULL},
-    {"--train-step", OPT_PATH, FIELD(train_step), 0, 0, 0, 0, NULL},
-    {"--labels", OPT_PATH, FIELD(labels), 0, 0, 0, 0, NULL},
-    {"--dump", OPT_PATH, FIELD(dump), 0, 0, 0, 0, NULL},
-    {"--shapes", OPT_FLAG, FIELD(shapes), 0, 0, 0, 0, NULL},
-    {"--log", OPT_PATH, FIELD(log), 0, 0, 0, 0, NULL},
-    {"--plot", OPT_PATH, FIELD(plot), 0, 0, 0, 0, NULL},
-    {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL},
-    {"--benchmark", OPT_INT, FIELD(benchmark), 1, 1000000, 0, 0, NULL},
+    {"--data", OPT_PATH, FIELD(data), 0, 0, 0, 0, NULL, "data", "DIR", 1,
+     "MNIST-format IDX files {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"},
+    {"--limit-train", OPT_INT, FIELD(limit_train), 1, MAX_COUNT, 0, 0, NULL, NULL, "N", 0,
+     "use the first N training examples (default all)"},
+    {"--limit-test", OPT_INT, FIELD(limit_test), 1, MAX_COUNT, 0, 0, NULL, NULL, "N", 0,
+     "use the first N test examples (default all)"},
+    {"--resize", OPT_INT, FIELD(resize), 1, NT_IDX_MAX_SIDE, 0, 0, NULL, NULL, "N", 1,
+     "confirm the input size N x N (compiled in; rebuild with netc build -D size=N "
+     "for another); images of another size are resized per batch"},
+    {"--epochs", OPT_INT, FIELD(epochs), 0, MAX_EPOCHS, 0, 0, NULL, "training", "N", 1,
+     "epochs to train; 0 with --save writes the initial weights"},
+    {"--lr", OPT_REAL, FIELD(lr), 0, HUGE_VAL, 1, 0, "a positive number", NULL, "X", 1,
+     "learning rate"},
+    {"--batch-size", OPT_INT, FIELD(batch), 1, MAX_BATCH, 0, 0, NULL, NULL, "N", 1,
+     "examples per batch"},
+    {"--momentum", OPT_REAL, FIELD(momentum), 0, 1, 0, 1, "a number in [0, 1)", NULL, "X", 1,
+     "SGD momentum, 0 <= X < 1"},
+    {"--weight-decay", OPT_REAL, FIELD(weight_decay), 0, HUGE_VAL, 0, 0, "a number >= 0",
+     NULL, "X", 1, "L2 penalty on every trainable tensor"},
+    {"--seed", OPT_SEED, FIELD(seed), 0, 0, 0, 0, NULL, NULL, "N", 1,
+     "initialisation, shuffling, dropout"},
+    {"--threads", OPT_INT, FIELD(threads), 1, MAX_THREADS, 0, 0, NULL, NULL, "N", 1,
+     "threads"},
+    {"--no-dropout", OPT_FLAG, FIELD(no_dropout), 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "dropout is the identity in training too"},
+    {"--save", OPT_PATH, FIELD(save), 0, 0, 0, 0, NULL, "checkpoints (safetensors)", "PATH",
+     0, "write the weights after every epoch"},
+    {"--load", OPT_PATH, FIELD(load), 0, 0, 0, 0, NULL, NULL, "PATH", 0,
+     "start from these weights"},
+    {"--resume", OPT_PATH, FIELD(resume), 0, 0, 0, 0, NULL, NULL, "PATH", 0,
+     "continue the run saved in PATH up to --epochs: weights, optimizer state, epoch, "
+     "step and seed come from PATH (an explicit --seed must match); give the other "
+     "options as before"},
+    {"--eval", OPT_FLAG, FIELD(eval), 0, 0, 0, 0, NULL, "other modes", NULL, 0,
+     "print the test accuracy of the weights (--load or the initial ones) and exit"},
+    {"--infer", OPT_PATH, FIELD(infer), 0, 0, 0, 0, NULL, NULL, "IN.npy", 0,
+     "eval-mode logits [N, classes] of float32 IN [N,C,H,W]; needs --out"},
+    {"--out", OPT_PATH, FIELD(out), 0, 0, 0, 0, NULL, NULL, "OUT.npy", 0,
+     "where --infer writes the logits"},
+    {"--train-step", OPT_PATH, FIELD(train_step), 0, 0, 0, 0, NULL, NULL, "X.npy", 0,
+     "one training step on X [N,C,H,W] (float32) with --labels; --dump writes logits, "
+     "loss, grad.NAME and NAME (after the step); X [S,N,C,H,W] with labels [S,N] "
+     "runs S steps and also writes losses [S]"},
+    {"--labels", OPT_PATH, FIELD(labels), 0, 0, 0, 0, NULL, NULL, "Y.npy", 0,
+     "labels of --train-step: [N] float32 class numbers"},
+    {"--dump", OPT_PATH, FIELD(dump), 0, 0, 0, 0, NULL, NULL, "OUT.safetensors", 0,
+     "where --train-step writes its tensors"},
+    {"--benchmark", OPT_INT, FIELD(benchmark), 1, 1000000, 0, 0, NULL, NULL, "N", 0,
+     "time N training steps (after 2 warm-up steps) on the training data; print "
+     "images/sec"},
+    {"--shapes", OPT_FLAG, FIELD(shapes), 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "print the layer table and exit"},
+    {"--log", OPT_PATH, FIELD(log), 0, 0, 0, 0, NULL, "output", "FILE", 0,
+     "one JSON object per epoch (appended with --resume)"},
+    {"--plot", OPT_PATH, FIELD(plot), 0, 0, 0, 0, NULL, NULL, "FILE.svg", 0,
+     "training curves, redrawn after every epoch"},
+    {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "print only errors, the final done: line and the result of --eval"},
+    {"-h, --help", OPT_HELP, NOFIELD, 0, 0, 0, 0, NULL, NULL, NULL, 0, "show this help"},
+    {"--version", OPT_HELP, NOFIELD, 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "show the netc version"},
 };
+
+#define NOPTS (sizeof opt_table / sizeof *opt_table)
+#define HELP_INDENT 25
+#define HELP_WIDTH 79
+
+/* The default of option d as --help shows it, from the defaults in o. */
+static void format_default(char *buf, size_t cap, const opt_def *d,
+                           const options *o, const nt_net_desc *net)
+{
+    const void *field = (const char *)o + d->field;
+    buf[0] = 0;
+    switch (d->kind) {
+    case OPT_PATH:
+        if (*(const char *const *)field)
+            snprintf(buf, cap, "%s", *(const char *const *)field);
+        break;
+    case OPT_INT:
+        if (d->field == FIELD(resize))
+            snprintf(buf, cap, "%d x %d", net->in_h, net->in_w);
+        else if (d->field == FIELD(threads))
+            snprintf(buf, cap, "all cores: %d", omp_get_num_procs());
+        else
+            snprintf(buf, cap, "%d", *(const int *)field);
+        break;
+    case OPT_REAL:
+        snprintf(buf, cap, "%g", *(const double *)field);
+        break;
+    case OPT_SEED:
+        snprintf(buf, cap, "%" PRIu64, *(const uint64_t *)field);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Writes text from column `col` wrapped at HELP_WIDTH, continuation lines
+ * indented to HELP_INDENT. */
+static void print_wrapped(FILE *f, int col, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (col > HELP_INDENT && col + 1 + (int)w > HELP_WIDTH) {
+            fprintf(f, "\n%*s", HELP_INDENT, "");
+            col = HELP_INDENT;
+        } else if (col > HELP_INDENT) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(p, 1, w, f);
+        col += (int)w;
+        p += w;
+    }
+    fputc('\n', f);
+}
+
+static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
+{
+    options d;
+    set_defaults(&d, net);
+    fprintf(f,
+        "usage: %s [options]\n"
+        "\n"
+        "Trains net %s (%s, netc %s) as d2l's train_ch6\n"
+        "does: minibatches on softmax cross-entropy, train loss and accuracy over\n"
+        "each epoch, then the test accuracy in eval mode. Input %dx%dx%d, %d classes.\n",
+        prog, net->name, net->source, net->netc_version, net->in_c, net->in_h,
+        net->in_w, net->classes);
+    for (size_t k = 0; k < NOPTS; k++) {
+        const opt_def *o = &opt_table[k];
+        if (o->section)
+            fprintf(f, "\n%s:\n", o->section);
+        char head[64], def[96], help[1024];
+        int col = snprintf(head, sizeof head, "  %s%s%s", o->name,
+                           o->meta ? " " : "", o->meta ? o->meta : "");
+        fputs(head, f);
+        if (col >= HELP_INDENT) {
+            fprintf(f, "\n%*s", HELP_INDENT, "");
+        } else {
+            fprintf(f, "%*s", HELP_INDENT - col, "");
+        }
+        format_default(def, sizeof def, o, &d, net);
+        snprintf(help, sizeof help, "%s%s%s%s", o->help,
+                 o->show_default && def[0] ? " (default " : "",
+                 o->show_default && def[0] ? def : "",
+                 o->show_default && def[0] ? ")" : "");
+        print_wrapped(f, HELP_INDENT, help);
+    }
+    fprintf(f,
+        "\n"
+        "Options take their value as --name VALUE or --name=VALUE. Exit status: 0 on\n"
+        "success, 1 when a file or the data has a problem, 2 for a wrong command line.\n");
+}
 
 static int parse_int(const opt_def *d, const char *v, int *out, nt_error *err)
 {
@@ -376,8 +432,8 @@ static int parse_options(options *o, const nt_net_desc *net, int argc,
             return 0;
         }
         const opt_def *d = NULL;
-        for (size_t k = 0; !d && k < sizeof opt_table / sizeof *opt_table; k++)
-            if (matches(a, opt_table[k].name))
+        for (size_t k = 0; !d && k < NOPTS; k++)
+            if (opt_table[k].kind != OPT_HELP && matches(a, opt_table[k].name))
                 d = &opt_table[k];
         if (d) {
             if (parse_option(o, d, argc, argv, &i, err) != 0)

@@ -281,12 +281,12 @@ START_TEST(test_help_and_version)
         "--epochs N", "--lr X", "--batch-size N", "--momentum X",
         "--weight-decay X", "--seed N", "--threads N", "--no-dropout",
         "--save PATH", "--load PATH", "--resume PATH", "--eval",
-        "--infer IN.npy --out OUT.npy", "--train-step X.npy --labels Y.npy "
+        "--infer IN.npy", "--out OUT.npy", "--train-step X.npy", "--labels Y.npy",
         "--dump OUT.safetensors", "--shapes", "--log FILE", "--plot FILE.svg",
         "--quiet", "-h, --help", "--version",
         /* the tiny net's defaults */
-        "(default 3;", "(default 0.1)", "(default 32)",
-        "(default /usr/share/datasets/fashion-mnist)", "(default 8 x 8",
+        "(default 3)", "(default 0.1)", "(default 32)",
+        "(default /usr/share/datasets/fashion-mnist)", "(default 8 x 8)",
         "(default 1)", "Exit status"};
     for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
         ASSERT_HAS(r.out, flags[k]);

@@ -557,11 +557,16 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    .forward = forward,\n    .backward = backward,\n");
     P("    .layer_table = layer_table,\n");
     P("    .defaults = {.lr = %.15g, .momentum = %.15g, .weight_decay = %.15g,\n"
-      "                 .epochs = %lld, .batch_size = %lld, .resize = %lld},\n",
+      "                 .epochs = %lld, .batch_size = %lld, .resize = %lld",
       t->has_lr ? t->lr : 0.0, t->momentum, t->weight_decay,
       t->has_epochs ? (long long)t->epochs : -1LL,
       t->has_batch_size ? (long long)t->batch_size : 0LL,
       t->has_resize ? (long long)t->resize : 0LL);
+    if (t->settings) {
+        P(",\n                 .settings = ");
+        c_string(e->out, t->settings, strlen(t->settings));
+    }
+    P("},\n");
     P("};\n\n");
     P("int main(int argc, char **argv)\n{\n"
       "    nt_prefer_passive_wait(argv); /* may start this program again, once */\n"

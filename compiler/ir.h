@@ -84,6 +84,7 @@ typedef struct ir_train {
     int64_t epochs, batch_size, resize;
     int has_lr, has_momentum, has_weight_decay;
     int has_epochs, has_batch_size, has_resize;
+    const char *settings;   /* the others (runtime/recipe.def): "name=value ...", or NULL */
     nc_loc loc;
 } ir_train;
 

@@ -12,6 +12,7 @@
 #include "nt_trainer.h"
 #include "nt_data.h"
 #include "nt_io.h"
+#include "nt_recipe.h"
 #include "progress.h"
 
 #include <ctype.h>
@@ -67,6 +68,7 @@ typedef struct options {
     const char *save, *load, *resume, *log, *plot;
     const char *infer, *out, *train_step, *labels, *dump;
     int benchmark;                /* timed steps; 0: not benchmarking */
+    nt_recipe recipe;             /* optimizer, schedule, data settings (recipe.def) */
 } options;
 
 static const char *prog_name(const nt_net_desc *net, int argc, char **argv)
@@ -89,6 +91,7 @@ static void set_defaults(options *o, const nt_net_desc *net)
     o->epochs = d->epochs >= 0 ? d->epochs : DEFAULT_EPOCHS;
     o->batch = d->batch_size > 0 ? d->batch_size : DEFAULT_BATCH;
     o->seed = DEFAULT_SEED;
+    nt_recipe_defaults(&o->recipe);
 }
 
 static int has_batchnorm(const nt_net_desc *net)
@@ -256,7 +259,10 @@ static void print_wrapped(FILE *f, int col, const char *text)
 static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
 {
     options d;
+    nt_error err;
     set_defaults(&d, net);
+    if (nt_recipe_apply(&d.recipe, net->defaults.settings, &err) != 0)
+        nt_recipe_defaults(&d.recipe);
     fprintf(f,
         "usage: %s [options]\n"
         "\n"
@@ -285,6 +291,7 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
                  o->show_default && def[0] ? ")" : "");
         print_wrapped(f, HELP_INDENT, help);
     }
+    nt_recipe_print_help(f, &d.recipe, HELP_INDENT);
     fprintf(f,
         "\n"
         "Options take their value as --name VALUE or --name=VALUE. Exit status: 0 on\n"
@@ -410,6 +417,8 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                            o->resize, net->name, net->in_h, net->in_w,
                            o->resize, o->resize, o->resize);
     }
+    if (nt_recipe_check(&o->recipe, net->in_c, net->in_h, net->in_w, o->momentum, err) != 0)
+        return -1;
     if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch == 1 &&
         has_batchnorm(net))
         return nt_fail(err, "--batch-size 1: batch norm cannot train on "
@@ -421,6 +430,8 @@ static int parse_options(options *o, const nt_net_desc *net, int argc,
                          char **argv, nt_error *err)
 {
     set_defaults(o, net);
+    if (nt_recipe_apply(&o->recipe, net->defaults.settings, err) != 0)
+        return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -438,6 +449,11 @@ static int parse_options(options *o, const nt_net_desc *net, int argc,
         if (d) {
             if (parse_option(o, d, argc, argv, &i, err) != 0)
                 return -1;
+        } else if (strncmp(a, "--", 2) == 0 && nt_recipe_option(&o->recipe, argc, argv,
+                                                                &i, err) != 0) {
+            return -1;
+        } else if (strncmp(a, "--", 2) == 0) {
+            continue;
         } else if (a[0] == '-') {
             return nt_fail(err, "unknown option '%s'", a);
         } else {
@@ -614,7 +630,7 @@ typedef struct run {
     FILE *log;
     int start_epoch;     /* epochs done before this run (--resume) */
     int nbatches;        /* trained batches per epoch */
-    char training[160];  /* the settings a resumed run must repeat, for checkpoints */
+    char training[1200]; /* the settings a resumed run must repeat, for checkpoints */
     int skip_last;       /* a final batch of one example is skipped */
 } run;
 
@@ -640,6 +656,8 @@ static int setup_model(run *r, int batch_max, nt_error *err)
         return -1;
     nt_model_init(&r->m, o->seed);
     r->m.dropout_enabled = !o->no_dropout;
+    if (o->recipe.optimizer != NT_OPTIM_SGD && nt_model_alloc_moment2(&r->m, err) != 0)
+        return -1;
     if (o->load && nt_checkpoint_load(&r->m, o->load, 0, NULL, err) != 0)
         return -1;
     return 0;
@@ -728,6 +746,10 @@ static void print_banner(const run *r, int load_data_now)
         printf("  (resuming after epoch %d, step %" PRIu64 ")",
                r->start_epoch, r->m.step);
     printf("\n");
+    char recipe[1000];
+    nt_recipe_describe(recipe, sizeof recipe, &o->recipe);
+    if (recipe[0])
+        printf("recipe    %s\n", recipe);
     printf("run       %d thread%s  seed %" PRIu64 "%s\n", threads,
            threads == 1 ? "" : "s", r->m.seed,
            o->no_dropout ? "  dropout off" : "");
@@ -749,8 +771,9 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
 {
     const options *o = r->o;
     nt_model *m = &r->m;
-    const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
-                               (float)o->weight_decay};
+    nt_optim_config oc = nt_recipe_config(&o->recipe, o->lr, o->momentum, o->weight_decay);
+    const int per_iter = o->recipe.per_iteration;
+    double lr = o->lr;
     const int B = o->batch, nb = r->nbatches;
     nt_progress p;
     nt_progress_mode pm = o->quiet ? NT_PROGRESS_OFF
@@ -768,7 +791,10 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         int ok = 0;
         feed_batch(&r->d.feed, m->input, r->labels, &r->d.train,
                    r->perm + first, 0, n);
-        float loss = nt_model_train_step(m, n, r->labels, r->probs, &ok, &sgd);
+        lr = nt_recipe_lr(&o->recipe, o->lr, per_iter ? (long)m->step : epoch,
+                          per_iter ? (long)o->epochs * nb : o->epochs);
+        oc.lr = (float)lr;
+        float loss = nt_model_train_step(m, n, r->labels, r->probs, &ok, &oc);
         loss_sum += (double)loss * n;
         correct += ok;
         seen += n;
@@ -793,7 +819,7 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
     s->test_acc = ratio(test_correct, r->d.ntest);
     s->examples_per_sec = t1 > t0 ? (double)seen / (t1 - t0) : NAN;
     s->seconds = t2 - t0;
-    s->lr = o->lr;
+    s->lr = lr;
 
     if (!o->quiet) {
         char line[256];
@@ -814,7 +840,8 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
             return -1;
     }
     if (o->save &&
-        nt_checkpoint_save(m, o->save, epoch + 1, o->momentum != 0.0, r->training, err))
+        nt_checkpoint_save(m, o->save, epoch + 1, nt_recipe_state(&o->recipe, o->momentum),
+                           r->training, err))
         return -1;
     return 0;
 }
@@ -824,7 +851,8 @@ static int resume(run *r, nt_error *err)
 {
     const options *o = r->o;
     nt_checkpoint_info ci;
-    if (nt_checkpoint_load(&r->m, o->resume, o->momentum != 0.0, &ci, err))
+    if (nt_checkpoint_load(&r->m, o->resume, nt_recipe_state(&o->recipe, o->momentum), &ci,
+                           err))
         return -1;
     if (!ci.has_epoch || !ci.has_step || !ci.has_seed)
         return nt_fail(err, "%s: cannot resume: its metadata lacks the epoch, "
@@ -848,9 +876,13 @@ static int resume(run *r, nt_error *err)
 static int train(run *r, nt_error *err)
 {
     const options *o = r->o;
-    snprintf(r->training, sizeof r->training,
+    int len = snprintf(r->training, sizeof r->training,
              "lr %.9g momentum %.9g weight_decay %.9g batch_size %d limit_train %d", o->lr,
              o->momentum, o->weight_decay, o->batch, o->limit_train);
+    char recipe[1000];
+    nt_recipe_describe(recipe, sizeof recipe, &o->recipe);
+    if (recipe[0] && len > 0 && (size_t)len < sizeof r->training)
+        snprintf(r->training + len, sizeof r->training - (size_t)len, " %s", recipe);
     if (setup_model(r, o->batch, err) != 0)
         return EXIT_DATA;
     if (o->resume && resume(r, err) != 0)
@@ -891,7 +923,8 @@ static int train(run *r, nt_error *err)
     if (!to_train) {
         if (o->save &&
             nt_checkpoint_save(&r->m, o->save, r->start_epoch,
-                               o->momentum != 0.0, r->training, err) != 0)
+                               nt_recipe_state(&o->recipe, o->momentum), r->training,
+                               err) != 0)
             return EXIT_DATA;
         if (o->save && !o->quiet)
             printf("saved the initial weights to %s\n", o->save);
@@ -1107,8 +1140,8 @@ static int train_step_mode(run *r, nt_error *err)
     if (setup_model(r, N, err) != 0 || setup_batch_buffers(r, N, err) != 0 ||
         !(losses = alloc_zeroed((size_t)S * sizeof(float), "losses", err)))
         goto out;
-    const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
-                               (float)o->weight_decay};
+    const nt_optim_config oc = nt_recipe_config(&o->recipe, o->lr, o->momentum,
+                                                o->weight_decay);
     const int64_t one_shape[1] = {N};
     const size_t in = (size_t)N * input_floats(net);
     for (int k = 0; k < S; k++) {
@@ -1116,7 +1149,9 @@ static int train_step_mode(run *r, nt_error *err)
                          multi ? 1 : ydim, N, r->labels, err) != 0)
             goto out;
         memcpy(r->m.input, x + (size_t)k * in, in * sizeof(float));
-        losses[k] = nt_model_train_step(&r->m, N, r->labels, r->probs, NULL, &sgd);
+        nt_optim_config step = oc;
+        step.lr = (float)nt_recipe_lr(&o->recipe, o->lr, (long)r->m.step, S);
+        losses[k] = nt_model_train_step(&r->m, N, r->labels, r->probs, NULL, &step);
     }
     if (write_dump(r, N, losses, multi ? S : 0, err) != 0)
         goto out;
@@ -1155,8 +1190,8 @@ static int benchmark_mode(run *r, nt_error *err)
                 r->d.ntrain, B);
         return EXIT_DATA;
     }
-    const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
-                               (float)o->weight_decay};
+    const nt_optim_config oc = nt_recipe_config(&o->recipe, o->lr, o->momentum,
+                                                o->weight_decay);
     const int per_epoch = r->d.ntrain / B;
     double t0 = 0;
     for (int k = 0; k < warmup + o->benchmark; k++) {
@@ -1166,7 +1201,7 @@ static int benchmark_mode(run *r, nt_error *err)
         if (b == 0)
             shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
         feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B, 0, B);
-        nt_model_train_step(&r->m, B, r->labels, r->probs, NULL, &sgd);
+        nt_model_train_step(&r->m, B, r->labels, r->probs, NULL, &oc);
     }
     const double dt = nt_now() - t0;
     printf("benchmark  net %s  batch %d  threads %d  %d steps after %d warm-up: "

@@ -855,8 +855,8 @@ START_TEST(test_train_step)
     write_npy(tu_tmp("y.npy"), y, ys, 1);
 
     for (int variant = 0; variant < 2; variant++) {
-        const nt_sgd_config c = variant == 0 ? (nt_sgd_config){0.5f, 0, 0}
-                                             : (nt_sgd_config){0.5f, 0.9f, 0.01f};
+        const nt_optim_config c = variant == 0 ? nt_optim_sgd(0.5f, 0, 0)
+                                               : nt_optim_sgd(0.5f, 0.9f, 0.01f);
         result r = run(&tiny_net, "--train-step %s --labels %s --dump %s "
                        "--no-dropout --seed 3 --lr 0.5 --momentum %g "
                        "--weight-decay %g", tu_tmp("x.npy"), tu_tmp("y.npy"),

@@ -684,6 +684,58 @@ START_TEST(test_resume_is_bit_identical)
 }
 END_TEST
 
+/* Adam's moments and step, a per-iteration schedule with warm-up, label
+ * smoothing and clipping: a resumed run still gives the same bytes, the
+ * checkpoint holds adam.m.NAME and adam.v.NAME, and the log shows the lr. */
+START_TEST(test_resume_adam_is_bit_identical)
+{
+    tu_tmpdir_make("trainer");
+    const char *dir = data8();
+    const char *args = "--optimizer adamw --lr 0.01 --weight-decay 0.01 --lr-schedule cosine "
+                       "--lr-step-per iteration --t-max 30 --warmup 3 --label-smoothing 0.1 "
+                       "--clip-grad-norm 1 --seed 3";
+    result r = run(&tiny_net, "--data %s %s --epochs 3 --save %s --log %s --quiet", dir,
+                   args, tu_tmp("full"), tu_tmp("fulllog"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--data %s %s --epochs 1 --save %s --quiet", dir, args,
+            tu_tmp("part"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--data %s %s --resume %s --epochs 3 --save %s", dir, args,
+            tu_tmp("part"), tu_tmp("resumed"));
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "recipe    optimizer=adamw lr_schedule=cosine lr_step_per=iteration t_max=30 "
+                      "warmup=3 label_smoothing=0.1 clip_grad_norm=1");
+    result_free(&r);
+    ck_assert_msg(same_bytes(tu_tmp("full"), tu_tmp("resumed")),
+                  "resuming Adam after epoch 1 of 3 gave other weights");
+    nt_safetensors st;
+    nt_error err = {{0}};
+    ck_assert_msg(nt_st_read(&st, tu_tmp("full"), &err) == 0, "%s", err.msg);
+    ck_assert_ptr_nonnull(nt_st_find(&st, "adam.m.conv1.weight"));
+    ck_assert_ptr_nonnull(nt_st_find(&st, "adam.v.conv1.weight"));
+    ck_assert_ptr_null(nt_st_find(&st, "momentum.conv1.weight"));
+    nt_st_free(&st);
+    /* cosine per iteration over 3 epochs: the lr falls every epoch */
+    char *log = slurp(tu_tmp("fulllog"), NULL);
+    const double lr1 = json_field(line_of(log, 0), "lr"), lr3 = json_field(line_of(log, 2), "lr");
+    ck_assert_msg(lr1 > lr3 && lr3 > 0 && lr1 < 0.01, "lr %g then %g", lr1, lr3);
+    free(log);
+    /* a plain SGD checkpoint has no moments to resume Adam from */
+    r = run(&tiny_net, "--data %s --epochs 1 --save %s --quiet", dir, tu_tmp("plain"));
+    ASSERT_STATUS(r, 0);
+    result_free(&r);
+    r = run(&tiny_net, "--data %s --optimizer adam --resume %s --epochs 2", dir,
+            tu_tmp("plain"));
+    ASSERT_STATUS(r, 1);
+    ASSERT_HAS(r.err, "lacks tensor 'adam.m.conv1.weight' of net tiny (Adam's moments are "
+                      "needed to resume Adam)");
+    result_free(&r);
+    tu_tmpdir_remove();
+}
+END_TEST
+
 /* ---- checkpoints -------------------------------------------------------------- */
 
 START_TEST(test_save_load_eval)
@@ -987,7 +1039,7 @@ static Suite *trainer_suite(void)
                    test_final_batch_of_one,
                    test_epochs_zero_saves_initial_weights}},
         {"determinism", {test_same_seed_same_bytes,
-                         test_resume_is_bit_identical}},
+                         test_resume_is_bit_identical, test_resume_adam_is_bit_identical}},
         {"checkpoint", {test_save_load_eval, test_load_refused}},
         {"modes", {test_infer, test_train_step, test_train_step_refuses}},
     };

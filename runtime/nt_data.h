@@ -16,26 +16,30 @@ extern "C" {
 /* Limits that keep a corrupt header from asking for absurd memory. */
 #define NT_IDX_MAX_ITEMS 10000000
 #define NT_IDX_MAX_SIDE 4096
+#define NT_DATA_MAX_CHANNELS 64
 
-/* Reads an IDX file of unsigned bytes (magic 0x00000801 labels or
- * 0x00000803 images), gzip-compressed or raw (detected from the content, not
- * the name). For a 1-d file *h = *w = 1. The file must hold exactly the
+/* Reads an IDX file of unsigned bytes (magic 0x00000801 labels,
+ * 0x00000803 images or 0x00000804 images N x C x H x W), gzip-compressed or
+ * raw (detected from the content, not the name). For a 1-d file *h = *w = 1;
+ * for a 4-d file *h and *w are H and W (its channels are nt_dataset_load's
+ * business). The file must hold exactly the
  * number of bytes its header announces: a truncated or over-long file is
  * refused. *data is malloc'ed; the caller frees it. */
 int nt_idx_read(const char *path, uint8_t **data, int *n, int *h, int *w,
                 nt_error *err);
 
-/* One split of an MNIST-format dataset. */
+/* One split of a dataset: IDX (uint8) or NumPy (uint8 or float32). */
 typedef struct nt_dataset {
     int n;             /* number of examples */
-    int h, w;          /* image size (28 x 28 for Fashion-MNIST) */
-    uint8_t *images;   /* [n, h, w], row-major */
-    uint8_t *labels;   /* [n] */
+    int c, h, w;       /* channels and image size (1 x 28 x 28 for Fashion-MNIST) */
+    uint8_t *images;   /* [n, c, h, w], row-major; NULL for float images */
+    float *fimages;    /* [n, c, h, w] float32 images (NumPy), else NULL */
+    int32_t *labels;   /* [n], each in [0, classes) */
 } nt_dataset;
 
 /* Loads split "train" or "t10k" from dir, looking for
  * <split>-images-idx3-ubyte[.gz] and <split>-labels-idx1-ubyte[.gz] (also the
- * <split>-images.idx3-ubyte spelling). Checks that images and labels agree on
+ * <split>-images.idx3-ubyte spelling; the images may be 4-d, N x C x H x W). Checks that images and labels agree on
  * the count and that every label is < num_classes. A missing file is an
  * error that names the paths tried. */
 int nt_dataset_load(nt_dataset *ds, const char *dir, const char *split,

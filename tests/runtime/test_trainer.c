@@ -456,7 +456,9 @@ static void write_resized(const char *dst, const char *src, int side)
         snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dst, splits[k]);
         write_idx(path, 0, 1, ds.n, side, small);
         snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dst, splits[k]);
-        write_idx(path, 0, 0, ds.n, side, ds.labels);
+        for (int i = 0; i < ds.n; i++)
+            small[i] = (uint8_t)ds.labels[i];
+        write_idx(path, 0, 0, ds.n, side, small);
         free(small);
         nt_dataset_free(&ds);
     }

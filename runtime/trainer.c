@@ -41,11 +41,10 @@
 #define MAX_THREADS 1024
 #define MAX_COUNT 2000000000
 
-/* Below this many pixels per batch, converting is not worth a fork. */
-#define FEED_PAR_MIN ((size_t)1 << 16)
 
 /* Salt of the shuffling stream (dropout's is in model.c). */
 #define STREAM_SHUFFLE 0x73687566666c6500ULL /* "shuffle" */
+#define STREAM_AUGMENT 0x6175676d656e7400ULL /* "augment" */
 
 #define TRAIN_STEP_FORMAT "netc-train-step-1"
 
@@ -67,6 +66,7 @@ typedef struct options {
     int quiet, no_dropout, eval, shapes;
     const char *save, *load, *resume, *log, *plot;
     const char *infer, *out, *train_step, *labels, *dump;
+    const char *layout;           /* --layout nchw|nhwc; NULL: from the channel count */
     int benchmark;                /* timed steps; 0: not benchmarking */
     nt_recipe recipe;             /* optimizer, schedule, data settings (recipe.def) */
 } options;
@@ -137,7 +137,10 @@ typedef struct opt_def {
 
 static const opt_def opt_table[] = {
     {"--data", OPT_PATH, FIELD(data), 0, 0, 0, 0, NULL, "data", "DIR", 1,
-     "MNIST-format IDX files {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"},
+     "NumPy arrays {train,test}_{images,labels}.npy (images uint8 or float32, labels "
+     "integers) or MNIST-format IDX files {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"},
+    {"--layout", OPT_PATH, FIELD(layout), 0, 0, 0, 0, NULL, NULL, "nchw|nhwc", 0,
+     "layout of 4-d .npy images (default: the one whose channel axis matches the net)"},
     {"--limit-train", OPT_INT, FIELD(limit_train), 1, MAX_COUNT, 0, 0, NULL, NULL, "N", 0,
      "use the first N training examples (default all)"},
     {"--limit-test", OPT_INT, FIELD(limit_test), 1, MAX_COUNT, 0, 0, NULL, NULL, "N", 0,
@@ -405,6 +408,8 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                            which, o->eval ? "--eval" : o->infer ? "--infer"
                                   : o->benchmark ? "--benchmark" : "--train-step");
     }
+    if (o->layout && strcmp(o->layout, "nchw") != 0 && strcmp(o->layout, "nhwc") != 0)
+        return nt_fail(err, "--layout needs nchw or nhwc, got '%s'", o->layout);
     if (o->resize) {
         if (net->in_h == 1 && net->in_w == 1)
             return nt_fail(err, "--resize %d: net %s takes a flat input of %d "
@@ -517,81 +522,17 @@ static size_t input_floats(const nt_net_desc *net)
 
 /* ---- data ------------------------------------------------------------------- */
 
-/* Turns examples of a dataset into the float input of a batch. */
-typedef struct feeder {
-    int resize;       /* images are resized to in_h x in_w */
-    int in_h, in_w;
-    size_t in_size;   /* floats per example */
-    uint8_t *tmp;     /* [threads, in_h * in_w]: resized images */
-    int threads;
-} feeder;
-
-/* Examples idx[0..n) (or first..first+n when idx is NULL) into input and
- * labels, in parallel over the batch. */
-static void feed_batch(const feeder *f, float *input, int32_t *labels,
-                       const nt_dataset *ds, const int32_t *idx, int first,
-                       int n)
-{
-    const size_t hw = (size_t)ds->h * ds->w;
-    const size_t out_hw = (size_t)f->in_h * f->in_w;
-    const int nth = f->resize || (size_t)n * hw >= FEED_PAR_MIN ? f->threads
-                                                                : 1;
-#pragma omp parallel for num_threads(nth) schedule(static)
-    for (int i = 0; i < n; i++) {
-        const int k = idx ? idx[i] : first + i;
-        const uint8_t *src = ds->images + (size_t)k * hw;
-        float *dst = input + (size_t)i * f->in_size;
-        if (f->resize) {
-            uint8_t *t = f->tmp + (size_t)omp_get_thread_num() * out_hw;
-            nt_resize_bilinear_u8(t, f->in_h, f->in_w, src, ds->h, ds->w);
-            nt_u8_to_float(dst, t, out_hw);
-        } else {
-            nt_u8_to_float(dst, src, hw);
-        }
-        labels[i] = ds->labels[k];
-    }
-}
-
-/* How images of h x w reach the net's input. */
-static int feeder_init(feeder *f, const nt_net_desc *net, int h, int w,
-                       const char *dir, nt_error *err)
-{
-    memset(f, 0, sizeof *f);
-    f->in_h = net->in_h;
-    f->in_w = net->in_w;
-    f->in_size = input_floats(net);
-    f->threads = nt_num_threads();
-    if (net->in_h == 1 && net->in_w == 1) {
-        if ((size_t)net->in_c != (size_t)h * w)
-            return nt_fail(err, "net %s takes a flat input of %d features, "
-                           "but the images in %s have %dx%d = %d pixels",
-                           net->name, net->in_c, dir, h, w, h * w);
-        f->in_h = h;
-        f->in_w = w;
-        return 0;
-    }
-    if (net->in_c != 1)
-        return nt_fail(err, "net %s takes %d input channels, but the images "
-                       "in %s have 1 (grey)", net->name, net->in_c, dir);
-    f->resize = h != net->in_h || w != net->in_w;
-    if (f->resize &&
-        !(f->tmp = alloc_zeroed((size_t)f->threads * net->in_h * net->in_w,
-                                "resize buffers", err)))
-        return -1;
-    return 0;
-}
-
 typedef struct data {
     nt_dataset train, test;
     int ntrain, ntest;    /* after --limit-train, --limit-test */
-    feeder feed;
+    nt_feeder feed;
 } data;
 
 static void data_free(data *d)
 {
     nt_dataset_free(&d->train);
     nt_dataset_free(&d->test);
-    free(d->feed.tmp);
+    nt_feeder_free(&d->feed);
     memset(d, 0, sizeof *d);
 }
 
@@ -601,19 +542,26 @@ static int load_data(data *d, const nt_net_desc *net, const options *o,
                      int need_train, nt_error *err)
 {
     memset(d, 0, sizeof *d);
-    if (need_train &&
-        nt_dataset_load(&d->train, o->data, "train", net->classes, err) != 0)
+    const nt_recipe *rc = &o->recipe;
+    nt_layout layout = !o->layout ? NT_LAYOUT_AUTO
+                     : strcmp(o->layout, "nhwc") == 0 ? NT_LAYOUT_NHWC : NT_LAYOUT_NCHW;
+    if (need_train && nt_data_load(&d->train, o->data, 1, net->classes, net->in_c,
+                                   layout, err) != 0)
         return -1;
-    if (nt_dataset_load(&d->test, o->data, "t10k", net->classes, err) != 0)
+    if (nt_data_load(&d->test, o->data, 0, net->classes, net->in_c, layout, err) != 0)
         return -1;
     if (need_train &&
-        (d->train.h != d->test.h || d->train.w != d->test.w))
-        return nt_fail(err, "%s: the training images are %dx%d but the test "
-                       "images %dx%d", o->data, d->train.h, d->train.w,
-                       d->test.h, d->test.w);
+        (d->train.c != d->test.c || d->train.h != d->test.h || d->train.w != d->test.w ||
+         !d->train.fimages != !d->test.fimages))
+        return nt_fail(err, "%s: the training images are %dx%dx%d %s but the test "
+                       "images %dx%dx%d %s", o->data, d->train.c, d->train.h, d->train.w,
+                       d->train.fimages ? "float32" : "uint8", d->test.c, d->test.h,
+                       d->test.w, d->test.fimages ? "float32" : "uint8");
     d->ntrain = limited(d->train.n, o->limit_train);
     d->ntest = limited(d->test.n, o->limit_test);
-    return feeder_init(&d->feed, net, d->test.h, d->test.w, o->data, err);
+    return nt_feeder_init(&d->feed, &d->test, net->in_c, net->in_h, net->in_w,
+                          rc->mean.n ? rc->mean.v : NULL, rc->std.n ? rc->std.v : NULL,
+                          rc->crop_padding, rc->flip, net->name, o->data, err);
 }
 
 /* ---- the run ----------------------------------------------------------------- */
@@ -680,14 +628,20 @@ static int evaluate(run *r)
     int correct = 0;
     for (int first = 0; first < r->d.ntest; first += B) {
         int n = r->d.ntest - first < B ? r->d.ntest - first : B;
-        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, first,
-                   n);
+        nt_feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, first, n, 0);
         correct += nt_model_eval_batch(&r->m, n, r->labels);
     }
     return correct;
 }
 
 static double ratio(long a, long b) { return b > 0 ? (double)a / (double)b : NAN; }
+
+/* The augmentation key of the model's next step: fixed by seed and step,
+ * never 0 (which means no augmentation). */
+static uint64_t augment_key(const nt_model *m)
+{
+    return nt_hash64(m->seed ^ STREAM_AUGMENT, m->step) | 1;
+}
 
 static void shuffle(int32_t *perm, int n, uint64_t seed, int epoch)
 {
@@ -727,6 +681,9 @@ static void print_banner(const run *r, int load_data_now)
         if (d->ntest < d->test.n)
             printf("%d of ", d->ntest);
         printf("%d test images, %dx%d", d->test.n, d->test.h, d->test.w);
+        if (d->test.c != 1 || d->test.fimages)
+            printf(", %d channel%s, %s", d->test.c, d->test.c == 1 ? "" : "s",
+                   d->test.fimages ? "float32" : "uint8");
         if (d->feed.resize)
             printf(" (resized to %dx%d per batch)", net->in_h, net->in_w);
         printf("\n");
@@ -789,8 +746,8 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         const int first = b * B;
         const int n = r->d.ntrain - first < B ? r->d.ntrain - first : B;
         int ok = 0;
-        feed_batch(&r->d.feed, m->input, r->labels, &r->d.train,
-                   r->perm + first, 0, n);
+        nt_feed_batch(&r->d.feed, m->input, r->labels, &r->d.train, r->perm + first, 0, n,
+                      augment_key(m));
         lr = nt_recipe_lr(&o->recipe, o->lr, per_iter ? (long)m->step : epoch,
                           per_iter ? (long)o->epochs * nb : o->epochs);
         oc.lr = (float)lr;
@@ -1200,7 +1157,8 @@ static int benchmark_mode(run *r, nt_error *err)
         const int b = k % per_epoch;
         if (b == 0)
             shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
-        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B, 0, B);
+        nt_feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B, 0, B,
+                      augment_key(&r->m));
         nt_model_train_step(&r->m, B, r->labels, r->probs, NULL, &oc);
     }
     const double dt = nt_now() - t0;

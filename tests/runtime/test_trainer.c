@@ -418,7 +418,7 @@ START_TEST(test_missing_and_corrupt_data)
     ASSERT_STATUS(r, 1);
     ASSERT_HAS(r.err, "net tiny_flat takes a flat input of 64 features, but "
                       "the images in");
-    ASSERT_HAS(r.err, "have 12x12 = 144 pixels");
+    ASSERT_HAS(r.err, "have 1x12x12 = 144 values");
     result_free(&r);
     tu_tmpdir_remove();
 }

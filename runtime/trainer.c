@@ -63,7 +63,7 @@ typedef struct options {
     uint64_t seed;
     int seed_given;
     int limit_train, limit_test;  /* 0: all */
-    int quiet, no_dropout, eval, shapes;
+    int quiet, no_dropout, eval, shapes, no_table;
     const char *save, *load, *resume, *log, *plot;
     const char *infer, *out, *train_step, *labels, *dump;
     const char *layout;           /* --layout nchw|nhwc; NULL: from the channel count */
@@ -197,6 +197,8 @@ static const opt_def opt_table[] = {
      "training curves, redrawn after every epoch"},
     {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL, NULL, NULL, 0,
      "print only errors, the final done: line and the result of --eval"},
+    {"--no-table", OPT_FLAG, FIELD(no_table), 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "leave the layer table out of the banner"},
     {"-h, --help", OPT_HELP, NOFIELD, 0, 0, 0, 0, NULL, NULL, NULL, 0, "show this help"},
     {"--version", OPT_HELP, NOFIELD, 0, 0, 0, 0, NULL, NULL, NULL, 0,
      "show the netc version"},
@@ -716,8 +718,10 @@ static void print_banner(const run *r, int load_data_now)
         printf("note      the last batch of every epoch would hold 1 example, "
                "which batch norm cannot train on; it is skipped\n");
     printf("\n");
-    print_layer_table(stdout, net);
-    printf("\n");
+    if (!o->no_table) {
+        print_layer_table(stdout, net);
+        printf("\n");
+    }
     fflush(stdout);
 }
 
@@ -895,13 +899,13 @@ static int train(run *r, nt_error *err)
     for (int epoch = r->start_epoch; epoch < o->epochs; epoch++)
         if (train_epoch(r, epoch, &s, &train_s, &trained, err) != 0)
             return EXIT_DATA;
+    const int ran = o->epochs - r->start_epoch;
+    printf("done: loss %.4f, train acc %.3f, test acc %.3f; %.1f "
+           "examples/sec over %d epoch%s (training only), %.1f s in all\n",
+           s.loss, s.train_acc, s.test_acc,
+           train_s > 0 ? (double)trained / train_s : NAN, ran,
+           ran == 1 ? "" : "s", nt_now() - t0);
     if (!o->quiet) {
-        const int ran = o->epochs - r->start_epoch;
-        printf("done: loss %.4f, train acc %.3f, test acc %.3f; %.1f "
-               "examples/sec over %d epoch%s (training only), %.1f s in all\n",
-               s.loss, s.train_acc, s.test_acc,
-               train_s > 0 ? (double)trained / train_s : NAN, ran,
-               ran == 1 ? "" : "s", nt_now() - t0);
         if (o->save)
             printf("saved %s (epoch %d, step %" PRIu64 ")\n", o->save,
                    o->epochs, r->m.step);

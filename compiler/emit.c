@@ -543,6 +543,7 @@ static void emit_desc(emitter *e, const emit_opts *o)
     c_string(e->out, g->file, strlen(g->file));
     P(",\n    .netc_version = \"%s\",\n", o->netc_version);
     P("    .hash = 0x%016llxULL,\n", (unsigned long long)ir_hash(g));
+    P("    .arch_hash = 0x%016llxULL,\n", (unsigned long long)ir_arch_hash(g));
     P("    .in_c = %lld, .in_h = %lld, .in_w = %lld,\n", (long long)in->d[0],
       (long long)(in->rank == 3 ? in->d[1] : 1), (long long)(in->rank == 3 ? in->d[2] : 1));
     P("    .classes = %d,\n", p->classes);

@@ -127,5 +127,8 @@ const char *shape_str(const shape *s, char *buf, size_t n);
 /* A 64-bit hash of everything that determines the network's computation and
  * checkpoint layout (kinds, attributes, shapes, paths, wiring). */
 uint64_t ir_hash(const ir_graph *g);
+/* The same without heights and widths: equal for one network built at two
+ * input sizes (whose tensors can then be the same). */
+uint64_t ir_arch_hash(const ir_graph *g);
 
 #endif

@@ -267,12 +267,15 @@ int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
     snprintf(ep, sizeof ep, "%d", epoch);
     snprintf(step, sizeof step, "%" PRIu64, m->step);
     snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
-    const char *keys[] = {"net", "netc_hash", "epoch", "step", "seed",
-                          "netc_version", "format", "training"};
-    const char *values[] = {net->name, hash, ep, step, seed,
+    char arch[24], input[64];
+    snprintf(arch, sizeof arch, "%016" PRIx64, net->arch_hash);
+    snprintf(input, sizeof input, "%dx%dx%d", net->in_c, net->in_h, net->in_w);
+    const char *keys[] = {"net", "netc_hash", "netc_arch_hash", "input", "epoch", "step",
+                          "seed", "netc_version", "format", "training"};
+    const char *values[] = {net->name, hash, arch, input, ep, step, seed,
                             net->netc_version ? net->netc_version : "",
                             NT_CHECKPOINT_FORMAT, training};
-    rc = nt_st_write(path, e, n, keys, values, training ? 8 : 7, err);
+    rc = nt_st_write(path, e, n, keys, values, training ? 10 : 9, err);
 out:
     if (names)
         for (int k = 0; k < nmom; k++)
@@ -386,6 +389,37 @@ static int meta_u64(const char *v, uint64_t *out)
     return 0;
 }
 
+/* The checkpoint's netc_hash differs from the net's although its tensors
+ * fit: accepted with a note when only the input size differs (the
+ * architecture hashes agree), refused otherwise with what differs. */
+static int same_but_input(const nt_safetensors *st, const nt_net_desc *net,
+                          const char *path, nt_checkpoint_info *ci, nt_error *err)
+{
+    const char *name = nt_st_meta(st, "net"), *arch = nt_st_meta(st, "netc_arch_hash");
+    const char *input = nt_st_meta(st, "input");
+    char want_arch[24], want_input[64];
+    snprintf(want_arch, sizeof want_arch, "%016" PRIx64, net->arch_hash);
+    snprintf(want_input, sizeof want_input, "%dx%dx%d", net->in_c, net->in_h, net->in_w);
+    const int input_differs = input && strcmp(input, want_input) != 0;
+    if (arch && net->arch_hash && strcmp(arch, want_arch) == 0 && input_differs) {
+        snprintf(ci->note, sizeof ci->note, "%s was trained on %s input, net %s takes %s; "
+                 "only the input size differs and the tensors fit, so they are used",
+                 path, input, net->name, want_input);
+        return 0;
+    }
+    if (input_differs)
+        return nt_fail(err, "%s: written by%s%s for input %s (net %s takes %s), and "
+                       "besides the input size its layers differ too (netc_arch_hash %s, "
+                       "net %s has %s), such as a stride, a padding or a pooling window",
+                       path, name ? " net " : " another net", name ? name : "", input,
+                       net->name, want_input, arch ? arch : "absent", net->name, want_arch);
+    return nt_fail(err, "%s: written by a different net%s%s: the tensors and the input "
+                   "size match, but a layer differs, such as a stride, a padding or a "
+                   "pooling window (netc_hash %s, net %s has %016" PRIx64 ")", path,
+                   name ? " " : "", name ? name : "", nt_st_meta(st, "netc_hash"),
+                   net->name, net->hash);
+}
+
 static int read_info(const nt_safetensors *st, const nt_net_desc *net,
                      const char *path, nt_checkpoint_info *ci, nt_error *err)
 {
@@ -399,14 +433,9 @@ static int read_info(const nt_safetensors *st, const nt_net_desc *net,
     if (hash) {
         char want[24];
         snprintf(want, sizeof want, "%016" PRIx64, net->hash);
-        if (strcmp(hash, want) != 0) {
-            const char *name = nt_st_meta(st, "net");
-            return nt_fail(err, "%s: written by a different net%s%s (netc_hash "
-                           "%s, net %s has %s): the tensors match, but "
-                           "something else differs, such as a stride or a "
-                           "padding", path, name ? " " : "", name ? name : "",
-                           hash, net->name, want);
-        }
+        if (strcmp(hash, want) != 0 &&
+            same_but_input(st, net, path, ci, err) != 0)
+            return -1;
     }
     static const char *const keys[3] = {"epoch", "step", "seed"};
     uint64_t v[3] = {0, 0, 0};

@@ -67,6 +67,8 @@ typedef struct nt_net_desc {
     const char *source;         /* the .net file */
     const char *netc_version;
     uint64_t hash;              /* of the expanded network (checkpoint metadata) */
+    uint64_t arch_hash;         /* the same without heights and widths: one
+                                   network at another input size (0: unknown) */
     int in_c, in_h, in_w;       /* per-example input; a flat input of F has in_c = F, in_h = in_w = 1 */
     int classes;                /* logits per example */
 
@@ -217,6 +219,7 @@ typedef struct nt_checkpoint_info {
     int epoch;
     uint64_t step, seed;
     char training[1200];     /* the "training" metadata, "" if absent */
+    char note[400];          /* accepted with a remark (another input size), or "" */
 } nt_checkpoint_info;
 
 /* Reads path into m->params (and the optimizer state of kind `state`: into

@@ -608,8 +608,11 @@ static int setup_model(run *r, int batch_max, nt_error *err)
     r->m.dropout_enabled = !o->no_dropout;
     if (o->recipe.optimizer != NT_OPTIM_SGD && nt_model_alloc_moment2(&r->m, err) != 0)
         return -1;
-    if (o->load && nt_checkpoint_load(&r->m, o->load, 0, NULL, err) != 0)
+    nt_checkpoint_info ci;
+    if (o->load && nt_checkpoint_load(&r->m, o->load, 0, &ci, err) != 0)
         return -1;
+    if (o->load && ci.note[0])
+        fprintf(stderr, "note: %s\n", ci.note);
     return 0;
 }
 
@@ -815,6 +818,8 @@ static int resume(run *r, nt_error *err)
     if (nt_checkpoint_load(&r->m, o->resume, nt_recipe_state(&o->recipe, o->momentum), &ci,
                            err))
         return -1;
+    if (ci.note[0])
+        fprintf(stderr, "note: %s\n", ci.note);
     if (!ci.has_epoch || !ci.has_step || !ci.has_seed)
         return nt_fail(err, "%s: cannot resume: its metadata lacks the epoch, "
                        "step and seed of a netc checkpoint (use --load to "

@@ -169,6 +169,29 @@ START_TEST(bad_colour_data_refused)
 }
 END_TEST
 
+/* Weights trained at one input size load into the same net built for
+ * another, with a note (the trained-at-16, used-at-24 case). */
+START_TEST(other_input_size_accepted_with_a_note)
+{
+    const char *small = e2e_build("cifar_resnet.net", "-D size=16 -D width=4", "cifar_tiny");
+    const char *big = e2e_build("cifar_resnet.net", "-D size=24 -D width=4", "cifar_tiny24");
+    e2e_sh("mkdir -p colour");
+    make_split(e2e_work("colour"), "train", NTRAIN, 1, 0);
+    make_split(e2e_work("colour"), "test", NTEST, 2, 0);
+    e2e_run r = e2e_sh("'%s' --data colour --epochs 0 --save tiny16.st --quiet && "
+                       "'%s' --data colour --load tiny16.st --eval", small, big);
+    E2E_ASSERT_STATUS(r, 0);
+    E2E_ASSERT_HAS(r.err, "note: tiny16.st was trained on 3x16x16 input, net cifar_resnet "
+                          "takes 3x24x24; only the input size differs and the tensors fit, "
+                          "so they are used");
+    E2E_ASSERT_HAS(r.out, "test acc");
+    e2e_free(&r);
+    r = e2e_sh("'%s' inspect tiny16.st", NETC_EXE);
+    E2E_ASSERT_HAS(r.out, "input = 3x16x16");
+    e2e_free(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("colour");
@@ -176,6 +199,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, colour_net_learns);
     tcase_add_test(tc, bad_colour_data_refused);
+    tcase_add_test(tc, other_input_size_accepted_with_a_note);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -504,7 +504,7 @@ static void expand_train(expander *x, const ast_stmt *s, scope *sc)
         }
         value v = {0};
         const char *word = NULL;
-        if (train_setting_takes_word(a->name))
+        if (!train_setting_known(a->name) || train_setting_takes_word(a->name))
             word = a->value->kind == E_NAME ? a->value->name : "";
         else if (eval_expr(&x->ev, sc, a->value, &v))
             continue;

@@ -45,6 +45,11 @@ static const setting *find(const char *name)
     return NULL;
 }
 
+int train_setting_known(const char *name)
+{
+    return find(name) != NULL;
+}
+
 int train_setting_takes_word(const char *name)
 {
     const setting *s = find(name);

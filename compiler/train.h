@@ -10,6 +10,10 @@
 #include "eval.h"
 #include "ir.h"
 
+/* Whether `name` is a setting at all (an unknown one is reported by
+ * train_setting without evaluating its value). */
+int train_setting_known(const char *name);
+
 /* Whether setting `name` takes a word (optimizer = adam) rather than a value:
  * the caller then passes the word instead of evaluating the expression. */
 int train_setting_takes_word(const char *name);

@@ -762,9 +762,11 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         loss_sum += (double)loss * n;
         correct += ok;
         seen += n;
-        if (o->plot && nt_curve_point_due(b, nb))
+        if (o->plot && nt_curve_point_due(b, nb)) {
             nt_curves_add_train(&r->curves, epoch + (double)(b + 1) / nb,
                                 loss_sum / seen, ratio(correct, seen));
+            nt_curves_add_lr(&r->curves, lr);
+        }
         nt_progress_update(&p, b + 1, loss_sum / seen, ratio(correct, seen),
                            nt_now());
     }

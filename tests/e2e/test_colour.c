@@ -104,7 +104,8 @@ START_TEST(colour_net_learns)
      * epoch, train loss 0.86, 0.45, 0.40, 0.38 (label smoothing 0.1 keeps
      * it above 0.3). */
     e2e_run r = e2e_sh("rm -f colour.jsonl && '%s' --data colour --epochs 4 --warmup 1 "
-                       "--batch-size 32 --lr 0.05 --log colour.jsonl --save colour.st --no-table", bin);
+                       "--batch-size 32 --lr 0.05 --log colour.jsonl --save colour.st --no-table "
+                       "--plot colour.svg", bin);
     E2E_ASSERT_STATUS(r, 0);
     E2E_ASSERT_HAS(r.out, "768 training and 256 test images, 16x16, 3 channels, uint8");
     E2E_ASSERT_HAS(r.out, "crop_padding=4 flip=true");
@@ -118,6 +119,11 @@ START_TEST(colour_net_learns)
     /* cosine over 4 epochs, epoch 4 (t = 3): 0.05 * (1 + cos(3 pi / 4)) / 2 */
     ck_assert_msg(fabs(lr - 0.05 * (1 + cos(3 * 3.14159265358979 / 4)) / 2) < 1e-9, "lr %g", lr);
     free(log);
+    /* the plot shows the schedule, scaled to its largest lr */
+    char *svg = e2e_slurp(e2e_work("colour.svg"), NULL);
+    ck_assert_ptr_nonnull(svg);
+    E2E_ASSERT_HAS(svg, "lr / 0.0");
+    free(svg);
     /* the saved checkpoint as a user inspects it */
     r = e2e_sh("'%s' inspect colour.st batchnorm1.weight", NETC_EXE);
     E2E_ASSERT_STATUS(r, 0);

@@ -167,14 +167,34 @@ int nt_data_load(nt_dataset *ds, const char *dir, int train, int classes, int in
         nt_fail(err, "out of memory");
         goto out;
     }
-    snprintf(probe, cap, "%s/train_images.npy", dir);
-    if (!file_exists(probe)) {
-        rc = nt_dataset_load(ds, dir, train ? "train" : "t10k", classes, err);
-        goto out;
+    if (strchr(dir, ',')) {
+        /* explicit paths: TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS */
+        const char *p = dir;
+        int field = 0;
+        for (int k = 0; k < 4; k++) {
+            const size_t len = strcspn(p, ",");
+            if (k == (train ? 0 : 2))
+                snprintf(ipath, cap, "%.*s", (int)len, p);
+            if (k == (train ? 1 : 3))
+                snprintf(lpath, cap, "%.*s", (int)len, p);
+            field += len > 0;
+            p += len + (p[len] == ',');
+        }
+        if (field != 4 || *p) {
+            nt_fail(err, "--data %s: explicit paths are four .npy files separated by commas: "
+                    "TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS", dir);
+            goto out;
+        }
+    } else {
+        snprintf(probe, cap, "%s/train_images.npy", dir);
+        if (!file_exists(probe)) {
+            rc = nt_dataset_load(ds, dir, train ? "train" : "t10k", classes, err);
+            goto out;
+        }
+        const char *split = train ? "train" : "test";
+        snprintf(ipath, cap, "%s/%s_images.npy", dir, split);
+        snprintf(lpath, cap, "%s/%s_labels.npy", dir, split);
     }
-    const char *split = train ? "train" : "test";
-    snprintf(ipath, cap, "%s/%s_images.npy", dir, split);
-    snprintf(lpath, cap, "%s/%s_labels.npy", dir, split);
     if (load_npy_images(ds, ipath, in_c, layout, err) != 0 ||
         load_npy_labels(ds, lpath, ipath, classes, err) != 0) {
         nt_dataset_free(ds);

@@ -63,8 +63,9 @@ typedef enum nt_layout { NT_LAYOUT_AUTO, NT_LAYOUT_NCHW, NT_LAYOUT_NHWC } nt_lay
 
 /* Loads the training (train != 0) or the test split from dir: NumPy arrays
  * if dir holds train_images.npy (and train_labels.npy, test_images.npy,
- * test_labels.npy), else MNIST-format IDX files (nt_dataset_load with
- * "train" / "t10k"). NumPy images are uint8 or float32, N x H x W (grey),
+ * test_labels.npy), or the four .npy files dir names as
+ * "TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS", else MNIST-format IDX
+ * files (nt_dataset_load with "train" / "t10k"). NumPy images are uint8 or float32, N x H x W (grey),
  * N x C x H x W or N x H x W x C (layout; NT_LAYOUT_AUTO: the one whose
  * channel axis holds in_c, NCHW when both do); labels are any integer type.
  * Refused with a message naming the file: another dtype, a count that

@@ -138,7 +138,8 @@ typedef struct opt_def {
 static const opt_def opt_table[] = {
     {"--data", OPT_PATH, FIELD(data), 0, 0, 0, 0, NULL, "data", "DIR", 1,
      "NumPy arrays {train,test}_{images,labels}.npy (images uint8 or float32, labels "
-     "integers) or MNIST-format IDX files {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"},
+     "integers) or MNIST-format IDX files {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]; "
+     "or four .npy paths TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS"},
     {"--layout", OPT_PATH, FIELD(layout), 0, 0, 0, 0, NULL, NULL, "nchw|nhwc", 0,
      "layout of 4-d .npy images (default: the one whose channel axis matches the net)"},
     {"--limit-train", OPT_INT, FIELD(limit_train), 1, MAX_COUNT, 0, 0, NULL, NULL, "N", 0,

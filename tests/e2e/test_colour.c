@@ -168,6 +168,16 @@ START_TEST(bad_colour_data_refused)
     E2E_ASSERT_STATUS(r, 2);
     E2E_ASSERT_HAS(r.err, "mean and std have 2 values, but the net takes 3 input channels");
     e2e_free(&r);
+    /* explicit paths: the test split as training data too */
+    r = e2e_sh("'%s' --data bad/test_images.npy,bad/test_labels.npy,bad/test_images.npy,"
+               "bad/test_labels.npy --epochs 1 --batch-size 4 --quiet", bin);
+    E2E_ASSERT_STATUS(r, 0);
+    E2E_ASSERT_HAS(r.out, "done: loss");
+    e2e_free(&r);
+    r = e2e_sh("'%s' --data a.npy,b.npy --epochs 1", bin);
+    E2E_ASSERT_STATUS(r, 1);
+    E2E_ASSERT_HAS(r.err, "explicit paths are four .npy files separated by commas");
+    e2e_free(&r);
     r = e2e_sh("'%s' --optimiser adam", bin);
     E2E_ASSERT_STATUS(r, 2);
     E2E_ASSERT_HAS(r.err, "unknown option '--optimiser'");

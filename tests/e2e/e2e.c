@@ -87,3 +87,15 @@ const char *e2e_build(const char *file, const char *netc_options, const char *bi
     e2e_free(&r);
     return keep[k];
 }
+
+double e2e_log_last(const char *log, const char *key)
+{
+    const char *last = log, *p;
+    while ((p = strchr(last, '\n')) && p[1])
+        last = p + 1;
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *v = strstr(last, pat);
+    ck_assert_msg(v != NULL, "no %s in log line %s", key, last);
+    return atof(v + strlen(pat));
+}

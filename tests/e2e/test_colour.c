@@ -12,30 +12,9 @@
 #include "e2e.h"
 #include "nt_base.h"
 #include "nt_io.h"
+#include "testutil.h"
 
 enum { SIDE = 16, CLASSES = 4, NTRAIN = 768, NTEST = 256 };
-
-static void write_npy(const char *path, const char *descr, const int64_t *shape, int ndim,
-                      const void *data, size_t bytes)
-{
-    char head[256];
-    int n = snprintf(head, sizeof head, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     descr);
-    for (int d = 0; d < ndim; d++)
-        n += snprintf(head + n, sizeof head - (size_t)n, "%lld, ", (long long)shape[d]);
-    n += snprintf(head + n, sizeof head - (size_t)n, "), }");
-    while ((10 + n + 1) % 64)
-        head[n++] = ' ';
-    head[n++] = '\n';
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 255),
-                             (unsigned char)(n >> 8)};
-    fwrite(pre, 1, 10, f);
-    fwrite(head, 1, (size_t)n, f);
-    fwrite(data, 1, bytes, f);
-    fclose(f);
-}
 
 /* Noise with a 6x6 square somewhere whose colour (red, green, blue, white)
  * is the class: invariant to crops and flips. nhwc: N x H x W x C. */
@@ -66,26 +45,14 @@ static void make_split(const char *dir, const char *split, int n, uint64_t seed,
     const int64_t nchw[4] = {n, 3, SIDE, SIDE}, nhwc[4] = {n, SIDE, SIDE, 3}, ln[1] = {n};
     snprintf(p, sizeof p, "%s/%s_images.npy", dir, split);
     if (as_float)
-        write_npy(p, "<f4", nhwc, 4, xf, (size_t)n * per * sizeof(float));
+        tu_write_npy(p, "<f4", nhwc, 4, xf, (size_t)n * per * sizeof(float));
     else
-        write_npy(p, "|u1", nchw, 4, x, (size_t)n * per);
+        tu_write_npy(p, "|u1", nchw, 4, x, (size_t)n * per);
     snprintf(p, sizeof p, "%s/%s_labels.npy", dir, split);
-    write_npy(p, "<i8", ln, 1, y, (size_t)n * sizeof *y);
+    tu_write_npy(p, "<i8", ln, 1, y, (size_t)n * sizeof *y);
     free(x);
     free(xf);
     free(y);
-}
-
-static double last_value(const char *log, const char *key)
-{
-    const char *last = log, *p;
-    while ((p = strchr(last, '\n')) && p[1])
-        last = p + 1;
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *v = strstr(last, pat);
-    ck_assert_msg(v != NULL, "no %s in log line %s", key, last);
-    return atof(v + strlen(pat));
 }
 
 static const char *colour_net(void)
@@ -114,7 +81,7 @@ START_TEST(colour_net_learns)
     e2e_free(&r);
     char *log = e2e_slurp(e2e_work("colour.jsonl"), NULL);
     ck_assert_ptr_nonnull(log);
-    const double test = last_value(log, "test_acc"), lr = last_value(log, "lr");
+    const double test = e2e_log_last(log, "test_acc"), lr = e2e_log_last(log, "lr");
     ck_assert_msg(test >= 0.9, "the colour net did not learn: test acc %.3f\n%s", test, log);
     /* cosine over 4 epochs, epoch 4 (t = 3): 0.05 * (1 + cos(3 pi / 4)) / 2 */
     ck_assert_msg(fabs(lr - 0.05 * (1 + cos(3 * 3.14159265358979 / 4)) / 2) < 1e-9, "lr %g", lr);

@@ -112,30 +112,6 @@ END_TEST
 
 /* ---- NumPy datasets ------------------------------------------------------------------- */
 
-/* Writes a .npy file of dtype descr, version 1.0; data of `bytes` bytes
- * (fewer than the shape needs makes a truncated file). */
-static void write_npy(const char *path, const char *descr, const int64_t *shape, int ndim,
-                      const void *data, size_t bytes)
-{
-    char head[256];
-    int n = snprintf(head, sizeof head, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     descr);
-    for (int d = 0; d < ndim; d++)
-        n += snprintf(head + n, sizeof head - (size_t)n, "%lld, ", (long long)shape[d]);
-    n += snprintf(head + n, sizeof head - (size_t)n, "), }");
-    while ((10 + n + 1) % 64)
-        head[n++] = ' ';
-    head[n++] = '\n';
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 255),
-                             (unsigned char)(n >> 8)};
-    fwrite(pre, 1, 10, f);
-    fwrite(head, 1, (size_t)n, f);
-    fwrite(data, 1, bytes, f);
-    fclose(f);
-}
-
 enum { NI = 4, NC = 3, NH = 5, NW = 6 };
 
 /* A valid colour dataset in dir: uint8 NCHW (or NHWC) images, int64 labels. */
@@ -155,12 +131,12 @@ static void write_set(const char *dir, int nhwc, const char *labels_descr)
     for (int s = 0; s < 2; s++) {
         const char *split = s ? "test" : "train";
         snprintf(path, sizeof path, "%s/%s_images.npy", dir, split);
-        write_npy(path, "|u1", nhwc ? nhwc_shape : nchw, 4, nhwc ? hwc : img, sizeof img);
+        tu_write_npy(path, "|u1", nhwc ? nhwc_shape : nchw, 4, nhwc ? hwc : img, sizeof img);
         snprintf(path, sizeof path, "%s/%s_labels.npy", dir, split);
         if (strcmp(labels_descr, "<i8") == 0)
-            write_npy(path, "<i8", ln, 1, lab64, sizeof lab64);
+            tu_write_npy(path, "<i8", ln, 1, lab64, sizeof lab64);
         else
-            write_npy(path, "|u1", ln, 1, lab8, sizeof lab8);
+            tu_write_npy(path, "|u1", ln, 1, lab8, sizeof lab8);
     }
 }
 
@@ -191,9 +167,9 @@ START_TEST(test_npy_layouts_and_label_types)
     char p[600];
     for (int s = 0; s < 2; s++) {
         snprintf(p, sizeof p, "%s/%s_images.npy", tu_tmpdir(), s ? "test" : "train");
-        write_npy(p, "<f4", fs, 3, fx, sizeof fx);
+        tu_write_npy(p, "<f4", fs, 3, fx, sizeof fx);
         snprintf(p, sizeof p, "%s/%s_labels.npy", tu_tmpdir(), s ? "test" : "train");
-        write_npy(p, "<i4", ls, 1, l32, sizeof l32);
+        tu_write_npy(p, "<i4", ls, 1, l32, sizeof l32);
     }
     ck_assert_msg(nt_data_load(&a, tu_tmpdir(), 1, 2, 1, NT_LAYOUT_AUTO, &err) == 0, "%s",
                   err.msg);
@@ -241,28 +217,28 @@ START_TEST(test_bad_data_refused)
     const int64_t labels[NI] = {0, 1, 12, 2};
 
     write_set(dir, 0, "<i8");
-    write_npy(lab, "<i8", l3, 1, labels, 3 * sizeof(int64_t));
+    tu_write_npy(lab, "<i8", l3, 1, labels, 3 * sizeof(int64_t));
     assert_refused(dir, NC, "train_labels.npy holds 3 labels but");
-    write_npy(lab, "<i8", l4, 1, labels, sizeof labels);
+    tu_write_npy(lab, "<i8", l4, 1, labels, sizeof labels);
     assert_refused(dir, NC, "train_labels.npy: label 12 of example 2 is not a class number "
                             "from 0 to 9");
     write_set(dir, 0, "<i8");
     assert_refused(dir, 1, "net cifar takes 1 input channel, but the images in");
     const int64_t grey[3] = {NI, NH, NW};
-    write_npy(img, "|u1", grey, 3, px, (size_t)NI * NH * NW);
+    tu_write_npy(img, "|u1", grey, 3, px, (size_t)NI * NH * NW);
     assert_refused(dir, NC, "have 1 (grey)");
-    write_npy(img, "|u1", shape, 4, px, sizeof px - 5);
+    tu_write_npy(img, "|u1", shape, 4, px, sizeof px - 5);
     assert_refused(dir, NC, "train_images.npy: truncated: the shape needs 360 data bytes, "
                             "the file holds 355");
     float fpx[NI * NC * NH * NW] = {0};
     fpx[2 * NC * NH * NW + 7] = NAN;
-    write_npy(img, "<f4", shape, 4, fpx, sizeof fpx);
+    tu_write_npy(img, "<f4", shape, 4, fpx, sizeof fpx);
     assert_refused(dir, NC, "train_images.npy: image 2 holds NaN (float images must be finite)");
-    write_npy(img, "<i4", l4, 1, labels, sizeof labels / 2);
+    tu_write_npy(img, "<i4", l4, 1, labels, sizeof labels / 2);
     assert_refused(dir, NC, "images must be uint8 or float32, the array is '<i4'");
     write_set(dir, 0, "<i8");
     const float flab[NI] = {0, 1, 2, 3};
-    write_npy(lab, "<f4", l4, 1, flab, sizeof flab);
+    tu_write_npy(lab, "<f4", l4, 1, flab, sizeof flab);
     assert_refused(dir, NC, "labels must be integers (uint8, int32, int64, ...), the array is "
                             "float32");
     tu_tmpdir_remove();

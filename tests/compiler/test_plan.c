@@ -100,7 +100,7 @@ static void check_plan(const ctest *t)
 }
 
 static const char *const nets[] = {"lenet", "lenet_bn", "alexnet", "vgg",
-                                   "nin", "googlenet", "resnet18"};
+                                   "nin", "googlenet", "resnet18", "cifar_resnet"};
 
 START_TEST(seed_networks)
 {
@@ -160,7 +160,7 @@ static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("memory plan");
-    tcase_add_loop_test(tc, seed_networks, 0, 7);
+    tcase_add_loop_test(tc, seed_networks, 0, (int)(sizeof nets / sizeof *nets));
     tcase_add_loop_test(tc, branchy_networks, 0, 4);
     tcase_add_test(tc, output_must_be_flat);
     suite_add_tcase(s, tc);

@@ -10,7 +10,7 @@
 #include "e2e.h"
 
 static const char *const nets[] = {"lenet", "lenet_bn", "alexnet", "vgg",
-                                   "nin", "googlenet", "resnet18"};
+                                   "nin", "googlenet", "resnet18", "cifar_resnet"};
 #define NNETS (sizeof nets / sizeof *nets)
 
 START_TEST(emits_warning_free_c)

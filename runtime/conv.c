@@ -27,6 +27,7 @@
  * The kernels use nt_num_threads() threads, which must not exceed the count
  * given to nt_conv2d_scratch_floats(), and must be called from outside any
  * OpenMP parallel region (their thread slices of the scratch are shared). */
+#include "conv_direct.h"
 #include "nt_kernels.h"
 
 #include <assert.h>
@@ -53,6 +54,7 @@ typedef struct conv_plan {
     int direct;   /* 1x1, stride 1, no padding: no im2col for 1-image tiles */
     size_t col;   /* floats of column matrix per thread */
     size_t tmp;   /* floats of [OC, tile] staging per thread (groups only) */
+    int dconv;    /* the direct convolution of conv_direct.c, by image */
     size_t per_thread;
 } conv_plan;
 
@@ -69,6 +71,45 @@ static void check_dims(const nt_conv2d_dims *d)
     assert(d->OH == (d->H + 2 * d->PH - d->KH) / d->SH + 1);
     assert(d->OW == (d->W + 2 * d->PW - d->KW) / d->SW + 1);
     (void)d;
+}
+
+/* Stride-1 layers with a few channels and narrow images (LeNet's) go
+ * through conv_direct.c: their im2col matrices are as big as the arithmetic
+ * and their GEMMs too thin to run fast. */
+static int direct_fits(const nt_conv2d_dims *d)
+{
+    return d->SH == 1 && d->SW == 1 && d->KH * d->KW > 1 && d->C <= 16 &&
+           d->OC <= 32 && d->W <= NT_DIRECT_MAX_W &&
+           d->OW <= NT_DIRECT_MAX_W;
+}
+
+typedef void (*direct_fwd_fn)(float *, const float *, const float *,
+                              const float *, const nt_conv2d_dims *, float *);
+typedef void (*direct_bwd_fn)(float *, float *, const float *, const float *,
+                              const float *, const nt_conv2d_dims *, float *);
+
+static direct_fwd_fn direct_forward(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    switch (nt_cpu_isa()) {
+    case NT_ISA_AVX512: return nt_conv_direct_forward_avx512;
+    case NT_ISA_AVX2: return nt_conv_direct_forward_avx2;
+    default: break;
+    }
+#endif
+    return nt_conv_direct_forward_generic;
+}
+
+static direct_bwd_fn direct_backward(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    switch (nt_cpu_isa()) {
+    case NT_ISA_AVX512: return nt_conv_direct_backward_avx512;
+    case NT_ISA_AVX2: return nt_conv_direct_backward_avx2;
+    default: break;
+    }
+#endif
+    return nt_conv_direct_backward_generic;
 }
 
 static conv_plan make_plan(const nt_conv2d_dims *d)
@@ -95,6 +136,13 @@ static conv_plan make_plan(const nt_conv2d_dims *d)
     p.col = p.direct && p.ipg == 1 ? 0 : (size_t)p.ckk * p.tile;
     p.tmp = p.ipg > 1 ? (size_t)d->OC * p.tile : 0;
     p.per_thread = p.col + p.tmp;
+    p.dconv = direct_fits(d);
+    if (p.dconv) {
+        /* the planes of one image, then 16 partial sums per weight */
+        size_t need = nt_conv_direct_buf_floats_generic(d) +
+                      (size_t)16 * d->OC * p.ckk;
+        p.per_thread = need > p.per_thread ? need : p.per_thread;
+    }
     return p;
 }
 
@@ -490,6 +538,16 @@ void nt_conv2d_forward(float *out, const float *in, const float *w,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
+    if (p.dconv) {
+        direct_fwd_fn fwd = direct_forward();
+        size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p.P;
+#pragma omp parallel for schedule(static) num_threads(nt) if (team)
+        for (int n = 0; n < N; n++)
+            fwd(out + n * out_img, in + n * in_img, w, b, d,
+                scratch + (size_t)omp_get_thread_num() * p.per_thread);
+        return;
+    }
+
 #pragma omp parallel for schedule(static) num_threads(nt) private(t) if (npar > 0)
     for (int g = 0; g < npar; g++) {
         conv_bufs bufs = thread_bufs(scratch, &p, omp_get_thread_num());
@@ -500,6 +558,62 @@ void nt_conv2d_forward(float *out, const float *in, const float *w,
     for (int g = npar; g < s.ngroups; g++)
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
             forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt);
+}
+
+/* dw += the partial sums of threads 1 .. used - 1, in thread order. */
+static void add_partials(float *dw, const float *partial, int used,
+                         size_t wsize, int nt)
+{
+    if (used <= 1)
+        return;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (size_t i = 0; i < wsize; i++) {
+        float sum = dw[i];
+        for (int k = 1; k < used; k++)
+            sum += partial[(size_t)(k - 1) * wsize + i];
+        dw[i] = sum;
+    }
+}
+
+/* The backward of conv_direct.c, image by image. Each thread gathers 16
+ * partial sums per weight over its images, then adds them up in a fixed
+ * order: thread 0 into dw, thread k > 0 into partial[k - 1]; then the
+ * partials are added in thread order. */
+static void backward_direct(float *din, float *dw, const float *dout,
+                            const float *in, const float *w,
+                            const nt_conv2d_dims *d, const conv_plan *p,
+                            float *scratch, int team, int nt)
+{
+    direct_bwd_fn bwd = direct_backward();
+    size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p->P;
+    size_t wsize = (size_t)d->OC * p->ckk;
+    size_t planes = nt_conv_direct_buf_floats_generic(d);
+    float *partial = scratch + (size_t)nt * p->per_thread;
+    int used = 1;
+#pragma omp parallel num_threads(nt) if (team)
+    {
+        int tid = omp_get_thread_num();
+        float *acc = tid == 0 ? dw : partial + (size_t)(tid - 1) * wsize;
+        float *buf = scratch + (size_t)tid * p->per_thread;
+        float *lanes = buf + planes;
+#pragma omp single
+        used = omp_get_num_threads();
+        memset(lanes, 0, sizeof(float) * 16 * wsize);
+#pragma omp for schedule(static)
+        for (int n = 0; n < d->N; n++)
+            bwd(din ? din + n * in_img : NULL, lanes, dout + n * out_img,
+                in + n * in_img, w, d, buf);
+        for (size_t i = 0; i < wsize; i++) {
+            const float *l = lanes + 16 * i;
+            float s[8];
+            for (int k = 0; k < 8; k++)
+                s[k] = l[k] + l[k + 8];
+            float sum = ((s[0] + s[4]) + (s[2] + s[6])) +
+                        ((s[1] + s[5]) + (s[3] + s[7]));
+            acc[i] = tid == 0 ? acc[i] + sum : sum;
+        }
+    }
+    add_partials(dw, partial, used, wsize, nt);
 }
 
 void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,
@@ -528,6 +642,11 @@ void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,
         }
     }
 
+    if (p.dconv) {
+        backward_direct(din, dw, dout, in, w, d, &p, scratch, team, nt);
+        return;
+    }
+
     if (npar > 0) {
         /* thread 0 adds into dw, thread k > 0 into partial[k - 1] */
         float *partial = scratch + (size_t)nt * p.per_thread;
@@ -550,15 +669,7 @@ void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,
             if (fresh)
                 memset(acc, 0, sizeof(float) * wsize);
         }
-        if (used > 1) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-            for (size_t i = 0; i < wsize; i++) {
-                float sum = dw[i];
-                for (int k = 1; k < used; k++)
-                    sum += partial[(size_t)(k - 1) * wsize + i];
-                dw[i] = sum;
-            }
-        }
+        add_partials(dw, partial, used, wsize, nt);
     }
 
     conv_bufs bufs0 = thread_bufs(scratch, &p, 0);

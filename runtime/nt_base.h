@@ -56,6 +56,30 @@ int nt_num_threads(void);
  * Generated trainers call it first thing in main(). */
 void nt_prefer_passive_wait(char **argv);
 
+/* ---- CPU dispatch ------------------------------------------------------ */
+
+/* The instruction sets the runtime has kernels for, best last. */
+typedef enum nt_isa {
+    NT_ISA_GENERIC = 0, /* portable C */
+    NT_ISA_AVX2 = 1,    /* AVX2 + FMA */
+    NT_ISA_AVX512 = 2,  /* AVX-512F */
+} nt_isa;
+
+/* The ISA the kernels use. Chosen once, on first use: the best this CPU and
+ * its OS support (cpuid, and xgetbv for the register state the OS saves),
+ * unless the environment variable NETC_ISA=generic|avx2|avx512 asks for
+ * another. A NETC_ISA the CPU lacks, or a value not in that list, is reported
+ * on stderr once and the best supported ISA is used instead. */
+nt_isa nt_cpu_isa(void);
+/* 1 if this CPU and OS can run kernels for isa. */
+int nt_cpu_has(nt_isa isa);
+/* Forces the kernels onto isa from now on (tests and benchmarks; call it
+ * outside parallel regions). Returns 0, or -1 and changes nothing if the CPU
+ * lacks isa. */
+int nt_cpu_force(nt_isa isa);
+/* "generic", "avx2" or "avx512". */
+const char *nt_isa_name(nt_isa isa);
+
 /* ---- random numbers ---------------------------------------------------- */
 
 /* A small sequential generator (xoshiro256** seeded through splitmix64) for

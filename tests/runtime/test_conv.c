@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fixtures/conv_torch.h"
+#include "gemm_paths.h"
 #include "nt_kernels.h"
 
 typedef struct conv_case {
@@ -47,6 +48,13 @@ static const conv_case cases[] = {
     {1, 32, 30, 30, 16, 1, 1, 1, 1, 0, 0, 0},
     /* short output rows (the gather path) in images split into 2 tiles */
     {3, 32, 64, 15, 8, 3, 3, 1, 1, 1, 1, 1},
+    /* the direct path (conv_direct.c; stride 1, C <= 16, OC <= 32, rows of
+     * at most 64): LeNet's two convolutions, rows of 3 and of 4 vectors,
+     * and cases 0, 4 and 6 above */
+    {4, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1},
+    {4, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1},
+    {2, 3, 20, 48, 4, 3, 3, 1, 1, 1, 1, 1},
+    {3, 2, 50, 62, 3, 3, 2, 1, 1, 1, 1, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define NRANDOM 8
@@ -59,6 +67,9 @@ static const conv_case grad_cases[] = {
     {1, 2, 9, 10, 3, 5, 5, 3, 3, 2, 1, 0},
     {2, 4, 3, 5, 3, 1, 1, 1, 1, 0, 0, 1},
     {3, 2, 5, 6, 3, 3, 3, 2, 1, 3, 0, 1},
+    /* the direct path: LeNet-like, and padding wider than the kernel */
+    {2, 2, 8, 9, 3, 5, 5, 1, 1, 2, 2, 1},
+    {2, 2, 4, 5, 2, 2, 3, 1, 1, 3, 3, 0},
 };
 #define NGRAD (int)(sizeof grad_cases / sizeof grad_cases[0])
 
@@ -470,9 +481,9 @@ START_TEST(test_torch)
 }
 END_TEST
 
-static Suite *conv_suite(void)
+static Suite *conv_suite(const char *name)
 {
-    Suite *s = suite_create("conv");
+    Suite *s = suite_create(name);
     TCase *tc = tcase_create("forward");
     tcase_add_loop_test(tc, test_forward, 0, NCASES + NRANDOM);
     suite_add_tcase(s, tc);
@@ -494,9 +505,5 @@ static Suite *conv_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(conv_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_gemm_paths("conv", conv_suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

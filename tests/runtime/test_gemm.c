@@ -1,7 +1,11 @@
-/* test_gemm.c - nt_sgemm against a naive double-precision loop: all four
- * transpose combinations, leading dimensions wider than the matrices, shapes
- * that split M and that split N, with 1 and 2 threads, outside and inside an
- * OpenMP parallel region, and the degenerate K = 0 and M = 0 cases. */
+/* test_gemm.c - nt_sgemm against a naive double-precision loop, on every
+ * GEMM path (the own SGEMM forced onto each ISA the CPU has, then OpenBLAS;
+ * see gemm_paths.h): all four transpose combinations, leading dimensions
+ * wider than the matrices, shapes that split M and that split N, with 1 and
+ * 2 threads, outside and inside an OpenMP parallel region, a grid of odd
+ * sizes around the register tiles and cache blocks with several alpha and
+ * beta, beta == 0 over a C of NaN, bit-identical repeated runs, and the
+ * degenerate K = 0 and M = 0 cases. */
 #include "testutil.h"
 
 #include <math.h>
@@ -10,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_paths.h"
 #include "nt_kernels.h"
 
 typedef struct gemm_case {
@@ -203,9 +208,121 @@ START_TEST(test_by_hand)
 }
 END_TEST
 
-static Suite *gemm_suite(void)
+/* Sizes around the register tiles (4x16 generic, 6x16 AVX2, 12x32
+ * AVX-512) and the cache blocks (kc = 256, mc = 120 or 240): a product of
+ * each transpose combination for each of GRID index mixes of them. */
+static const int grid_m[] = {1, 3, 17, 33, 131, 250};
+static const int grid_n[] = {1, 3, 17, 33, 100, 47};
+static const int grid_k[] = {1, 3, 17, 33, 300, 520};
+static const float grid_ab[][2] = {{1.0f, 0.0f}, {0.75f, -0.5f},
+                                   {1.0f, 1.0f}, {-2.0f, 0.25f}};
+#define GRID 96
+
+static gemm_case grid_case(int i)
 {
-    Suite *s = suite_create("gemm");
+    gemm_case g = {i & 1, (i >> 1) & 1, grid_m[(i >> 2) % 6],
+                   grid_n[(i / 3) % 6], grid_k[(i / 5) % 6], i % 3,
+                   (i / 2) % 4, i % 5, grid_ab[(i / 7) % 4][0],
+                   grid_ab[(i / 7) % 4][1]};
+    return g;
+}
+
+START_TEST(test_grid)
+{
+    double max_abs = 0.0, max_rel = 0.0;
+    char what[128];
+    for (int i = 0; i < GRID; i++) {
+        gemm_case g = grid_case(i);
+        gemm_data t = gemm_make(g, 400 + (uint64_t)i);
+        float *C = tu_alloc_nan((size_t)g.M * t.ldc);
+        for (int nt = 1; nt <= 2; nt++) {
+            nt_set_num_threads(nt);
+            gemm_run(&t, C);
+            snprintf(what, sizeof what,
+                     "%s grid ta=%d tb=%d %dx%dx%d alpha %g beta %g, %d "
+                     "thread(s)",
+                     tu_gemm_path, g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.beta,
+                     nt);
+            gemm_check(&t, C, what);
+            float *got = malloc(sizeof(float) * ((size_t)g.M * g.N + 1));
+            for (int r = 0; r < g.M; r++)
+                memcpy(got + (size_t)r * g.N, C + (size_t)r * t.ldc,
+                       sizeof(float) * (size_t)g.N);
+            tu_diff d = tu_compare_d(got, t.want, (size_t)g.M * g.N, 1e-4, 1e-5);
+            max_abs = d.max_abs > max_abs ? d.max_abs : max_abs;
+            max_rel = d.max_rel > max_rel ? d.max_rel : max_rel;
+            free(got);
+        }
+        free(C);
+        gemm_free(&t);
+    }
+    printf("gemm[%s]: %d products x 1 and 2 threads against the double loop: "
+           "max abs err %.3g, max rel err %.3g\n",
+           tu_gemm_path, GRID, max_abs, max_rel);
+}
+END_TEST
+
+/* beta == 0: C is written, never read (a NaN in it must not leak). */
+START_TEST(test_beta_zero_ignores_c)
+{
+    nt_set_num_threads(1 + _i);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            gemm_case g = {ta, tb, 37, 70, 45, 1, 2, 3, 1.5f, 0.0f};
+            gemm_data t = gemm_make(g, 500 + (uint64_t)(2 * ta + tb));
+            for (int i = 0; i < g.M; i++)
+                for (int j = 0; j < g.N; j++)
+                    t.C0[(size_t)i * t.ldc + j] = NAN;
+            float *C = tu_alloc_nan((size_t)g.M * t.ldc);
+            gemm_run(&t, C);
+            /* want was computed as alpha * s + 0 * NaN: recompute */
+            for (int i = 0; i < g.M; i++)
+                for (int j = 0; j < g.N; j++) {
+                    double s = 0.0;
+                    for (int k = 0; k < g.K; k++)
+                        s += (double)(ta ? t.A[(size_t)k * t.lda + i]
+                                         : t.A[(size_t)i * t.lda + k]) *
+                             (tb ? t.B[(size_t)j * t.ldb + k]
+                                 : t.B[(size_t)k * t.ldb + j]);
+                    t.want[(size_t)i * g.N + j] = g.alpha * s;
+                }
+            char what[96];
+            snprintf(what, sizeof what, "%s beta=0 over NaN ta=%d tb=%d",
+                     tu_gemm_path, ta, tb);
+            gemm_check(&t, C, what);
+            free(C);
+            gemm_free(&t);
+        }
+}
+END_TEST
+
+/* The same call twice gives the same bits; the own SGEMM also gives the same
+ * bits on 1 and 2 threads (a split never changes an element's sum). */
+START_TEST(test_bit_identical)
+{
+    gemm_case g = {_i & 1, (_i >> 1) & 1, 203, 390, 530, 0, 1, 2, 0.5f, 0.5f};
+    gemm_data t = gemm_make(g, 600 + (uint64_t)_i);
+    size_t n = (size_t)g.M * t.ldc;
+    float *C[3];
+    for (int r = 0; r < 3; r++) {
+        nt_set_num_threads(r < 2 ? 2 : 1);
+        C[r] = tu_alloc_nan(n);
+        gemm_run(&t, C[r]);
+    }
+    ck_assert_msg(memcmp(C[0], C[1], sizeof(float) * n) == 0,
+                  "%s: two runs with 2 threads differ", tu_gemm_path);
+    if (strcmp(tu_gemm_path, "openblas") != 0)
+        ck_assert_msg(memcmp(C[0], C[2], sizeof(float) * n) == 0,
+                      "%s: 1 and 2 threads differ", tu_gemm_path);
+    for (int r = 0; r < 3; r++)
+        free(C[r]);
+    gemm_free(&t);
+}
+END_TEST
+
+static Suite *gemm_suite(const char *name)
+{
+    Suite *s = suite_create(name);
     TCase *tc = tcase_create("outside_parallel");
     tcase_add_loop_test(tc, test_outside_parallel, 0,
                         4 * (int)(sizeof shapes / sizeof shapes[0]));
@@ -215,18 +332,21 @@ static Suite *gemm_suite(void)
     tcase_add_loop_test(tc, test_inside_parallel, 0, 2);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("grid");
+    tcase_add_test(tc, test_grid);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("edge_cases");
     tcase_add_test(tc, test_degenerate);
     tcase_add_test(tc, test_by_hand);
+    tcase_add_loop_test(tc, test_beta_zero_ignores_c, 0, 2);
+    tcase_add_loop_test(tc, test_bit_identical, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(gemm_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_gemm_paths("gemm", gemm_suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fixtures/linear_torch.h"
+#include "gemm_paths.h"
 #include "nt_kernels.h"
 
 typedef struct lin_case {
@@ -243,10 +244,10 @@ START_TEST(test_torch)
 }
 END_TEST
 
-static Suite *linear_suite(void)
+static Suite *linear_suite(const char *name)
 {
     int ncases = (int)(sizeof cases / sizeof cases[0]);
-    Suite *s = suite_create("linear");
+    Suite *s = suite_create(name);
     TCase *tc = tcase_create("forward");
     tcase_add_loop_test(tc, test_forward, 0, ncases);
     suite_add_tcase(s, tc);
@@ -264,9 +265,5 @@ static Suite *linear_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(linear_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_gemm_paths("linear", linear_suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,0 +1,236 @@
+/* conv_direct.c - direct convolution of one image, forward and backward, for
+ * layers with few channels and small images (LeNet's), where im2col costs
+ * more than the arithmetic. conv.c decides when (nt_conv_direct_fits) and
+ * does the threads; the plain reference loops are conv.c's.
+ *
+ * The loops run along output (or input) rows in vectors of 16 lanes (GCC's
+ * vector extension: one zmm, two ymm or four xmm), over zero-padded copies
+ * of the image so that rows need no remainder loops. This one source is
+ * compiled once per ISA (conv_direct_ISA.c with meson's -m flags), and
+ * conv.c calls the copy of nt_cpu_isa(). Each output or gradient element is
+ * one chain of multiply-adds in a fixed order: results depend on the ISA,
+ * not on the thread count. */
+#include "conv_direct.h"
+
+#include <string.h>
+
+#define CAT2(a, b) a##_##b
+#define CAT(a, b) CAT2(a, b)
+#define FN(name) CAT(name, NT_ISA_SUFFIX)
+
+static int round16(int x) { return (x + 15) / 16 * 16; }
+static int round4(int x) { return (x + 3) / 4 * 4; }
+static int max_int(int a, int b) { return a > b ? a : b; }
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+/* Rows of output (forward) or input (input gradient), and output channels
+ * (weight gradient), go through the loops in blocks of this many: that many
+ * independent chains of multiply-adds, to cover the FMA latency. The last
+ * block computes rows past the end (on zero padding) and drops them. */
+#define BLK 4
+
+/* The padded planes of one image. */
+typedef struct direct_geom {
+    int Hp, Wp;  /* input plane with the conv's padding, wide enough for a
+                    block of 16-lane rows of output: [C, Hp, Wp] */
+    int OWv, Wv; /* output and input widths rounded up to 16 */
+    int Hd, Wd;  /* output gradient with KH-1 / KW-1 rows and columns of
+                    zeros before it, for the input gradient: [OC, Hd, Wd] */
+} direct_geom;
+
+static direct_geom geom(const nt_conv2d_dims *d)
+{
+    direct_geom g;
+    g.OWv = round16(d->OW);
+    g.Wv = round16(d->W);
+    g.Hp = max_int(d->H + 2 * d->PH, round4(d->OH) + d->KH - 1);
+    g.Wp = max_int(d->W + 2 * d->PW, g.OWv + d->KW - 1);
+    g.Hd = max_int(round4(d->H) + d->PH + d->KH - 1, d->H + 2 * d->PH);
+    g.Wd = max_int(max_int(g.Wv + d->PW + d->KW - 1, d->W + 2 * d->PW),
+                   d->KW - 1 + g.OWv);
+    return g;
+}
+
+size_t FN(nt_conv_direct_buf_floats)(const nt_conv2d_dims *d)
+{
+    direct_geom g = geom(d);
+    return (size_t)d->C * g.Hp * g.Wp + (size_t)d->OC * g.Hd * g.Wd;
+}
+
+/* pin[c, y, x] = in[c, y - PH, x - PW], zero outside. */
+static void pad_input(float *pin, const float *in, const nt_conv2d_dims *d,
+                      const direct_geom *g)
+{
+    memset(pin, 0, sizeof(float) * (size_t)d->C * g->Hp * g->Wp);
+    for (int c = 0; c < d->C; c++)
+        for (int h = 0; h < d->H; h++)
+            memcpy(pin + ((size_t)c * g->Hp + h + d->PH) * g->Wp + d->PW,
+                   in + ((size_t)c * d->H + h) * d->W, sizeof(float) * d->W);
+}
+
+/* Sixteen lanes: one zmm, two ymm or four xmm, as the ISA has. */
+typedef float v16 __attribute__((vector_size(64)));
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE v16 load16(const float *p)
+{
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static ALWAYS_INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+
+/* The loops below are written for NV vectors of 16 lanes per row; NV is a
+ * constant in each copy that the switches select, so the BLK x NV
+ * accumulators stay in registers. */
+static ALWAYS_INLINE void forward_nv(int NV, float *out, const float *pin,
+                                     const float *w, const float *b,
+                                     const nt_conv2d_dims *d,
+                                     const direct_geom *g)
+{
+    for (int oc = 0; oc < d->OC; oc++)
+        for (int oh0 = 0; oh0 < d->OH; oh0 += BLK) {
+            v16 acc[BLK][4];
+            float bias = b ? b[oc] : 0.0f;
+            for (int r = 0; r < BLK; r++)
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] = (v16){0} + bias;
+            for (int c = 0; c < d->C; c++)
+                for (int kh = 0; kh < d->KH; kh++) {
+                    const float *row = pin + ((size_t)c * g->Hp + oh0 + kh) * g->Wp;
+                    const float *wk = w + (((size_t)oc * d->C + c) * d->KH + kh) * d->KW;
+                    for (int kw = 0; kw < d->KW; kw++) {
+                        float wv = wk[kw];
+                        for (int r = 0; r < BLK; r++)
+                            for (int v = 0; v < NV; v++)
+                                acc[r][v] += wv * load16(row + (size_t)r * g->Wp + kw + 16 * v);
+                    }
+                }
+            for (int r = 0; r < min_int(BLK, d->OH - oh0); r++) {
+                float tmp[64];
+                for (int v = 0; v < NV; v++)
+                    store16(tmp + 16 * v, acc[r][v]);
+                memcpy(out + ((size_t)oc * d->OH + oh0 + r) * d->OW, tmp,
+                       sizeof(float) * d->OW);
+            }
+        }
+}
+
+void FN(nt_conv_direct_forward)(float *out, const float *in, const float *w,
+                                const float *b, const nt_conv2d_dims *d,
+                                float *buf)
+{
+    direct_geom g = geom(d);
+    float *pin = buf;
+    pad_input(pin, in, d, &g);
+    switch (g.OWv / 16) {
+    case 1: forward_nv(1, out, pin, w, b, d, &g); break;
+    case 2: forward_nv(2, out, pin, w, b, d, &g); break;
+    case 3: forward_nv(3, out, pin, w, b, d, &g); break;
+    default: forward_nv(4, out, pin, w, b, d, &g); break;
+    }
+}
+
+/* lanes[(weight) * 16 + x] += lane x of the sum over oh and ow = x (mod 16)
+ * of dout[oc, oh, ow] * pin[c, oh + kh, ow + kw], for each weight (oc, c,
+ * kh, kw). dp: dout with its zero margins. */
+static ALWAYS_INLINE void dweight_nv(int NV, float *lanes, const float *dp,
+                                     const float *pin,
+                                     const nt_conv2d_dims *d,
+                                     const direct_geom *g)
+{
+    int top = d->KH - 1, left = d->KW - 1;
+    for (int oc0 = 0; oc0 < d->OC; oc0 += BLK)
+        for (int c = 0; c < d->C; c++)
+            for (int kh = 0; kh < d->KH; kh++)
+                for (int kw = 0; kw < d->KW; kw++) {
+                    const float *gr[BLK];
+                    for (int i = 0; i < BLK; i++)
+                        gr[i] = dp + ((size_t)min_int(oc0 + i, d->OC - 1) * g->Hd + top) * g->Wd + left;
+                    v16 acc[BLK][4];
+                    for (int i = 0; i < BLK; i++)
+                        for (int v = 0; v < NV; v++)
+                            acc[i][v] = (v16){0};
+                    for (int oh = 0; oh < d->OH; oh++) {
+                        const float *r = pin + ((size_t)c * g->Hp + oh + kh) * g->Wp + kw;
+                        size_t go = (size_t)oh * g->Wd;
+                        for (int v = 0; v < NV; v++) {
+                            v16 p = load16(r + 16 * v);
+                            for (int i = 0; i < BLK; i++)
+                                acc[i][v] += load16(gr[i] + go + 16 * v) * p;
+                        }
+                    }
+                    for (int i = 0; i < min_int(BLK, d->OC - oc0); i++) {
+                        for (int v = 1; v < NV; v++)
+                            acc[i][0] += acc[i][v];
+                        float *l = lanes + ((((size_t)(oc0 + i) * d->C + c) * d->KH + kh) * d->KW + kw) * 16;
+                        store16(l, load16(l) + acc[i][0]);
+                    }
+                }
+}
+
+/* din[c, ih, iw] += sum over oc, kh, kw of w[oc, c, kh, kw] *
+ * dout[oc, ih + PH - kh, iw + PW - kw] (zero outside dout). */
+static ALWAYS_INLINE void dinput_nv(int NV, float *din, const float *dp,
+                                    const float *w, const nt_conv2d_dims *d,
+                                    const direct_geom *g)
+{
+    int top = d->KH - 1, left = d->KW - 1;
+    for (int c = 0; c < d->C; c++)
+        for (int ih0 = 0; ih0 < d->H; ih0 += BLK) {
+            v16 acc[BLK][4];
+            for (int r = 0; r < BLK; r++)
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] = (v16){0};
+            for (int oc = 0; oc < d->OC; oc++)
+                for (int kh = 0; kh < d->KH; kh++) {
+                    const float *row = dp + ((size_t)oc * g->Hd + ih0 + d->PH - kh + top) * g->Wd + d->PW + left;
+                    const float *wk = w + (((size_t)oc * d->C + c) * d->KH + kh) * d->KW;
+                    for (int kw = 0; kw < d->KW; kw++) {
+                        float wv = wk[kw];
+                        for (int r = 0; r < BLK; r++)
+                            for (int v = 0; v < NV; v++)
+                                acc[r][v] += wv * load16(row + (size_t)r * g->Wd - kw + 16 * v);
+                    }
+                }
+            for (int r = 0; r < min_int(BLK, d->H - ih0); r++) {
+                float *o = din + ((size_t)c * d->H + ih0 + r) * d->W;
+                for (int x = 0; x < d->W; x++)
+                    o[x] += acc[r][x / 16][x % 16];
+            }
+        }
+}
+
+void FN(nt_conv_direct_backward)(float *din, float *lanes, const float *dout,
+                                 const float *in, const float *w,
+                                 const nt_conv2d_dims *d, float *buf)
+{
+    direct_geom g = geom(d);
+    float *pin = buf;
+    float *dp = pin + (size_t)d->C * g.Hp * g.Wp;
+    int top = d->KH - 1, left = d->KW - 1;
+    pad_input(pin, in, d, &g);
+    /* dp[oc, top + oh, left + ow] = dout[oc, oh, ow], zero elsewhere */
+    memset(dp, 0, sizeof(float) * (size_t)d->OC * g.Hd * g.Wd);
+    for (int oc = 0; oc < d->OC; oc++)
+        for (int oh = 0; oh < d->OH; oh++)
+            memcpy(dp + ((size_t)oc * g.Hd + top + oh) * g.Wd + left,
+                   dout + ((size_t)oc * d->OH + oh) * d->OW,
+                   sizeof(float) * d->OW);
+    switch (g.OWv / 16) {
+    case 1: dweight_nv(1, lanes, dp, pin, d, &g); break;
+    case 2: dweight_nv(2, lanes, dp, pin, d, &g); break;
+    case 3: dweight_nv(3, lanes, dp, pin, d, &g); break;
+    default: dweight_nv(4, lanes, dp, pin, d, &g); break;
+    }
+    if (!din)
+        return;
+    switch (g.Wv / 16) {
+    case 1: dinput_nv(1, din, dp, w, d, &g); break;
+    case 2: dinput_nv(2, din, dp, w, d, &g); break;
+    case 3: dinput_nv(3, din, dp, w, d, &g); break;
+    default: dinput_nv(4, din, dp, w, d, &g); break;
+    }
+}

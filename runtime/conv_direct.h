@@ -1,0 +1,33 @@
+/* conv_direct.h - inside the runtime only: the direct convolution of one
+ * image (conv_direct.c), compiled once per ISA. conv.c uses it for stride-1
+ * layers with few channels and narrow images (nt_conv_direct_fits). */
+#ifndef NT_CONV_DIRECT_H
+#define NT_CONV_DIRECT_H
+
+#include "nt_kernels.h"
+
+/* Widest row (input or output, rounded up to 16) the direct path handles. */
+#define NT_DIRECT_MAX_W 64
+
+/* One image: out[OC, OH, OW] = conv(in[C, H, W]) + b; backward adds its
+ * weight gradient to lanes (16 partial sums per weight, [OC*C*KH*KW, 16],
+ * which the caller adds up in a fixed order once the images are done) and,
+ * unless din is NULL, its input gradient to din. buf holds
+ * nt_conv_direct_buf_floats() floats. */
+#define NT_DIRECT_DECLARE(isa)                                                 \
+    size_t nt_conv_direct_buf_floats_##isa(const nt_conv2d_dims *d);           \
+    void nt_conv_direct_forward_##isa(float *out, const float *in,             \
+                                      const float *w, const float *b,          \
+                                      const nt_conv2d_dims *d, float *buf);    \
+    void nt_conv_direct_backward_##isa(float *din, float *lanes,                \
+                                       const float *dout, const float *in,     \
+                                       const float *w,                         \
+                                       const nt_conv2d_dims *d, float *buf);
+
+NT_DIRECT_DECLARE(generic)
+#if defined(__x86_64__) || defined(__i386__)
+NT_DIRECT_DECLARE(avx2)
+NT_DIRECT_DECLARE(avx512)
+#endif
+
+#endif

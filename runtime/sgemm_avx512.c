@@ -1,0 +1,51 @@
+/* sgemm_avx512.c - the AVX-512F micro-kernel of sgemm.c: a 12 x 32 tile of
+ * C in 24 zmm accumulators; per k, two vectors of B and 12 broadcasts of A
+ * feed 24 FMAs (two pipes of latency 4 need at least 8 chains in flight).
+ * Compiled with -mavx512f -mfma; only called when nt_cpu_isa() says the CPU
+ * has AVX-512F. */
+#include "sgemm.h"
+
+#include <immintrin.h>
+
+#define MR 12
+#define NR 32
+
+static void ukernel(int kc, const float *a, const float *b, int ldb, float *c,
+                    int ldc, float alpha, float beta)
+{
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(b);
+        __m512 b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += MR;
+        b += ldb;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+        float *ci = c + (size_t)i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, acc[i][0]);
+        __m512 r1 = _mm512_mul_ps(va, acc[i][1]);
+        if (beta == 1.0f) {
+            r0 = _mm512_add_ps(r0, _mm512_loadu_ps(ci));
+            r1 = _mm512_add_ps(r1, _mm512_loadu_ps(ci + 16));
+        } else if (beta != 0.0f) {
+            r0 = _mm512_add_ps(r0, _mm512_mul_ps(vb, _mm512_loadu_ps(ci)));
+            r1 = _mm512_add_ps(r1, _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16)));
+        }
+        _mm512_storeu_ps(ci, r0);
+        _mm512_storeu_ps(ci + 16, r1);
+    }
+}
+
+const nt_ukernel nt_ukernel_avx512 = {MR, NR, 240, 256, 3072, ukernel,
+                                      nt_transpose_avx};

@@ -84,13 +84,12 @@ static int unknown(diag *d, const ast_arg *a)
     list[0] = 0;
     for (int i = 0; i < NSETTINGS; i++) {
         names[i] = settings[i].name;
-        len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0,
-                                "%s%s", i ? ", " : "", names[i]);
+        len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s",
+                                i == 0 ? "" : i == NSETTINGS - 1 ? " and " : ", ", names[i]);
     }
     const char *sug = diag_suggest(a->name, names, NSETTINGS);
-    diag_error(d, a->name_loc, "train has no setting '%s'%s%s%s", a->name,
-               sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
-    diag_note(d, a->name_loc, "the settings are %s", list);
+    diag_error(d, a->name_loc, "train has no setting '%s'%s%s%s; the settings are %s", a->name,
+               sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "", list);
     return -1;
 }
 

@@ -776,6 +776,7 @@ static void emit_desc(emitter *e, const emit_opts *o)
     c_string(e->out, g->file, strlen(g->file));
     P(",\n    .netc_version = \"%s\",\n", o->netc_version);
     P("    .hash = 0x%016llxULL,\n", (unsigned long long)ir_hash(g));
+    P("    .arch_hash = 0x%016llxULL,\n", (unsigned long long)ir_arch_hash(g));
     P("    .in_c = %lld, .in_h = %lld, .in_w = %lld,\n", (long long)in->d[0],
       (long long)(in->rank == 3 ? in->d[1] : 1), (long long)(in->rank == 3 ? in->d[2] : 1));
     P("    .classes = %d,\n", p->classes);
@@ -797,11 +798,16 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    .groups = groups,\n    .ngroups = %d,\n", g->ngroups);
     P("    .net_params = net_params,\n");
     P("    .defaults = {.lr = %.15g, .momentum = %.15g, .weight_decay = %.15g,\n"
-      "                 .epochs = %lld, .batch_size = %lld, .resize = %lld},\n",
+      "                 .epochs = %lld, .batch_size = %lld, .resize = %lld",
       t->has_lr ? t->lr : 0.0, t->momentum, t->weight_decay,
       t->has_epochs ? (long long)t->epochs : -1LL,
       t->has_batch_size ? (long long)t->batch_size : 0LL,
       t->has_resize ? (long long)t->resize : 0LL);
+    if (t->settings) {
+        P(",\n                 .settings = ");
+        c_string(e->out, t->settings, strlen(t->settings));
+    }
+    P("},\n");
     P("};\n\n");
     P("int main(int argc, char **argv)\n{\n"
       "    nt_prefer_passive_wait(argv); /* may start this program again, once */\n"

@@ -99,6 +99,7 @@ typedef struct ir_train {
     int64_t epochs, batch_size, resize;
     int has_lr, has_momentum, has_weight_decay;
     int has_epochs, has_batch_size, has_resize;
+    const char *settings;   /* the others (runtime/recipe.def): "name=value ...", or NULL */
     nc_loc loc;
 } ir_train;
 
@@ -146,5 +147,8 @@ const char *shape_str(const shape *s, char *buf, size_t n);
  * checkpoint layout (kinds, attributes, shapes, paths, wiring). Attributes
  * come from each kind's field table (layers.c), none left out. */
 uint64_t ir_hash(const ir_graph *g);
+/* The same without heights and widths: equal for one network built at two
+ * input sizes (whose tensors can then be the same). */
+uint64_t ir_arch_hash(const ir_graph *g);
 
 #endif

@@ -242,34 +242,53 @@ void nt_add_backward(float *da, float *db, const float *dout, size_t n);
 /* ---- loss ------------------------------------------------------------------ */
 
 /* Softmax cross-entropy averaged over the batch (PyTorch's
- * CrossEntropyLoss(reduction='mean')), numerically stable (log-sum-exp with
- * the row max subtracted). Saves the softmax probabilities for backward and
- * counts correct predictions (argmax of the logits, first maximum on ties).
- * Returns the mean loss. */
+ * CrossEntropyLoss(reduction='mean', label_smoothing=smoothing)), numerically
+ * stable (log-sum-exp with the row max subtracted). With smoothing s the
+ * target is (1 - s) * onehot + s / K. Saves the softmax probabilities for
+ * backward and counts correct predictions (argmax of the logits, first
+ * maximum on ties). Returns the mean loss. */
 float nt_softmax_xent_forward(float *probs,          /* [N, K] saved */
                               int *ncorrect,         /* out, may be NULL */
                               const float *logits,   /* [N, K] */
                               const int32_t *labels, /* [N], 0 <= label < K */
-                              int N, int K);
-/* dlogits += (probs - onehot(labels)) / N. */
+                              int N, int K, float smoothing);
+/* dlogits += (probs - ((1 - s) * onehot(labels) + s / K)) / N. */
 void nt_softmax_xent_backward(float *dlogits, const float *probs,
-                              const int32_t *labels, int N, int K);
+                              const int32_t *labels, int N, int K, float smoothing);
 
 /* ---- optimiser ------------------------------------------------------------- */
 
-/* torch.optim.SGD exactly (dampening 0, no Nesterov):
+/* torch.optim.SGD exactly (dampening 0):
  *   g = grad + weight_decay * param
- *   if momentum != 0: buf = first_step ? g : momentum * buf + g;  g = buf
+ *   if momentum != 0: buf = first_step ? g : momentum * buf + g
+ *                     g = nesterov ? g + momentum * buf : buf
  *   param -= lr * g
  * momentum_buf may be NULL when momentum == 0. */
 typedef struct nt_sgd_config {
     float lr;
     float momentum;
     float weight_decay;
+    int nesterov;
 } nt_sgd_config;
 
 void nt_sgd_step(float *param, const float *grad, float *momentum_buf, size_t n,
                  const nt_sgd_config *c, int first_step);
+
+/* torch.optim.Adam (decoupled = 0) and AdamW (decoupled = 1), single-tensor
+ * path, amsgrad off, operation for operation; step is the 1-based count of
+ * this update:
+ *   AdamW: param *= 1 - lr * weight_decay;  Adam: g = grad + weight_decay * param
+ *   m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g * g
+ *   param += -(lr / (1 - beta1^step)) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps) */
+typedef struct nt_adam_config {
+    float lr, weight_decay;
+    double beta1, beta2;
+    float eps;
+    int decoupled;
+} nt_adam_config;
+
+void nt_adam_step(float *param, const float *grad, float *m, float *v, size_t n,
+                  const nt_adam_config *c, uint64_t step);
 
 /* ---- initialisers ---------------------------------------------------------- */
 

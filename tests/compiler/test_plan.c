@@ -150,7 +150,7 @@ static void check_plan(const ctest *t)
 
 static const char *const nets[] = {"lenet",     "lenet_bn", "alexnet",  "vgg",
                                    "nin",       "googlenet", "resnet18", "mobilenet",
-                                   "resnext",   "../tests/e2e/nets/kinds"};
+                                   "resnext",   "../tests/e2e/nets/kinds", "cifar_resnet"};
 
 START_TEST(seed_networks)
 {

@@ -12,19 +12,6 @@
 
 #include "e2e.h"
 
-/* The value of "key": in the last line of a JSON-lines log. */
-static double last_value(const char *log, const char *key)
-{
-    const char *last = log, *p;
-    while ((p = strchr(last, '\n')) && p[1])
-        last = p + 1;
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *v = strstr(last, pat);
-    ck_assert_msg(v != NULL, "no %s in log line %s", key, last);
-    return atof(v + strlen(pat));
-}
-
 START_TEST(bn_lenet_learns)
 {
     /* 3 epochs on the first 5,000 training images (batch 64, lr 0.2), tested
@@ -48,8 +35,8 @@ START_TEST(bn_lenet_learns)
     for (const char *p = log; *p; p++)
         lines += *p == '\n';
     ck_assert_int_eq(lines, 3);
-    double train = last_value(log, "train_acc"), test = last_value(log, "test_acc");
-    double loss = last_value(log, "loss");
+    double train = e2e_log_last(log, "train_acc"), test = e2e_log_last(log, "test_acc");
+    double loss = e2e_log_last(log, "loss");
     ck_assert_msg(train >= 0.70 && test >= 0.50 && loss < 1.0,
                   "BN-LeNet did not learn: loss %.3f, train acc %.3f, test acc %.3f", loss,
                   train, test);
@@ -105,7 +92,7 @@ START_TEST(eval_matches_training)
         E2E_ASSERT_STATUS(r, 0);
         char *log = e2e_slurp(e2e_work("ev.jsonl"), NULL);
         ck_assert_ptr_nonnull(log);
-        const int trained = (int)(last_value(log, "test_acc") * 500 + 0.5);
+        const int trained = (int)(e2e_log_last(log, "test_acc") * 500 + 0.5);
         int correct = -1, total = 0;
         const char *line = strstr(r.out, "test acc ");
         ck_assert_msg(line && sscanf(line, "test acc %*f (%d/%d", &correct, &total) == 2,

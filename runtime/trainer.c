@@ -150,8 +150,8 @@ static const opt_def opt_table[] = {
     {"--limit-test", OPT_INT, FIELD(limit_test), 1, MAX_COUNT, 0, 0, NULL, NULL, "N", 0,
      "use the first N test examples (default all)"},
     {"--resize", OPT_INT, FIELD(resize), 1, NT_IDX_MAX_SIDE, 0, 0, NULL, NULL, "N", 1,
-     "confirm the input size N x N (compiled in: the .net file's input(...) or "
-     "-D size=N at netc build); images of another size are resized per batch"},
+     "confirm the input size N x N (compiled in); images of another size are "
+     "resized per batch"},
     {"--epochs", OPT_INT, FIELD(epochs), 0, MAX_EPOCHS, 0, 0, NULL, "training", "N", 1,
      "epochs to train; 0 with --save writes the initial weights"},
     {"--lr", OPT_REAL, FIELD(lr), 0, HUGE_VAL, 1, 0, "a positive number", NULL, "X", 1,
@@ -297,7 +297,11 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
             fprintf(f, "%*s", HELP_INDENT - col, "");
         }
         format_default(def, sizeof def, o, &d, net);
-        snprintf(help, sizeof help, "%s%s%s%s", o->help,
+        /* a net with a parameter 'size' can be rebuilt at another size */
+        const char *more = o->field == FIELD(resize) && nt_net_has_param(net, "size")
+                               ? "; rebuild with netc build -D size=N for another"
+                               : "";
+        snprintf(help, sizeof help, "%s%s%s%s%s", o->help, more,
                  o->show_default && def[0] ? " (default " : "",
                  o->show_default && def[0] ? def : "",
                  o->show_default && def[0] ? ")" : "");

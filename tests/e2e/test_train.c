@@ -94,7 +94,8 @@ START_TEST(eval_matches_training)
         ck_assert_ptr_nonnull(log);
         const int trained = (int)(e2e_log_last(log, "test_acc") * 500 + 0.5);
         int correct = -1, total = 0;
-        const char *line = strstr(r.out, "test acc ");
+        const char *line = strstr(r.out, "\ntest acc "); /* after training's done: line */
+        line = line ? line + 1 : NULL;
         ck_assert_msg(line && sscanf(line, "test acc %*f (%d/%d", &correct, &total) == 2,
                       "%s --eval printed: %s", nets[k][2], r.out);
         ck_assert_int_eq(total, 500);

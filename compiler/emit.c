@@ -1,5 +1,7 @@
 /* emit.c - see emit.h. One <ID>_emit function per row of layers.def writes
- * that layer's forward or backward call. */
+ * that layer's forward or backward call (and, for LF_SCRATCH kinds, the size
+ * of its scratch); everything else about a kind (its tensors, saved
+ * buffers, flags) is read from the layer table and the plan. */
 #include "emit.h"
 
 #include <stdlib.h>
@@ -7,7 +9,7 @@
 
 #include "report.h"
 
-typedef enum { FORWARD, BACKWARD } pass;
+typedef enum { FORWARD, BACKWARD, SCRATCH } pass;
 
 typedef struct emitter {
     FILE *out;
@@ -18,13 +20,6 @@ typedef struct emitter {
 } emitter;
 
 /* ---- names ------------------------------------------------------------------ */
-
-static int storage(const ir_graph *g, int n)
-{
-    while (g->nodes[n].kind == L_FLATTEN)
-        n = g->nodes[n].inputs[0];
-    return n;
-}
 
 /* "b3.inception1.branch2.conv1" -> "b3_inception1_branch2_conv1"; made
  * unique with the node index if two paths map to the same identifier. */
@@ -58,12 +53,12 @@ static void free_names(emitter *e)
 /* The expression for node i's output and its gradient ("NULL" if none). */
 static const char *act(emitter *e, int i)
 {
-    return arena_printf(&e->ar, "b.%s", e->names[storage(e->g, i)]);
+    return arena_printf(&e->ar, "b.%s", e->names[ir_storage(e->g, i)]);
 }
 
 static const char *grad(emitter *e, int i)
 {
-    int s = storage(e->g, i);
+    int s = ir_storage(e->g, i);
     if (e->p->nodes[s].grad == PLAN_NONE)
         return "NULL";
     return arena_printf(&e->ar, "b.d_%s", e->names[s]);
@@ -71,7 +66,7 @@ static const char *grad(emitter *e, int i)
 
 static int has_grad(emitter *e, int i)
 {
-    return e->p->nodes[storage(e->g, i)].grad != PLAN_NONE;
+    return e->p->nodes[ir_storage(e->g, i)].grad != PLAN_NONE;
 }
 
 static const char *tensor_field(emitter *e, const plan_tensor *t, int d)
@@ -124,10 +119,48 @@ static void conv_dims(emitter *e, int i, const char *nexpr)
       a->sh, a->sw, a->ph, a->pw, (long long)y->d[1], (long long)y->d[2]);
 }
 
+/* Grouped or dilated convolutions have their own kernels (conv_grouped.c). */
+static int conv_grouped(emitter *e, int i)
+{
+    const conv_attrs *a = &node(e, i)->a.conv;
+    return a->groups > 1 || a->dh > 1 || a->dw > 1;
+}
+
+static void conv_grouped_dims(emitter *e, int i, const char *nexpr)
+{
+    const conv_attrs *a = &node(e, i)->a.conv;
+    const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
+    P("&(nt_conv2d_grouped_dims){.N = %s, .C = %lld, .H = %lld, .W = %lld, .OC = %d,\n"
+      "                         .KH = %d, .KW = %d, .SH = %d, .SW = %d, .PH = %d, .PW = %d,\n"
+      "                         .DH = %d, .DW = %d, .G = %d, .OH = %lld, .OW = %lld}",
+      nexpr, (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->out, a->kh, a->kw,
+      a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups, (long long)y->d[1],
+      (long long)y->d[2]);
+}
+
 static void CONV_emit(emitter *e, int i, pass ps)
 {
     int x = node(e, i)->inputs[0];
-    if (ps == FORWARD) {
+    if (conv_grouped(e, i)) {
+        if (ps == SCRATCH)
+            P("    s = nt_conv2d_grouped_scratch_floats(");
+        else if (ps == FORWARD)
+            P("    nt_conv2d_grouped_forward(%s, %s, %s, %s,\n                              ",
+              act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0));
+        else
+            P("    nt_conv2d_grouped_backward(%s, %s, %s, %s,\n"
+              "                               %s, %s,\n                               ",
+              grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
+              act(e, x), param(e, i, "weight", 0));
+        conv_grouped_dims(e, i, ps == SCRATCH ? "1" : "n");
+        P(ps == SCRATCH ? ", nthreads);\n" : ", m->scratch);\n");
+        return;
+    }
+    if (ps == SCRATCH) {
+        P("    s = nt_conv2d_scratch_floats(");
+        conv_dims(e, i, "1");
+        P(", nthreads);\n");
+    } else if (ps == FORWARD) {
         P("    nt_conv2d_forward(%s, %s, %s, %s,\n                      ", act(e, i), act(e, x),
           param(e, i, "weight", 0), param(e, i, "bias", 0));
         conv_dims(e, i, "n");
@@ -147,9 +180,9 @@ static void pool_dims(emitter *e, int i)
     const pool_attrs *a = &node(e, i)->a.pool;
     const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
     P("&(nt_pool2d_dims){.N = n, .C = %lld, .H = %lld, .W = %lld, .KH = %d, .KW = %d,\n"
-      "                         .SH = %d, .SW = %d, .PH = %d, .PW = %d, .OH = %lld, .OW = %lld}",
+      "                         .SH = %d, .SW = %d, .PH = %d, .PW = %d, .OH = %lld, .OW = %lld%s}",
       (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->kh, a->kw, a->sh, a->sw,
-      a->ph, a->pw, (long long)y->d[1], (long long)y->d[2]);
+      a->ph, a->pw, (long long)y->d[1], (long long)y->d[2], a->ceil_mode ? ", .ceil_mode = 1" : "");
 }
 
 static void MAXPOOL_emit(emitter *e, int i, pass ps)
@@ -182,16 +215,56 @@ static void AVGPOOL_emit(emitter *e, int i, pass ps)
     P(");\n");
 }
 
-static void GAVGPOOL_emit(emitter *e, int i, pass ps)
+static void adaptive_dims(emitter *e, int i)
+{
+    const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
+    P("&(nt_adaptive_pool2d_dims){.N = n, .C = %lld, .H = %lld, .W = %lld, .OH = %lld, "
+      ".OW = %lld}",
+      (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], (long long)y->d[1],
+      (long long)y->d[2]);
+}
+
+static void ADAPTIVE_AVGPOOL_emit(emitter *e, int i, pass ps)
 {
     int x = node(e, i)->inputs[0];
-    const shape *s = in_shape(e, i, 0);
+    const shape *s = in_shape(e, i, 0), *y = &node(e, i)->out;
+    if (ps == BACKWARD && !has_grad(e, x))
+        return;
+    if (y->d[1] == 1 && y->d[2] == 1) { /* the mean of each plane */
+        if (ps == FORWARD)
+            P("    nt_global_avgpool_forward(%s, %s, n, %lld, %lld);\n", act(e, i), act(e, x),
+              (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
+        else
+            P("    nt_global_avgpool_backward(%s, %s, n, %lld, %lld);\n", grad(e, x), grad(e, i),
+              (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
+        return;
+    }
     if (ps == FORWARD)
-        P("    nt_global_avgpool_forward(%s, %s, n, %lld, %lld);\n", act(e, i), act(e, x),
-          (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
-    else if (has_grad(e, x))
-        P("    nt_global_avgpool_backward(%s, %s, n, %lld, %lld);\n", grad(e, x), grad(e, i),
-          (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
+        P("    nt_adaptive_avgpool2d_forward(%s, %s,\n                                  ",
+          act(e, i), act(e, x));
+    else
+        P("    nt_adaptive_avgpool2d_backward(%s, %s,\n                                   ",
+          grad(e, x), grad(e, i));
+    adaptive_dims(e, i);
+    P(");\n");
+}
+
+static void ADAPTIVE_MAXPOOL_emit(emitter *e, int i, pass ps)
+{
+    int x = node(e, i)->inputs[0];
+    if (ps == FORWARD) {
+        P("    nt_adaptive_maxpool2d_forward(%s, b.%s_argmax, %s,\n"
+          "                                  ",
+          act(e, i), e->names[i], act(e, x));
+    } else {
+        if (!has_grad(e, x))
+            return;
+        P("    nt_adaptive_maxpool2d_backward(%s, %s, b.%s_argmax,\n"
+          "                                   ",
+          grad(e, x), grad(e, i), e->names[i]);
+    }
+    adaptive_dims(e, i);
+    P(");\n");
 }
 
 static void BATCHNORM_emit(emitter *e, int i, pass ps)
@@ -228,6 +301,46 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
     }
 }
 
+/* Normalisation over each group of channels of each example, the same in
+ * training and evaluation. */
+static void norm_emit(emitter *e, int i, pass ps, const char *fn, const char *dims)
+{
+    int x = node(e, i)->inputs[0];
+    const char *nm = e->names[i];
+    if (ps == FORWARD)
+        P("    nt_%s_forward(%s, b.%s_mean, b.%s_invstd, %s,\n"
+          "                  %s, %s,\n                  %s);\n",
+          fn, act(e, i), nm, nm, act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
+          dims);
+    else
+        P("    nt_%s_backward(%s, %s, %s,\n"
+          "                   %s, %s, %s, b.%s_mean, b.%s_invstd,\n                   %s);\n",
+          fn, grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
+          act(e, x), param(e, i, "weight", 0), nm, nm, dims);
+}
+
+/* layer norm over D elements, weight [D]: group norm with one group of D
+ * channels of one element each */
+static void LAYERNORM_emit(emitter *e, int i, pass ps)
+{
+    const ir_node *n = node(e, i);
+    norm_emit(e, i, ps, "groupnorm",
+              arena_printf(&e->ar, "&(nt_norm_dims){.N = n, .G = 1, .C = %lld, .HW = 1, .eps = %s}",
+                           (long long)shape_size(&n->out), flt(e, n->a.norm.eps)));
+}
+
+static void GROUPNORM_emit(emitter *e, int i, pass ps)
+{
+    const ir_node *n = node(e, i);
+    const shape *s = &n->out;
+    norm_emit(e, i, ps, "groupnorm",
+              arena_printf(&e->ar,
+                           "&(nt_norm_dims){.N = n, .G = %d, .C = %lld, .HW = %lld, .eps = %s}",
+                           n->a.norm.groups, (long long)s->d[0],
+                           (long long)(s->rank == 3 ? s->d[1] * s->d[2] : 1),
+                           flt(e, n->a.norm.eps)));
+}
+
 static void activation(emitter *e, int i, pass ps, const char *fn)
 {
     int x = node(e, i)->inputs[0];
@@ -243,16 +356,54 @@ static void RELU_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "relu")
 static void SIGMOID_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "sigmoid"); }
 static void TANH_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "tanh"); }
 
+/* Activations whose backward reads the input, with their parameters ("" or
+ * ", 0.01f") after the size. */
+static void activation_in(emitter *e, int i, pass ps, const char *fn, const char *args)
+{
+    int x = node(e, i)->inputs[0];
+    long long size = (long long)shape_size(&node(e, i)->out);
+    if (ps == FORWARD)
+        P("    nt_%s_forward(%s, %s, (size_t)n * %lld%s);\n", fn, act(e, i), act(e, x), size, args);
+    else if (has_grad(e, x))
+        P("    nt_%s_backward(%s, %s, %s, (size_t)n * %lld%s);\n", fn, grad(e, x), grad(e, i),
+          act(e, x), size, args);
+}
+
+static void LEAKY_RELU_emit(emitter *e, int i, pass ps)
+{
+    activation_in(e, i, ps, "leaky_relu",
+                  arena_printf(&e->ar, ", %s", flt(e, node(e, i)->a.act.a)));
+}
+
+static void ELU_emit(emitter *e, int i, pass ps)
+{
+    activation_in(e, i, ps, "elu", arena_printf(&e->ar, ", %s", flt(e, node(e, i)->a.act.a)));
+}
+
+static void SOFTPLUS_emit(emitter *e, int i, pass ps)
+{
+    const act_attrs *a = &node(e, i)->a.act;
+    activation_in(e, i, ps, "softplus",
+                  arena_printf(&e->ar, ", %s, %s", flt(e, a->a), flt(e, a->b)));
+}
+
+static void SILU_emit(emitter *e, int i, pass ps) { activation_in(e, i, ps, "silu", ""); }
+static void GELU_emit(emitter *e, int i, pass ps) { activation_in(e, i, ps, "gelu", ""); }
+static void HARDSWISH_emit(emitter *e, int i, pass ps) { activation_in(e, i, ps, "hardswish", ""); }
+
 static void DROPOUT_emit(emitter *e, int i, pass ps)
 {
     int x = node(e, i)->inputs[0];
+    int index = 0; /* among the net's dropout layers: picks its random stream */
+    for (int j = 0; j < i; j++)
+        index += node(e, j)->kind == L_DROPOUT;
     long long size = (long long)shape_size(&node(e, i)->out);
     const char *p = flt(e, node(e, i)->a.dropout.p);
     if (ps == FORWARD) {
         P("    nt_dropout_forward(%s, b.%s_mask, %s, (size_t)n * %lld,\n"
           "                       train && m->dropout_enabled ? %s : 0.0f, "
           "nt_dropout_key(m, %d));\n",
-          act(e, i), e->names[i], act(e, x), size, p, e->p->nodes[i].dropout_index);
+          act(e, i), e->names[i], act(e, x), size, p, index);
     } else if (has_grad(e, x)) {
         P("    nt_dropout_backward(%s, %s, b.%s_mask, (size_t)n * %lld,\n"
           "                        m->dropout_enabled ? %s : 0.0f);\n",
@@ -263,7 +414,7 @@ static void DROPOUT_emit(emitter *e, int i, pass ps)
 static void FLATTEN_emit(emitter *e, int i, pass ps)
 {
     if (ps == FORWARD)
-        P("    /* a view of %s: no data moves */\n", e->names[storage(e->g, i)]);
+        P("    /* a view of %s: no data moves */\n", e->names[ir_storage(e->g, i)]);
 }
 
 static void LINEAR_emit(emitter *e, int i, pass ps)
@@ -278,6 +429,20 @@ static void LINEAR_emit(emitter *e, int i, pass ps)
           "                       n, %lld, %lld);\n",
           grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
           param(e, i, "weight", 0), in, out);
+}
+
+static void SLICE_emit(emitter *e, int i, pass ps)
+{
+    const ir_node *n = node(e, i);
+    int x = n->inputs[0];
+    const shape *s = in_shape(e, i, 0);
+    long long hw = s->rank == 3 ? (long long)(s->d[1] * s->d[2]) : 1;
+    if (ps == FORWARD)
+        P("    nt_slice_forward(%s, %s, n, %lld, %lld, %d, %d);\n", act(e, i), act(e, x),
+          (long long)s->d[0], hw, n->a.slice.start, n->a.slice.end);
+    else if (has_grad(e, x))
+        P("    nt_slice_backward(%s, %s, n, %lld, %lld, %d, %d);\n", grad(e, x), grad(e, i),
+          (long long)s->d[0], hw, n->a.slice.start, n->a.slice.end);
 }
 
 static void CONCAT_emit(emitter *e, int i, pass ps)
@@ -354,11 +519,11 @@ static void emit_buffers(emitter *e)
     P("typedef struct buffers {\n");
     P("    /* layer outputs, [batch, ...] */\n");
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind != L_FLATTEN)
+        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW))
             P("    float *%s; /* %s */\n", e->names[i], shape_str(&g->nodes[i].out, b, sizeof b));
     P("    /* gradients of layer outputs (reused once dead) */\n");
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind != L_FLATTEN && p->nodes[i].grad != PLAN_NONE)
+        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW) && p->nodes[i].grad != PLAN_NONE)
             P("    float *d_%s;\n", e->names[i]);
     P("    /* parameters and their gradients */\n");
     for (int t = 0; t < p->ntensors; t++) {
@@ -370,13 +535,14 @@ static void emit_buffers(emitter *e)
     }
     P("    /* saved by forward for backward */\n");
     for (int i = 0; i < g->n; i++) {
-        const ir_node *n = &g->nodes[i];
-        if (n->kind == L_MAXPOOL)
-            P("    int32_t *%s_argmax;\n", e->names[i]);
-        else if (n->kind == L_DROPOUT)
-            P("    uint8_t *%s_mask;\n", e->names[i]);
-        else if (n->kind == L_BATCHNORM)
-            P("    float *%s_mean, *%s_invstd;\n", e->names[i], e->names[i]);
+        const plan_node *pn = &p->nodes[i];
+        for (int k = 0; k < pn->nsaved; k++) { /* one line per run of one type */
+            saved_type t = pn->saved[k].d.type;
+            if (k == 0 || t != pn->saved[k - 1].d.type)
+                P("    %s ", saved_ctype(t));
+            P("*%s_%s", e->names[i], pn->saved[k].d.name);
+            P(k + 1 < pn->nsaved && pn->saved[k + 1].d.type == t ? ", " : ";\n");
+        }
     }
     P("} buffers;\n\n");
 
@@ -384,10 +550,10 @@ static void emit_buffers(emitter *e)
     P("    const size_t B = (size_t)m->batch_max; /* activation offsets are per example */\n");
     P("    buffers b;\n");
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind != L_FLATTEN)
+        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW))
             P("    b.%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].act);
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind != L_FLATTEN && p->nodes[i].grad != PLAN_NONE)
+        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW) && p->nodes[i].grad != PLAN_NONE)
             P("    b.d_%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].grad);
     for (int t = 0; t < p->ntensors; t++) {
         const plan_tensor *pt = &p->tensors[t];
@@ -396,18 +562,19 @@ static void emit_buffers(emitter *e)
             P("    %s = m->grads + %lld;\n", tensor_field(e, pt, 1), (long long)pt->offset);
     }
     for (int i = 0; i < g->n; i++) {
-        const ir_node *n = &g->nodes[i];
         const plan_node *pn = &p->nodes[i];
-        if (n->kind == L_MAXPOOL)
-            P("    b.%s_argmax = (int32_t *)(m->act + %lld * B);\n", e->names[i],
-              (long long)pn->aux);
-        else if (n->kind == L_DROPOUT)
-            P("    b.%s_mask = (uint8_t *)(m->act + %lld * B);\n", e->names[i],
-              (long long)pn->aux);
-        else if (n->kind == L_BATCHNORM)
-            P("    b.%s_mean = m->state + %lld;\n    b.%s_invstd = m->state + %lld;\n",
-              e->names[i], (long long)pn->state, e->names[i],
-              (long long)(pn->state + (n->out.d[0] + 15) / 16 * 16));
+        for (int k = 0; k < pn->nsaved; k++) {
+            const plan_saved *sv = &pn->saved[k];
+            const char *nm = e->names[i], *field = sv->d.name;
+            long long off = (long long)sv->offset;
+            if (!sv->d.per_example)
+                P("    b.%s_%s = m->state + %lld;\n", nm, field, off);
+            else if (sv->d.type == SAVED_F32)
+                P("    b.%s_%s = m->act + %lld * B;\n", nm, field, off);
+            else
+                P("    b.%s_%s = (%s *)(m->act + %lld * B);\n", nm, field,
+                  saved_ctype(sv->d.type), off);
+        }
     }
     P("    return b;\n}\n\n");
 }
@@ -419,10 +586,8 @@ static void emit_forward(emitter *e)
     P("static void forward(nt_model *m, int n, int train)\n{\n");
     P("    const buffers b = bind(m);\n");
     int uses_train = 0;
-    for (int i = 1; i < e->g->n; i++) {
-        layer_id k = node(e, i)->kind;
-        uses_train |= k == L_BATCHNORM || k == L_DROPOUT;
-    }
+    for (int i = 1; i < e->g->n; i++)
+        uses_train |= layer_flags(node(e, i)->kind) & LF_TRAIN;
     if (!uses_train)
         P("    (void)train; /* no layer of this net behaves differently in training */\n");
     for (int i = 1; i < e->g->n; i++) {
@@ -471,12 +636,11 @@ static void emit_scratch(emitter *e)
     P("static size_t scratch_floats(int nthreads)\n{\n    size_t most = 0, s;\n");
     int any = 0;
     for (int i = 1; i < e->g->n; i++) {
-        if (node(e, i)->kind != L_CONV)
+        if (!(layer_flags(node(e, i)->kind) & LF_SCRATCH))
             continue;
         any = 1;
-        P("    s = nt_conv2d_scratch_floats(");
-        conv_dims(e, i, "1");
-        P(", nthreads);\n    if (s > most)\n        most = s;\n");
+        emit_fns[node(e, i)->kind](e, i, SCRATCH);
+        P("    if (s > most)\n        most = s;\n");
     }
     if (!any)
         P("    (void)nthreads;\n    (void)s;\n");
@@ -550,8 +714,8 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    .param_floats = %lld,\n", (long long)p->param_floats);
     P("    .act_floats = %lld,\n", (long long)p->act_floats);
     P("    .input_offset = %lld,\n", (long long)p->nodes[0].act);
-    P("    .logits_offset = %lld,\n", (long long)p->nodes[storage(g, g->n - 1)].act);
-    P("    .dlogits_offset = %lld,\n", (long long)p->nodes[storage(g, g->n - 1)].grad);
+    P("    .logits_offset = %lld,\n", (long long)p->nodes[ir_storage(g, g->n - 1)].act);
+    P("    .dlogits_offset = %lld,\n", (long long)p->nodes[ir_storage(g, g->n - 1)].grad);
     P("    .state_floats = %lld,\n", (long long)(p->state_floats ? p->state_floats : 0));
     P("    .scratch_floats = scratch_floats,\n");
     P("    .forward = forward,\n    .backward = backward,\n");

@@ -1,6 +1,8 @@
 /* ir.c - small helpers over the IR: shapes as text and the network hash. */
 #include "ir.h"
 
+#include "layers.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +24,13 @@ const char *shape_str(const shape *s, char *buf, size_t n)
     return buf;
 }
 
+int ir_storage(const ir_graph *g, int n)
+{
+    while (layer_flags(g->nodes[n].kind) & LF_VIEW)
+        n = g->nodes[n].inputs[0];
+    return n;
+}
+
 /* FNV-1a, 64 bit */
 static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
@@ -41,6 +50,35 @@ static uint64_t mix_int(uint64_t h, int64_t v)
     return mix(h, b, 8);
 }
 
+/* The kind's attributes, as its field table lists them: integers one by
+ * one, then the floats as one "%.17g %.17g ..." string. A field with a
+ * neutral value (an attribute added to a kind later) counts, by name, only
+ * when it differs from it, so networks that do not use it keep their hash
+ * and their checkpoints stay loadable. */
+static uint64_t mix_attrs(uint64_t h, const ir_node *n)
+{
+    char buf[256] = "";
+    size_t len = 0;
+    for (const attr_field *f = layer_table[n->kind].fields; f->name; f++) {
+        const char *at = (const char *)n + f->offset;
+        if (f->type == ATTR_FLOAT) {
+            double v;
+            memcpy(&v, at, sizeof v);
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%.17g", len ? " " : "", v);
+            continue;
+        }
+        int v;
+        memcpy(&v, at, sizeof v);
+        if (f->has_neutral) {
+            if (v == f->neutral)
+                continue;
+            h = mix(h, f->name, strlen(f->name) + 1);
+        }
+        h = mix_int(h, v);
+    }
+    return len ? mix(h, buf, len) : h;
+}
+
 uint64_t ir_hash(const ir_graph *g)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -54,41 +92,7 @@ uint64_t ir_hash(const ir_graph *g)
         h = mix_int(h, n->out.rank);
         for (int k = 0; k < n->out.rank; k++)
             h = mix_int(h, n->out.d[k]);
-        switch (n->kind) {
-        case L_CONV: {
-            const conv_attrs *a = &n->a.conv;
-            int v[] = {a->out, a->kh, a->kw, a->sh, a->sw, a->ph, a->pw, a->bias};
-            for (size_t k = 0; k < sizeof v / sizeof *v; k++)
-                h = mix_int(h, v[k]);
-            break;
-        }
-        case L_MAXPOOL:
-        case L_AVGPOOL: {
-            const pool_attrs *a = &n->a.pool;
-            int v[] = {a->kh, a->kw, a->sh, a->sw, a->ph, a->pw};
-            for (size_t k = 0; k < sizeof v / sizeof *v; k++)
-                h = mix_int(h, v[k]);
-            break;
-        }
-        case L_LINEAR:
-            h = mix_int(h, n->a.linear.out);
-            h = mix_int(h, n->a.linear.bias);
-            break;
-        case L_BATCHNORM: {
-            char buf[64];
-            snprintf(buf, sizeof buf, "%.17g %.17g", n->a.bn.eps, n->a.bn.momentum);
-            h = mix(h, buf, strlen(buf));
-            break;
-        }
-        case L_DROPOUT: {
-            char buf[32];
-            snprintf(buf, sizeof buf, "%.17g", n->a.dropout.p);
-            h = mix(h, buf, strlen(buf));
-            break;
-        }
-        default:
-            break;
-        }
+        h = mix_attrs(h, n);
     }
     return h;
 }

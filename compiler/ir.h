@@ -13,8 +13,12 @@
 
 #include "diag.h"
 
-#define LF_PARAMS 1
-#define LF_BRANCHES 2
+/* Layer flags (layers.def): what the passes need to know about a kind
+ * beyond its functions. */
+#define LF_BRANCHES 1   /* joins branches: `name { branch {...} ... }` */
+#define LF_VIEW 2       /* its output is its input's memory, reshaped */
+#define LF_TRAIN 4      /* behaves differently in training (forward's `train`) */
+#define LF_SCRATCH 8    /* its kernels need scratch (emit's SCRATCH pass sizes it) */
 
 typedef enum {
     L_INPUT,    /* the network's input; node 0 */
@@ -31,11 +35,15 @@ typedef struct shape {
     int64_t d[3];
 } shape;
 
-typedef struct conv_attrs { int out, kh, kw, sh, sw, ph, pw, bias; } conv_attrs;
-typedef struct pool_attrs { int kh, kw, sh, sw, ph, pw; } pool_attrs;
+typedef struct conv_attrs { int out, kh, kw, sh, sw, ph, pw, bias, groups, dh, dw; } conv_attrs;
+typedef struct pool_attrs { int kh, kw, sh, sw, ph, pw, ceil_mode; } pool_attrs;
+typedef struct adaptive_attrs { int oh, ow; } adaptive_attrs;
 typedef struct linear_attrs { int out, bias; } linear_attrs;
 typedef struct bn_attrs { double eps, momentum; } bn_attrs;
 typedef struct dropout_attrs { double p; } dropout_attrs;
+typedef struct act_attrs { double a, b; } act_attrs;   /* slope, alpha, beta/threshold */
+typedef struct norm_attrs { double eps; int groups; } norm_attrs;
+typedef struct slice_attrs { int start, end; } slice_attrs;  /* channels [start, end) */
 
 typedef struct ir_node {
     layer_id kind;
@@ -48,6 +56,10 @@ typedef struct ir_node {
     union {
         conv_attrs conv;
         pool_attrs pool;    /* maxpool, avgpool */
+        adaptive_attrs adaptive;
+        act_attrs act;      /* activations with parameters */
+        norm_attrs norm;    /* layernorm, groupnorm */
+        slice_attrs slice;
         linear_attrs linear;
         bn_attrs bn;
         dropout_attrs dropout;
@@ -115,6 +127,9 @@ typedef struct ir_graph {
 const char *layer_name(layer_id k);
 const char *layer_op(layer_id k);
 int layer_flags(layer_id k);
+/* The node whose memory n's output is: n itself, or for a view (LF_VIEW)
+ * the storage of its input. */
+int ir_storage(const ir_graph *g, int n);
 /* L_COUNT if name is not a layer. */
 layer_id layer_lookup(const char *name);
 
@@ -124,7 +139,8 @@ int64_t shape_size(const shape *s);
 const char *shape_str(const shape *s, char *buf, size_t n);
 
 /* A 64-bit hash of everything that determines the network's computation and
- * checkpoint layout (kinds, attributes, shapes, paths, wiring). */
+ * checkpoint layout (kinds, attributes, shapes, paths, wiring). Attributes
+ * come from each kind's field table (layers.c), none left out. */
 uint64_t ir_hash(const ir_graph *g);
 
 #endif

@@ -8,71 +8,30 @@
 
 static int64_t round_up(int64_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
 
-/* The node whose storage n's output uses: flatten is a view of its input. */
-static int storage(const ir_graph *g, int n)
-{
-    while (g->nodes[n].kind == L_FLATTEN)
-        n = g->nodes[n].inputs[0];
-    return n;
-}
-
-static void add_tensor(arena *ar, plan *p, int node, const char *path,
-                       const char *role, int ndim, const int64_t *shape, int init,
-                       int64_t fan_in, int64_t fan_out, int trainable)
-{
-    plan_tensor t;
-    memset(&t, 0, sizeof t);
-    t.node = node;
-    t.name = arena_printf(ar, "%s.%s", path, role);
-    t.role = role;
-    t.ndim = ndim;
-    t.count = 1;
-    for (int i = 0; i < ndim; i++) {
-        t.shape[i] = shape[i];
-        t.count *= shape[i];
-    }
-    t.offset = p->param_floats;
-    t.init = init;
-    t.fan_in = fan_in;
-    t.fan_out = fan_out;
-    t.trainable = trainable;
-    p->param_floats += round_up(t.count);
-    ARRAY_PUSH(ar, p->tensors, p->ntensors, p->tcap, t);
-}
-
-/* nt_init values (runtime/nt_trainer.h) */
-enum { INIT_XAVIER, INIT_BIAS, INIT_ONES, INIT_ZEROS };
-
+/* Every node's tensors, as its kind declares them, in network order. */
 static void plan_tensors(const ir_graph *g, arena *ar, plan *p)
 {
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = &g->nodes[i];
         const shape *in = n->ninputs ? &g->nodes[n->inputs[0]].out : NULL;
         plan_node *pn = &p->nodes[i];
-        pn->first_tensor = p->ntensors;
-        if (n->kind == L_CONV) {
-            const conv_attrs *a = &n->a.conv;
-            int64_t w[4] = {a->out, in->d[0], a->kh, a->kw};
-            int64_t fan_in = in->d[0] * a->kh * a->kw, fan_out = (int64_t)a->out * a->kh * a->kw;
-            add_tensor(ar, p, i, n->path, "weight", 4, w, INIT_XAVIER, fan_in, fan_out, 1);
-            if (a->bias)
-                add_tensor(ar, p, i, n->path, "bias", 1, w, INIT_BIAS, fan_in, fan_out, 1);
-        } else if (n->kind == L_LINEAR) {
-            const linear_attrs *a = &n->a.linear;
-            int64_t w[2] = {a->out, in->d[0]};
-            add_tensor(ar, p, i, n->path, "weight", 2, w, INIT_XAVIER, in->d[0], a->out, 1);
-            if (a->bias)
-                add_tensor(ar, p, i, n->path, "bias", 1, w, INIT_BIAS, in->d[0], a->out, 1);
-        } else if (n->kind == L_BATCHNORM) {
-            int64_t c[1] = {in->d[0]};
-            add_tensor(ar, p, i, n->path, "weight", 1, c, INIT_ONES, 0, 0, 1);
-            add_tensor(ar, p, i, n->path, "bias", 1, c, INIT_ZEROS, 0, 0, 1);
-            add_tensor(ar, p, i, n->path, "running_mean", 1, c, INIT_ZEROS, 0, 0, 0);
-            add_tensor(ar, p, i, n->path, "running_var", 1, c, INIT_ONES, 0, 0, 0);
+        tensor_decl decl[LAYER_MAX_TENSORS];
+        pn->ntensors = layer_table[n->kind].tensors(n, in, decl);
+        pn->first_tensor = pn->ntensors ? p->ntensors : -1;
+        for (int k = 0; k < pn->ntensors; k++) {
+            plan_tensor t = {.node = i,
+                             .name = arena_printf(ar, "%s.%s", n->path, decl[k].role),
+                             .role = decl[k].role, .ndim = decl[k].ndim,
+                             .offset = p->param_floats, .count = 1, .init = decl[k].init,
+                             .fan_in = decl[k].fan_in, .fan_out = decl[k].fan_out,
+                             .trainable = decl[k].trainable};
+            for (int d = 0; d < t.ndim; d++) {
+                t.shape[d] = decl[k].shape[d];
+                t.count *= t.shape[d];
+            }
+            p->param_floats += round_up(t.count);
+            ARRAY_PUSH(ar, p->tensors, p->ntensors, p->tcap, t);
         }
-        pn->ntensors = p->ntensors - pn->first_tensor;
-        if (!pn->ntensors)
-            pn->first_tensor = -1;
     }
 }
 
@@ -150,31 +109,25 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
     p->nodes = arena_alloc(ar, sizeof(plan_node) * count);
     plan_tensors(g, ar, p);
 
-    /* forward outputs and saved aux data: alive for the whole step */
+    /* forward outputs and saved data: alive for the whole step */
     int64_t off = 0;
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = &g->nodes[i];
         plan_node *pn = &p->nodes[i];
-        pn->grad = pn->aux = pn->state = PLAN_NONE;
+        pn->grad = PLAN_NONE;
         pn->zero_grad_at = -1;
-        pn->dropout_index = -1;
-        if (n->kind == L_FLATTEN) {
-            pn->act = p->nodes[storage(g, i)].act;
+        if (layer_flags(n->kind) & LF_VIEW) {
+            pn->act = p->nodes[ir_storage(g, i)].act;
             continue;
         }
-        int64_t size = shape_size(&n->out);
         pn->act = off;
-        off += round_up(size);
-        if (n->kind == L_MAXPOOL) { /* int32 argmax per output */
-            pn->aux = off;
-            off += round_up(size);
-        } else if (n->kind == L_DROPOUT) { /* uint8 mask per element */
-            pn->aux = off;
-            off += round_up((size + 3) / 4);
-            pn->dropout_index = p->ndropout++;
-        } else if (n->kind == L_BATCHNORM) {
-            pn->state = p->state_floats;
-            p->state_floats += 2 * round_up(n->out.d[0]);
+        off += round_up(shape_size(&n->out));
+        saved_decl decl[LAYER_MAX_SAVED];
+        pn->nsaved = layer_table[n->kind].saved(n, decl);
+        for (int k = 0; k < pn->nsaved; k++) {
+            int64_t *top = decl[k].per_example ? &off : &p->state_floats;
+            pn->saved[k] = (plan_saved){decl[k], *top};
+            *top += round_up(saved_floats(&decl[k]));
         }
     }
     p->forward_floats = off;
@@ -182,39 +135,39 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
     /* gradients: the backward pass visits nodes from last to first (time
      * t = g->n - 1 - node). A gradient buffer lives from the backward of the
      * first consumer that writes it to the backward of the node itself. The
-     * input needs none, nor does a flatten of it. */
+     * input needs none, nor does a view of it. */
     interval *iv = calloc(count, sizeof *iv);
     int niv = 0;
     int *first_writer = malloc(sizeof(int) * count);
     for (int i = 0; i < g->n; i++)
         first_writer[i] = -1;
     for (int j = g->n - 1; j >= 0; j--) {
-        if (g->nodes[j].kind == L_FLATTEN) /* a view: its consumers write */
+        if (layer_flags(g->nodes[j].kind) & LF_VIEW) /* its consumers write */
             continue;
         for (int k = 0; k < g->nodes[j].ninputs; k++) {
-            int s = storage(g, g->nodes[j].inputs[k]);
+            int s = ir_storage(g, g->nodes[j].inputs[k]);
             if (first_writer[s] < j)
                 first_writer[s] = j;
         }
     }
     for (int i = 1; i < g->n; i++) {
-        if (g->nodes[i].kind == L_FLATTEN || storage(g, i) == 0)
+        if ((layer_flags(g->nodes[i].kind) & LF_VIEW) || ir_storage(g, i) == 0)
             continue;
         int from = i == g->n - 1 || first_writer[i] < 0 ? 0 : g->n - 1 - first_writer[i];
         /* the output's gradient (dlogits) is written by the trainer, before
          * any backward: live from the start */
-        if (storage(g, g->n - 1) == i)
+        if (ir_storage(g, g->n - 1) == i)
             from = 0;
         interval v = {round_up(shape_size(&g->nodes[i].out)), 0, from, g->n - 1 - i,
                       &p->nodes[i].grad};
         iv[niv++] = v;
-        if (storage(g, g->n - 1) != i && first_writer[i] >= 0)
+        if (ir_storage(g, g->n - 1) != i && first_writer[i] >= 0)
             p->nodes[i].zero_grad_at = first_writer[i];
     }
     p->act_floats = first_fit(iv, niv, p->forward_floats);
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind == L_FLATTEN)
-            p->nodes[i].grad = p->nodes[storage(g, i)].grad;
+        if (layer_flags(g->nodes[i].kind) & LF_VIEW)
+            p->nodes[i].grad = p->nodes[ir_storage(g, i)].grad;
     free(iv);
     free(first_writer);
     return 0;

@@ -2,17 +2,20 @@
  *
  * plan.c decides where every tensor of a training step lives: parameters
  * (and their gradients and momentum, at the same offsets) in the parameter
- * arena, in checkpoint order; layer outputs, their gradients, pooling argmax
- * and dropout masks in the activation arena, per example; batch-norm saved
- * statistics in the state arena. Forward outputs all stay alive until the
- * backward pass has used them; gradient buffers are reused once dead
- * (first-fit over their live ranges in the backward pass). A flatten is a
- * view: it shares its input's buffers. The plan does not emit code.
+ * arena, in checkpoint order; layer outputs, their gradients and what
+ * forward saves per example (pooling argmax, dropout masks) in the
+ * activation arena; what it saves per layer (batch-norm statistics) in the
+ * state arena. Each kind declares its tensors and saved buffers in the layer
+ * table (layers.c); this file only places them. Forward outputs all stay
+ * alive until the backward pass has used them; gradient buffers are reused
+ * once dead (first-fit over their live ranges in the backward pass). A view
+ * (flatten) shares its input's buffers. The plan does not emit code.
  */
 #ifndef PLAN_H
 #define PLAN_H
 
 #include "ir.h"
+#include "layers.h"
 
 #define PLAN_NONE ((int64_t)-1)
 
@@ -24,10 +27,17 @@ typedef struct plan_tensor {
     int ndim;
     int64_t shape[4];        /* PyTorch layout */
     int64_t offset, count;   /* floats */
-    int init;                /* nt_init value */
+    tensor_init init;
     int64_t fan_in, fan_out;
     int trainable;
 } plan_tensor;
+
+/* A buffer a layer's forward keeps for backward, and where it is: floats
+ * per example into the activation arena, or into the state arena. */
+typedef struct plan_saved {
+    saved_decl d;
+    int64_t offset;
+} plan_saved;
 
 /* Where one node's buffers are. Offsets are floats; activation-arena
  * offsets are per example (they scale with the batch capacity). */
@@ -35,11 +45,10 @@ typedef struct plan_node {
     int64_t act;             /* output */
     int64_t grad;            /* gradient of the output, PLAN_NONE if not needed */
     int zero_grad_at;        /* zero `grad` just before this node's backward; -1: never */
-    int64_t aux;             /* argmax (int32) or dropout mask (uint8), PLAN_NONE */
-    int64_t state;           /* batch-norm mean, then invstd (state arena), PLAN_NONE */
+    plan_saved saved[LAYER_MAX_SAVED];
+    int nsaved;
     int first_tensor;        /* index into tensors, -1 */
     int ntensors;
-    int dropout_index;       /* 0, 1, ... for dropout layers, -1 */
 } plan_node;
 
 typedef struct plan {
@@ -51,7 +60,6 @@ typedef struct plan {
     int64_t forward_floats;  /* of which forward outputs and saved aux */
     int64_t state_floats;
     int classes;
-    int ndropout;
 } plan;
 
 /* Plans g (shapes inferred, no errors). Fails, with a diagnostic, if the net

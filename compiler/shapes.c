@@ -41,12 +41,15 @@ static int check_size(shape_ctx *c, ir_node *n)
 }
 
 /* Output size of a sliding window along one dimension; NULL, or the
- * arithmetic that makes it empty. */
+ * arithmetic that makes it empty. Ceil mode (PyTorch's rule): round up, but
+ * the last window must start inside the input or its left padding. */
 static const char *window(shape_ctx *c, const char *dim, int64_t in, int k, int s,
-                          int p, int64_t *out)
+                          int p, int ceil_mode, int64_t *out)
 {
     int64_t span = in + 2 * (int64_t)p - k;
-    *out = span < 0 ? 0 : span / s + 1;
+    *out = span < 0 ? 0 : (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && span >= 0 && (*out - 1) * s >= in + p)
+        --*out;
     if (span >= 0)
         return NULL;
     long long floor_q = (long long)(span / s - (span % s != 0));
@@ -55,11 +58,11 @@ static const char *window(shape_ctx *c, const char *dim, int64_t in, int k, int 
 }
 
 static int spatial(shape_ctx *c, ir_node *n, const shape *x, int kh, int kw,
-                   int sh, int sw, int ph, int pw, int64_t channels)
+                   int sh, int sw, int ph, int pw, int ceil_mode, int64_t channels)
 {
     int64_t oh, ow;
-    const char *h = window(c, "height", x->d[1], kh, sh, ph, &oh);
-    const char *w = window(c, "width", x->d[2], kw, sw, pw, &ow);
+    const char *h = window(c, "height", x->d[1], kh, sh, ph, ceil_mode, &oh);
+    const char *w = window(c, "width", x->d[2], kw, sw, pw, ceil_mode, &ow);
     if (h || w) {
         diag_error(c->d, n->loc,
                    "%s output would be empty: %s%s%s; the %dx%d window is larger than the "
@@ -79,13 +82,23 @@ static int CONV_shape(shape_ctx *c, ir_node *n)
 {
     const shape *x = in_shape(c, n, 0);
     const conv_attrs *a = &n->a.conv;
-    if (need_image(c, n, x) ||
-        spatial(c, n, x, a->kh, a->kw, a->sh, a->sw, a->ph, a->pw, a->out))
+    if (need_image(c, n, x))
         return -1;
-    int64_t k = x->d[0] * a->kh * a->kw;
+    if (x->d[0] % a->groups) {
+        diag_error(c->d, n->loc,
+                   "conv: groups must divide the input channels, got %lld input channels "
+                   "(%s) and groups = %d",
+                   (long long)x->d[0], sstr(c, x), a->groups);
+        return -1;
+    }
+    /* a dilated kernel spans dilation * (kernel - 1) + 1 */
+    if (spatial(c, n, x, a->dh * (a->kh - 1) + 1, a->dw * (a->kw - 1) + 1, a->sh, a->sw, a->ph,
+                a->pw, 0, a->out))
+        return -1;
+    int64_t k = x->d[0] / a->groups * a->kh * a->kw;
     if (k * a->out > SHAPE_MAX_ELEMS) {
         diag_error(c->d, n->loc, "conv weight %dx%lldx%dx%d is too large", a->out,
-                   (long long)x->d[0], a->kh, a->kw);
+                   (long long)(x->d[0] / a->groups), a->kh, a->kw);
         return -1;
     }
     int64_t hw = n->out.d[1] * n->out.d[2];
@@ -99,7 +112,7 @@ static int pool_shape(shape_ctx *c, ir_node *n)
     const shape *x = in_shape(c, n, 0);
     const pool_attrs *a = &n->a.pool;
     if (need_image(c, n, x) ||
-        spatial(c, n, x, a->kh, a->kw, a->sh, a->sw, a->ph, a->pw, x->d[0]))
+        spatial(c, n, x, a->kh, a->kw, a->sh, a->sw, a->ph, a->pw, a->ceil_mode, x->d[0]))
         return -1;
     n->flops = shape_size(&n->out) * a->kh * a->kw;
     return 0;
@@ -108,22 +121,62 @@ static int pool_shape(shape_ctx *c, ir_node *n)
 static int MAXPOOL_shape(shape_ctx *c, ir_node *n) { return pool_shape(c, n); }
 static int AVGPOOL_shape(shape_ctx *c, ir_node *n) { return pool_shape(c, n); }
 
-static int GAVGPOOL_shape(shape_ctx *c, ir_node *n)
+/* PyTorch's adaptive windows: output i reads [floor(i*in/out), ceil((i+1)*in/out)) */
+static int64_t adaptive_reads(int64_t in, int64_t out)
+{
+    int64_t total = 0;
+    for (int64_t i = 0; i < out; i++)
+        total += ((i + 1) * in + out - 1) / out - i * in / out;
+    return total;
+}
+
+static int adaptive_shape(shape_ctx *c, ir_node *n)
 {
     const shape *x = in_shape(c, n, 0);
+    const adaptive_attrs *a = &n->a.adaptive;
     if (need_image(c, n, x))
         return -1;
     n->out.rank = 3;
     n->out.d[0] = x->d[0];
-    n->out.d[1] = n->out.d[2] = 1;
-    n->flops = shape_size(x);
+    n->out.d[1] = a->oh;
+    n->out.d[2] = a->ow;
+    if (check_size(c, n))
+        return -1;
+    n->flops = x->d[0] * adaptive_reads(x->d[1], a->oh) * adaptive_reads(x->d[2], a->ow);
     return 0;
 }
+
+static int ADAPTIVE_AVGPOOL_shape(shape_ctx *c, ir_node *n) { return adaptive_shape(c, n); }
+static int ADAPTIVE_MAXPOOL_shape(shape_ctx *c, ir_node *n) { return adaptive_shape(c, n); }
 
 static int BATCHNORM_shape(shape_ctx *c, ir_node *n)
 {
     n->out = *in_shape(c, n, 0);
     n->params = 2 * n->out.d[0]; /* gamma and beta per channel or feature */
+    n->flops = 2 * shape_size(&n->out);
+    return 0;
+}
+
+static int LAYERNORM_shape(shape_ctx *c, ir_node *n)
+{
+    n->out = *in_shape(c, n, 0);
+    n->params = 2 * shape_size(&n->out); /* weight and bias per element */
+    n->flops = 2 * shape_size(&n->out);
+    return 0;
+}
+
+static int GROUPNORM_shape(shape_ctx *c, ir_node *n)
+{
+    const shape *x = in_shape(c, n, 0);
+    if (x->d[0] % n->a.norm.groups) {
+        diag_error(c->d, n->loc,
+                   "groupnorm: groups must divide the channels, got %lld channels (%s) and "
+                   "groups = %d",
+                   (long long)x->d[0], sstr(c, x), n->a.norm.groups);
+        return -1;
+    }
+    n->out = *x;
+    n->params = 2 * n->out.d[0]; /* weight and bias per channel */
     n->flops = 2 * shape_size(&n->out);
     return 0;
 }
@@ -139,6 +192,12 @@ static int RELU_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
 static int SIGMOID_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
 static int TANH_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
 static int DROPOUT_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
+static int LEAKY_RELU_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
+static int ELU_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
+static int SILU_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
+static int GELU_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
+static int HARDSWISH_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
+static int SOFTPLUS_shape(shape_ctx *c, ir_node *n) { return elementwise(c, n); }
 
 static int FLATTEN_shape(shape_ctx *c, ir_node *n)
 {
@@ -169,6 +228,20 @@ static int LINEAR_shape(shape_ctx *c, ir_node *n)
     n->out.d[0] = a->out;
     n->params = x->d[0] * a->out + (a->bias ? a->out : 0);
     n->flops = 2 * x->d[0] * a->out + (a->bias ? a->out : 0);
+    return 0;
+}
+
+static int SLICE_shape(shape_ctx *c, ir_node *n)
+{
+    const shape *x = in_shape(c, n, 0);
+    const slice_attrs *a = &n->a.slice;
+    if (a->end > x->d[0]) {
+        diag_error(c->d, n->loc, "slice: end %d is beyond the input's %lld %s (%s)", a->end,
+                   (long long)x->d[0], x->rank == 3 ? "channels" : "features", sstr(c, x));
+        return -1;
+    }
+    n->out = *x;
+    n->out.d[0] = a->end - a->start;
     return 0;
 }
 
@@ -297,7 +370,7 @@ int infer_shapes(ir_graph *g, diag *d)
         if (n->ok) {
             g->total_params += n->params;
             g->total_flops += n->flops;
-            if (n->kind != L_FLATTEN) /* a view, no memory of its own */
+            if (!(layer_flags(n->kind) & LF_VIEW)) /* no memory of its own */
                 g->total_activations += shape_size(&n->out);
         }
     }

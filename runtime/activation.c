@@ -1,6 +1,8 @@
-/* activation.c - elementwise activations (ReLU, sigmoid, tanh), forward and
- * backward. Backward takes the forward's output, not its input, so forward
- * may run in place (out == in). No softmax here: it lives with the loss. */
+/* activation.c - elementwise activations, forward and backward. ReLU,
+ * sigmoid and tanh: backward takes the forward's output, not its input, so
+ * forward may run in place (out == in). Leaky ReLU, ELU, SiLU, GELU,
+ * hardswish and softplus: backward takes the input. No softmax here: it
+ * lives with the loss. */
 #include "nt_kernels.h"
 
 #include <math.h>
@@ -78,4 +80,98 @@ void nt_tanh_backward(float *din, const float *dout, const float *out, size_t n)
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (size_t i = 0; i < n; i++)
         din[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+/* ---- activations whose backward reads the input ------------------------------
+ * PyTorch's formulas and its choices at the kinks: leaky_relu and elu take
+ * the x <= 0 branch at 0, hardswish the middle branch at -3 and 3. */
+
+#define ELEMENTWISE(min, body)                                                   \
+    do {                                                                         \
+        const int nth_ = threads_for(n, (min));                                  \
+        _Pragma("omp parallel for num_threads(nth_) schedule(static)")           \
+        for (size_t i = 0; i < n; i++) {                                         \
+            const float x = in[i];                                               \
+            body;                                                                \
+        }                                                                        \
+    } while (0)
+
+void nt_leaky_relu_forward(float *out, const float *in, size_t n, float slope)
+{
+    ELEMENTWISE(CHEAP_PAR_MIN, out[i] = x > 0.0f ? x : x * slope);
+}
+
+void nt_leaky_relu_backward(float *din, const float *dout, const float *in, size_t n,
+                            float slope)
+{
+    ELEMENTWISE(CHEAP_PAR_MIN, din[i] += x > 0.0f ? dout[i] : dout[i] * slope);
+}
+
+void nt_elu_forward(float *out, const float *in, size_t n, float alpha)
+{
+    ELEMENTWISE(TRANSC_PAR_MIN, out[i] = x > 0.0f ? x : alpha * expm1f(x));
+}
+
+void nt_elu_backward(float *din, const float *dout, const float *in, size_t n, float alpha)
+{
+    ELEMENTWISE(TRANSC_PAR_MIN, din[i] += x > 0.0f ? dout[i] : dout[i] * alpha * expf(x));
+}
+
+void nt_silu_forward(float *out, const float *in, size_t n)
+{
+    ELEMENTWISE(TRANSC_PAR_MIN, out[i] = x * sigmoid1(x));
+}
+
+/* d/dx x*s(x) = s * (1 + x * (1 - s)) */
+void nt_silu_backward(float *din, const float *dout, const float *in, size_t n)
+{
+    ELEMENTWISE(TRANSC_PAR_MIN, const float s = sigmoid1(x);
+                din[i] += dout[i] * s * (1.0f + x * (1.0f - s)));
+}
+
+#define SQRT1_2 0.70710678118654752440f
+#define INV_SQRT_2PI 0.39894228040143267794f
+
+/* 1 + erf(x/sqrt(2)) written as erfc(-x/sqrt(2)): no cancellation for
+ * negative x */
+void nt_gelu_forward(float *out, const float *in, size_t n)
+{
+    ELEMENTWISE(TRANSC_PAR_MIN, out[i] = 0.5f * x * erfcf(-x * SQRT1_2));
+}
+
+/* Phi(x) + x * phi(x) */
+void nt_gelu_backward(float *din, const float *dout, const float *in, size_t n)
+{
+    ELEMENTWISE(TRANSC_PAR_MIN,
+                din[i] += dout[i] * (0.5f * erfcf(-x * SQRT1_2) +
+                                     x * INV_SQRT_2PI * expf(-0.5f * x * x)));
+}
+
+void nt_hardswish_forward(float *out, const float *in, size_t n)
+{
+    ELEMENTWISE(CHEAP_PAR_MIN,
+                out[i] = x <= -3.0f ? 0.0f : x >= 3.0f ? x : x * (x + 3.0f) / 6.0f);
+}
+
+void nt_hardswish_backward(float *din, const float *dout, const float *in, size_t n)
+{
+    ELEMENTWISE(CHEAP_PAR_MIN,
+                din[i] += x < -3.0f ? 0.0f : x <= 3.0f ? dout[i] * (x / 3.0f + 0.5f) : dout[i]);
+}
+
+/* log1p(exp(z)) / beta with z = beta * x, written so that exp never
+ * overflows below the threshold (z <= 20 by default; any z > 88 would) */
+void nt_softplus_forward(float *out, const float *in, size_t n, float beta, float threshold)
+{
+    ELEMENTWISE(TRANSC_PAR_MIN, const float z = x * beta;
+                out[i] = z > threshold ? x
+                                       : (fmaxf(z, 0.0f) + log1pf(expf(-fabsf(z)))) / beta);
+}
+
+/* d/dx = sigmoid(beta * x), 1 above the threshold */
+void nt_softplus_backward(float *din, const float *dout, const float *in, size_t n,
+                          float beta, float threshold)
+{
+    ELEMENTWISE(TRANSC_PAR_MIN, const float z = x * beta;
+                din[i] += z > threshold ? dout[i] : dout[i] * sigmoid1(z));
 }

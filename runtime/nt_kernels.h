@@ -100,6 +100,8 @@ typedef struct nt_pool2d_dims {
     int SH, SW;       /* stride */
     int PH, PW;       /* padding: -inf for max, zeros counted for avg */
     int OH, OW;       /* output, floor mode: (H + 2*PH - KH) / SH + 1 */
+    int ceil_mode;    /* max only: OH rounds up, but the last window starts
+                         inside the input or its left padding (PyTorch) */
 } nt_pool2d_dims;
 
 /* argmax holds, per output element, the index (h * W + w) of the chosen input
@@ -265,6 +267,114 @@ void nt_init_xavier_uniform(float *w, size_t n, int fan_in, int fan_out,
 /* U(-bound, bound); PyTorch's default bias init uses bound = 1/sqrt(fan_in). */
 void nt_init_uniform(float *w, size_t n, float bound, nt_rng *rng);
 void nt_init_const(float *w, size_t n, float value);
+
+/* ==== kinds for modern CNNs: grouped and dilated convolution, adaptive
+ * pooling, activations that read their input, group and layer norm ======== */
+
+/* ---- grouped / dilated conv2d (conv_grouped.c) ------------------------------ */
+
+/* nn.Conv2d(C, OC, (KH, KW), stride, padding, dilation, groups): input
+ * channels [g*C/G, (g+1)*C/G) feed output channels [g*OC/G, (g+1)*OC/G).
+ * The generated code calls these only when G > 1 or a dilation > 1. */
+typedef struct nt_conv2d_grouped_dims {
+    int N, C, H, W, OC;
+    int KH, KW, SH, SW, PH, PW;
+    int DH, DW;       /* dilation */
+    int G;            /* groups; C and OC are multiples of G */
+    int OH, OW;       /* (H + 2*PH - DH*(KH-1) - 1) / SH + 1, likewise W */
+} nt_conv2d_grouped_dims;
+
+size_t nt_conv2d_grouped_scratch_floats(const nt_conv2d_grouped_dims *d, int nthreads);
+void nt_conv2d_grouped_forward(float *out,        /* [N, OC, OH, OW] */
+                               const float *in,   /* [N, C, H, W] */
+                               const float *w,    /* [OC, C/G, KH, KW] */
+                               const float *b,    /* [OC] or NULL */
+                               const nt_conv2d_grouped_dims *d, float *scratch);
+void nt_conv2d_grouped_backward(float *din,        /* [N, C, H, W] or NULL */
+                                float *dw,         /* [OC, C/G, KH, KW] */
+                                float *db,         /* [OC] or NULL */
+                                const float *dout, /* [N, OC, OH, OW] */
+                                const float *in, const float *w,
+                                const nt_conv2d_grouped_dims *d, float *scratch);
+void nt_conv2d_grouped_forward_ref(float *out, const float *in, const float *w,
+                                   const float *b, const nt_conv2d_grouped_dims *d);
+void nt_conv2d_grouped_backward_ref(float *din, float *dw, float *db, const float *dout,
+                                    const float *in, const float *w,
+                                    const nt_conv2d_grouped_dims *d);
+
+/* ---- adaptive pooling (pool.c) ---------------------------------------------- */
+
+/* nn.AdaptiveAvgPool2d / AdaptiveMaxPool2d((OH, OW)): output row i reads
+ * input rows [floor(i*H/OH), ceil((i+1)*H/OH)), likewise columns. */
+typedef struct nt_adaptive_pool2d_dims {
+    int N, C, H, W, OH, OW;
+} nt_adaptive_pool2d_dims;
+
+void nt_adaptive_avgpool2d_forward(float *out, const float *in,
+                                   const nt_adaptive_pool2d_dims *d);
+void nt_adaptive_avgpool2d_backward(float *din, const float *dout,
+                                    const nt_adaptive_pool2d_dims *d);
+/* argmax as nt_maxpool2d_forward's (first maximum in row-major order) */
+void nt_adaptive_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
+                                   const nt_adaptive_pool2d_dims *d);
+void nt_adaptive_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax,
+                                    const nt_adaptive_pool2d_dims *d);
+
+/* ---- activations that read their input (activation.c) ----------------------- */
+
+/* PyTorch's definitions: leaky_relu x > 0 ? x : slope*x; elu x > 0 ? x :
+ * alpha*(exp(x) - 1); silu x*sigmoid(x); gelu the exact 0.5*x*(1 +
+ * erf(x/sqrt(2))); hardswish x*relu6(x + 3)/6; softplus log(1 + exp(beta*x))
+ * / beta, or x where beta*x > threshold. Backward takes the forward's input
+ * and accumulates; forward may run in place. */
+void nt_leaky_relu_forward(float *out, const float *in, size_t n, float slope);
+void nt_leaky_relu_backward(float *din, const float *dout, const float *in, size_t n,
+                            float slope);
+void nt_elu_forward(float *out, const float *in, size_t n, float alpha);
+void nt_elu_backward(float *din, const float *dout, const float *in, size_t n, float alpha);
+void nt_silu_forward(float *out, const float *in, size_t n);
+void nt_silu_backward(float *din, const float *dout, const float *in, size_t n);
+void nt_gelu_forward(float *out, const float *in, size_t n);
+void nt_gelu_backward(float *din, const float *dout, const float *in, size_t n);
+void nt_hardswish_forward(float *out, const float *in, size_t n);
+void nt_hardswish_backward(float *din, const float *dout, const float *in, size_t n);
+void nt_softplus_forward(float *out, const float *in, size_t n, float beta, float threshold);
+void nt_softplus_backward(float *din, const float *dout, const float *in, size_t n,
+                          float beta, float threshold);
+
+/* ---- group norm and layer norm (norm.c) ------------------------------------- */
+
+/* nn.GroupNorm(G, C) on [N, C, HW]: each example's channels fall into G
+ * groups of C/G; each group is normalised with its own mean and biased
+ * variance, then scaled and shifted per channel. The same in training and
+ * evaluation. nn.LayerNorm over D elements (weight [D]) is the case G = 1,
+ * C = D, HW = 1. */
+typedef struct nt_norm_dims {
+    int N, G, C, HW;
+    float eps;
+} nt_norm_dims;
+
+void nt_groupnorm_forward(float *out,         /* [N, C, HW] */
+                          float *mean,        /* [N, G] saved */
+                          float *invstd,      /* [N, G] saved: 1/sqrt(var + eps) */
+                          const float *in,    /* [N, C, HW] */
+                          const float *gamma, /* [C] */
+                          const float *beta,  /* [C] */
+                          const nt_norm_dims *d);
+void nt_groupnorm_backward(float *din,          /* [N, C, HW] or NULL */
+                           float *dgamma,       /* [C] */
+                           float *dbeta,        /* [C] */
+                           const float *dout, const float *in, const float *gamma,
+                           const float *mean, const float *invstd,
+                           const nt_norm_dims *d);
+
+/* ---- channel slice (slice.c) ------------------------------------------------ */
+
+/* x[:, start:end] of [N, C, HW]: out is [N, end - start, HW]. Backward adds
+ * dout into those channels of din. */
+void nt_slice_forward(float *out, const float *in, int N, int C, int HW, int start, int end);
+void nt_slice_backward(float *din, const float *dout, int N, int C, int HW, int start,
+                       int end);
 
 #ifdef __cplusplus
 }

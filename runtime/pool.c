@@ -1,7 +1,8 @@
-/* pool.c - max pooling (with argmax for backward), average pooling
- * (count_include_pad = true) and global average pooling, forward and
- * backward, PyTorch semantics, floor-mode output sizes; plus the plain
- * reference loops of the two windowed forwards. No ceil mode, no dilation.
+/* pool.c - max pooling (with argmax for backward; floor or ceil mode),
+ * average pooling (count_include_pad = true, floor mode), global and
+ * adaptive average pooling and adaptive max pooling, forward and backward,
+ * PyTorch semantics; plus the plain reference loops of the windowed
+ * forwards. No dilation.
  *
  * Every kernel is parallel over the N*C planes, which are independent, so
  * results do not depend on the thread count. */
@@ -16,6 +17,17 @@
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int max_int(int a, int b) { return a > b ? a : b; }
 
+/* PyTorch's output size; in ceil mode the last window must start inside
+ * the input or its left padding */
+static int out_size(int in, int k, int s, int p, int ceil_mode)
+{
+    int span = in + 2 * p - k;
+    int o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (o - 1) * s >= in + p)
+        o--;
+    return o;
+}
+
 static void check_dims(const nt_pool2d_dims *d)
 {
     assert(d->N >= 0 && d->C > 0 && d->H > 0 && d->W > 0);
@@ -23,15 +35,53 @@ static void check_dims(const nt_pool2d_dims *d)
     /* PyTorch's limit; it also keeps every window partly inside the input */
     assert(d->PH >= 0 && 2 * d->PH <= d->KH && d->PW >= 0 && 2 * d->PW <= d->KW);
     assert(d->H + 2 * d->PH >= d->KH && d->W + 2 * d->PW >= d->KW);
-    assert(d->OH == (d->H + 2 * d->PH - d->KH) / d->SH + 1);
-    assert(d->OW == (d->W + 2 * d->PW - d->KW) / d->SW + 1);
+    assert(d->OH == out_size(d->H, d->KH, d->SH, d->PH, d->ceil_mode));
+    assert(d->OW == out_size(d->W, d->KW, d->SW, d->PW, d->ceil_mode));
     (void)d;
+    (void)out_size;
 }
 
 static int use_team(const nt_pool2d_dims *d)
 {
     double work = (double)d->N * d->C * d->OH * d->OW * d->KH * d->KW;
     return work >= PAR_MIN_WORK && nt_num_threads() > 1;
+}
+
+/* ---- one window ----------------------------------------------------------- */
+
+/* The maximum of rows [ha, hb) x columns [wa, wb) of a plane W wide and its
+ * index h * W + w: strict > keeps the first maximum; NaN wins, as in
+ * PyTorch. */
+static float window_max(const float *x, int W, int ha, int hb, int wa, int wb, int32_t *at)
+{
+    int best_i = ha * W + wa;
+    float best = x[best_i];
+    for (int h = ha; h < hb; h++)
+        for (int w = wa; w < wb; w++) {
+            float v = x[h * W + w];
+            if (v > best || isnan(v)) {
+                best = v;
+                best_i = h * W + w;
+            }
+        }
+    *at = best_i;
+    return best;
+}
+
+static float window_sum(const float *x, int W, int ha, int hb, int wa, int wb)
+{
+    float sum = 0.0f;
+    for (int h = ha; h < hb; h++)
+        for (int w = wa; w < wb; w++)
+            sum += x[h * W + w];
+    return sum;
+}
+
+static void window_add(float *dx, int W, int ha, int hb, int wa, int wb, float v)
+{
+    for (int h = ha; h < hb; h++)
+        for (int w = wa; w < wb; w++)
+            dx[h * W + w] += v;
 }
 
 /* ---- max pooling ------------------------------------------------------- */
@@ -53,32 +103,17 @@ void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
             for (int ow = 0; ow < d->OW; ow++) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
-                int best_i = ha * d->W + wa;
-                float best = x[best_i];
-                for (int h = ha; h < hb; h++)
-                    for (int w = wa; w < wb; w++) {
-                        float v = x[h * d->W + w];
-                        /* strict > keeps the first maximum; NaN wins, as in
-                         * PyTorch */
-                        if (v > best || isnan(v)) {
-                            best = v;
-                            best_i = h * d->W + w;
-                        }
-                    }
-                o[oh * d->OW + ow] = best;
-                a[oh * d->OW + ow] = best_i;
+                o[oh * d->OW + ow] = window_max(x, d->W, ha, hb, wa, wb, &a[oh * d->OW + ow]);
             }
         }
     }
 }
 
-void nt_maxpool2d_backward(float *din, const float *dout,
-                           const int32_t *argmax, const nt_pool2d_dims *d)
+/* din[argmax] += dout, plane by plane */
+static void scatter_argmax(float *din, const float *dout, const int32_t *argmax, int planes,
+                           size_t isz, size_t osz, int team)
 {
-    check_dims(d);
-    int planes = d->N * d->C;
-    size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
-#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (team)
     for (int q = 0; q < planes; q++) {
         float *dx = din + q * isz;
         const float *g = dout + q * osz;
@@ -88,6 +123,14 @@ void nt_maxpool2d_backward(float *din, const float *dout,
             dx[a[j]] += g[j];
         }
     }
+}
+
+void nt_maxpool2d_backward(float *din, const float *dout,
+                           const int32_t *argmax, const nt_pool2d_dims *d)
+{
+    check_dims(d);
+    scatter_argmax(din, dout, argmax, d->N * d->C, (size_t)d->H * d->W, (size_t)d->OH * d->OW,
+                   use_team(d));
 }
 
 void nt_maxpool2d_forward_ref(float *out, int32_t *argmax, const float *in,
@@ -124,6 +167,7 @@ void nt_maxpool2d_forward_ref(float *out, int32_t *argmax, const float *in,
 void nt_avgpool2d_forward(float *out, const float *in, const nt_pool2d_dims *d)
 {
     check_dims(d);
+    assert(!d->ceil_mode);
     int planes = d->N * d->C;
     size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
     float area = (float)(d->KH * d->KW); /* divided by, as PyTorch does */
@@ -137,11 +181,7 @@ void nt_avgpool2d_forward(float *out, const float *in, const nt_pool2d_dims *d)
             for (int ow = 0; ow < d->OW; ow++) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
-                float sum = 0.0f;
-                for (int h = ha; h < hb; h++)
-                    for (int w = wa; w < wb; w++)
-                        sum += x[h * d->W + w];
-                o[oh * d->OW + ow] = sum / area;
+                o[oh * d->OW + ow] = window_sum(x, d->W, ha, hb, wa, wb) / area;
             }
         }
     }
@@ -151,6 +191,7 @@ void nt_avgpool2d_backward(float *din, const float *dout,
                            const nt_pool2d_dims *d)
 {
     check_dims(d);
+    assert(!d->ceil_mode);
     int planes = d->N * d->C;
     size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
     float area = (float)(d->KH * d->KW); /* divided by, as PyTorch does */
@@ -164,10 +205,7 @@ void nt_avgpool2d_backward(float *din, const float *dout,
             for (int ow = 0; ow < d->OW; ow++) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
-                float v = g[oh * d->OW + ow] / area;
-                for (int h = ha; h < hb; h++)
-                    for (int w = wa; w < wb; w++)
-                        dx[h * d->W + w] += v;
+                window_add(dx, d->W, ha, hb, wa, wb, g[oh * d->OW + ow] / area);
             }
         }
     }
@@ -226,4 +264,96 @@ void nt_global_avgpool_backward(float *din, const float *dout, int N, int C,
         for (int i = 0; i < HW; i++)
             dx[i] += v;
     }
+}
+
+/* ---- adaptive pooling ---------------------------------------------------- */
+
+/* PyTorch's windows: [floor(i*in/out), ceil((i+1)*in/out)) */
+static int win_start(int i, int in, int out) { return (int)((int64_t)i * in / out); }
+static int win_end(int i, int in, int out)
+{
+    return (int)(((int64_t)(i + 1) * in + out - 1) / out);
+}
+
+static int adaptive_team(const nt_adaptive_pool2d_dims *d)
+{
+    double work = (double)d->N * d->C * d->H * d->W;
+    return work >= PAR_MIN_WORK && nt_num_threads() > 1;
+}
+
+static void check_adaptive(const nt_adaptive_pool2d_dims *d)
+{
+    assert(d->N >= 0 && d->C > 0 && d->H > 0 && d->W > 0 && d->OH > 0 && d->OW > 0);
+    (void)d;
+}
+
+void nt_adaptive_avgpool2d_forward(float *out, const float *in,
+                                   const nt_adaptive_pool2d_dims *d)
+{
+    check_adaptive(d);
+    int planes = d->N * d->C;
+    size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (adaptive_team(d))
+    for (int q = 0; q < planes; q++) {
+        const float *x = in + q * isz;
+        float *o = out + q * osz;
+        for (int oh = 0; oh < d->OH; oh++) {
+            int ha = win_start(oh, d->H, d->OH), hb = win_end(oh, d->H, d->OH);
+            for (int ow = 0; ow < d->OW; ow++) {
+                int wa = win_start(ow, d->W, d->OW), wb = win_end(ow, d->W, d->OW);
+                o[oh * d->OW + ow] =
+                    window_sum(x, d->W, ha, hb, wa, wb) / (float)((hb - ha) * (wb - wa));
+            }
+        }
+    }
+}
+
+void nt_adaptive_avgpool2d_backward(float *din, const float *dout,
+                                    const nt_adaptive_pool2d_dims *d)
+{
+    check_adaptive(d);
+    int planes = d->N * d->C;
+    size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (adaptive_team(d))
+    for (int q = 0; q < planes; q++) {
+        float *dx = din + q * isz;
+        const float *g = dout + q * osz;
+        for (int oh = 0; oh < d->OH; oh++) {
+            int ha = win_start(oh, d->H, d->OH), hb = win_end(oh, d->H, d->OH);
+            for (int ow = 0; ow < d->OW; ow++) {
+                int wa = win_start(ow, d->W, d->OW), wb = win_end(ow, d->W, d->OW);
+                window_add(dx, d->W, ha, hb, wa, wb,
+                           g[oh * d->OW + ow] / (float)((hb - ha) * (wb - wa)));
+            }
+        }
+    }
+}
+
+void nt_adaptive_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
+                                   const nt_adaptive_pool2d_dims *d)
+{
+    check_adaptive(d);
+    int planes = d->N * d->C;
+    size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (adaptive_team(d))
+    for (int q = 0; q < planes; q++) {
+        const float *x = in + q * isz;
+        float *o = out + q * osz;
+        int32_t *a = argmax + q * osz;
+        for (int oh = 0; oh < d->OH; oh++) {
+            int ha = win_start(oh, d->H, d->OH), hb = win_end(oh, d->H, d->OH);
+            for (int ow = 0; ow < d->OW; ow++) {
+                int wa = win_start(ow, d->W, d->OW), wb = win_end(ow, d->W, d->OW);
+                o[oh * d->OW + ow] = window_max(x, d->W, ha, hb, wa, wb, &a[oh * d->OW + ow]);
+            }
+        }
+    }
+}
+
+void nt_adaptive_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax,
+                                    const nt_adaptive_pool2d_dims *d)
+{
+    check_adaptive(d);
+    scatter_argmax(din, dout, argmax, d->N * d->C, (size_t)d->H * d->W, (size_t)d->OH * d->OW,
+                   adaptive_team(d));
 }

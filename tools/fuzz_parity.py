@@ -2,9 +2,11 @@
 
     /usr/bin/python3 tools/fuzz_parity.py [--netc build/compiler/netc] [--count N] [--seed S]
 
-Generates random networks (conv with odd kernels, strides and paddings, max
-and average pooling, batch norm, activations, dropout, concat and add joins
-with empty branches, flatten, linear), writes each as a .net file and as the
+Generates random networks (conv with odd kernels, strides, paddings, groups
+(depthwise too) and dilations, max pooling in floor and ceil mode, average
+pooling, adaptive average and max pooling, batch, layer and group norm, every
+activation, channel slices, dropout, concat and add joins with empty branches, flatten,
+linear), writes each as a .net file and as the
 equivalent PyTorch module, builds the trainer with netc and compares one
 training step (dropout off) and the eval-mode logits with PyTorch in float64:
 a network fails when netc is further than 1e-3 of a tensor's scale from the
@@ -71,50 +73,111 @@ class Net(nn.Module):
         return self._run(self.program, x)
 
 
+def activation(rng, ops):
+    """A random activation appended to ops; returns its .net text."""
+    a = rng.choice(['relu', 'sigmoid', 'tanh', 'leaky_relu', 'elu', 'silu', 'gelu',
+                    'hardswish', 'softplus'])
+    if a == 'leaky_relu':
+        slope = rng.choice([0.01, 0.2, -0.1])
+        ops.append(('m', nn.LeakyReLU(slope)))
+        return 'leaky_relu(slope = %r)' % slope
+    if a == 'elu':
+        alpha = rng.choice([1.0, 0.5])
+        ops.append(('m', nn.ELU(alpha)))
+        return 'elu(alpha = %r)' % alpha
+    if a == 'softplus':
+        beta, threshold = rng.choice([(1, 20), (2, 1)])
+        ops.append(('m', nn.Softplus(beta, threshold)))
+        return 'softplus(beta = %d, threshold = %d)' % (beta, threshold)
+    ops.append(('m', {'relu': nn.ReLU(), 'sigmoid': nn.Sigmoid(), 'tanh': nn.Tanh(),
+                      'silu': nn.SiLU(), 'gelu': nn.GELU(), 'hardswish': nn.Hardswish()}[a]))
+    return a
+
+
 def gen_seq(rng, shape, depth, text, ops, keep_shape=False, keep_hw=False):
     """Appends a few random layers to text/ops; returns the new shape."""
     c, h, w = shape
     for _ in range(rng.randint(0, 3)):
-        choice = rng.choice(['conv', 'conv', 'pool', 'bn', 'act', 'act', 'dropout', 'join'])
+        choice = rng.choice(['conv', 'conv', 'pool', 'bn', 'act', 'act', 'dropout', 'join',
+                             'slice'])
         if choice == 'conv':
             k = rng.choice([1, 3, (1, 3), (3, 1)]) if (keep_shape or keep_hw) else rng.choice([1, 2, 3, 5, (1, 3), (3, 2)])
             kh, kw = (k, k) if isinstance(k, int) else k
-            if keep_shape or keep_hw:
-                s, p = 1, (kh // 2, kw // 2)
+            dil = rng.choice([1, 1, 1, 2])
+            if keep_shape or keep_hw:  # odd kernels: 'same' padding
+                s, p = 1, (dil * (kh - 1) // 2, dil * (kw - 1) // 2)
             else:
                 s = rng.choice([1, 1, 2])
-                p = (rng.randint(0, kh // 2), rng.randint(0, kw // 2))
-            oc = c if keep_shape else rng.randint(1, 6)
-            oh, ow = (h + 2 * p[0] - kh) // s + 1, (w + 2 * p[1] - kw) // s + 1
+                p = (rng.randint(0, dil * (kh - 1) // 2 + (kh > 1)),
+                     rng.randint(0, dil * (kw - 1) // 2 + (kw > 1)))
+            groups = rng.choice([1, 1, 1] + [g for g in range(2, c + 1) if c % g == 0])
+            oc = c if keep_shape else groups * rng.randint(1, max(1, 6 // groups))
+            if oc % groups:
+                groups = 1
+            oh = (h + 2 * p[0] - dil * (kh - 1) - 1) // s + 1
+            ow = (w + 2 * p[1] - dil * (kw - 1) - 1) // s + 1
             if oh < 1 or ow < 1:
                 continue
             bias = rng.random() < 0.8
-            text.append('conv(%d, %s, stride = %d, padding = (%d, %d), bias = %s)' % (
+            text.append('conv(%d, %s, stride = %d, padding = (%d, %d), bias = %s%s%s)' % (
                 oc, k if isinstance(k, int) else '(%d, %d)' % k, s, p[0], p[1],
-                'true' if bias else 'false'))
-            ops.append(('m', nn.Conv2d(c, oc, (kh, kw), s, p, bias=bias)))
+                'true' if bias else 'false', ', groups = %d' % groups if groups > 1 else '',
+                ', dilation = %d' % dil if dil > 1 else ''))
+            ops.append(('m', nn.Conv2d(c, oc, (kh, kw), s, p, dilation=dil, groups=groups,
+                                       bias=bias)))
             c, h, w = oc, oh, ow
         elif choice == 'pool':
-            kind = rng.choice(['max', 'avg'])
+            kind = rng.choice(['max', 'max', 'avg', 'adaptive_avg', 'adaptive_max'])
+            if kind.startswith('adaptive'):
+                oh, ow = (h, w) if keep_shape or keep_hw else (rng.randint(1, h + 1),
+                                                                rng.randint(1, w + 1))
+                text.append('%spool((%d, %d))' % (kind, oh, ow))
+                ops.append(('m', (nn.AdaptiveAvgPool2d if kind == 'adaptive_avg'
+                                  else nn.AdaptiveMaxPool2d)((oh, ow))))
+                h, w = oh, ow
+                continue
+            ceil = False
             if keep_shape or keep_hw:
                 k, s, p = 3, 1, 1
             else:
                 k = rng.choice([2, 3])
-                s = rng.choice([1, 2])
+                s = rng.choice([1, 2, 3])
                 p = rng.randint(0, k // 2)
-            oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-            if oh < 1 or ow < 1:
+                ceil = kind == 'max' and rng.random() < 0.5
+
+            def size(n):
+                o = (-(-(n + 2 * p - k) // s) if ceil else (n + 2 * p - k) // s) + 1
+                return o - 1 if ceil and (o - 1) * s >= n + p else o
+            oh, ow = size(h), size(w)
+            if h + 2 * p < k or w + 2 * p < k:
                 continue
-            text.append('%spool(%d, stride = %d, padding = %d)' % (kind, k, s, p))
-            ops.append(('m', (nn.MaxPool2d if kind == 'max' else nn.AvgPool2d)(k, s, p)))
+            text.append('%spool(%d, stride = %d, padding = %d%s)' % (
+                kind, k, s, p, ', ceil_mode = true' if ceil else ''))
+            ops.append(('m', nn.MaxPool2d(k, s, p, ceil_mode=ceil) if kind == 'max'
+                        else nn.AvgPool2d(k, s, p)))
             h, w = oh, ow
         elif choice == 'bn':
-            text.append('batchnorm')
-            ops.append(('m', nn.BatchNorm2d(c)))
+            norm = rng.choice(['batchnorm', 'batchnorm', 'layernorm', 'groupnorm'])
+            if norm == 'batchnorm':
+                text.append('batchnorm')
+                ops.append(('m', nn.BatchNorm2d(c)))
+            elif norm == 'layernorm':
+                text.append('layernorm')
+                ops.append(('m', nn.LayerNorm([c, h, w])))
+            else:
+                g = rng.choice([g for g in range(1, c + 1) if c % g == 0])
+                text.append('groupnorm(%d)' % g)
+                ops.append(('m', nn.GroupNorm(g, c)))
         elif choice == 'act':
-            a = rng.choice(['relu', 'sigmoid', 'tanh'])
-            text.append(a)
-            ops.append(('m', {'relu': nn.ReLU(), 'sigmoid': nn.Sigmoid(), 'tanh': nn.Tanh()}[a]))
+            text.append(activation(rng, ops))
+        elif choice == 'slice':
+            if keep_shape or c < 2:
+                continue
+            a = rng.randint(0, c - 1)
+            b = rng.randint(a + 1, c)
+            text.append('slice(%d, %d)' % (a, b))
+            ops.append(('m', parity.seed_models.Slice(a, b)))
+            c = b - a
         elif choice == 'dropout':
             text.append('dropout(0.3)')
             ops.append(('m', nn.Dropout(0.3)))
@@ -150,10 +213,10 @@ def gen_net(rng, name):
     ops.append(('m', nn.Flatten()))
     if rng.random() < 0.5:
         hid = rng.randint(3, 12)
-        text.append('linear(%d) batchnorm %s' % (hid, rng.choice(['relu', 'tanh'])))
-        ops += [('m', nn.Linear(feats, hid)), ('m', nn.BatchNorm1d(hid)), ('m', nn.Tanh())]
-        if 'relu' in text[-1]:
-            ops[-1] = ('m', nn.ReLU())
+        norm = rng.choice(['batchnorm', 'layernorm'])
+        ops += [('m', nn.Linear(feats, hid)),
+                ('m', nn.BatchNorm1d(hid) if norm == 'batchnorm' else nn.LayerNorm(hid))]
+        text.append('linear(%d) %s %s' % (hid, norm, activation(rng, ops)))
         feats = hid
     text.append('linear(10)')
     ops.append(('m', nn.Linear(feats, 10)))
@@ -172,9 +235,10 @@ def check(netc, rng, k, work):
     ours = parity.netc_tensors(trainer, work)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
     mapping = parity.line_up(model, ours)

@@ -63,6 +63,9 @@ CASES = {
     'nin': ('nin', {'size': 67, 'ratio': 8}, 4, 0.1, 0.9, 5e-4),
     'googlenet': ('googlenet', {'size': 32, 'ratio': 8}, 4, 0.1, 0.9, 5e-4),
     'resnet18': ('resnet18', {'size': 32, 'width': 8}, 4, 0.05, 0.9, 5e-4),
+    'mobilenet': ('mobilenet', {'size': 16, 'width': 4}, 4, 0.1, 0.9, 5e-4),
+    'resnext': ('resnext', {'size': 16, 'width': 16, 'groups': 4}, 4, 0.05, 0.9, 5e-4),
+    'kinds': ('kinds', {}, 4, 0.1, 0.9, 5e-4),
 }
 FULL = {
     'lenet': ('lenet', {}, 4, 0.9, 0.9, 5e-4),
@@ -73,6 +76,9 @@ FULL = {
     'nin': ('nin', {}, 2, 0.1, 0.9, 5e-4),
     'googlenet': ('googlenet', {}, 2, 0.1, 0.9, 5e-4),
     'resnet18': ('resnet18', {}, 4, 0.05, 0.9, 5e-4),
+    'mobilenet': ('mobilenet', {}, 4, 0.1, 0.9, 5e-4),
+    'resnext': ('resnext', {}, 4, 0.05, 0.9, 5e-4),
+    'kinds': ('kinds', {}, 4, 0.1, 0.9, 5e-4),
 }
 # name: (net, -D values, steps, batch, lr, first training image)
 CURVES = {
@@ -120,9 +126,15 @@ def defines(kv):
     return [a for k, v in kv.items() for a in ('-D', '%s=%s' % (k, v))]
 
 
+def net_file(net):
+    """nets/NET.net, or tests/e2e/nets/NET.net for the test-only networks."""
+    path = os.path.join(ROOT, 'nets', net + '.net')
+    return path if os.path.exists(path) else os.path.join(ROOT, 'tests', 'e2e', 'nets',
+                                                          net + '.net')
+
+
 def build(netc, net, kv, out):
-    subprocess.run([netc, 'build', *defines(kv), '-o', out,
-                    os.path.join(ROOT, 'nets', net + '.net')],
+    subprocess.run([netc, 'build', *defines(kv), '-o', out, net_file(net)],
                    check=True, stdout=subprocess.DEVNULL)
 
 
@@ -139,9 +151,10 @@ def torch_model(net, kv, seed):
     model = seed_models.NETS[net][0](**kv)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
     return model
@@ -418,12 +431,19 @@ def main():
                     compare(expected, got, reference)
         finally:
             shutil.rmtree(work)
-    if a.mode == 'fixtures':
-        with open(os.path.join(FIXTURES, 'cases.txt'), 'w') as f:
+    if a.mode == 'fixtures':  # cases not made now keep their line
+        path = os.path.join(FIXTURES, 'cases.txt')
+        lines = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                lines = {l.split()[0]: l.rstrip('\n') for l in f if not l.startswith('#')}
+        lines.update({l.split()[0]: l for l in listing})
+        with open(path, 'w') as f:
             f.write('# name net defines lr momentum weight_decay '
                     '(written by tools/parity.py fixtures)\n')
-            for line in listing:
-                f.write(line + '\n')
+            for name in list(CASES) + list(CURVES):
+                if name in lines:
+                    f.write(lines[name] + '\n')
 
 
 if __name__ == '__main__':

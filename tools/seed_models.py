@@ -210,6 +210,101 @@ def resnet18(size=96, width=64, classes=10):
                          nn.Linear(8 * w, classes))
 
 
+# ---- beyond the chapter's networks: nets/mobilenet.net, nets/resnext.net and
+# tests/e2e/nets/kinds.net (every newer layer kind), in their .net order
+
+def mobilenet(size=28, width=32, classes=10):
+    def separable(cin, cout, stride):
+        return [nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin, bias=False),
+                nn.BatchNorm2d(cin), nn.ReLU(),
+                nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    layers = [nn.Conv2d(1, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+    c = width
+    for channels, stride in ((2, 1), (4, 2), (4, 1), (8, 2), (8, 1), (16, 2), (16, 1)):
+        layers += separable(c, channels * width, stride)
+        c = channels * width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, classes))
+
+
+class ResNeXtBlock(nn.Module):
+    """d2l's ResNeXtBlock (8.6.5) with `groups` the number of groups and the
+    bottleneck at half the channels; submodules registered in the order they
+    run, so the state_dict lines up with netc's checkpoint."""
+
+    def __init__(self, cin, channels, groups, use_1x1conv=False, strides=1):
+        super().__init__()
+        bot = channels // 2
+        self.conv1 = nn.Conv2d(cin, bot, 1)
+        self.bn1 = nn.BatchNorm2d(bot)
+        self.conv2 = nn.Conv2d(bot, bot, 3, stride=strides, padding=1, groups=groups)
+        self.bn2 = nn.BatchNorm2d(bot)
+        self.conv3 = nn.Conv2d(bot, channels, 1)
+        self.bn3 = nn.BatchNorm2d(channels)
+        if use_1x1conv:
+            self.conv4 = nn.Conv2d(cin, channels, 1, stride=strides)
+            self.bn4 = nn.BatchNorm2d(channels)
+        else:
+            self.conv4 = None
+
+    def forward(self, X):
+        Y = F.relu(self.bn1(self.conv1(X)))
+        Y = F.relu(self.bn2(self.conv2(Y)))
+        Y = self.bn3(self.conv3(Y))
+        if self.conv4:
+            X = self.bn4(self.conv4(X))
+        return F.relu(Y + X)
+
+
+def resnext(size=28, width=64, groups=16, classes=10):
+    w = width
+    return nn.Sequential(
+        nn.Conv2d(1, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(),
+        ResNeXtBlock(w, w, groups),
+        ResNeXtBlock(w, 2 * w, groups, use_1x1conv=True, strides=2),
+        ResNeXtBlock(2 * w, 2 * w, groups),
+        ResNeXtBlock(2 * w, 4 * w, groups, use_1x1conv=True, strides=2),
+        ResNeXtBlock(4 * w, 4 * w, groups),
+        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(4 * w, classes))
+
+
+class Concat(nn.Module):
+    def __init__(self, *branches):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x):
+        return torch.cat([b(x) for b in self.branches], 1)
+
+
+class Slice(nn.Module):
+    def __init__(self, start, end):
+        super().__init__()
+        self.start, self.end = start, end
+
+    def forward(self, x):
+        return x[:, self.start:self.end]
+
+
+def kinds(size=16, classes=10):
+    body = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.GroupNorm(4, 8), nn.LeakyReLU(0.1),
+        nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=2), nn.ELU(alpha=0.7),
+        nn.Conv2d(8, 16, (3, 5), stride=2, padding=(1, 2), groups=8), nn.SiLU(),
+        nn.MaxPool2d(3, stride=2, ceil_mode=True), nn.GELU(),
+        nn.Conv2d(16, 16, 3, padding=2, dilation=(2, 1), groups=16, bias=False),
+        nn.Hardswish())
+    with torch.no_grad():
+        shape = body(torch.zeros(1, 1, size, size)).shape[1:]
+    return nn.Sequential(
+        *body, nn.LayerNorm(list(shape)), nn.Softplus(beta=2, threshold=5),
+        Concat(nn.AdaptiveAvgPool2d((3, 2)),
+               nn.Sequential(nn.AdaptiveMaxPool2d(3), nn.Conv2d(16, 16, (1, 2)))),
+        Slice(4, 28),
+        nn.Flatten(),
+        nn.Linear(24 * 3 * 2, 24), nn.LayerNorm(24, eps=1e-3), nn.GELU(),
+        nn.Linear(24, classes))
+
+
 # name -> (builder, input size of the seed run)
 NETS = {
     'lenet': (lenet, 28),
@@ -219,4 +314,7 @@ NETS = {
     'nin': (nin, 224),
     'googlenet': (googlenet, 96),
     'resnet18': (resnet18, 96),
+    'mobilenet': (mobilenet, 28),
+    'resnext': (resnext, 28),
+    'kinds': (kinds, 16),
 }

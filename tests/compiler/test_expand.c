@@ -296,7 +296,7 @@ END_TEST
 START_TEST(argument_errors)
 {
     ASSERT_ERROR(NET("conv(8)"), NULL, "conv: missing argument 'kernel'");
-    ASSERT_ERROR(NET("conv(8, 3, 1, 1, true, 7)"), NULL, "conv takes at most 5 arguments");
+    ASSERT_ERROR(NET("conv(8, 3, 1, 1, true, 1, 1, 7)"), NULL, "conv takes at most 7 arguments");
     ASSERT_ERROR(NET("conv(8, 3, stride = 1, stride = 2)"), NULL, "argument 'stride' given twice");
     ASSERT_ERROR(NET("conv(out = 8, 3)"), NULL, "positional argument after a keyword argument");
     ASSERT_ERROR(NET("relu(1)"), NULL, "relu takes no arguments");

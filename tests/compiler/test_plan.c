@@ -17,12 +17,7 @@ typedef struct span {
     const char *what;
 } span;
 
-static int storage(const ir_graph *g, int n)
-{
-    while (g->nodes[n].kind == L_FLATTEN)
-        n = g->nodes[n].inputs[0];
-    return n;
-}
+static int is_view(const ir_graph *g, int n) { return layer_flags(g->nodes[n].kind) & LF_VIEW; }
 
 static void check_plan(const ctest *t)
 {
@@ -33,30 +28,32 @@ static void check_plan(const ctest *t)
     diag_init(&d, &ar);
     ck_assert_int_eq(plan_memory(g, &ar, &d, &p), 0);
     const int T = g->n; /* backward time of node i: T - 1 - i; forward: before 0 */
-    span *s = calloc((size_t)(3 * g->n), sizeof *s);
+    span *s = calloc((size_t)((2 + LAYER_MAX_SAVED) * g->n), sizeof *s);
     int ns = 0;
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = &g->nodes[i];
         const plan_node *pn = &p.nodes[i];
-        if (n->kind == L_FLATTEN) {
-            ck_assert_int_eq(pn->act, p.nodes[storage(g, i)].act);
+        if (is_view(g, i)) {
+            ck_assert_int_eq(pn->act, p.nodes[ir_storage(g, i)].act);
             continue;
         }
         int64_t size = shape_size(&n->out);
         s[ns++] = (span){pn->act, pn->act + size, -1, T, i, "output"};
-        if (pn->aux != PLAN_NONE)
-            s[ns++] = (span){pn->aux, pn->aux + (n->kind == L_DROPOUT ? (size + 3) / 4 : size), -1,
-                             T, i, "saved"};
+        for (int k = 0; k < pn->nsaved; k++)
+            if (pn->saved[k].d.per_example)
+                s[ns++] = (span){pn->saved[k].offset,
+                                 pn->saved[k].offset + saved_floats(&pn->saved[k].d), -1, T, i,
+                                 pn->saved[k].d.name};
         if (pn->grad != PLAN_NONE) {
             /* last consumer in forward order = first writer in backward */
             /* the output's gradient (dlogits) is written by the trainer */
-            int first = storage(g, g->n - 1) == i ? g->n : -1;
+            int first = ir_storage(g, g->n - 1) == i ? g->n : -1;
             for (int j = i + 1; j < g->n; j++)
                 for (int k = 0; k < g->nodes[j].ninputs; k++)
-                    if (storage(g, g->nodes[j].inputs[k]) == i && g->nodes[j].kind != L_FLATTEN)
+                    if (ir_storage(g, g->nodes[j].inputs[k]) == i && !is_view(g, j))
                         first = j;
-            for (int j = i + 1; j < g->n; j++) /* consumers through a flatten view */
-                if (g->nodes[j].kind == L_FLATTEN && storage(g, j) == i)
+            for (int j = i + 1; j < g->n; j++) /* consumers through a view */
+                if (is_view(g, j) && ir_storage(g, j) == i)
                     for (int q = j + 1; q < g->n; q++)
                         for (int k = 0; k < g->nodes[q].ninputs; k++)
                             if (g->nodes[q].inputs[k] == j && q > first)
@@ -68,7 +65,7 @@ static void check_plan(const ctest *t)
                 ck_assert_msg(pn->zero_grad_at == first, "%s: zeroed before %d, first writer %d",
                               n->path, pn->zero_grad_at, first);
         } else {
-            ck_assert_msg(i == 0 || storage(g, i) == 0, "%s has no gradient buffer", n->path);
+            ck_assert_msg(i == 0 || ir_storage(g, i) == 0, "%s has no gradient buffer", n->path);
         }
     }
     for (int a = 0; a < ns; a++) {
@@ -99,8 +96,9 @@ static void check_plan(const ctest *t)
     arena_free(&ar);
 }
 
-static const char *const nets[] = {"lenet", "lenet_bn", "alexnet", "vgg",
-                                   "nin", "googlenet", "resnet18"};
+static const char *const nets[] = {"lenet",     "lenet_bn", "alexnet",  "vgg",
+                                   "nin",       "googlenet", "resnet18", "mobilenet",
+                                   "resnext",   "../tests/e2e/nets/kinds"};
 
 START_TEST(seed_networks)
 {
@@ -160,7 +158,7 @@ static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("memory plan");
-    tcase_add_loop_test(tc, seed_networks, 0, 7);
+    tcase_add_loop_test(tc, seed_networks, 0, sizeof nets / sizeof *nets);
     tcase_add_loop_test(tc, branchy_networks, 0, 4);
     tcase_add_test(tc, output_must_be_flat);
     suite_add_tcase(s, tc);

@@ -65,6 +65,7 @@ static void run_one(const char *text)
 static const char *const files[] = {
     "nets/lenet.net", "nets/lenet_bn.net", "nets/alexnet.net", "nets/vgg.net",
     "nets/nin.net", "nets/googlenet.net", "nets/resnet18.net", "nets/lib/resnet.net",
+    "nets/mobilenet.net", "nets/resnext.net", "tests/e2e/nets/kinds.net",
 };
 #define NFILES (sizeof files / sizeof *files)
 

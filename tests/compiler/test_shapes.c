@@ -78,6 +78,18 @@ START_TEST(resnet18_224)
 }
 END_TEST
 
+/* beyond the chapter: grouped, depthwise and dilated convolutions and the
+ * newer kinds (kinds.net at 16 and at 20, where ceil mode rounds up) */
+START_TEST(modern_kinds)
+{
+    check_fixture("mobilenet", "mobilenet", NULL);
+    check_fixture("resnext", "resnext", NULL);
+    check_fixture("../tests/e2e/nets/kinds", "kinds", NULL);
+    const char *at20[] = {"size=20", NULL};
+    check_fixture("../tests/e2e/nets/kinds", "kinds_20", at20);
+}
+END_TEST
+
 START_TEST(reduced_sizes)
 {
     /* the -D variants the parity fixtures use */
@@ -119,7 +131,7 @@ START_TEST(googlenet_last_inception_is_1024x3x3)
     const ir_graph *g = &t.c.graph;
     const ir_node *gap = NULL;
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind == L_GAVGPOOL)
+        if (g->nodes[i].kind == L_ADAPTIVE_AVGPOOL)
             gap = &g->nodes[i];
     ck_assert_ptr_nonnull(gap);
     const shape *in = &g->nodes[gap->inputs[0]].out;
@@ -159,6 +171,20 @@ START_TEST(pytorch_window_semantics)
                         "flatten:2 batchnorm:2");
     free(s);
     ctest_free(&t);
+    /* ceil mode (PyTorch gives 2, 3, 3 for 5, 6, 7 and 3, 3, 4 with kernel 2):
+     * the last window must start inside the input or its left padding;
+     * dilation spans d*(k-1)+1; adaptive sizes n mean (n, n) */
+    ctest_text(&t, "net n { input(2, 5, 7) maxpool(3, stride = 3, padding = 1, ceil_mode = true) "
+                   "maxpool(2, stride = 1, ceil_mode = true) "
+                   "conv(4, 2, dilation = 2, padding = 1, groups = 2) adaptive_maxpool(3) "
+                   "adaptive_avgpool((4, 1)) flatten layernorm groupnorm(2) }",
+               NULL);
+    CTEST_ASSERT_OK(&t);
+    s = ctest_shapes(&t);
+    ck_assert_str_eq(s, "maxpool2d:2x2x3 maxpool2d:2x1x2 conv2d:4x1x2 adaptive_maxpool2d:4x3x3 "
+                        "adaptive_avgpool2d:4x4x1 flatten:16 layernorm:16 groupnorm:16");
+    free(s);
+    ctest_free(&t);
 }
 END_TEST
 
@@ -179,6 +205,28 @@ START_TEST(empty_output_shows_arithmetic)
     ASSERT_SHAPE_ERROR("net n { input(1, 28, 3) maxpool(2, stride = 2) maxpool(2) }",
                        "maxpool output would be empty: width (1 + 2*0 - 2) / 2 + 1 = 0; the "
                        "2x2 window is larger than the padded 14x1 input");
+}
+END_TEST
+
+START_TEST(groups_must_divide)
+{
+    ASSERT_SHAPE_ERROR("net n { input(6, 8, 8) conv(8, 3, groups = 4) }",
+                       "conv: groups must divide the input channels, got 6 input channels "
+                       "(6x8x8) and groups = 4");
+    ASSERT_SHAPE_ERROR("net n { input(6, 8, 8) conv(9, 3, groups = 3) conv(8, 1, groups = 3) }",
+                       "conv: groups must divide the output channels, got 8 output channels "
+                       "and groups = 3");
+    ASSERT_SHAPE_ERROR("net n { input(6, 8, 8) groupnorm(4) }",
+                       "groupnorm: groups must divide the channels, got 6 channels (6x8x8) and "
+                       "groups = 4");
+    ASSERT_SHAPE_ERROR("net n { input(1, 5, 5) conv(4, 3, dilation = 3) }",
+                       "conv output would be empty: height (5 + 2*0 - 7) / 1 + 1 = -1");
+    ASSERT_SHAPE_ERROR("net n { input(1, 5, 5) adaptive_maxpool }",
+                       "adaptive_maxpool: missing argument 'size'");
+    ASSERT_SHAPE_ERROR("net n { input(1, 5, 5) avgpool(2, ceil_mode = true) }",
+                       "avgpool has no argument 'ceil_mode'");
+    ASSERT_SHAPE_ERROR("net n { input(1, 5, 5) softplus(beta = 0) }",
+                       "softplus: beta must not be 0");
 }
 END_TEST
 
@@ -296,6 +344,7 @@ static Suite *shapes_suite(void)
     tcase_add_test(nets, resnet18);
     tcase_add_test(nets, resnet18_224);
     tcase_add_test(nets, reduced_sizes);
+    tcase_add_test(nets, modern_kinds);
     tcase_add_test(nets, alexnet_flatten_is_6400);
     tcase_add_test(nets, googlenet_last_inception_is_1024x3x3);
     suite_add_tcase(s, nets);
@@ -305,6 +354,7 @@ static Suite *shapes_suite(void)
     suite_add_tcase(s, rules);
     TCase *errors = tcase_create("shape errors");
     tcase_add_test(errors, empty_output_shows_arithmetic);
+    tcase_add_test(errors, groups_must_divide);
     tcase_add_test(errors, linear_needs_flatten);
     tcase_add_test(errors, join_mismatches);
     tcase_add_test(errors, stated_channels_checked_at_the_call);

@@ -9,17 +9,26 @@
 
 #include "e2e.h"
 
-static const char *const nets[] = {"lenet", "lenet_bn", "alexnet", "vgg",
-                                   "nin", "googlenet", "resnet18"};
+/* nets/NAME.net, and the test net with every newer layer kind */
+static const char *const nets[] = {"lenet",     "lenet_bn", "alexnet",  "vgg",
+                                   "nin",       "googlenet", "resnet18", "mobilenet",
+                                   "resnext",   "../tests/e2e/nets/kinds"};
 #define NNETS (sizeof nets / sizeof *nets)
+
+/* the net's name: its file name without folders */
+static const char *base(const char *net)
+{
+    const char *slash = strrchr(net, '/');
+    return slash ? slash + 1 : net;
+}
 
 START_TEST(emits_warning_free_c)
 {
-    const char *net = nets[_i];
+    const char *path = nets[_i], *net = base(path);
     e2e_run r = e2e_sh("'%s' emit -o build_%s.c '%s/nets/%s.net' && "
                        "cc -std=c11 -Wall -Wextra -pedantic -Werror -fopenmp "
                        "-D_XOPEN_SOURCE=700 -I'%s/runtime' -c build_%s.c -o build_%s.o",
-                       NETC_EXE, net, NETC_SOURCE_DIR, net, NETC_SOURCE_DIR, net, net);
+                       NETC_EXE, net, NETC_SOURCE_DIR, path, NETC_SOURCE_DIR, net, net);
     E2E_ASSERT_STATUS(r, 0);
     e2e_free(&r);
 }
@@ -27,10 +36,10 @@ END_TEST
 
 START_TEST(emit_is_deterministic)
 {
-    const char *net = nets[_i];
+    const char *path = nets[_i], *net = base(path);
     e2e_run r = e2e_sh("'%s' emit -o det1_%s.c '%s/nets/%s.net' && "
                        "'%s' emit -o det2_%s.c '%s/nets/%s.net' && cmp det1_%s.c det2_%s.c",
-                       NETC_EXE, net, NETC_SOURCE_DIR, net, NETC_EXE, net, NETC_SOURCE_DIR, net,
+                       NETC_EXE, net, NETC_SOURCE_DIR, path, NETC_EXE, net, NETC_SOURCE_DIR, path,
                        net, net);
     E2E_ASSERT_STATUS(r, 0);
     e2e_free(&r);
@@ -39,9 +48,9 @@ END_TEST
 
 START_TEST(builds_and_starts)
 {
-    const char *net = nets[_i];
+    const char *net = base(nets[_i]);
     char file[64], bin[64];
-    snprintf(file, sizeof file, "%s.net", net);
+    snprintf(file, sizeof file, "%s.net", nets[_i]);
     snprintf(bin, sizeof bin, "trainer_%s", net);
     const char *path = e2e_build(file, "", bin);
     e2e_run r = e2e_sh("'%s' --help", path);

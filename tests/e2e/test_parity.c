@@ -1,5 +1,6 @@
 /* test_parity.c - suite "parity": netc's generated trainers compute what
- * PyTorch computes. For every network of nets/ (shrunk with its own -D
+ * PyTorch computes. For every network of nets/ and tests/e2e/nets/kinds.net
+ * (every layer kind the seed networks lack; shrunk with their own -D
  * parameters where the full size would make the fixtures too large; every
  * layer kind and branch stays), the fixtures in tests/e2e/parity/ (made by
  * tools/parity.py from the seed's PyTorch modules) hold random weights, a
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "e2e.h"
 #include "nt_io.h"
@@ -240,7 +242,10 @@ START_TEST(against_pytorch)
     const parity_case *c = &cases[_i];
     char defines[512], file[128], bin[128], dir[4096];
     netc_defines(c->defines, defines, sizeof defines);
-    snprintf(file, sizeof file, "%s.net", c->net);
+    snprintf(file, sizeof file, "%s.net", c->net); /* nets/NET.net, else tests/e2e/nets/ */
+    snprintf(dir, sizeof dir, "%s/%s", e2e_src("nets"), file);
+    if (access(dir, F_OK) != 0)
+        snprintf(file, sizeof file, "../tests/e2e/nets/%s.net", c->net);
     snprintf(bin, sizeof bin, "parity_%s", c->name);
     const char *path = e2e_build(file, defines, bin);
     snprintf(dir, sizeof dir, "%s", e2e_src("tests/e2e/parity"));
@@ -258,8 +263,9 @@ static Suite *parity_suite(void)
     Suite *s = suite_create("parity");
     TCase *tc = tcase_create("nets against PyTorch");
     tcase_set_timeout(tc, 300);
-    /* the seven seed networks and the two loss curves of cases.txt */
-    tcase_add_loop_test(tc, against_pytorch, 0, 9);
+    /* the seven seed networks, two loss curves, mobilenet, resnext and
+     * every newer layer kind (cases.txt) */
+    tcase_add_loop_test(tc, against_pytorch, 0, 12);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,7 @@
 /* test_activation.c - activation.c against double-precision reference
- * functions, finite differences of those, and extreme inputs. */
+ * functions, finite differences of those, and extreme inputs: the
+ * activations of the output (relu, sigmoid, tanh) and of the input
+ * (leaky_relu, elu, silu, gelu, hardswish, softplus). */
 #include "testutil.h"
 
 #include <float.h>
@@ -204,6 +206,161 @@ START_TEST(test_extremes)
 }
 END_TEST
 
+/* ---- activations that read their input ------------------------------------- */
+
+/* the double-precision definitions, with parameters where PyTorch has them
+ * (set away from the defaults) */
+#define SLOPE 0.2
+#define ALPHA 0.7
+#define BETA 1.5
+#define THRESHOLD 6.0
+
+static double ref_leaky(double x) { return x > 0 ? x : SLOPE * x; }
+static double ref_elu(double x) { return x > 0 ? x : ALPHA * expm1(x); }
+static double ref_silu(double x) { return x / (1 + exp(-x)); }
+static double ref_gelu(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
+static double ref_hardswish(double x) { return x <= -3 ? 0 : x >= 3 ? x : x * (x + 3) / 6; }
+static double ref_softplus(double x)
+{
+    return BETA * x > THRESHOLD ? x : log1p(exp(BETA * x)) / BETA;
+}
+
+static void leaky_f(float *o, const float *i, size_t n) { nt_leaky_relu_forward(o, i, n, SLOPE); }
+static void leaky_b(float *d, const float *g, const float *i, size_t n)
+{
+    nt_leaky_relu_backward(d, g, i, n, SLOPE);
+}
+static void elu_f(float *o, const float *i, size_t n) { nt_elu_forward(o, i, n, ALPHA); }
+static void elu_b(float *d, const float *g, const float *i, size_t n)
+{
+    nt_elu_backward(d, g, i, n, ALPHA);
+}
+static void softplus_f(float *o, const float *i, size_t n)
+{
+    nt_softplus_forward(o, i, n, BETA, THRESHOLD);
+}
+static void softplus_b(float *d, const float *g, const float *i, size_t n)
+{
+    nt_softplus_backward(d, g, i, n, BETA, THRESHOLD);
+}
+
+/* expf, erff, expm1f, log1pf: a few float ulps; the silu, gelu and
+ * softplus compositions a few more */
+static const act in_acts[6] = {
+    {"leaky_relu", leaky_f, leaky_b, ref_leaky, 1e-7},
+    {"elu", elu_f, elu_b, ref_elu, 1e-6},
+    {"silu", nt_silu_forward, nt_silu_backward, ref_silu, 2e-6},
+    {"gelu", nt_gelu_forward, nt_gelu_backward, ref_gelu, 2e-6},
+    {"hardswish", nt_hardswish_forward, nt_hardswish_backward, ref_hardswish, 1e-6},
+    {"softplus", softplus_f, softplus_b, ref_softplus, 2e-6},
+};
+
+START_TEST(test_in_forward)
+{
+    const act *a = &in_acts[_i];
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        nt_rng rng;
+        nt_rng_seed(&rng, 40 + k);
+        float *x = malloc(n * sizeof(float)), *y[2] = {malloc(n * sizeof(float)),
+                                                      malloc(n * sizeof(float))};
+        double *want = malloc(n * sizeof(double));
+        ck_assert(x && y[0] && y[1] && want);
+        tu_fill(x, n, -8, 8, &rng);
+        for (size_t i = 0; i < n; i++)
+            want[i] = a->ref(x[i]);
+        for (int th = 1; th <= 2; th++) {
+            nt_set_num_threads(th);
+            a->fwd(y[th - 1], x, n);
+            /* near a zero of the function the relative error is meaningless */
+            TU_ASSERT_CLOSE_D(a->name, y[th - 1], want, n, 1e-7, a->rtol);
+        }
+        ck_assert_mem_eq(y[0], y[1], n * sizeof(float));
+        a->fwd(x, x, n); /* in place */
+        ck_assert_mem_eq(x, y[0], n * sizeof(float));
+        free(x);
+        free(y[0]);
+        free(y[1]);
+        free(want);
+    }
+}
+END_TEST
+
+/* Backward (from the input) against central differences of the double
+ * reference, accumulating into what din held; 1 and 2 threads agree. */
+START_TEST(test_in_backward)
+{
+    const act *a = &in_acts[_i];
+    enum { n = 61 };
+    float x[n], r[n], din[n], din0[n], din2[n];
+    double want[n];
+    nt_rng rng;
+    nt_rng_seed(&rng, 50 + _i);
+    /* |x| in [0.05, 5], away from the kinks at 0 and +-3 and from softplus's
+     * threshold (x = 4), which the step must not straddle */
+    for (size_t i = 0; i < n; i++) {
+        float u = 0.05f + 4.95f * nt_rng_uniform(&rng);
+        if (fabsf(u - 3.0f) < 0.05f || fabsf(u - 4.0f) < 0.05f)
+            u += 0.1f;
+        x[i] = (i % 2 ? 1 : -1) * u;
+    }
+    tu_fill(r, n, -1, 1, &rng);
+    tu_fill(din0, n, -1, 1, &rng);
+    fd_ctx ctx = {a, x, r, n};
+    tu_numeric_grad(want, x, n, 1e-4, fd_loss, &ctx);
+    for (size_t i = 0; i < n; i++)
+        want[i] += din0[i];
+    for (int th = 1; th <= 2; th++) {
+        nt_set_num_threads(th);
+        float *d = th == 1 ? din : din2;
+        memcpy(d, din0, sizeof din0);
+        a->bwd(d, r, x, n);
+        TU_ASSERT_CLOSE_D(a->name, d, want, n, 1e-6, 1e-5);
+    }
+    ck_assert_mem_eq(din, din2, sizeof din);
+}
+END_TEST
+
+/* Large inputs stay finite and take PyTorch's branch: softplus is x above
+ * the threshold, silu and gelu approach x and 0. */
+START_TEST(test_in_extremes)
+{
+    static const float xs[] = {-1e4f, -100, -20, -3, 0, 3, 20, 100, 1e4f};
+    const size_t n = sizeof xs / sizeof xs[0];
+    float y[sizeof xs / sizeof xs[0]], d[sizeof xs / sizeof xs[0]];
+    float ones[sizeof xs / sizeof xs[0]];
+    for (size_t i = 0; i < n; i++)
+        ones[i] = 1;
+    for (int k = 0; k < 6; k++) {
+        const act *a = &in_acts[k];
+        a->fwd(y, xs, n);
+        memset(d, 0, sizeof d);
+        a->bwd(d, ones, xs, n);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_msg(isfinite(y[i]) && isfinite(d[i]), "%s(%g) = %g, grad %g", a->name,
+                          xs[i], y[i], d[i]);
+            double want = a->ref(xs[i]);
+            ck_assert_msg(fabs(y[i] - want) <= 1e-6 * fabs(want) + 1e-30, "%s(%g) = %.9g want %.9g",
+                          a->name, xs[i], y[i], want);
+        }
+    }
+    /* PyTorch at the kinks: leaky_relu and elu use the x <= 0 branch at 0,
+     * hardswish has slope x/3 + 1/2 on [-3, 3] */
+    const float at[] = {0.0f, -3.0f, 3.0f};
+    float g[3] = {0, 0, 0};
+    const float one3[3] = {1, 1, 1};
+    nt_leaky_relu_backward(g, one3, at, 1, 0.2f);
+    nt_elu_backward(g + 1, one3, at, 1, 0.5f);
+    ck_assert_float_eq(g[0], 0.2f);
+    ck_assert_float_eq(g[1], 0.5f);
+    memset(g, 0, sizeof g);
+    nt_hardswish_backward(g, one3, at, 3);
+    ck_assert_float_eq(g[0], 0.5f);
+    ck_assert_float_eq(g[1], -0.5f);
+    ck_assert_float_eq(g[2], 1.5f);
+}
+END_TEST
+
 static Suite *activation_suite(void)
 {
     Suite *s = suite_create("activation");
@@ -218,6 +375,12 @@ static Suite *activation_suite(void)
 
     tc = tcase_create("extremes");
     tcase_add_test(tc, test_extremes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("activations of the input");
+    tcase_add_loop_test(tc, test_in_forward, 0, 6);
+    tcase_add_loop_test(tc, test_in_backward, 0, 6);
+    tcase_add_test(tc, test_in_extremes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,9 @@
 /* test_pool.c - pool.c: max and average pooling against their reference
  * loops (odd sizes, stride, padding, non-square windows, 1 and 2 threads),
  * backward against central finite differences, hand-built cases for argmax
- * ties, -inf padding and count_include_pad, global average pooling, and
+ * ties, -inf padding and count_include_pad, ceil-mode max pooling, adaptive
+ * average and max pooling of any output size (against PyTorch's window
+ * definition and finite differences), global average pooling, and
  * PyTorch's numbers. */
 #include "testutil.h"
 
@@ -25,7 +27,7 @@ static const int shapes[][10] = {
 static nt_pool2d_dims dims_of(const int *s)
 {
     nt_pool2d_dims d = {s[0], s[1], s[2], s[3], s[4], s[5], s[6],
-                        s[7], s[8], s[9], 0, 0};
+                        s[7], s[8], s[9], 0, 0, 0};
     d.OH = (d.H + 2 * d.PH - d.KH) / d.SH + 1;
     d.OW = (d.W + 2 * d.PW - d.KW) / d.SW + 1;
     return d;
@@ -168,7 +170,7 @@ START_TEST(test_max_ties_and_padding)
     int32_t arg[9];
     for (int i = 0; i < 16; i++)
         in[i] = -3.0f;
-    nt_pool2d_dims d = {1, 1, 4, 4, 3, 3, 2, 2, 1, 1, 2, 2};
+    nt_pool2d_dims d = {1, 1, 4, 4, 3, 3, 2, 2, 1, 1, 2, 2, 0};
     nt_maxpool2d_forward(out, arg, in, &d);
     /* windows start at rows/cols -1 and 1: first inputs (0,0) (0,1) (1,0)
      * (1,1) */
@@ -177,7 +179,7 @@ START_TEST(test_max_ties_and_padding)
         ck_assert_float_eq(out[i], -3.0f);
         ck_assert_int_eq(arg[i], want[i]);
     }
-    nt_pool2d_dims e = {1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2};
+    nt_pool2d_dims e = {1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2, 0};
     in[5] = 7.0f;  /* (1, 1): second row of the first window */
     in[10] = 7.0f; /* (2, 2) and (2, 3): a tie in the fourth window */
     in[11] = 7.0f;
@@ -313,7 +315,7 @@ START_TEST(test_avg_count_include_pad)
     float in[12], out[12];
     for (int i = 0; i < 12; i++)
         in[i] = 1.0f;
-    nt_pool2d_dims d = {1, 1, 3, 4, 3, 3, 1, 1, 1, 1, 3, 4};
+    nt_pool2d_dims d = {1, 1, 3, 4, 3, 3, 1, 1, 1, 1, 3, 4, 0};
     nt_avgpool2d_forward(out, in, &d);
     float want[12] = {4, 6, 6, 4, 6, 9, 9, 6, 4, 6, 6, 4};
     for (int i = 0; i < 12; i++)
@@ -408,7 +410,7 @@ END_TEST
 
 #define POOL_DIMS(P)                                                        \
     {P##_N, P##_C, P##_H, P##_W, P##_KH, P##_KW, P##_SH, P##_SW, P##_PH,    \
-     P##_PW, P##_OH, P##_OW}
+     P##_PW, P##_OH, P##_OW, 0}
 
 static void torch_max(const nt_pool2d_dims *d, const float *in,
                       const float *want_out, const int32_t *want_arg,
@@ -467,6 +469,176 @@ START_TEST(test_torch)
 }
 END_TEST
 
+/* ---- ceil mode ----------------------------------------------------------- */
+
+/* Ceil-mode max pooling against the reference loops, and its backward
+ * against central differences: the windows that hang over the bottom and
+ * right edges read only what is inside. PyTorch's sizes: 5 -> 2 with kernel
+ * 3, stride 3, padding 1 (the third window would start in the right
+ * padding); 7 -> 4 with kernel 2, stride 2. */
+START_TEST(test_max_ceil_mode)
+{
+    const nt_pool2d_dims cases[] = {
+        {2, 3, 5, 7, 3, 3, 3, 3, 1, 1, 2, 3, 1},
+        {1, 2, 7, 6, 2, 2, 2, 2, 0, 0, 4, 3, 1},
+        {2, 2, 8, 8, 3, 3, 2, 2, 0, 0, 4, 4, 1},
+    };
+    for (int k = 0; k < 3; k++) {
+        const nt_pool2d_dims *d = &cases[k];
+        nt_rng rng;
+        nt_rng_seed(&rng, 60 + k);
+        float *x = malloc(in_size(d) * sizeof(float)), *y = tu_alloc_nan(out_size(d));
+        float *want = tu_alloc_nan(out_size(d)), *r = tu_alloc_rand(out_size(d), &rng);
+        int32_t *arg = malloc(out_size(d) * sizeof(int32_t));
+        int32_t *arg_ref = malloc(out_size(d) * sizeof(int32_t));
+        fill_distinct(x, in_size(d), &rng);
+        nt_maxpool2d_forward_ref(want, arg_ref, x, d);
+        nt_maxpool2d_forward(y, arg, x, d);
+        TU_ASSERT_CLOSE("ceil-mode maxpool", y, want, out_size(d), 0, 0);
+        ck_assert_mem_eq(arg, arg_ref, out_size(d) * sizeof(int32_t));
+        /* d(sum(y * r))/dx routes each r to its window's maximum */
+        float *din = calloc(in_size(d), sizeof(float));
+        nt_maxpool2d_backward(din, r, arg, d);
+        double *fd = malloc(in_size(d) * sizeof(double));
+        for (size_t i = 0; i < in_size(d); i++) {
+            float saved = x[i];
+            x[i] = saved + 1e-3f;
+            nt_maxpool2d_forward_ref(want, arg_ref, x, d);
+            double hi = tu_dot(want, r, out_size(d));
+            x[i] = saved - 1e-3f;
+            nt_maxpool2d_forward_ref(want, arg_ref, x, d);
+            double lo = tu_dot(want, r, out_size(d));
+            x[i] = saved;
+            fd[i] = (hi - lo) / 2e-3;
+        }
+        TU_ASSERT_CLOSE_D("ceil-mode maxpool din", din, fd, in_size(d), 1e-3, 1e-3);
+        free(x);
+        free(y);
+        free(want);
+        free(r);
+        free(arg);
+        free(arg_ref);
+        free(din);
+        free(fd);
+    }
+}
+END_TEST
+
+/* ---- adaptive pooling ------------------------------------------------------ */
+
+/* N, C, H, W, OH, OW: shrinking, growing (overlapping windows), uneven, and
+ * one above the parallel threshold */
+static const nt_adaptive_pool2d_dims adaptive_shapes[] = {
+    {2, 3, 7, 5, 3, 2}, {1, 2, 4, 4, 3, 3}, {2, 2, 3, 5, 5, 7},
+    {3, 1, 6, 6, 6, 6}, {1, 4, 9, 10, 1, 4}, {8, 32, 20, 20, 3, 3},
+};
+#define NADAPTIVE (int)(sizeof adaptive_shapes / sizeof adaptive_shapes[0])
+
+static size_t ad_in(const nt_adaptive_pool2d_dims *d) { return (size_t)d->N * d->C * d->H * d->W; }
+static size_t ad_out(const nt_adaptive_pool2d_dims *d)
+{
+    return (size_t)d->N * d->C * d->OH * d->OW;
+}
+
+/* PyTorch's definition, plainly: window [floor(i*H/OH), ceil((i+1)*H/OH)) */
+static void ref_adaptive(double *avg, float *max, const float *in,
+                         const nt_adaptive_pool2d_dims *d)
+{
+    for (int q = 0; q < d->N * d->C; q++)
+        for (int i = 0; i < d->OH; i++)
+            for (int j = 0; j < d->OW; j++) {
+                int h0 = (int)floor((double)i * d->H / d->OH);
+                int h1 = (int)ceil((double)(i + 1) * d->H / d->OH);
+                int w0 = (int)floor((double)j * d->W / d->OW);
+                int w1 = (int)ceil((double)(j + 1) * d->W / d->OW);
+                double s = 0;
+                float m = -INFINITY;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++) {
+                        float v = in[((size_t)q * d->H + h) * d->W + w];
+                        s += v;
+                        m = v > m ? v : m;
+                    }
+                size_t o = ((size_t)q * d->OH + i) * d->OW + j;
+                avg[o] = s / ((h1 - h0) * (w1 - w0));
+                max[o] = m;
+            }
+}
+
+typedef struct ad_ctx {
+    const nt_adaptive_pool2d_dims *d;
+    const float *x, *r;
+    int max;
+} ad_ctx;
+
+static double ad_loss(void *p)
+{
+    const ad_ctx *c = p;
+    size_t n = ad_out(c->d);
+    double *avg = malloc(n * sizeof(double)), s = 0;
+    float *max = malloc(n * sizeof(float));
+    ref_adaptive(avg, max, c->x, c->d);
+    for (size_t i = 0; i < n; i++)
+        s += (c->max ? max[i] : avg[i]) * c->r[i];
+    free(avg);
+    free(max);
+    return s;
+}
+
+START_TEST(test_adaptive)
+{
+    const nt_adaptive_pool2d_dims *d = &adaptive_shapes[_i];
+    nt_rng rng;
+    nt_rng_seed(&rng, 70 + _i);
+    float *x = malloc(ad_in(d) * sizeof(float)), *r = tu_alloc_rand(ad_out(d), &rng);
+    fill_distinct(x, ad_in(d), &rng);
+    double *avg = malloc(ad_out(d) * sizeof(double));
+    float *max = malloc(ad_out(d) * sizeof(float));
+    ref_adaptive(avg, max, x, d);
+    float *y[2], *ym[2], *din[2], *dinm[2];
+    int32_t *arg = malloc(ad_out(d) * sizeof(int32_t));
+    for (int th = 1; th <= 2; th++) {
+        nt_set_num_threads(th);
+        y[th - 1] = tu_alloc_nan(ad_out(d));
+        ym[th - 1] = tu_alloc_nan(ad_out(d));
+        din[th - 1] = calloc(ad_in(d), sizeof(float));
+        dinm[th - 1] = calloc(ad_in(d), sizeof(float));
+        nt_adaptive_avgpool2d_forward(y[th - 1], x, d);
+        TU_ASSERT_CLOSE_D("adaptive avgpool", y[th - 1], avg, ad_out(d), 1e-6, 1e-5);
+        nt_adaptive_maxpool2d_forward(ym[th - 1], arg, x, d);
+        TU_ASSERT_CLOSE("adaptive maxpool", ym[th - 1], max, ad_out(d), 0, 0);
+        for (size_t o = 0; o < ad_out(d); o++) /* argmax points at the maximum */
+            ck_assert_float_eq(x[o / (d->OH * d->OW) * d->H * d->W + arg[o]], max[o]);
+        nt_adaptive_avgpool2d_backward(din[th - 1], r, d);
+        nt_adaptive_maxpool2d_backward(dinm[th - 1], r, arg, d);
+    }
+    ck_assert_mem_eq(y[0], y[1], ad_out(d) * sizeof(float));
+    ck_assert_mem_eq(din[0], din[1], ad_in(d) * sizeof(float));
+    ck_assert_mem_eq(dinm[0], dinm[1], ad_in(d) * sizeof(float));
+    if (ad_in(d) <= 1000) {
+        double *fd = malloc(ad_in(d) * sizeof(double));
+        ad_ctx ctx = {d, x, r, 0};
+        tu_numeric_grad(fd, x, ad_in(d), 1e-3, ad_loss, &ctx);
+        TU_ASSERT_CLOSE_D("adaptive avgpool din", din[0], fd, ad_in(d), 1e-4, 1e-3);
+        ctx.max = 1;
+        tu_numeric_grad(fd, x, ad_in(d), 1e-3, ad_loss, &ctx);
+        TU_ASSERT_CLOSE_D("adaptive maxpool din", dinm[0], fd, ad_in(d), 1e-3, 1e-3);
+        free(fd);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(y[k]);
+        free(ym[k]);
+        free(din[k]);
+        free(dinm[k]);
+    }
+    free(x);
+    free(r);
+    free(avg);
+    free(max);
+    free(arg);
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -480,6 +652,11 @@ static Suite *pool_suite(void)
     tcase_add_loop_test(tc, test_avg_forward, 0, NSHAPES);
     tcase_add_loop_test(tc, test_avg_backward, 0, NSHAPES);
     tcase_add_test(tc, test_avg_count_include_pad);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ceil mode and adaptive");
+    tcase_add_test(tc, test_max_ceil_mode);
+    tcase_add_loop_test(tc, test_adaptive, 0, NADAPTIVE);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("global_avgpool");

@@ -74,6 +74,13 @@ ast_expr *ast_fcall(arena *a, nc_loc loc, const char *name, ast_arg *args)
     return e;
 }
 
+ast_expr *ast_query(arena *a, nc_loc loc, const char *field)
+{
+    ast_expr *e = expr(a, E_QUERY, loc);
+    e->name = field;
+    return e;
+}
+
 ast_arg *ast_arg_new(arena *a, nc_loc loc, const char *name, nc_loc name_loc,
                      ast_expr *value)
 {
@@ -282,6 +289,7 @@ static void dump_expr(const ast_expr *e, FILE *out, int depth)
     case E_INT: fprintf(out, "%lld", e->ival); break;
     case E_FLOAT: fprintf(out, "%g", e->fval); break;
     case E_NAME: fputs(e->name, out); break;
+    case E_QUERY: fprintf(out, "in.%s", e->name); break;
     case E_TUPLE:
         fputs("(tuple", out);
         for (const ast_expr *i = e->items; i; i = i->next) {

@@ -11,7 +11,8 @@
 #include "diag.h"
 
 typedef enum {
-    E_INT, E_FLOAT, E_NAME, E_TUPLE, E_INDEX, E_UNARY, E_BINARY, E_CALL
+    E_INT, E_FLOAT, E_NAME, E_TUPLE, E_INDEX, E_UNARY, E_BINARY, E_CALL,
+    E_QUERY     /* in.FIELD: the shape of what flows into the next layer */
 } expr_kind;
 
 typedef enum {
@@ -30,7 +31,7 @@ struct ast_expr {
     ast_expr *tail;           /* list head only: the last node */
     long long ival;            /* E_INT */
     double fval;               /* E_FLOAT */
-    const char *name;          /* E_NAME, E_CALL (function name) */
+    const char *name;          /* E_NAME, E_CALL (function name), E_QUERY (field) */
     expr_op op;                /* E_UNARY, E_BINARY */
     ast_expr *lhs, *rhs;       /* operands; E_INDEX: base, index */
     ast_expr *items;           /* E_TUPLE */
@@ -135,6 +136,7 @@ ast_expr *ast_index(arena *a, nc_loc loc, ast_expr *base, ast_expr *index);
 ast_expr *ast_unary(arena *a, nc_loc loc, expr_op op, ast_expr *x);
 ast_expr *ast_binary(arena *a, nc_loc loc, expr_op op, ast_expr *l, ast_expr *r);
 ast_expr *ast_fcall(arena *a, nc_loc loc, const char *name, ast_arg *args);
+ast_expr *ast_query(arena *a, nc_loc loc, const char *field);
 
 ast_arg *ast_arg_new(arena *a, nc_loc loc, const char *name, nc_loc name_loc,
                      ast_expr *value);

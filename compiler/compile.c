@@ -18,6 +18,18 @@ int compile_net(compilation *c, const compile_opts *o)
     ir_graph *g = &c->graph;
     if (g->n > 0 && g->nodes[0].kind == L_INPUT && infer_shapes(g, &c->diag) != 0)
         rc = -1;
+    const expand_opts *e = &o->expand;
+    int cmdline_error = 0; /* such as a -D naming no parameter: says it already */
+    for (int i = 0; i < c->diag.n; i++)
+        cmdline_error |= c->diag.items[i].kind == DIAG_ERROR && !c->diag.items[i].loc.src;
+    if (rc != 0 && g->name && e->ndefines > 0 && !cmdline_error) {
+        /* the command line changed the net: say how, after its errors */
+        const char *s = "";
+        for (int i = 0; i < e->ndefines; i++)
+            s = arena_printf(&c->ar, "%s%s-D %s", s, i ? " " : "", e->defines[i]);
+        c->diag.dropping = 0; /* a note of its own, not of the last error */
+        diag_note(&c->diag, loc_none(), "net '%s' was expanded with %s", g->name, s);
+    }
     return rc;
 }
 

@@ -16,34 +16,72 @@ int diag_full(const diag *d) { return d->nerrors >= d->max_errors; }
 
 static void push(diag *d, diag_kind kind, nc_loc loc, char *msg)
 {
-    diag_entry e = {kind, loc, msg};
+    diag_entry e = {kind, loc, msg, 0};
     ARRAY_PUSH(d->ar, d->items, d->n, d->cap, e);
+}
+
+static unsigned long hash_loc(unsigned long h, const nc_loc *l)
+{
+    h = (h ^ (unsigned long)(size_t)l->src) * 1099511628211ul;
+    h = (h ^ (unsigned long)l->first_line) * 1099511628211ul;
+    return (h ^ (unsigned long)l->first_column) * 1099511628211ul;
+}
+
+/* Where an error happens: its location and its context's (loop iterations
+ * left out, so every iteration's copy of an error looks the same). */
+static unsigned long where(const diag *d, const nc_loc *loc)
+{
+    unsigned long h = hash_loc(14695981039346656037ul, loc);
+    for (const diag_context *c = d->ctx; c; c = c->up)
+        h = hash_loc(h, &c->loc);
+    return h;
+}
+
+static int repeated(const diag *d, unsigned long w, const char *msg)
+{
+    for (int i = 0; i < d->n; i++)
+        if (d->items[i].kind == DIAG_ERROR && d->items[i].where == w &&
+            strcmp(d->items[i].msg, msg) == 0)
+            return 1;
+    return 0;
 }
 
 void diag_verror(diag *d, diag_kind kind, nc_loc loc, const char *fmt,
                  va_list ap)
 {
-    if (kind == DIAG_ERROR) {
-        if (diag_full(d))
-            return;
-        d->nerrors++;
-    }
+    if (kind == DIAG_ERROR && diag_full(d))
+        return;
+    if (kind != DIAG_ERROR && d->dropping)
+        return;
     va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
     char *msg = arena_alloc(d->ar, (size_t)n + 1);
     vsnprintf(msg, (size_t)n + 1, fmt, ap);
+    if (kind != DIAG_ERROR) {
+        push(d, kind, loc, msg);
+        return;
+    }
+    unsigned long w = where(d, &loc);
+    d->dropping = repeated(d, w, msg);
+    if (d->dropping)
+        return;
+    d->nerrors++;
     push(d, kind, loc, msg);
-    if (kind == DIAG_ERROR) {
-        int depth = 0;
-        for (const diag_context *c = d->ctx; c; c = c->up) {
-            if (++depth > 8) {
-                push(d, DIAG_NOTE, loc_none(), arena_strdup(d->ar, "(more calls omitted)"));
-                break;
-            }
-            push(d, DIAG_NOTE, c->loc, arena_strdup(d->ar, c->what));
+    d->items[d->n - 1].where = w;
+    int depth = 0;
+    for (const diag_context *c = d->ctx; c; c = c->up) {
+        if (++depth > 8) {
+            push(d, DIAG_NOTE, loc_none(), arena_strdup(d->ar, "(more calls omitted)"));
+            break;
         }
+        if (c->what)
+            push(d, DIAG_NOTE, c->loc, arena_strdup(d->ar, c->what));
+        else
+            push(d, DIAG_NOTE, c->loc,
+                 arena_printf(d->ar, "in iteration %ld of %ld%s%s", c->iteration, c->count,
+                              c->detail ? " " : "", c->detail ? c->detail(d->ar, c->data) : ""));
     }
 }
 
@@ -52,6 +90,14 @@ void diag_error(diag *d, nc_loc loc, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     diag_verror(d, DIAG_ERROR, loc, fmt, ap);
+    va_end(ap);
+}
+
+void diag_warning(diag *d, nc_loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(d, DIAG_WARNING, loc, fmt, ap);
     va_end(ap);
 }
 
@@ -101,28 +147,49 @@ static const char *find_line(const nc_source *src, int line, int *len)
     return p;
 }
 
+#define EXCERPT_WIDTH 120 /* columns of a long line shown around the caret */
+
+/* The source line and a caret under the span. A line longer than
+ * EXCERPT_WIDTH shows the part around the span's start, cut with "...". */
 static void print_excerpt(const nc_loc *loc, FILE *out)
 {
     int len;
     const char *line = find_line(loc->src, loc->first_line, &len);
     if (!line)
         return;
-    fprintf(out, "%5d | ", loc->first_line);
-    for (int i = 0; i < len; i++)
-        fputc(line[i] == '\t' ? ' ' : line[i], out);
-    fputs("\n      | ", out);
     int first = loc->first_column < 1 ? 1 : loc->first_column;
     int last = loc->last_line == loc->first_line ? loc->last_column : len;
     if (last < first)
         last = first;
     if (last > len + 1)
         last = len + 1;
-    for (int c = 1; c < first; c++)
-        fputc(' ', out);
-    fputc('^', out);
+    if (first > len + 1)
+        first = last = len + 1;
+    int from = 1, to = len; /* shown columns */
+    if (len > EXCERPT_WIDTH) {
+        from = first - EXCERPT_WIDTH / 4;
+        if (from < 1)
+            from = 1;
+        to = from + EXCERPT_WIDTH - 1;
+        if (to > len)
+            to = len;
+    }
+    if (last > to + 1)
+        last = to + 1;
+    const char *cut_l = from > 1 ? "..." : "", *cut_r = to < len ? "..." : "";
+    char text[EXCERPT_WIDTH + 8], caret[EXCERPT_WIDTH + 8];
+    int n = 0, m = 0;
+    for (int c = from; c <= to; c++)
+        text[n++] = line[c - 1] == '\t' ? ' ' : line[c - 1];
+    text[n] = 0;
+    for (int c = from; c < first; c++)
+        caret[m++] = ' ';
+    caret[m++] = '^';
     for (int c = first + 1; c <= last; c++)
-        fputc('~', out);
-    fputc('\n', out);
+        caret[m++] = '~';
+    caret[m] = 0;
+    fprintf(out, "%5d | %s%s%s\n      | %s%s\n", loc->first_line, cut_l, text, cut_r,
+            cut_l[0] ? "   " : "", caret);
 }
 
 void diag_print(const diag *d, FILE *out)

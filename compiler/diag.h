@@ -36,6 +36,7 @@ typedef struct diag_entry {
     diag_kind kind;
     nc_loc loc;            /* src == NULL: no location (command-line values) */
     char *msg;
+    unsigned long where;   /* errors: hash of the context's locations */
 } diag_entry;
 
 typedef struct diag {
@@ -47,16 +48,29 @@ typedef struct diag {
     /* context lines printed as notes after each error, innermost first
      * (e.g. "in block 'inception' called here"); set by the expander */
     const struct diag_context *ctx;
+    int dropping;          /* the last error repeated an earlier one: drop its notes */
 } diag;
 
+/* An error that repeats an earlier one (same message at the same place, in
+ * the same calls, whatever the loop iteration) is reported once. */
 typedef struct diag_context {
     const struct diag_context *up;
     nc_loc loc;
-    const char *what;      /* "in block 'inception' called here" */
+    const char *what;      /* "in block 'inception' called here", or NULL: */
+    long iteration, count; /* "in iteration 3 of 4" of the loop at loc, */
+    /* followed by detail(data) if set: "(channels = 64)", made only when
+     * an error is reported */
+    const char *(*detail)(arena *ar, const void *data);
+    const void *data;
 } diag_context;
 
 void diag_init(diag *d, arena *ar);
 void diag_error(diag *d, nc_loc loc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void diag_warning(diag *d, nc_loc loc, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif

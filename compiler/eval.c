@@ -75,26 +75,28 @@ const char *value_str(arena *ar, const value *v)
 
 void scope_set(arena *ar, scope *sc, const char *name, value v, nc_loc loc)
 {
-    for (binding *b = sc->vars; b; b = b->next) /* assignment: rebind in place */
-        if (strcmp(b->name, name) == 0) {
-            b->v = v;
-            b->loc = loc;
-            return;
-        }
-    binding *b = arena_alloc(ar, sizeof *b);
+    binding *b = strmap_get(&sc->names, name);
+    if (b) { /* assignment: rebind in place */
+        b->v = v;
+        b->loc = loc;
+        return;
+    }
+    b = arena_alloc(ar, sizeof *b);
     b->name = name;
     b->v = v;
     b->loc = loc;
     b->next = sc->vars;
     sc->vars = b;
+    strmap_put(ar, &sc->names, name, b);
 }
 
 const binding *scope_lookup(const scope *sc, const char *name)
 {
-    for (; sc; sc = sc->parent)
-        for (const binding *b = sc->vars; b; b = b->next)
-            if (strcmp(b->name, name) == 0)
-                return b;
+    for (; sc; sc = sc->parent) {
+        const binding *b = strmap_get(&sc->names, name);
+        if (b)
+            return b;
+    }
     return NULL;
 }
 
@@ -111,13 +113,32 @@ static int visible_names(const scope *sc, const char **out, int max)
 static int eval(evaluator *ev, const scope *sc, const ast_expr *e, value *out,
                 int depth);
 
+/* Counts n units of work; -1 once the compilation's budget is spent (the
+ * first time with an error at e). Keeps any input's evaluation linear-ish. */
+static int charge(evaluator *ev, const ast_expr *e, long long n)
+{
+    if (ev->exhausted)
+        return -1;
+    ev->work += n;
+    if (ev->work <= EVAL_MAX_WORK)
+        return 0;
+    diag_error(ev->diag, e->loc,
+               "evaluating expressions takes more than %d steps; is a loop too long?",
+               EVAL_MAX_WORK);
+    ev->exhausted = 1;
+    return -1;
+}
+
 /* Room for a tuple of n values, within the compilation's budget. */
 static value *new_items(evaluator *ev, const ast_expr *e, long long n)
 {
+    if (ev->exhausted)
+        return NULL;
     ev->elements += n;
     if (ev->elements > EVAL_MAX_ELEMENTS) {
         diag_error(ev->diag, e->loc, "expressions build more than %d tuple elements",
                    EVAL_MAX_ELEMENTS);
+        ev->exhausted = 1;
         return NULL;
     }
     return arena_alloc(ev->ar, sizeof(value) * (size_t)(n ? n : 1));
@@ -224,13 +245,14 @@ static int arith(evaluator *ev, const ast_expr *e, const value *l,
     return 0;
 }
 
-static int values_equal(const value *a, const value *b)
+static int values_equal(const value *a, const value *b, long long *work)
 {
+    ++*work;
     if (a->kind == V_TUPLE || b->kind == V_TUPLE) {
         if (a->kind != b->kind || a->n != b->n)
             return 0;
         for (int i = 0; i < a->n; i++)
-            if (!values_equal(&a->items[i], &b->items[i]))
+            if (!values_equal(&a->items[i], &b->items[i], work))
                 return 0;
         return 1;
     }
@@ -243,9 +265,10 @@ static int compare(evaluator *ev, const ast_expr *e, const value *l,
                    const value *r, value *out)
 {
     if (e->op == OP_EQ || e->op == OP_NE) {
-        int eq = values_equal(l, r);
+        long long work = 0;
+        int eq = values_equal(l, r, &work);
         *out = value_int(e->op == OP_EQ ? eq : !eq);
-        return 0;
+        return charge(ev, e, work);
     }
     if (as_number(ev, e, l, "a comparison") || as_number(ev, e, r, "a comparison"))
         return -1;
@@ -306,6 +329,8 @@ static int builtin(evaluator *ev, const scope *sc, const ast_expr *e,
             diag_error(ev->diag, e->loc, "%s() of nothing", e->name);
             return -1;
         }
+        if (charge(ev, e, n))
+            return -1;
         const value *best = &items[0];
         for (int i = 0; i < n; i++) {
             if (items[i].kind == V_TUPLE) {
@@ -356,6 +381,8 @@ static int eval(evaluator *ev, const scope *sc, const ast_expr *e, value *out,
                    MAX_DEPTH);
         return -1;
     }
+    if (charge(ev, e, 1))
+        return -1;
     switch (e->kind) {
     case E_INT:
         *out = value_int(e->ival);
@@ -467,6 +494,14 @@ static int eval(evaluator *ev, const scope *sc, const ast_expr *e, value *out,
     }
     case E_CALL:
         return builtin(ev, sc, e, out, depth);
+    case E_QUERY:
+        if (!ev->query) {
+            diag_error(ev->diag, e->loc,
+                       "in.%s is only known inside a net or a block, where a tensor flows",
+                       e->name);
+            return -1;
+        }
+        return ev->query(ev, e, out);
     }
     return -1;
 }

@@ -12,6 +12,7 @@
 #define EVAL_H
 
 #include "ast.h"
+#include "strmap.h"
 
 typedef enum { V_INT, V_FLOAT, V_TUPLE } value_kind;
 
@@ -31,19 +32,31 @@ struct binding {
     binding *next;
 };
 
+/* A scope's variables: a hash map by name, and a list (newest first) for
+ * "did you mean". A zeroed scope is empty. */
 typedef struct scope scope;
 struct scope {
+    strmap names;
     binding *vars;
     const scope *parent;
 };
 
-#define EVAL_MAX_ELEMENTS 10000000 /* tuple elements built in one compilation */
+#define EVAL_MAX_ELEMENTS 1000000 /* tuple elements built in one compilation */
+#define EVAL_MAX_WORK 20000000    /* expression nodes and elements visited */
 
-typedef struct evaluator {
+typedef struct evaluator evaluator;
+struct evaluator {
     arena *ar;
     diag *diag;
     long long elements;   /* tuple elements built so far */
-} evaluator;
+    long long work;       /* nodes evaluated and elements compared or scanned */
+    int exhausted;        /* a budget ran out: every evaluation fails */
+    /* Shape queries (in.channels): the value of e, or -1 (after reporting,
+     * or silently when an earlier error left the shape unknown). Set by the
+     * expander; NULL outside a net. */
+    int (*query)(evaluator *ev, const ast_expr *e, value *out);
+    void *host;
+};
 
 value value_int(long long i);
 value value_float(double f);

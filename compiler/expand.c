@@ -4,21 +4,18 @@
 #include <string.h>
 
 #include "layers.h"
+#include "shapes.h"
 
 #define MAX_CALL_DEPTH 64
 #define MAX_REPEAT 100000
 #define MAX_STEPS 1000000 /* statements and loop iterations while expanding a net */
 
-/* Path prefix of a naming scope and how often each name was used in it. */
-typedef struct counter {
-    const char *key;
-    int n;
-} counter;
-
+/* Path prefix of a naming scope and how often each name was used in it
+ * (counts: key -> int *). */
 typedef struct naming {
     const char *prefix;     /* "" or "b3.inception1." */
-    counter *counts;
-    int ncounts, cap;
+    strmap counts;
+    int loops;              /* loops of this scope being run */
 } naming;
 
 /* The chain of block calls being expanded (recursion detection). */
@@ -34,8 +31,10 @@ typedef struct expander {
     ir_graph *g;
     const ast_item **blocks;
     int nblocks, bcap;
+    strmap block_names;     /* name -> ast_item */
     scope globals;
     int group;              /* current block call */
+    int cur;                /* the running output where a statement starts (-1: none) */
     const frame *stack;
     int depth;
     long steps;             /* statements executed so far */
@@ -44,7 +43,7 @@ typedef struct expander {
 
 static int stopped(expander *x)
 {
-    if (diag_full(x->d))
+    if (diag_full(x->d) || x->ev.exhausted)
         x->stopped = 1;
     return x->stopped;
 }
@@ -53,12 +52,12 @@ static int stopped(expander *x)
 
 static int bump(expander *x, naming *nm, const char *key)
 {
-    for (int i = 0; i < nm->ncounts; i++)
-        if (strcmp(nm->counts[i].key, key) == 0)
-            return ++nm->counts[i].n;
-    counter c = {key, 1};
-    ARRAY_PUSH(x->ar, nm->counts, nm->ncounts, nm->cap, c);
-    return 1;
+    int *n = strmap_get(&nm->counts, key);
+    if (!n) {
+        n = arena_alloc(x->ar, sizeof *n);
+        strmap_put(x->ar, &nm->counts, key, n);
+    }
+    return ++*n;
 }
 
 /* key and count joined, with '_' after a key that ends in a digit:
@@ -76,18 +75,27 @@ static const char *numbered(expander *x, naming *nm, const char *key)
     return join_count(x, nm, key, bump(x, nm, key));
 }
 
-/* A name the user chose: as written the first time, then name2, name3. */
+/* A name the user chose: as written the first time, then name2, name3;
+ * in a loop always numbered (grow1, grow2, ...), one per iteration. */
 static const char *chosen(expander *x, naming *nm, const char *key)
 {
     int k = bump(x, nm, arena_printf(x->ar, "=%s", key));
-    if (k == 1)
+    if (k == 1 && !nm->loops)
         return arena_printf(x->ar, "%s%s", nm->prefix, key);
     return join_count(x, nm, key, k);
 }
 
+/* Gives back the number bump just gave (an empty branch keeps none). */
+static void unbump(naming *nm, const char *key)
+{
+    int *n = strmap_get(&nm->counts, key);
+    if (n)
+        --*n;
+}
+
 static naming child_naming(expander *x, const char *path)
 {
-    naming nm = {arena_printf(x->ar, "%s.", path), NULL, 0, 0};
+    naming nm = {arena_printf(x->ar, "%s.", path), {0}, 0};
     return nm;
 }
 
@@ -117,6 +125,15 @@ static int add_node(expander *x, layer_id kind, nc_loc loc, const char *path,
     return g->n - 1;
 }
 
+/* A node is complete (kind, attributes, wiring): infer its shape now, so a
+ * later shape query sees it, and report a shape error in the context of the
+ * loop iteration and block call that made it. */
+static int finish(expander *x, int id)
+{
+    shape_node(x->g, x->d, id);
+    return id;
+}
+
 /* A stand-in for a layer that could not be expanded: later shape errors that
  * depend on it are not reported. */
 static int error_node(expander *x, nc_loc loc, int cur)
@@ -124,7 +141,7 @@ static int error_node(expander *x, nc_loc loc, int cur)
     if (cur < 0)
         return cur;
     int r = add_node(x, L_ERROR, loc, "error", &cur, 1);
-    return r < 0 ? cur : r;
+    return r < 0 ? cur : finish(x, r);
 }
 
 /* ---- arguments ----------------------------------------------------------------- */
@@ -146,6 +163,7 @@ static int match_args(expander *x, const scope *caller, const char *callee,
                       nc_loc call, value *vals, int *given, nc_loc *locs)
 {
     int rc = 0, pos = 0, seen_keyword = 0;
+    x->steps += nnames; /* a call's work grows with its parameters */
     for (int i = 0; i < nnames; i++) {
         given[i] = 0;
         locs[i] = call;
@@ -206,10 +224,67 @@ static const char *call_label(expander *x, const char *name, const value *vals,
                               int n)
 {
     char *s = arena_printf(x->ar, "%s(", name);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (strlen(s) > 200) { /* a label for people: long ones are cut */
+            s = arena_printf(x->ar, "%s, ...", s);
+            break;
+        }
         s = arena_printf(x->ar, "%s%s%s", s, i ? ", " : "",
                          value_str(x->ar, &vals[i]));
+    }
     return arena_printf(x->ar, "%s)", s);
+}
+
+/* ---- shape queries --------------------------------------------------------------- */
+
+/* in.FIELD: the shape of the running output (what the next layer receives).
+ * Nodes are inferred as they are appended, so it is known here. */
+static int shape_query(evaluator *ev, const ast_expr *e, value *out)
+{
+    static const char *const fields[] = {"channels", "height", "width", "features", "shape"};
+    expander *x = ev->host;
+    int f;
+    for (f = 0; f < 5; f++)
+        if (strcmp(e->name, fields[f]) == 0)
+            break;
+    if (f == 5) {
+        const char *sug = diag_suggest(e->name, fields, 5);
+        diag_error(x->d, e->loc, "in has no field '%s'%s%s%s; the fields are %s", e->name,
+                   sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "",
+                   name_list(x, fields, 5));
+        return -1;
+    }
+    if (x->cur < 0) {
+        diag_error(x->d, e->loc, "in.%s: nothing flows here yet; the net's input(C, H, W) "
+                   "comes first", e->name);
+        return -1;
+    }
+    const ir_node *n = &x->g->nodes[x->cur];
+    if (!n->ok)
+        return -1; /* unknown after an earlier error, already reported */
+    const shape *sh = &n->out;
+    char buf[64];
+    if (f == 4) {
+        value *items = arena_alloc(x->ar, sizeof(value) * (size_t)sh->rank);
+        for (int i = 0; i < sh->rank; i++)
+            items[i] = value_int(sh->d[i]);
+        value v = {V_TUPLE, 0, 0, sh->rank, items};
+        *out = v;
+        return 0;
+    }
+    if (f == 3 && sh->rank != 1) {
+        diag_error(x->d, e->loc, "in.features: the input here is %s, not flat; flatten would "
+                   "give %lld features (in.channels, in.height and in.width give its sizes)",
+                   shape_str(sh, buf, sizeof buf), (long long)shape_size(sh));
+        return -1;
+    }
+    if (f < 3 && sh->rank != 3) {
+        diag_error(x->d, e->loc, "in.%s: the input here is flat (%lld features); in.features "
+                   "gives its size", e->name, (long long)sh->d[0]);
+        return -1;
+    }
+    *out = value_int(sh->d[f < 3 ? f : 0]);
+    return 0;
 }
 
 /* ---- statements -------------------------------------------------------------- */
@@ -219,24 +294,29 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
 
 static const ast_item *find_block(expander *x, const char *name)
 {
-    for (int i = 0; i < x->nblocks; i++)
-        if (strcmp(x->blocks[i]->name, name) == 0)
-            return x->blocks[i];
-    return NULL;
+    return strmap_get(&x->block_names, name);
 }
 
 static void unknown_callee(expander *x, const ast_stmt *s)
 {
     const char *names[256];
-    int n = layer_names(names, 256);
+    int nlayers = layer_names(names, 256), n = nlayers;
     for (int i = 0; i < x->nblocks && n < 256; i++)
         names[n++] = x->blocks[i]->name;
     const char *sug = diag_suggest(s->name, names, n);
-    if (sug)
+    if (sug) {
         diag_error(x->d, s->name_loc, "unknown layer or block '%s' (did you mean '%s'?)",
                    s->name, sug);
-    else
-        diag_error(x->d, s->name_loc, "unknown layer or block '%s'", s->name);
+        return;
+    }
+    const char *blocks = "";
+    if (n > nlayers && n - nlayers <= 20)
+        blocks = arena_printf(x->ar, "; the blocks are %s",
+                              name_list(x, names + nlayers, n - nlayers));
+    else if (n > nlayers)
+        blocks = arena_printf(x->ar, "; %d blocks are defined", x->nblocks);
+    diag_error(x->d, s->name_loc, "unknown layer or block '%s'; the layers are %s%s", s->name,
+               name_list(x, names, nlayers), blocks);
 }
 
 static int need_input(expander *x, const ast_stmt *s, int cur)
@@ -280,7 +360,7 @@ static int expand_layer(expander *x, const ast_stmt *s, scope *sc, naming *nm,
         if (id < 0)
             return cur;
         x->g->nodes[id].a = tmp.a;
-        return id;
+        return finish(x, id);
     }
     return error_node(x, s->loc, cur);
 }
@@ -301,6 +381,8 @@ static int expand_join(expander *x, const ast_stmt *s, scope *sc, naming *nm,
         const char *path = b->name ? chosen(x, nm, b->name) : numbered(x, nm, "branch");
         naming bn = child_naming(x, path);
         outs[k] = expand_stmts(x, b->body, sc, &bn, cur);
+        if (outs[k] == cur && !b->name) /* empty: the identity, no name used */
+            unbump(nm, "branch");
         if (x->g->nodes[outs[k]].kind == L_ERROR)
             ok = 0;
         k++;
@@ -313,7 +395,7 @@ static int expand_join(expander *x, const ast_stmt *s, scope *sc, naming *nm,
     x->g->nodes[id].branch_from = cur;
     if (!ok)
         x->g->nodes[id].kind = L_ERROR;
-    return id;
+    return finish(x, id);
 }
 
 static int expand_block_call(expander *x, const ast_stmt *s, scope *caller,
@@ -371,6 +453,12 @@ static int expand_block_call(expander *x, const ast_stmt *s, scope *caller,
     if (rc)
         return error_node(x, s->loc, cur);
 
+    if (x->g->ngroups >= EXPAND_MAX_NODES) {
+        diag_error(x->d, s->loc, "the network has more than %d block calls; is a loop too long?",
+                   EXPAND_MAX_NODES);
+        x->stopped = 1;
+        return cur;
+    }
     const char *path = numbered(x, nm, blk->name);
     ir_group grp = {path, blk->name, call_label(x, blk->name, vals, np), s->loc,
                     x->group};
@@ -379,7 +467,7 @@ static int expand_block_call(expander *x, const ast_stmt *s, scope *caller,
     int saved_group = x->group;
     const diag_context *saved_ctx = x->d->ctx;
     diag_context ctx = {saved_ctx, s->loc,
-                        arena_printf(x->ar, "in block '%s' called here", blk->name)};
+                        arena_printf(x->ar, "in block '%s' called here", blk->name), 0, 0, NULL, NULL};
     frame fr = {blk, x->stack};
     x->group = x->g->ngroups - 1;
     x->d->ctx = &ctx;
@@ -477,7 +565,7 @@ static int expand_input(expander *x, const ast_stmt *s, scope *sc, int cur)
         in->out.rank = n;
         for (int i = 0; i < n; i++)
             in->out.d[i] = dims[i];
-        return id;
+        return finish(x, id);
     }
     /* in a block: a statement about what the block receives */
     if (input_dims(x, s, sc, dims, &n))
@@ -492,9 +580,15 @@ static void expand_train(expander *x, const ast_stmt *s, scope *sc)
 {
     static const char *const keys[] = {"lr", "epochs", "batch_size", "resize",
                                        "momentum", "weight_decay"};
+    const int nkeys = (int)(sizeof keys / sizeof *keys);
     ir_train *t = &x->g->train;
     if (x->depth > 0) {
         diag_error(x->d, s->loc, "train(...) belongs in the net, not in a block");
+        return;
+    }
+    if (t->loc.src) {
+        diag_error(x->d, s->loc, "the net's training settings are already given");
+        diag_note(x->d, t->loc, "by this train(...); write every setting there");
         return;
     }
     t->loc = s->loc;
@@ -504,13 +598,14 @@ static void expand_train(expander *x, const ast_stmt *s, scope *sc)
             continue;
         }
         int k;
-        for (k = 0; k < 6; k++)
+        for (k = 0; k < nkeys; k++)
             if (strcmp(keys[k], a->name) == 0)
                 break;
-        if (k == 6) {
-            const char *sug = diag_suggest(a->name, keys, 6);
-            diag_error(x->d, a->name_loc, "train has no setting '%s'%s%s%s", a->name,
-                       sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+        if (k == nkeys) {
+            const char *sug = diag_suggest(a->name, keys, nkeys);
+            diag_error(x->d, a->name_loc, "train has no setting '%s'%s%s%s; the settings are %s",
+                       a->name, sug ? " (did you mean '" : "", sug ? sug : "",
+                       sug ? "'?)" : "", name_list(x, keys, nkeys));
             continue;
         }
         value v;
@@ -592,10 +687,36 @@ static int step(expander *x, nc_loc loc)
     return x->stopped;
 }
 
+/* A for loop's variables in this iteration, for the "in iteration" note. */
+typedef struct loop_binding {
+    const ast_pattern *p;
+    const value *v;
+} loop_binding;
+
+/* "a = 1, b = (2, 3)" for pattern p bound to v (as far as they match). */
+static const char *bound_names(arena *ar, const ast_pattern *p, const value *v)
+{
+    if (p->name)
+        return arena_printf(ar, "%s = %s", p->name, value_str(ar, v));
+    const char *s = "";
+    int k = 0;
+    for (const ast_pattern *i = p->items; i && v->kind == V_TUPLE && k < v->n;
+         i = i->next, k++)
+        s = arena_printf(ar, "%s%s%s", s, k ? ", " : "", bound_names(ar, i, &v->items[k]));
+    return s;
+}
+
+static const char *loop_detail(arena *ar, const void *data)
+{
+    const loop_binding *lb = data;
+    return arena_printf(ar, "(%s)", bound_names(ar, lb->p, lb->v));
+}
+
 static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
                         int cur)
 {
     for (; s && !step(x, s->loc); s = s->next) {
+        x->cur = cur;
         switch (s->kind) {
         case S_CALL:
             cur = expand_call(x, s, sc, nm, cur);
@@ -610,8 +731,15 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
             long long n;
             if (count_value(x, s->expr, sc, &n))
                 break;
-            for (long long i = 0; i < n && !step(x, s->loc); i++)
+            diag_context it = {x->d->ctx, s->loc, NULL, 0, (long)n, NULL, NULL};
+            x->d->ctx = &it;
+            nm->loops++;
+            for (long long i = 0; i < n && !step(x, s->loc); i++) {
+                it.iteration = (long)i + 1;
                 cur = expand_stmts(x, s->body, sc, nm, cur);
+            }
+            nm->loops--;
+            x->d->ctx = it.up;
             break;
         }
         case S_FOR: {
@@ -623,11 +751,19 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
                            value_kind_name(&list), value_str(x->ar, &list));
                 break;
             }
+            loop_binding lb = {s->pattern, NULL};
+            diag_context it = {x->d->ctx, s->loc, NULL, 0, list.n, loop_detail, &lb};
+            x->d->ctx = &it;
+            nm->loops++;
             for (int i = 0; i < list.n && !step(x, s->loc); i++) {
+                it.iteration = i + 1;
+                lb.v = &list.items[i];
                 if (eval_bind(&x->ev, sc, s->pattern, &list.items[i]))
                     break;
                 cur = expand_stmts(x, s->body, sc, nm, cur);
             }
+            nm->loops--;
+            x->d->ctx = it.up;
             break;
         }
         case S_IF: {
@@ -656,10 +792,28 @@ static int expand_stmts(expander *x, const ast_stmt *s, scope *sc, naming *nm,
 
 /* ---- program ------------------------------------------------------------------ */
 
+/* A parameter named twice (block b(x, x)) is refused, as a second input is. */
+static void check_params(expander *x, const ast_item *it)
+{
+    strmap seen = {0};
+    for (const ast_param *p = it->params; p; p = p->next) {
+        const ast_param *prev = strmap_get(&seen, p->name);
+        if (prev) {
+            diag_error(x->d, p->loc, "%s '%s' has two parameters named '%s'",
+                       it->kind == I_BLOCK ? "block" : "net", it->name, p->name);
+            diag_note(x->d, prev->loc, "the first is here");
+            continue;
+        }
+        strmap_put(x->ar, &seen, p->name, (void *)p);
+    }
+}
+
 static void collect_blocks(expander *x, const program *p)
 {
     for (int f = 0; f < p->nfiles; f++)
         for (const ast_item *it = p->files[f].items; it; it = it->next) {
+            if (it->kind == I_BLOCK || it->kind == I_NET)
+                check_params(x, it);
             if (it->kind != I_BLOCK)
                 continue;
             const ast_item *prev = find_block(x, it->name);
@@ -674,6 +828,7 @@ static void collect_blocks(expander *x, const program *p)
                 continue;
             }
             ARRAY_PUSH(x->ar, x->blocks, x->nblocks, x->bcap, it);
+            strmap_put(x->ar, &x->block_names, it->name, (void *)it);
         }
 }
 
@@ -815,8 +970,11 @@ int expand_program(const program *p, arena *ar, diag *d, const expand_opts *o,
         return -1;
     g->file = p->files[0].src->name;
 
+    x.cur = -1;
     collect_blocks(&x, p);
     eval_globals(&x, p);
+    x.ev.query = shape_query; /* top-level lets cannot ask: no tensor flows there */
+    x.ev.host = &x;
     if (o->library_ok && !o->net && !has_net(&p->files[0]))
         return d->nerrors == before ? 0 : -1;
     const ast_item *net = select_net(&x, p, o->net);
@@ -829,7 +987,7 @@ int expand_program(const program *p, arena *ar, diag *d, const expand_opts *o,
     sc->parent = &x.globals;
     if (bind_net_params(&x, net, o, sc))
         return -1;
-    naming nm = {"", NULL, 0, 0};
+    naming nm = {"", {0}, 0};
     int last = expand_stmts(&x, net->body, sc, &nm, -1);
     if (d->nerrors != before)
         return -1;

@@ -4,7 +4,10 @@
  * binds net parameters (with -D overrides), runs loops and conditionals,
  * expands block calls and branches, and appends primitive layers to the
  * graph in execution order, naming each by its path. It checks argument
- * values (via the layer table) but not shapes: shapes.c does that next.
+ * values (via the layer table); shape rules live in shapes.c, whose
+ * shape_node it calls on each node as it is appended, so shape queries
+ * (in.channels) read the running output's shape and shape errors are
+ * reported in the loop iteration and block call that made them.
  */
 #ifndef EXPAND_H
 #define EXPAND_H

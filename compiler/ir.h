@@ -3,7 +3,8 @@
  * static per-example shapes (the batch dimension is left out everywhere in
  * the compiler).
  *
- * expand.c builds it; shapes.c fills in shapes, parameter counts and FLOPs;
+ * expand.c builds it; shapes.c fills in shapes, parameter counts and FLOPs
+ * (node by node as expand.c appends them, then the rest and the totals);
  * report.c, dot.c and emit.c read it.
  */
 #ifndef IR_H
@@ -120,6 +121,7 @@ typedef struct ir_graph {
     int nparams, pcap;
     ir_train train;
     /* filled by shapes.c */
+    int nshaped;            /* nodes [0, nshaped) are inferred */
     int64_t total_params, total_flops, total_activations;
 } ir_graph;
 

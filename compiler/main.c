@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "build.h"
 #include "compile.h"
@@ -56,12 +57,31 @@ typedef struct options {
     int verbose;
 } options;
 
+/* The options being parsed: exits during parsing free their lists, so
+ * LeakSanitizer finds nothing on any exit path. */
+static options *parsing;
+
+static void free_options(options *o)
+{
+    free(o->defines);
+    free(o->includes);
+    o->defines = NULL;
+    o->includes = NULL;
+}
+
+static void exit_parsing(int status)
+{
+    if (parsing)
+        free_options(parsing);
+    exit(status);
+}
+
 static void usage_error(const char *fmt, const char *arg)
 {
     fputs("netc: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\n(run 'netc --help' for usage)\n", stderr);
-    exit(EXIT_USAGE);
+    exit_parsing(EXIT_USAGE);
 }
 
 /* "--name=value" or "--name value"; -X value or -Xvalue for short options. */
@@ -91,19 +111,20 @@ static int matches(const char *arg, const char *name)
 static void parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
+    parsing = o;
     o->batch = 1;
     o->defines = calloc((size_t)argc, sizeof(char *));
     o->includes = calloc((size_t)argc + 1, sizeof(char *));
     if (!o->defines || !o->includes)
-        exit(EXIT_USAGE);
+        exit_parsing(EXIT_USAGE);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage_text, stdout);
-            exit(0);
+            exit_parsing(0);
         } else if (strcmp(a, "--version") == 0) {
             printf("netc %s\n", NETC_VERSION);
-            exit(0);
+            exit_parsing(0);
         } else if (matches(a, "-D")) {
             o->defines[o->ndefines++] = option_value(argc, argv, &i, "-D");
         } else if (matches(a, "-I")) {
@@ -138,7 +159,7 @@ static void parse_args(int argc, char **argv, options *o)
     }
     if (!o->command) {
         fputs(usage_text, stderr);
-        exit(EXIT_USAGE);
+        exit_parsing(EXIT_USAGE);
     }
     static const char *const commands[] = {"shapes", "check", "dot", "emit", "build"};
     int known = 0;
@@ -151,15 +172,14 @@ static void parse_args(int argc, char **argv, options *o)
         usage_error("%s needs a .net FILE", o->command);
 }
 
+/* stdout, or the -o file; NULL after saying why not. */
 static FILE *open_output(const options *o)
 {
     if (!o->out || strcmp(o->out, "-") == 0)
         return stdout;
     FILE *f = fopen(o->out, "w");
-    if (!f) {
+    if (!f)
         fprintf(stderr, "netc: cannot write '%s': %s\n", o->out, strerror(errno));
-        exit(EXIT_INPUT);
-    }
     return f;
 }
 
@@ -196,15 +216,37 @@ static char *command_line(const options *o)
     return s;
 }
 
+/* Bytes the trainer allocates at batch size `batch`: parameters, gradients
+ * and momentum, and per example the activations and saved statistics. */
+static double trainer_bytes(const plan *p, int64_t batch)
+{
+    return 4.0 * (3.0 * (double)p->param_floats +
+                  (double)batch * (double)(p->act_floats + p->state_floats));
+}
+
+/* Warns when the trainer would need more memory than the machine has. */
+static void warn_memory(const ir_graph *g, const plan *p, diag *d)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0)
+        return;
+    double ram = (double)pages * (double)page;
+    int64_t batch = g->train.has_batch_size ? g->train.batch_size : 256;
+    double need = trainer_bytes(p, batch);
+    if (need <= ram)
+        return;
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    diag_warning(d, g->train.has_batch_size ? g->train.loc : g->loc,
+                 "the trainer needs about %.1f GiB at batch size %lld (parameters, "
+                 "gradients, momentum and activations), more than this machine's %.1f GiB; "
+                 "try a smaller --batch-size or input",
+                 need / gib, (long long)batch, ram / gib);
+}
+
 /* emit: the C file to -o or stdout. build: the C file next to the
  * executable, then the C compiler. */
-static int emit_and_build(const options *o, compilation *c)
+static int emit_and_build(const options *o, compilation *c, const plan *p)
 {
-    plan p;
-    if (plan_memory(&c->graph, &c->ar, &c->diag, &p) != 0) {
-        diag_print(&c->diag, stderr);
-        return EXIT_INPUT;
-    }
     char *cmd = command_line(o);
     emit_opts eo = {NETC_VERSION, cmd};
     int build = strcmp(o->command, "build") == 0;
@@ -223,8 +265,12 @@ static int emit_and_build(const options *o, compilation *c)
         }
     } else {
         out = open_output(o);
+        if (!out) {
+            free(cmd);
+            return EXIT_INPUT;
+        }
     }
-    emit_c(&c->graph, &p, &eo, out);
+    emit_c(&c->graph, p, &eo, out);
     free(cmd);
     int rc = 0;
     if (build) {
@@ -244,61 +290,68 @@ static int emit_and_build(const options *o, compilation *c)
     return rc;
 }
 
+/* Everything after the command line; returns the exit status. */
+static int run(const options *o, compilation *c)
+{
+    if (o->dump_ast) {
+        memset(c, 0, sizeof *c);
+        diag_init(&c->diag, &c->ar);
+        int rc = program_load(&c->prog, &c->ar, &c->diag, o->file, o->includes);
+        if (c->prog.nfiles > 0)
+            ast_dump(&c->prog.files[0], stdout);
+        diag_print(&c->diag, stderr);
+        return rc ? EXIT_INPUT : 0;
+    }
+    int check = strcmp(o->command, "check") == 0;
+    int emit = strcmp(o->command, "emit") == 0 || strcmp(o->command, "build") == 0;
+    compile_opts co = {o->file, NULL, o->includes,
+                       {o->net, o->defines, o->ndefines, check}};
+    int rc = compile_net(c, &co);
+    const ir_graph *g = &c->graph;
+    /* check runs every check emit and build run: the memory plan's too */
+    plan p;
+    if (rc == 0 && (check || emit) && g->n > 0) {
+        rc = plan_memory(g, &c->ar, &c->diag, &p);
+        if (rc == 0 && emit)
+            warn_memory(g, &p, &c->diag);
+    }
+    diag_print(&c->diag, stderr);
+    if (rc != 0)
+        return EXIT_INPUT;
+    if (emit)
+        return emit_and_build(o, c, &p);
+    FILE *out = open_output(o);
+    if (!out)
+        return EXIT_INPUT;
+    if (strcmp(o->command, "shapes") == 0) {
+        if (o->json)
+            report_json(g, out);
+        else
+            report_table(g, o->batch, out);
+    } else if (strcmp(o->command, "dot") == 0) {
+        report_dot(g, out);
+    } else if (g->n == 0) {
+        int blocks = 0;
+        for (const ast_item *it = c->prog.files[0].items; it; it = it->next)
+            blocks += it->kind == I_BLOCK;
+        fprintf(out, "%s: a library of %d block%s and no net; its syntax and imports are "
+                "valid (block bodies are checked when a net calls them)\n",
+                o->file, blocks, blocks == 1 ? "" : "s");
+    } else {
+        char b[64];
+        fprintf(out, "%s: net %s is valid: %d layers, %s parameters\n", o->file, g->name,
+                g->n - 1, fmt_count(g->total_params, b, sizeof b));
+    }
+    return close_output(o, out) ? EXIT_INPUT : 0;
+}
+
 int main(int argc, char **argv)
 {
     options o;
     parse_args(argc, argv, &o);
-
     compilation c;
-    if (o.dump_ast) {
-        memset(&c, 0, sizeof c);
-        diag_init(&c.diag, &c.ar);
-        int rc = program_load(&c.prog, &c.ar, &c.diag, o.file, o.includes);
-        if (c.prog.nfiles > 0)
-            ast_dump(&c.prog.files[0], stdout);
-        diag_print(&c.diag, stderr);
-        compile_free(&c);
-        return rc ? EXIT_INPUT : 0;
-    }
-    compile_opts co = {o.file, NULL, o.includes,
-                       {o.net, o.defines, o.ndefines, strcmp(o.command, "check") == 0}};
-    int rc = compile_net(&c, &co);
-    diag_print(&c.diag, stderr);
-    if (rc != 0) {
-        compile_free(&c);
-        return EXIT_INPUT;
-    }
-    const ir_graph *g = &c.graph;
-    if (strcmp(o.command, "emit") == 0 || strcmp(o.command, "build") == 0) {
-        rc = emit_and_build(&o, &c);
-        compile_free(&c);
-        free(o.defines);
-        free(o.includes);
-        return rc;
-    }
-    FILE *out = open_output(&o);
-    if (strcmp(o.command, "shapes") == 0) {
-        if (o.json)
-            report_json(g, out);
-        else
-            report_table(g, o.batch, out);
-    } else if (strcmp(o.command, "dot") == 0) {
-        report_dot(g, out);
-    } else if (g->n == 0) {
-        int blocks = 0;
-        for (const ast_item *it = c.prog.files[0].items; it; it = it->next)
-            blocks += it->kind == I_BLOCK;
-        fprintf(out, "%s: a library of %d block%s and no net; its syntax and imports are "
-                "valid (block bodies are checked when a net calls them)\n",
-                o.file, blocks, blocks == 1 ? "" : "s");
-    } else {
-        char b[64];
-        fprintf(out, "%s: net %s is valid: %d layers, %s parameters\n", o.file, g->name,
-                g->n - 1, fmt_count(g->total_params, b, sizeof b));
-    }
-    rc = close_output(&o, out);
+    int rc = run(&o, &c);
     compile_free(&c);
-    free(o.defines);
-    free(o.includes);
-    return rc ? EXIT_INPUT : 0;
+    free_options(&o);
+    return rc;
 }

@@ -13,7 +13,7 @@
 static void *run(arena *ar, diag *d, const nc_source *src, int start,
                  parse_ctx *ctx)
 {
-    struct lex_extra extra = {src, d, ar, 1, 1, start};
+    struct lex_extra extra = {src, d, ar, 1, 1, start, 0, 0};
     yyscan_t scanner;
     if (netc_yylex_init_extra(&extra, &scanner) != 0) {
         diag_error(d, loc_none(), "cannot start the lexer: %s", strerror(errno));
@@ -24,6 +24,7 @@ static void *run(arena *ar, diag *d, const nc_source *src, int start,
     ctx->ar = ar;
     ctx->diag = d;
     ctx->scanner = scanner;
+    ctx->lex = &extra;
     netc_yyparse(scanner, ctx);
     netc_yy_delete_buffer(buf, scanner);
     netc_yylex_destroy(scanner);
@@ -65,6 +66,47 @@ static char *dir_of(arena *ar, const char *path)
     return arena_strndup(ar, path, (size_t)(slash - path) + (slash == path));
 }
 
+/* path without "." segments and "dir/.." pairs, for messages:
+ * "./../nets/lib/resnet.net" -> "../nets/lib/resnet.net",
+ * "tests/bad/../../nets/x.net" -> "nets/x.net". Lexical: files are still
+ * opened by the path as written. */
+static char *normalise(arena *ar, const char *path)
+{
+    size_t n = strlen(path);
+    char *out = arena_alloc(ar, n + 2);
+    size_t len = 0;
+    int abs = path[0] == '/';
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *end = strchr(p, '/');
+        size_t seg = end ? (size_t)(end - p) : strlen(p);
+        if (seg == 0)
+            break;
+        if (seg == 1 && p[0] == '.') {
+            /* skip */
+        } else if (seg == 2 && p[0] == '.' && p[1] == '.' && len > 0 &&
+                   !(len >= 2 && strncmp(out + len - 2, "..", 2) == 0 &&
+                     (len == 2 || out[len - 3] == '/'))) {
+            while (len > 0 && out[len - 1] != '/')
+                len--;              /* drop the last segment ... */
+            if (len > 0)
+                len--;              /* ... and its slash */
+        } else if (!(seg == 2 && p[0] == '.' && p[1] == '.' && len == 0 && abs)) {
+            if (len > 0 || abs)
+                out[len++] = '/';
+            memcpy(out + len, p, seg);
+            len += seg;
+        }
+        p += seg;
+    }
+    if (len == 0)
+        out[len++] = abs ? '/' : '.';
+    out[len] = 0;
+    return out;
+}
+
 /* Where `import "name"` in the file at `from_path` points: next to that file,
  * else in the first search directory that has it. */
 static char *resolve_import(const program *p, arena *ar, const char *from_path,
@@ -86,16 +128,17 @@ static char *resolve_import(const program *p, arena *ar, const char *from_path,
 static int load_imports(program *p, arena *ar, diag *d, const ast_file *f,
                         const char *path, int depth);
 
-/* Parses src (already read) as file `key` and loads its imports. */
+/* Parses src (already read from `path`) as file `key` and loads its
+ * imports (relative to path). */
 static int load_source(program *p, arena *ar, diag *d, nc_source *src,
-                       const char *key, int depth)
+                       const char *path, const char *key, int depth)
 {
     int before = d->nerrors;
     ast_file *f = parse_source(ar, d, src);
     f->real_path = key;
     ARRAY_PUSH(ar, p->files, p->nfiles, p->cap, *f);
     int rc = d->nerrors == before ? 0 : -1;
-    if (load_imports(p, ar, d, f, src->name, depth) != 0)
+    if (load_imports(p, ar, d, f, path, depth) != 0)
         rc = -1;
     return rc;
 }
@@ -113,7 +156,7 @@ static int load(program *p, arena *ar, diag *d, const char *path,
     if (!real) {
         if (from.src)
             diag_error(d, from, "cannot import '%s' (looked for %s): %s", written,
-                       path, strerror(errno));
+                       normalise(ar, path), strerror(errno));
         else
             diag_error(d, from, "cannot read '%s': %s", path, strerror(errno));
         return -1;
@@ -129,7 +172,9 @@ static int load(program *p, arena *ar, diag *d, const char *path,
                    from.src ? written : path, strerror(errno));
         return -1;
     }
-    return load_source(p, ar, d, src, key, depth);
+    if (from.src) /* an import: its messages show a tidy path */
+        src->name = normalise(ar, path);
+    return load_source(p, ar, d, src, path, key, depth);
 }
 
 static int load_imports(program *p, arena *ar, diag *d, const ast_file *f,
@@ -158,5 +203,5 @@ int program_load_text(program *p, arena *ar, diag *d, const char *name,
     memset(p, 0, sizeof *p);
     p->search_dirs = search_dirs;
     nc_source *src = source_from_string(ar, name, text);
-    return load_source(p, ar, d, src, arena_printf(ar, "<text>%s", name), 0);
+    return load_source(p, ar, d, src, name, arena_printf(ar, "<text>%s", name), 0);
 }

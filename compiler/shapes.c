@@ -344,29 +344,40 @@ static diag_context *call_chains(const ir_graph *g, arena *ar)
     return ctx;
 }
 
+void shape_node(ir_graph *g, diag *d, int i)
+{
+    shape_ctx c = {g, d, d->ar};
+    ir_node *n = &g->nodes[i];
+    n->ok = 0;
+    n->params = n->flops = 0;
+    if (n->kind == L_INPUT) {
+        n->ok = 1;
+    } else if (n->kind != L_ERROR) {
+        int inputs_ok = 1;
+        for (int k = 0; k < n->ninputs; k++)
+            inputs_ok &= g->nodes[n->inputs[k]].ok;
+        if (inputs_ok)
+            n->ok = shape_fns[n->kind](&c, n) == 0;
+    }
+    if (g->nshaped <= i)
+        g->nshaped = i + 1;
+}
+
 int infer_shapes(ir_graph *g, diag *d)
 {
     shape_ctx c = {g, d, d->ar};
     int before = d->nerrors;
     const diag_context *saved = d->ctx;
     diag_context *chains = call_chains(g, d->ar);
+    for (int i = g->nshaped; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        d->ctx = n->group >= 0 ? &chains[n->group] : NULL;
+        shape_node(g, d, i);
+        d->ctx = saved;
+    }
     g->total_params = g->total_flops = g->total_activations = 0;
     for (int i = 0; i < g->n; i++) {
-        ir_node *n = &g->nodes[i];
-        n->ok = 0;
-        n->params = n->flops = 0;
-        if (n->kind == L_INPUT) {
-            n->ok = 1;
-        } else if (n->kind != L_ERROR) {
-            int inputs_ok = 1;
-            for (int k = 0; k < n->ninputs; k++)
-                inputs_ok &= g->nodes[n->inputs[k]].ok;
-            if (inputs_ok) {
-                d->ctx = n->group >= 0 ? &chains[n->group] : NULL;
-                n->ok = shape_fns[n->kind](&c, n) == 0;
-                d->ctx = saved;
-            }
-        }
+        const ir_node *n = &g->nodes[i];
         if (n->ok) {
             g->total_params += n->params;
             g->total_flops += n->flops;

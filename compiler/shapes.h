@@ -15,6 +15,14 @@
 /* Largest per-example tensor, and largest parameter tensor, in elements. */
 #define SHAPE_MAX_ELEMS 2000000000LL
 
+/* Infers node i (its inputs already inferred): shape, parameters, FLOPs and
+ * n->ok; reports an impossible shape with d's current context. The expander
+ * calls it as it appends each node, so a shape query (in.channels) sees the
+ * running output's shape; this is the one place shape rules run. */
+void shape_node(ir_graph *g, diag *d, int i);
+
+/* Infers the nodes not yet inferred, then the totals and the checks of
+ * stated shapes; 0, or -1 if any error was reported (by this call). */
 int infer_shapes(ir_graph *g, diag *d);
 
 #endif

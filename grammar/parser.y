@@ -131,12 +131,14 @@ param
 
 body
     : '{' stmts '}'                 { $$ = $2; }
-    | '{' error '}'                 { $$ = NULL; }
     ;
 
+/* After a syntax error in a statement, parsing resumes at the next token
+ * that can start a statement, so later mistakes are reported too. */
 stmts
     : %empty                        { $$ = NULL; }
     | stmts stmt                    { $$ = ast_stmt_append($1, $2); }
+    | stmts error                   { $$ = $1; }
     ;
 
 stmt
@@ -201,6 +203,7 @@ expr
     | FALSE                         { $$ = ast_int(A, @$, 0); }
     | IDENT                         { $$ = ast_name(A, @$, $1); }
     | IDENT '(' args_opt ')'        { $$ = ast_fcall(A, @$, $1, $3); }
+    | IN '.' IDENT                  { $$ = ast_query(A, @$, $3); }
     | '(' expr ')'                  { $$ = $2; }
     | '(' ')'                       { $$ = ast_tuple(A, @$, NULL); }
     | '(' expr ',' ')'              { $$ = ast_tuple(A, @$, $2); }
@@ -250,6 +253,8 @@ static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner,
                                  parse_ctx *ctx)
 {
     (void)scanner;
+    if (ctx->lex->stop) /* the lexer already said why the input ended */
+        return 0;
     yysymbol_kind_t all[YYNTOKENS], shown[6];
     int n = yypcontext_expected_tokens(pc, all, YYNTOKENS), k = 0, ops = 0;
     for (int i = 0; i < n; i++) {
@@ -284,5 +289,9 @@ static void netc_yyerror(YYLTYPE *loc, void *scanner, parse_ctx *ctx,
                          const char *msg)
 {
     (void)scanner;
-    diag_error(ctx->diag, *loc, "%s", msg);
+    if (strcmp(msg, "memory exhausted") == 0) /* the parser's stack is full */
+        diag_error(ctx->diag, *loc, "nested more than %d deep (operators or statements)",
+                   YYMAXDEPTH);
+    else
+        diag_error(ctx->diag, *loc, "%s", msg);
 }

@@ -152,7 +152,7 @@ START_TEST(dot_output)
     ck_assert_int_eq(r.status, 0);
     ck_assert_msg(strncmp(r.out, "digraph \"resnet18\" {", 20) == 0, "%s", r.out);
     ck_assert_msg(strstr(r.out, "subgraph cluster_0 {"), "no cluster:\n%.400s", r.out);
-    ck_assert_msg(strstr(r.out, "label=\"resnet_block1.residual1: residual(64, 64, 0, 1)\""),
+    ck_assert_msg(strstr(r.out, "label=\"resnet_block1.residual1: residual(64, 1, 0)\""),
                   "nested block label missing");
     done(&r);
 }
@@ -174,6 +174,55 @@ START_TEST(output_file)
 }
 END_TEST
 
+START_TEST(check_runs_the_checks_of_emit)
+{
+    /* the memory plan refuses a net that does not end flat: check too */
+    const char *want = "not_a_classifier.net:4:3: error: the net's output is 10x26x26; a "
+                       "classifier must end in a flat layer";
+    ASSERT_RUN("check tests/compiler/cli/not_a_classifier.net", 1, err, want);
+    ASSERT_RUN("emit tests/compiler/cli/not_a_classifier.net -o /dev/null", 1, err, want);
+    ASSERT_RUN("shapes tests/compiler/cli/not_a_classifier.net", 0, out, "10x26x26");
+}
+END_TEST
+
+START_TEST(huge_memory_warns)
+{
+    ASSERT_RUN("emit tests/compiler/cli/huge_memory.net -o /dev/null", 0, err,
+               "huge_memory.net:2:5: warning: the trainer needs about 1155.0 GiB at batch "
+               "size 256 (parameters, gradients, momentum and activations), more than this "
+               "machine's");
+    ASSERT_RUN("check tests/compiler/cli/huge_memory.net", 0, out, "net big is valid");
+}
+END_TEST
+
+/* Every exit path frees what it allocated: under AddressSanitizer (the
+ * sanitizer build of scripts/test.sh) LeakSanitizer would report a leak
+ * and change the exit status. */
+START_TEST(no_leaks_on_error_exits)
+{
+    static const char *const cases[] = {
+        "check tests/compiler/bad/unknown_layer.net",
+        "check tests/compiler/bad/syntax_stray.net",
+        "check tests/compiler/cli/not_a_classifier.net",
+        "emit tests/compiler/bad/several_errors.net -D x=1",
+        "check nets/lenet.net -D nothing=1",
+        "shapes nets/lenet.net --batch 0",
+        "check",
+        "check nets/no_such_file.net",
+        "shapes nets/lenet.net -o /no/such/dir/out.txt",
+        "--help",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        setenv("ASAN_OPTIONS", "detect_leaks=1:exitcode=23:abort_on_error=0", 1);
+        run_result r = run(cases[i]);
+        unsetenv("ASAN_OPTIONS");
+        ck_assert_msg(r.status <= 2 && !strstr(r.err, "LeakSanitizer"),
+                      "netc %s: exit %d\n%s", cases[i], r.status, r.err);
+        done(&r);
+    }
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -187,6 +236,9 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, shapes_json);
     tcase_add_test(tc, dot_output);
     tcase_add_test(tc, output_file);
+    tcase_add_test(tc, check_runs_the_checks_of_emit);
+    tcase_add_test(tc, huge_memory_warns);
+    tcase_add_test(tc, no_leaks_on_error_exits);
     suite_add_tcase(s, tc);
     return s;
 }

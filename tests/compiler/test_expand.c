@@ -171,8 +171,23 @@ END_TEST
 
 START_TEST(named_branches)
 {
+    /* as written outside a loop; numbered per iteration in one */
+    ASSERT_PATHS(NET("concat { branch left { relu } branch right { tanh } }"), NULL,
+                 "left.relu1 right.tanh1 concat1");
     ASSERT_PATHS(NET("repeat 2 { concat { branch left { relu } branch right { tanh } } }"), NULL,
-                 "left.relu1 right.tanh1 concat1 left2.relu1 right2.tanh1 concat2");
+                 "left1.relu1 right1.tanh1 concat1 left2.relu1 right2.tanh1 concat2");
+    ASSERT_PATHS(NET("for c in (4, 8) { concat { branch grow { conv(c, 1) } branch { } } }"), NULL,
+                 "grow1.conv1 concat1 grow2.conv1 concat2");
+}
+END_TEST
+
+START_TEST(empty_branches_keep_no_number)
+{
+    /* not branch1, branch3, branch5: the identity branches use no name */
+    ASSERT_PATHS(NET("repeat 3 { add { branch { conv(3, 1) } branch { } } }"), NULL,
+                 "branch1.conv1 add1 branch2.conv1 add2 branch3.conv1 add3");
+    ASSERT_PATHS(NET("add { branch { } branch { if false { relu } } branch { tanh } }"), NULL,
+                 "branch1.tanh1 add1");
 }
 END_TEST
 
@@ -240,13 +255,19 @@ END_TEST
 START_TEST(import_library)
 {
     const char *text = "import \"lib/resnet.net\"\n"
-                       "net n { input(64, 8, 8) residual(64, 64) }";
+                       "net n { input(64, 8, 8) residual(64) }";
     ASSERT_PATHS(text, NULL,
                  "residual1.branch1.conv1 residual1.branch1.batchnorm1 residual1.branch1.relu1 "
                  "residual1.branch1.conv2 residual1.branch1.batchnorm2 residual1.add1 "
                  "residual1.relu1");
     ASSERT_ERROR("import \"lib/nothing.net\"\nnet n { input(1, 8, 8) relu }", NULL,
                  "cannot import 'lib/nothing.net'");
+    /* an imported file's messages name it by a tidy path */
+    ASSERT_ERROR("import \"./../nets/./lib/resnet.net\"\n"
+                 "net n { input(4, 8, 8) residual(8, use_1x1conv = false) }", NULL,
+                 "/nets/lib/resnet.net:8:3: error: add needs equal shapes");
+    ASSERT_ERROR("import \"./lib/../lib/nothing.net\"\nnet n { input(1, 8, 8) relu }", NULL,
+                 "/nets/lib/nothing.net): No such file");
 }
 END_TEST
 
@@ -345,7 +366,14 @@ START_TEST(limits)
                  "expanding the net takes more than");
     ASSERT_ERROR(NET("repeat 100001 { relu }"), NULL, "repeat count must be an integer from 0 to 100000");
     ASSERT_ERROR(NET("repeat 1000 { let t = range(100000) }"), NULL,
-                 "expressions build more than 10000000 tuple elements");
+                 "expressions build more than 1000000 tuple elements");
+    ASSERT_ERROR("block b() { let x = 1 }\n" NET("repeat 100000 { repeat 2 { b } } relu"), NULL,
+                 "the network has more than 100000 block calls");
+    /* work is bounded, not only memory: 10,000 scans of a 100,000-tuple */
+    ASSERT_ERROR("let t = range(100000)\n" NET("repeat 10000 { let m = max(t) } relu"), NULL,
+                 "evaluating expressions takes more than 20000000 steps; is a loop too long?");
+    ASSERT_ERROR("let t = range(100000)\n" NET("repeat 10000 { let m = t == t } relu"), NULL,
+                 "evaluating expressions takes more than 20000000 steps");
 }
 END_TEST
 
@@ -355,6 +383,21 @@ START_TEST(error_inside_block_names_the_call)
     ctest_text(&t, "block b(c) {\n  conv(c, 3, strde = 2)\n}\nnet n {\n  input(1, 8, 8)\n  b(4)\n}", NULL);
     CTEST_ASSERT_ERROR(&t, "test.net:2:14: error: conv has no argument 'strde' (did you mean 'stride'?)");
     CTEST_ASSERT_ERROR(&t, "test.net:6:3: note: in block 'b' called here");
+    ctest_free(&t);
+}
+END_TEST
+
+START_TEST(define_error_names_iteration_and_call)
+{
+    /* VGG at 16x16: the fifth stage's pool has a 1x1 input */
+    static const char *const defines[] = {"size=16", NULL};
+    ctest t;
+    ctest_file(&t, ctest_src("nets/vgg.net"), defines);
+    CTEST_ASSERT_ERROR(&t, "vgg.net:7:3: error: maxpool output would be empty");
+    CTEST_ASSERT_ERROR(&t, "vgg.net:16:5: note: in block 'vgg_block' called here");
+    CTEST_ASSERT_ERROR(&t, "vgg.net:15:3: note: in iteration 5 of 5 (num_convs = 2, channels = 512)");
+    CTEST_ASSERT_ERROR(&t, "netc: note: net 'vgg' was expanded with -D size=16");
+    ck_assert_int_eq(t.c.diag.nerrors, 1);
     ctest_free(&t);
 }
 END_TEST
@@ -397,6 +440,7 @@ static Suite *expand_suite(void)
     tcase_add_test(branches, concat_branches_in_written_order);
     tcase_add_test(branches, add_with_identity_branch);
     tcase_add_test(branches, named_branches);
+    tcase_add_test(branches, empty_branches_keep_no_number);
     suite_add_tcase(s, branches);
     TCase *values = tcase_create("values and parameters");
     tcase_add_test(values, net_parameters_and_defines);
@@ -405,10 +449,12 @@ static Suite *expand_suite(void)
     tcase_add_test(values, train_settings);
     suite_add_tcase(s, values);
     TCase *errors = tcase_create("errors");
+    tcase_set_timeout(errors, 60); /* the limits run to their bounds */
     tcase_add_test(errors, argument_errors);
     tcase_add_test(errors, structure_errors);
     tcase_add_test(errors, limits);
     tcase_add_test(errors, error_inside_block_names_the_call);
+    tcase_add_test(errors, define_error_names_iteration_and_call);
     suite_add_tcase(s, errors);
     return s;
 }

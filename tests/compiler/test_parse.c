@@ -73,6 +73,8 @@ START_TEST(lex_stray_character)
 {
     ASSERT_SYNTAX_ERROR("let a = 1 $ 2", "t.net:1:11: error: stray '$' in program");
     ASSERT_SYNTAX_ERROR("let a = 1\x01", "stray byte 0x01 in program");
+    /* bytes above 127 too (the lexer's tables cover all 256) */
+    ASSERT_SYNTAX_ERROR("let a = 1\xff", "stray byte 0xff in program");
 }
 END_TEST
 
@@ -105,6 +107,10 @@ START_TEST(parse_precedence)
     ASSERT_DUMP("let a = x < 3 and not y == 2 or z",
                 "(let a (or (and (< x 3) (not (== y 2))) z))\n");
     ASSERT_DUMP("let a = t[1][0] * 2", "(let a (* (index (index t 1) 0) 2))\n");
+    /* shape queries: `in` then a field; `.5` stays a number */
+    ASSERT_DUMP("let a = in.channels / 2 + in.shape[0] * .5",
+                "(let a (+ (/ in.channels 2) (* (index in.shape 0) 0.5)))\n");
+    ASSERT_SYNTAX_ERROR("let a = x.channels", "unexpected '.'");
 }
 END_TEST
 

@@ -37,6 +37,15 @@ static int in_build_tree(void)
     return strcmp(self, dir) == 0;
 }
 
+static int run_cc(char **argv, int argc, const char *what, int verbose);
+
+/* $CC, or the compiler netc was built with */
+static const char *c_compiler(void)
+{
+    const char *cc = getenv("CC");
+    return cc && *cc ? cc : NETC_CC;
+}
+
 int build_trainer(const char *c_path, const char *out_path, int verbose)
 {
     int build_tree = in_build_tree();
@@ -46,13 +55,9 @@ int build_trainer(const char *c_path, const char *out_path, int verbose)
         fprintf(stderr, "netc: cannot find the runtime library %s: %s\n", lib, strerror(errno));
         return -1;
     }
-    const char *cc = getenv("CC");
-    if (!cc || !*cc)
-        cc = NETC_CC;
-
     char *argv[128];
     int argc = 0;
-    split(argv, &argc, 128, cc);
+    split(argv, &argc, 128, c_compiler());
     char incflag[PATH_MAX + 3];
     snprintf(incflag, sizeof incflag, "-I%s", inc);
     const char *flags[] = {"-std=c11", "-O2", "-Wall", "-Wextra", "-pedantic", "-fopenmp",
@@ -61,7 +66,27 @@ int build_trainer(const char *c_path, const char *out_path, int verbose)
         argv[argc++] = strdup(flags[i]);
     split(argv, &argc, 128, NETC_DEP_LIBS);
     argv[argc] = NULL;
+    return run_cc(argv, argc, c_path, verbose);
+}
 
+int build_inference(const char *const *c_files, int nfiles, const char *out_path, int verbose)
+{
+    char *argv[128];
+    int argc = 0;
+    split(argv, &argc, 128, c_compiler());
+    const char *flags[] = {"-std=c11", "-O3", "-Wall", "-Wextra", "-pedantic", "-o", out_path};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        argv[argc++] = strdup(flags[i]);
+    for (int i = 0; i < nfiles && argc < 120; i++)
+        argv[argc++] = strdup(c_files[i]);
+    split(argv, &argc, 128, NETC_ZLIB_LIBS " -lm");
+    argv[argc] = NULL;
+    return run_cc(argv, argc, c_files[0], verbose);
+}
+
+/* Runs the compiler argv (freed here); what: the file named if it fails. */
+static int run_cc(char **argv, int argc, const char *what, int verbose)
+{
     if (verbose) {
         for (int i = 0; i < argc; i++)
             fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
@@ -86,7 +111,7 @@ int build_trainer(const char *c_path, const char *out_path, int verbose)
     for (int i = 0; i < argc; i++)
         free(argv[i]);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "netc: the C compiler failed on %s (kept for inspection)\n", c_path);
+        fprintf(stderr, "netc: the C compiler failed on %s (kept for inspection)\n", what);
         return -1;
     }
     return 0;

@@ -8,4 +8,8 @@
  * Returns 0, or -1 after printing what went wrong to stderr. */
 int build_trainer(const char *c_path, const char *out_path, int verbose);
 
+/* Compiles an inference library and its command-line main (c_files) into
+ * out_path: -O3, zlib and libm only (no runtime, no OpenBLAS). */
+int build_inference(const char *const *c_files, int nfiles, const char *out_path, int verbose);
+
 #endif

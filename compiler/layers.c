@@ -93,6 +93,7 @@ static int get_float(const bound_args *a, int i, const char *layer,
 
 #define FIELD(kind, f, type) {#f, type, offsetof(ir_node, a.kind.f), 0, 0}
 #define FIELD_SINCE(kind, f, neutral) {#f, ATTR_INT, offsetof(ir_node, a.kind.f), 1, neutral}
+#define NAMED(name, kind, f, type) {name, type, offsetof(ir_node, a.kind.f), 0, 0}
 #define FIELDS_END {NULL, ATTR_INT, 0, 0, 0}
 
 static const attr_field no_fields[] = {FIELDS_END};
@@ -251,17 +252,24 @@ static int AVGPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
 }
 
 static const layer_arg ADAPTIVE_AVGPOOL_args[] = {
-    {"size", ARG_DEFAULT, INT(1)},           END,
+    {"size", ARG_DEFAULT, INT(1)},
+    {"width", ARG_OPTIONAL, NONE},           END,
 };
 
 static const layer_arg ADAPTIVE_MAXPOOL_args[] = {
-    {"size", ARG_REQUIRED, NONE},            END,
+    {"size", ARG_REQUIRED, NONE},
+    {"width", ARG_OPTIONAL, NONE},           END,
 };
 
-/* size n means (n, n), as nn.AdaptiveAvgPool2d(n) */
+/* The output size: (h, w), or h, w, or n for (n, n), as
+ * nn.AdaptiveAvgPool2d(n) */
 static int bind_adaptive(ir_node *n, const bound_args *a, evaluator *ev, const char *name)
 {
-    return get_pair(a, 0, name, "size", 1, BIG, &n->a.adaptive.oh, &n->a.adaptive.ow, ev);
+    adaptive_attrs *s = &n->a.adaptive;
+    if (!a->given[1])
+        return get_pair(a, 0, name, "size", 1, BIG, &s->oh, &s->ow, ev);
+    return get_int(a, 0, name, "size", 1, BIG, &s->oh, ev) |
+           get_int(a, 1, name, "width", 1, BIG, &s->ow, ev);
 }
 
 static int ADAPTIVE_AVGPOOL_bind(ir_node *n, const bound_args *a, evaluator *ev)
@@ -371,17 +379,24 @@ static int GROUPNORM_tensors(const ir_node *n, const shape *in, tensor_decl *out
     return affine(out, 1, in->d);
 }
 
-/* mean and 1/sqrt(var + eps) of each example (layernorm) or each group of
- * each example (groupnorm) */
-static int LAYERNORM_saved(const ir_node *n, saved_decl *out)
+/* mean and 1/sqrt(var + eps) of each of `per` groups of each example */
+static int norm_saved(saved_decl *out, int64_t per)
 {
-    int64_t per = n->kind == L_GROUPNORM ? n->a.norm.groups : 1;
     out[0] = (saved_decl){"mean", SAVED_F32, per, 1};
     out[1] = (saved_decl){"invstd", SAVED_F32, per, 1};
     return 2;
 }
 
-#define GROUPNORM_saved LAYERNORM_saved
+static int LAYERNORM_saved(const ir_node *n, saved_decl *out)
+{
+    (void)n;
+    return norm_saved(out, 1);
+}
+
+static int GROUPNORM_saved(const ir_node *n, saved_decl *out)
+{
+    return norm_saved(out, n->a.norm.groups);
+}
 
 static const layer_arg NO_args[] = {END};
 
@@ -458,7 +473,6 @@ static int SOFTPLUS_bind(ir_node *n, const bound_args *a, evaluator *ev)
     return 0;
 }
 
-#define NAMED(name, kind, f, type) {name, type, offsetof(ir_node, a.kind.f), 0, 0}
 static const attr_field LEAKY_RELU_fields[] = {NAMED("slope", act, a, ATTR_FLOAT), FIELDS_END};
 static const attr_field ELU_fields[] = {NAMED("alpha", act, a, ATTR_FLOAT), FIELDS_END};
 static const attr_field SOFTPLUS_fields[] = {

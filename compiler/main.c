@@ -10,6 +10,7 @@
 #include "build.h"
 #include "compile.h"
 #include "emit.h"
+#include "export.h"
 #include "plan.h"
 #include "report.h"
 
@@ -38,6 +39,11 @@ static const char usage_text[] =
     "                  build: the executable (default: the net's name), its C\n"
     "                  source goes next to it as PATH.c\n"
     "  -v, --verbose   build: print the C compiler's command line\n"
+    "  --inference     emit: an inference library NAME.c + NAME.h (eval mode,\n"
+    "                  needs only libm); build: a classifier of images with it\n"
+    "  --weights FILE  --inference: compile these weights (safetensors) in\n"
+    "  --no-fold       --inference: keep batch norms apart from the conv before\n"
+    "  --pytorch       emit: the equivalent torch.nn.Module as a Python file\n"
     "  --dump-ast      print the syntax tree of FILE and stop\n"
     "  -h, --help      show this help\n"
     "  --version       show the version\n";
@@ -55,6 +61,8 @@ typedef struct options {
     int json;
     int dump_ast;
     int verbose;
+    int inference, pytorch, no_fold;
+    const char *weights;
 } options;
 
 /* The options being parsed: exits during parsing free their lists, so
@@ -141,6 +149,14 @@ static void parse_args(int argc, char **argv, options *o)
             if (errno || *end || end == v || b < 1 || b > 65536)
                 usage_error("--batch needs an integer from 1 to 65536, got '%s'", v);
             o->batch = (int)b;
+        } else if (strcmp(a, "--inference") == 0) {
+            o->inference = 1;
+        } else if (strcmp(a, "--pytorch") == 0) {
+            o->pytorch = 1;
+        } else if (strcmp(a, "--no-fold") == 0) {
+            o->no_fold = 1;
+        } else if (matches(a, "--weights")) {
+            o->weights = option_value(argc, argv, &i, "--weights");
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
         } else if (strcmp(a, "--dump-ast") == 0) {
@@ -170,6 +186,14 @@ static void parse_args(int argc, char **argv, options *o)
                     o->command);
     if (!o->file)
         usage_error("%s needs a .net FILE", o->command);
+    int emit = strcmp(o->command, "emit") == 0, build = strcmp(o->command, "build") == 0;
+    if (o->inference && o->pytorch)
+        usage_error("choose one of --inference and --pytorch%s", "");
+    if ((o->inference && !emit && !build) || (o->pytorch && !emit))
+        usage_error("%s", o->pytorch ? "--pytorch goes with emit"
+                                     : "--inference goes with emit or build");
+    if ((o->weights || o->no_fold) && !o->inference)
+        usage_error("%s needs --inference", o->weights ? "--weights" : "--no-fold");
 }
 
 /* stdout, or the -o file; NULL after saying why not. */
@@ -203,6 +227,8 @@ static char *command_line(const options *o)
         len += strlen(o->defines[i]) + 4;
     char *s = calloc(1, len);
     strcpy(s, "netc emit");
+    strcat(s, o->inference ? " --inference" : o->pytorch ? " --pytorch" : "");
+    strcat(s, o->no_fold ? " --no-fold" : "");
     for (int i = 0; i < o->ndefines; i++) {
         strcat(s, " -D ");
         strcat(s, o->defines[i]);
@@ -247,6 +273,14 @@ static void warn_memory(const ir_graph *g, const plan *p, diag *d)
  * executable, then the C compiler. */
 static int emit_and_build(const options *o, compilation *c, const plan *p)
 {
+    if (o->inference || o->pytorch) {
+        char *cmd = command_line(o);
+        export_opts eo = {cmd, o->out, o->weights, o->inference, o->pytorch, o->no_fold,
+                          strcmp(o->command, "build") == 0, o->verbose};
+        int rc = export_run(c, &eo);
+        free(cmd);
+        return rc;
+    }
     char *cmd = command_line(o);
     emit_opts eo = {NETC_VERSION, cmd};
     int build = strcmp(o->command, "build") == 0;

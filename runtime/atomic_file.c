@@ -4,8 +4,15 @@
  * Any failure removes the temporary file, so the destination is either the
  * old file or the complete new one. It does not fsync the directory after the
  * rename (a crash right after it may lose the new name, never the content of
- * an old one). */
+ * an old one).
+ *
+ * A destination that is a symbolic link to a regular file is written through
+ * (the target is replaced, the link stays, as cp does); one that exists and
+ * is not a regular file (a device, a directory) is refused rather than
+ * replaced. While a temporary file exists, signals.c knows its name, so a
+ * second Ctrl-C that ends the process at once removes it. */
 #include "nt_io.h"
+#include "hardening.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +23,7 @@
 
 static void release(nt_atomic_file *f)
 {
+    nt_signals_tmp(NULL);
     free(f->tmp_path);
     free(f->path);
     f->fp = NULL;
@@ -38,20 +46,22 @@ int nt_atomic_open(nt_atomic_file *f, const char *path, nt_error *err)
     f->fp = NULL;
     f->tmp_path = NULL;
     f->path = NULL;
-    size_t len = strlen(path);
-    if (len == 0)
+    if (strlen(path) == 0)
         return nt_fail(err, "cannot write a file with an empty name");
-    f->path = malloc(len + 1);
+    if (!(f->path = nt_output_target(path, err)))
+        return -1;
+    size_t len = strlen(f->path);
     f->tmp_path = malloc(len + sizeof suffix);
-    if (!f->path || !f->tmp_path) {
+    if (!f->tmp_path) {
         release(f);
         return nt_fail(err, "%s: out of memory", path);
     }
-    memcpy(f->path, path, len + 1);
-    memcpy(f->tmp_path, path, len);
+    memcpy(f->tmp_path, f->path, len);
     memcpy(f->tmp_path + len, suffix, sizeof suffix);
 
     int fd = mkstemp(f->tmp_path);
+    if (fd >= 0)
+        nt_signals_tmp(f->tmp_path);
     if (fd < 0) {
         int e = errno;
         release(f);

@@ -200,10 +200,11 @@ void nt_batchnorm_forward_eval(float *out, const float *in, const float *gamma,
  *   dgamma = sum dy * xhat
  *   dx     = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
  * The last two terms are the gradient through the batch mean and variance. */
-void nt_batchnorm_backward(float *din, float *dgamma, float *dbeta,
-                           const float *dout, const float *in,
-                           const float *gamma, const float *mean,
-                           const float *invstd, const nt_bn_dims *d)
+/* acc: din += ..., else din = ... (its old contents are never read) */
+static void batchnorm_backward(float *din, float *dgamma, float *dbeta,
+                               const float *dout, const float *in,
+                               const float *gamma, const float *mean,
+                               const float *invstd, const nt_bn_dims *d, int acc)
 {
     const int N = d->N, C = d->C, HW = d->HW;
     const double cnt = (double)N * HW;
@@ -240,9 +241,28 @@ void nt_batchnorm_backward(float *din, float *dgamma, float *dbeta,
             for (int j = 0; j < nc; j++) {
                 const size_t off = ((size_t)n * C + c0 + j) * HW;
                 const float mj = mean[c0 + j], kj = k[j], aj = a[j], bj = b[j];
-                for (int i = 0; i < HW; i++)
-                    din[off + i] +=
-                        kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
+                if (acc)
+                    for (int i = 0; i < HW; i++)
+                        din[off + i] += kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
+                else
+                    for (int i = 0; i < HW; i++)
+                        din[off + i] = kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
             }
     }
+}
+
+void nt_batchnorm_backward(float *din, float *dgamma, float *dbeta,
+                           const float *dout, const float *in,
+                           const float *gamma, const float *mean,
+                           const float *invstd, const nt_bn_dims *d)
+{
+    batchnorm_backward(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, 1);
+}
+
+void nt_batchnorm_backward_overwrite(float *din, float *dgamma, float *dbeta,
+                                     const float *dout, const float *in,
+                                     const float *gamma, const float *mean,
+                                     const float *invstd, const nt_bn_dims *d)
+{
+    batchnorm_backward(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, 0);
 }

@@ -8,7 +8,9 @@
  * leaves the model as it was. */
 #include "nt_trainer.h"
 #include "nt_io.h"
+#include "hardening.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -25,8 +27,8 @@
 
 /* ---- arenas ---------------------------------------------------------------- */
 
-/* n floats (at least one), 64-byte aligned, zeroed. */
-static float *alloc_floats(size_t n, const char *what, nt_error *err)
+/* n floats (at least one), 64-byte aligned, zeroed unless !zero. */
+static float *alloc_floats(size_t n, const char *what, int zero, nt_error *err)
 {
     if (n > (SIZE_MAX - 63) / sizeof(float)) {
         nt_fail(err, "the %s would need more memory than can be addressed",
@@ -40,26 +42,31 @@ static float *alloc_floats(size_t n, const char *what, nt_error *err)
                 (double)bytes / (1024.0 * 1024.0));
         return NULL;
     }
-    memset(p, 0, bytes);
+    if (zero)
+        memset(p, 0, bytes);
     return p;
 }
 
-int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
-                   nt_error *err)
+/* The arenas of a training model, or (inference) of an inference model. */
+static int model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
+                       int inference, nt_error *err)
 {
     memset(m, 0, sizeof *m);
     if (batch_max < 1)
         return nt_fail(err, "batch capacity %d: must be at least 1",
                        batch_max);
+    if (nt_net_desc_check(net, err) != 0)
+        return -1;
     const size_t B = (size_t)batch_max;
-    if (net->act_floats > SIZE_MAX / B)
+    const size_t act = inference ? net->infer_floats : net->act_floats;
+    if (act > SIZE_MAX / B)
         return nt_fail(err, "the activations of %d examples would need more "
                        "memory than can be addressed", batch_max);
     size_t scratch = net->scratch_floats ? net->scratch_floats(nt_num_threads()) : 0;
     /* Refuse up front what cannot fit in the machine's memory: with Linux's
      * overcommit the allocations could succeed and zeroing them would then
      * summon the OOM killer. */
-    const double need = ((double)net->act_floats * (double)B + 3.0 * net->param_floats +
+    const double need = ((double)act * (double)B + (inference ? 1.0 : 3.0) * net->param_floats +
                          (double)net->state_floats + (double)scratch) * sizeof(float);
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     const double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
@@ -70,25 +77,53 @@ int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
     m->net = net;
     m->batch_max = batch_max;
     m->dropout_enabled = 1;
-    if (!(m->params = alloc_floats(net->param_floats, "parameters", err)) ||
-        !(m->grads = alloc_floats(net->param_floats, "gradients", err)) ||
-        !(m->momentum = alloc_floats(net->param_floats, "momentum buffers",
-                                     err)) ||
-        !(m->act = alloc_floats(net->act_floats * B, "activations", err)) ||
-        !(m->state = alloc_floats(net->state_floats, "saved statistics",
+    m->inference = inference;
+    if (!(m->params = alloc_floats(net->param_floats, "parameters", 1, err)) ||
+        (!inference &&
+         (!(m->grads = alloc_floats(net->param_floats, "gradients", 1, err)) ||
+          !(m->momentum = alloc_floats(net->param_floats, "momentum buffers", 1, err)))) ||
+        /* an eval-mode forward writes every buffer before it reads it: the
+         * inference arena's pages are touched only when first used */
+        !(m->act = alloc_floats(act * B, "activations", !inference, err)) ||
+        !(m->state = alloc_floats(net->state_floats, "saved statistics", 1,
                                   err)) ||
-        !(m->scratch = alloc_floats(scratch, "kernel scratch buffers", err))) {
+        !(m->scratch = alloc_floats(scratch, "kernel scratch buffers", 1, err))) {
         nt_model_free(m);
         return -1;
     }
-    m->input = m->act + net->input_offset * B;
-    m->logits = m->act + net->logits_offset * B;
-    m->dlogits = m->act + net->dlogits_offset * B;
+    if (inference) {
+        m->input = m->act + net->infer_input_offset * B;
+        m->logits = m->act + net->infer_logits_offset * B;
+    } else {
+        m->input = m->act + net->input_offset * B;
+        m->logits = m->act + net->logits_offset * B;
+        m->dlogits = m->act + net->dlogits_offset * B;
+    }
     return 0;
+}
+
+int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
+                   nt_error *err)
+{
+    return model_alloc(m, net, batch_max, 0, err);
+}
+
+int nt_model_alloc_inference(nt_model *m, const nt_net_desc *net,
+                             int batch_max, nt_error *err)
+{
+    return model_alloc(m, net, batch_max, 1, err);
+}
+
+int nt_inference_batch(const nt_net_desc *net, int want)
+{
+    const size_t per = (net->infer_floats ? net->infer_floats : 1) * sizeof(float);
+    const size_t fit = NT_INFER_ACT_BYTES / per;
+    return want < 1 ? 1 : fit < 1 ? 1 : (size_t)want < fit ? want : (int)fit;
 }
 
 void nt_model_free(nt_model *m)
 {
+    nt_profile_free(m->prof);
     free(m->params);
     free(m->grads);
     free(m->momentum);
@@ -123,8 +158,10 @@ void nt_model_init(nt_model *m, uint64_t seed)
             break;
         }
     }
-    memset(m->grads, 0, net->param_floats * sizeof(float));
-    memset(m->momentum, 0, net->param_floats * sizeof(float));
+    if (!m->inference) {
+        memset(m->grads, 0, net->param_floats * sizeof(float));
+        memset(m->momentum, 0, net->param_floats * sizeof(float));
+    }
     memset(m->state, 0, net->state_floats * sizeof(float));
     m->seed = seed;
     m->step = 0;
@@ -150,13 +187,19 @@ float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
 {
     const nt_net_desc *net = m->net;
     const int K = net->classes;
+    assert(!m->inference);
+    double tp = nt_prof_start(m);
     memset(m->grads, 0, net->param_floats * sizeof(float));
+    nt_prof_phase(m, tp, NT_PROF_ZERO);
     net->forward(m, n, 1);
+    tp = nt_prof_start(m);
     float loss = nt_softmax_xent_forward(probs, ncorrect, m->logits, labels,
                                          n, K);
     memset(m->dlogits, 0, (size_t)n * K * sizeof(float));
     nt_softmax_xent_backward(m->dlogits, probs, labels, n, K);
+    nt_prof_phase(m, tp, NT_PROF_LOSS);
     net->backward(m, n);
+    tp = nt_prof_start(m);
     for (int i = 0; i < net->ntensors; i++) {
         const nt_tensor_desc *t = &net->tensors[i];
         if (t->trainable)
@@ -164,6 +207,7 @@ float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
                         c->momentum != 0.0f ? m->momentum + t->offset : NULL,
                         t->count, c, m->step == 0);
     }
+    nt_prof_phase(m, tp, NT_PROF_OPTIMIZER);
     m->step++;
     return loss;
 }
@@ -189,6 +233,13 @@ int nt_model_eval_batch(nt_model *m, int n, const int32_t *labels)
 int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
                        int with_momentum, const char *training,
                        nt_error *err)
+{
+    return nt_checkpoint_save_history(m, path, epoch, with_momentum, training, NULL, err);
+}
+
+int nt_checkpoint_save_history(const nt_model *m, const char *path, int epoch,
+                               int with_momentum, const char *training,
+                               const char *history, nt_error *err)
 {
     const nt_net_desc *net = m->net;
     int ntrain = 0;
@@ -227,12 +278,21 @@ int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
     snprintf(ep, sizeof ep, "%d", epoch);
     snprintf(step, sizeof step, "%" PRIu64, m->step);
     snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
-    const char *keys[] = {"net", "netc_hash", "epoch", "step", "seed",
-                          "netc_version", "format", "training"};
-    const char *values[] = {net->name, hash, ep, step, seed,
-                            net->netc_version ? net->netc_version : "",
-                            NT_CHECKPOINT_FORMAT, training};
-    rc = nt_st_write(path, e, n, keys, values, training ? 8 : 7, err);
+    const char *keys[9] = {"net", "netc_hash", "epoch", "step", "seed",
+                           "netc_version", "format"};
+    const char *values[9] = {net->name, hash, ep, step, seed,
+                             net->netc_version ? net->netc_version : "",
+                             NT_CHECKPOINT_FORMAT};
+    int nmeta = 7;
+    if (training) {
+        keys[nmeta] = "training";
+        values[nmeta++] = training;
+    }
+    if (history) {
+        keys[nmeta] = "history";
+        values[nmeta++] = history;
+    }
+    rc = nt_st_write(path, e, n, keys, values, nmeta, err);
 out:
     if (names)
         for (int k = 0; k < nmom; k++)
@@ -417,6 +477,34 @@ static int validate(const nt_safetensors *st, const nt_net_desc *net,
     return read_info(st, net, path, ci, err);
 }
 
+/* Refuses NaN, infinity and a negative running_var in the tensors (and
+ * momentum buffers) the load would copy, before anything is copied. */
+static int check_values(const nt_safetensors *st, const nt_net_desc *net, const char *path,
+                        const nt_st_tensor **src, const nt_st_tensor **msrc, nt_error *err)
+{
+    size_t most = 1;
+    for (int i = 0; i < net->ntensors; i++)
+        most = net->tensors[i].count > most ? net->tensors[i].count : most;
+    float *x = malloc(most * sizeof *x);
+    if (!x)
+        return nt_fail(err, "%s: out of memory", path);
+    char what[600], name[512];
+    snprintf(what, sizeof what, "%s: ", path);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < net->ntensors; i++) {
+        const nt_tensor_desc *t = &net->tensors[i];
+        nt_st_copy_f32(st, src[i], x);
+        rc = nt_tensor_check_finite(t, t->name, x, what, err);
+        if (rc == 0 && msrc[i]) {
+            nt_st_copy_f32(st, msrc[i], x);
+            snprintf(name, sizeof name, "%s%s", MOMENTUM_PREFIX, t->name);
+            rc = nt_tensor_check_finite(t, name, x, what, err);
+        }
+    }
+    free(x);
+    return rc;
+}
+
 int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
                        nt_checkpoint_info *info, nt_error *err)
 {
@@ -433,6 +521,8 @@ int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
         nt_fail(err, "%s: out of memory", path);
     else if (validate(&st, net, path, with_momentum, src, msrc, &ci, err) == 0)
         rc = 0;
+    if (rc == 0 && check_values(&st, net, path, src, msrc, err) != 0)
+        rc = -1;
     if (rc == 0) {
         for (int i = 0; i < net->ntensors; i++) {
             const nt_tensor_desc *t = &net->tensors[i];
@@ -440,8 +530,11 @@ int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
             if (msrc[i])
                 nt_st_copy_f32(&st, msrc[i], m->momentum + t->offset);
         }
-        if (info)
+        if (info) {
             *info = ci;
+            const char *h = nt_st_meta(&st, "history");
+            info->history = h ? strdup(h) : NULL;
+        }
     }
     free(src);
     free(msrc);

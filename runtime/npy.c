@@ -131,6 +131,10 @@ static int parse_npy_header(const char *text, size_t len, const char *path,
     pyparser q = {text, text + len, path, err};
     int seen = 0, fortran = 0;
     char descr[32];
+    const char *nul = memchr(text, 0, len);
+    if (nul) /* NumPy writes printable text; a NUL would cut strings short */
+        return nt_fail(err, "%s: malformed .npy header: a NUL byte at offset %zu", path,
+                       (size_t)(nul - text));
     if (!py_eat(&q, '{'))
         return py_fail(&q, "not a dict");
     while (!py_eat(&q, '}')) {

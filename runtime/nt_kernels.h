@@ -187,17 +187,30 @@ void nt_batchnorm_backward(float *din,           /* [N, C, HW] or NULL */
                            const float *mean,    /* [C] saved by forward */
                            const float *invstd,  /* [C] saved by forward */
                            const nt_bn_dims *d);
+/* The same, writing din instead of accumulating into it (its old contents
+ * are never read; dgamma and dbeta still accumulate): for the first writer
+ * of din, which then needs no memset. */
+void nt_batchnorm_backward_overwrite(float *din, float *dgamma, float *dbeta,
+                                     const float *dout, const float *in,
+                                     const float *gamma, const float *mean,
+                                     const float *invstd, const nt_bn_dims *d);
 
 /* ---- activations ----------------------------------------------------------- */
 
 /* n = number of elements. Backward takes the forward's output. In-place
- * forward (out == in) is allowed. */
+ * forward (out == in) is allowed. The _overwrite backwards write din
+ * instead of accumulating (its old contents are never read): the compiler
+ * uses them for the first writer of a gradient buffer, which then needs no
+ * memset. */
 void nt_relu_forward(float *out, const float *in, size_t n);
 void nt_relu_backward(float *din, const float *dout, const float *out, size_t n);
+void nt_relu_backward_overwrite(float *din, const float *dout, const float *out, size_t n);
 void nt_sigmoid_forward(float *out, const float *in, size_t n);
 void nt_sigmoid_backward(float *din, const float *dout, const float *out, size_t n);
+void nt_sigmoid_backward_overwrite(float *din, const float *dout, const float *out, size_t n);
 void nt_tanh_forward(float *out, const float *in, size_t n);
 void nt_tanh_backward(float *din, const float *dout, const float *out, size_t n);
+void nt_tanh_backward_overwrite(float *din, const float *dout, const float *out, size_t n);
 
 /* ---- dropout --------------------------------------------------------------- */
 

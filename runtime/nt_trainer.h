@@ -16,12 +16,17 @@
  * holds `k` floats per example sits at offset `o` (floats, per example); for a
  * batch capacity B it occupies act[o*B, (o+k)*B). Offsets are multiples of 16
  * so every buffer is 64-byte aligned.
+ *
+ * A second, forward-only plan (infer_*) serves eval mode: an inference model
+ * (nt_model_alloc_inference) holds parameters, that arena, the batch-norm
+ * state and scratch; no gradients, momentum or saved activations.
  */
 #ifndef NT_TRAINER_H
 #define NT_TRAINER_H
 
 #include "nt_base.h"
 #include "nt_kernels.h"
+#include "nt_profile.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +65,30 @@ typedef struct nt_train_defaults {
 
 typedef struct nt_model nt_model;
 
+/* One layer of the net: every IR node in execution order, index 0 the
+ * input (a view such as flatten points at its input's storage). For
+ * --profile (names, block calls, FLOPs) and for the diagnosis of a
+ * diverging run (where each output lives). */
+typedef struct nt_layer_desc {
+    const char *path;          /* "inception1.branch2.conv1" */
+    const char *op;            /* "conv2d" */
+    int line;                  /* of its call in the .net file (0: the input) */
+    int group;                 /* innermost block call (index into groups), -1 */
+    size_t out_offset;         /* per-example offset into the activation arena */
+    size_t out_floats;         /* per example */
+    double flops_forward;      /* per example, multiply-add = 2 */
+    double flops_backward;     /* per example: conv and linear 2x forward (1x
+                                  when their input needs no gradient), other
+                                  layers 1x forward (0 without a gradient) */
+} nt_layer_desc;
+
+/* One block call, as `netc shapes` heads its layers. */
+typedef struct nt_group_desc {
+    const char *name;          /* "inception1" */
+    const char *label;         /* "inception(192, 64, (96, 128), (16, 32), 32, 1)" */
+    int parent;                /* enclosing group, -1 */
+} nt_group_desc;
+
 typedef struct nt_net_desc {
     const char *name;           /* the net's name */
     const char *source;         /* the .net file */
@@ -77,12 +106,16 @@ typedef struct nt_net_desc {
     size_t logits_offset;
     size_t dlogits_offset;
     size_t state_floats;        /* batch-independent saved state (batch-norm statistics) */
+    size_t infer_floats;        /* the inference plan's arena, floats per example */
+    size_t infer_input_offset;  /* its per-example offsets */
+    size_t infer_logits_offset;
 
     /* Floats of kernel scratch for nthreads threads (independent of the batch). */
     size_t (*scratch_floats)(int nthreads);
     /* Computes m->logits from m->input for n <= m->batch_max examples;
      * train != 0: batch statistics, dropout (unless disabled), keeps what
-     * backward needs. */
+     * backward needs. An inference model (m->inference) takes train = 0
+     * only. */
     void (*forward)(nt_model *m, int n, int train);
     /* After a training-mode forward of the same n: accumulates parameter
      * gradients into m->grads from m->dlogits (the caller zeroes m->grads). */
@@ -92,8 +125,28 @@ typedef struct nt_net_desc {
      * ending in '\n'), NULL-terminated. (One string per line keeps every
      * literal under the 4095 characters ISO C promises.) */
     const char *const *layer_table;
+    /* Every layer (IR node, 0 the input) and block call: names, block
+     * calls, FLOPs and outputs, for --profile and divergence reports. */
+    const nt_layer_desc *layers;
+    int nlayers;
+    const nt_group_desc *groups;
+    int ngroups;
     nt_train_defaults defaults;
+
+    /* The names of the net's parameters (NULL-terminated; NULL: unknown),
+     * so that hints such as "rebuild with -D size=N" are given only when
+     * the net has such a parameter. */
+    const char *const *net_params;
 } nt_net_desc;
+
+/* Checks that a net description is consistent before anything points into
+ * arenas sized by it: every tensor inside the parameter arena, the input,
+ * logits, dlogits and every layer output inside the activation arena, at
+ * least one trainable tensor, positive sizes. nt_model_alloc calls it. */
+int nt_net_desc_check(const nt_net_desc *net, nt_error *err);
+
+/* 1 if the net has a parameter of that name (net_params). */
+int nt_net_has_param(const nt_net_desc *net, const char *name);
 
 /* The state of one network instance; the driver owns the memory. */
 struct nt_model {
@@ -109,6 +162,9 @@ struct nt_model {
     uint64_t seed;              /* run seed: dropout keys derive from it */
     uint64_t step;              /* optimiser steps taken so far */
     int dropout_enabled;        /* 0: dropout is the identity in training too */
+    int inference;              /* act holds the inference plan; grads, momentum
+                                   and dlogits are NULL (eval-mode forward only) */
+    struct nt_profile *prof;    /* per-layer timing (profile.h), NULL: off */
 };
 
 /* The dropout key of dropout layer `layer` (0, 1, ... in network order) for
@@ -130,6 +186,19 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv);
 int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
                    nt_error *err);
 void nt_model_free(nt_model *m);
+
+/* The same for eval-mode forwards only: params, the inference plan's arena
+ * for batch_max examples (not zeroed: a forward writes each buffer before
+ * reading it), state and scratch (grads, momentum and dlogits stay NULL;
+ * m->inference = 1). nt_model_init and nt_checkpoint_load
+ * without momentum work on it; nt_model_train_step does not. */
+int nt_model_alloc_inference(nt_model *m, const nt_net_desc *net,
+                             int batch_max, nt_error *err);
+
+/* The batch capacity of an inference model for batches of up to `want`
+ * examples: fewer if their activations would pass NT_INFER_ACT_BYTES. */
+#define NT_INFER_ACT_BYTES ((size_t)128 << 20)
+int nt_inference_batch(const nt_net_desc *net, int want);
 
 /* Initialises every tensor in network order from an nt_rng seeded with seed
  * (NT_INIT_XAVIER, NT_INIT_BIAS, NT_INIT_ONES, NT_INIT_ZEROS); zeroes grads,
@@ -171,6 +240,12 @@ int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
                        int with_momentum, const char *training,
                        nt_error *err);
 
+/* The same, with the run's training curves as metadata "history" (the
+ * text of nt_history_format; NULL: none), for --resume --plot. */
+int nt_checkpoint_save_history(const nt_model *m, const char *path, int epoch,
+                               int with_momentum, const char *training,
+                               const char *history, nt_error *err);
+
 /* What a checkpoint's __metadata__ says (a file written by other tools may
  * have none; each has_ flag says whether its field was present). */
 typedef struct nt_checkpoint_info {
@@ -179,6 +254,8 @@ typedef struct nt_checkpoint_info {
     int epoch;
     uint64_t step, seed;
     char training[160];      /* the "training" metadata, "" if absent */
+    char *history;           /* the "history" metadata (malloc'ed: the caller
+                                frees it), NULL if absent */
 } nt_checkpoint_info;
 
 /* Reads path into m->params (and m->momentum if with_momentum), or refuses it
@@ -187,7 +264,9 @@ typedef struct nt_checkpoint_info {
  * different netc_hash or format in the metadata, a metadata number that does
  * not parse. Tensors named "momentum.*" are ignored unless with_momentum, in
  * which case one per trainable tensor is required; "*.num_batches_tracked"
- * (PyTorch's batch-norm counter) is ignored. m is changed only on success.
+ * (PyTorch's batch-norm counter) is ignored. Values are checked too: a NaN
+ * or infinity in any tensor, or a negative running_var, is refused, naming
+ * the tensor and the element. m is changed only on success.
  * info may be NULL. */
 int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
                        nt_checkpoint_info *info, nt_error *err);

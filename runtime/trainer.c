@@ -13,6 +13,7 @@
 #include "nt_data.h"
 #include "nt_io.h"
 #include "progress.h"
+#include "hardening.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 
 #define EXIT_DATA 1   /* a file, the data or the machine failed us */
 #define EXIT_USAGE 2  /* the command line is wrong */
+#define EXIT_DIVERGED 3 /* the loss or the weights went non-finite */
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 #define DEFAULT_LR 0.1
@@ -67,6 +69,7 @@ typedef struct options {
     const char *save, *load, *resume, *log, *plot;
     const char *infer, *out, *train_step, *labels, *dump;
     int benchmark;                /* timed steps; 0: not benchmarking */
+    int profile;                  /* time every layer (nt_profile.h) */
 } options;
 
 static const char *prog_name(const nt_net_desc *net, int argc, char **argv)
@@ -111,7 +114,7 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
         snprintf(resize, sizeof resize,
                  "  --resize N             not available: the input is flat "
                  "(%d features)\n", net->in_c);
-    else
+    else if (nt_net_has_param(net, "size"))
         snprintf(resize, sizeof resize,
                  "  --resize N             confirm the input size N x N "
                  "(default %d x %d,\n"
@@ -119,6 +122,14 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
                  "build -D size=N\n"
                  "                         for another); images are resized "
                  "per batch\n", net->in_h, net->in_w);
+    else
+        snprintf(resize, sizeof resize,
+                 "  --resize N             confirm the input size N x N "
+                 "(default %d x %d,\n"
+                 "                         compiled in from the .net file's "
+                 "input(...));\n"
+                 "                         images are resized per batch\n",
+                 net->in_h, net->in_w);
     fprintf(f,
         "usage: %s [options]\n"
         "\n"
@@ -163,6 +174,9 @@ static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
         "                         also write losses [S]\n"
         "  --benchmark N          time N training steps (after 2 warm-up steps)\n"
         "                         on the training data; print images/sec\n"
+        "  --profile              with --benchmark or training: each layer's forward\n"
+        "                         and backward time, share and GFLOP/s, and the data,\n"
+        "                         loss and optimizer time (after the steps, or per epoch)\n"
         "  --shapes               print the layer table and exit\n"
         "output:\n"
         "  --log FILE             one JSON object per epoch (appended with --resume)\n"
@@ -233,6 +247,7 @@ static const opt_def opt_table[] = {
     {"--plot", OPT_PATH, FIELD(plot), 0, 0, 0, 0, NULL},
     {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL},
     {"--benchmark", OPT_INT, FIELD(benchmark), 1, 1000000, 0, 0, NULL},
+    {"--profile", OPT_FLAG, FIELD(profile), 0, 0, 0, 0, NULL},
 };
 
 static int parse_int(const opt_def *d, const char *v, int *out, nt_error *err)
@@ -254,7 +269,7 @@ static int parse_real(const opt_def *d, const char *v, double *out,
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (!*v || isspace((unsigned char)*v) || *end || errno == ERANGE ||
+    if (!nt_is_plain_decimal(v) || *end || errno == ERANGE ||
         !isfinite(x) || x < d->lo || (d->lo_open && x == d->lo) ||
         x > d->hi || (d->hi_open && x == d->hi))
         return nt_fail(err, "%s needs %s, got '%s'", d->name, d->what, v);
@@ -342,17 +357,27 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                            which, o->eval ? "--eval" : o->infer ? "--infer"
                                   : o->benchmark ? "--benchmark" : "--train-step");
     }
+    if (o->profile && o->mode != MODE_TRAIN && o->mode != MODE_BENCHMARK)
+        return nt_fail(err, "--profile times training steps: use it with --benchmark N "
+                       "or when training");
     if (o->resize) {
         if (net->in_h == 1 && net->in_w == 1)
             return nt_fail(err, "--resize %d: net %s takes a flat input of %d "
                            "features, not images to resize", o->resize,
                            net->name, net->in_c);
-        if (o->resize != net->in_h || o->resize != net->in_w)
+        if ((o->resize != net->in_h || o->resize != net->in_w) &&
+            nt_net_has_param(net, "size"))
             return nt_fail(err, "--resize %d: the input size of net %s is "
                            "compiled in as %dx%d; rebuild the trainer with "
                            "'netc build -D size=%d' to train on %dx%d images",
                            o->resize, net->name, net->in_h, net->in_w,
                            o->resize, o->resize, o->resize);
+        if (o->resize != net->in_h || o->resize != net->in_w)
+            return nt_fail(err, "--resize %d: the input size of net %s is "
+                           "compiled in as %dx%d by its input(...) in %s; "
+                           "change it there and rebuild the trainer to train "
+                           "on %dx%d images", o->resize, net->name, net->in_h,
+                           net->in_w, net->source, o->resize, o->resize);
     }
     if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch == 1 &&
         has_batchnorm(net))
@@ -560,6 +585,9 @@ typedef struct run {
     int nbatches;        /* trained batches per epoch */
     char training[160];  /* the settings a resumed run must repeat, for checkpoints */
     int skip_last;       /* a final batch of one example is skipped */
+    int saved_epoch;     /* the last checkpoint this run wrote (0: none) */
+    uint64_t saved_step;
+    char *history;       /* --resume: the checkpoint's curves (metadata) */
 } run;
 
 static void run_free(run *r)
@@ -570,17 +598,24 @@ static void run_free(run *r)
     free(r->labels);
     free(r->perm);
     nt_curves_free(&r->curves);
+    free(r->history);
+    nt_signals_release();
     if (r->log)
         fclose(r->log);
     r->log = NULL;
 }
 
 /* The model for batches of up to batch_max, initialised from the seed and,
- * with --load, loaded. */
+ * with --load, loaded. --eval and --infer get an inference model (no
+ * training arena), whose capacity may be smaller (nt_inference_batch). */
 static int setup_model(run *r, int batch_max, nt_error *err)
 {
     const options *o = r->o;
-    if (nt_model_alloc(&r->m, r->net, batch_max, err) != 0)
+    if (o->mode == MODE_EVAL || o->mode == MODE_INFER
+            ? nt_model_alloc_inference(&r->m, r->net, nt_inference_batch(r->net, batch_max), err)
+            : nt_model_alloc(&r->m, r->net, batch_max, err))
+        return -1;
+    if (o->profile && !(r->m.prof = nt_profile_alloc(r->net, err)))
         return -1;
     nt_model_init(&r->m, o->seed);
     r->m.dropout_enabled = !o->no_dropout;
@@ -599,12 +634,15 @@ static int setup_batch_buffers(run *r, int batch_max, nt_error *err)
     return 0;
 }
 
-/* Correct predictions over the first d.ntest test examples, eval mode. */
+/* Correct predictions over the first d.ntest test examples, eval mode;
+ * -1 if a signal asked to stop. */
 static int evaluate(run *r)
 {
     const int B = r->m.batch_max;
     int correct = 0;
     for (int first = 0; first < r->d.ntest; first += B) {
+        if (nt_signals_pending())
+            return -1;
         int n = r->d.ntest - first < B ? r->d.ntest - first : B;
         feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, first,
                    n);
@@ -686,8 +724,54 @@ static void print_banner(const run *r, int load_data_now)
     fflush(stdout);
 }
 
-/* One epoch (0-based) of training: returns -1 only if the log or a file
- * fails. */
+/* Where a stopped run stands: what --save holds and how to go on. */
+static void saved_state(const run *r, char *buf, size_t cap)
+{
+    const options *o = r->o;
+    if (r->saved_epoch > 0)
+        snprintf(buf, cap, "%s holds epoch %d (step %" PRIu64 "): continue with --resume %s "
+                 "and the same options", o->save, r->saved_epoch, r->saved_step, o->save);
+    else if (o->resume)
+        snprintf(buf, cap, "nothing was saved; %s still holds epoch %d: continue with "
+                 "--resume %s", o->resume, r->start_epoch, o->resume);
+    else if (o->save)
+        snprintf(buf, cap, "nothing was saved yet (the first checkpoint is written after "
+                 "epoch %d)", r->start_epoch + 1);
+    else
+        snprintf(buf, cap, "nothing was saved (--save PATH keeps a checkpoint to resume from)");
+}
+
+/* SIGINT or SIGTERM asked to stop during epoch (0-based) after `done`
+ * batches: the epoch is abandoned. */
+static int stopped(const run *r, int epoch, int done, nt_error *err)
+{
+    const int sig = nt_signals_pending();
+    char state[400];
+    saved_state(r, state, sizeof state);
+    nt_fail(err, "stopped by %s in epoch %d/%d after %d of %d batches (the epoch is "
+            "abandoned); %s", nt_signal_name(sig),
+            epoch + 1, r->o->epochs, done, r->nbatches, state);
+    return 128 + sig;
+}
+
+/* The step of batch b (0-based) of epoch gave a non-finite loss or left a
+ * non-finite weight: say where it went wrong; nothing more is saved. */
+static int diverged(const run *r, int epoch, int b, int n, float loss, nt_error *err)
+{
+    char why[300], state[400];
+    nt_diagnose_divergence(&r->m, n, why, sizeof why);
+    saved_state(r, state, sizeof state);
+    nt_fail(err, "training diverged in epoch %d, step %" PRIu64 " (batch %d of %d, loss %g): "
+            "%s.\n  Stopped; %s. Try a smaller --lr (now %g).", epoch + 1, r->m.step, b + 1,
+            r->nbatches, (double)loss, why, state, r->o->lr);
+    return EXIT_DIVERGED;
+}
+
+/* One epoch (0-based) of training: returns 0, or an exit status with the
+ * message in err: EXIT_DATA when the log or a file fails, EXIT_DIVERGED when
+ * the loss or the weights went non-finite, 128 + the signal when SIGINT or
+ * SIGTERM asked to stop. The checkpoint is written before the log line, so
+ * a log never holds an epoch that a resume would train again. */
 static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
                        long *trained, nt_error *err)
 {
@@ -701,6 +785,8 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
                         : isatty(fileno(stderr)) ? NT_PROGRESS_BAR
                                                  : NT_PROGRESS_LINES;
 
+    if (m->prof)
+        nt_profile_reset(m->prof);
     const double t0 = nt_now();
     shuffle(r->perm, r->d.ntrain, m->seed, epoch);
     nt_progress_begin(&p, stderr, pm, epoch + 1, o->epochs, nb, t0);
@@ -710,23 +796,38 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         const int first = b * B;
         const int n = r->d.ntrain - first < B ? r->d.ntrain - first : B;
         int ok = 0;
+        const double tf = nt_prof_start(m);
         feed_batch(&r->d.feed, m->input, r->labels, &r->d.train,
                    r->perm + first, 0, n);
+        nt_prof_phase(m, tf, NT_PROF_DATA);
         float loss = nt_model_train_step(m, n, r->labels, r->probs, &ok, &sgd);
+        if (!isfinite(loss) || !nt_all_finite(m->params, r->net->param_floats)) {
+            nt_progress_end(&p);
+            return diverged(r, epoch, b, n, loss, err);
+        }
         loss_sum += (double)loss * n;
         correct += ok;
         seen += n;
-        if (o->plot && nt_curve_point_due(b, nb))
+        if (nt_curve_point_due(b, nb))
             nt_curves_add_train(&r->curves, epoch + (double)(b + 1) / nb,
                                 loss_sum / seen, ratio(correct, seen));
         nt_progress_update(&p, b + 1, loss_sum / seen, ratio(correct, seen),
                            nt_now());
+        if (nt_signals_pending()) {
+            nt_progress_end(&p);
+            return stopped(r, epoch, b + 1, err);
+        }
     }
     const double t1 = nt_now();
+    nt_profile *prof = m->prof; /* the test pass is not profiled */
+    m->prof = NULL;
     nt_progress_testing(&p);
     const int test_correct = evaluate(r);
+    m->prof = prof;
     const double t2 = nt_now();
     nt_progress_end(&p);
+    if (test_correct < 0)
+        return stopped(r, epoch, nb, err);
 
     *train_s += t1 - t0;
     *trained += seen;
@@ -745,21 +846,29 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         printf("%s\n", line);
         fflush(stdout);
     }
+    nt_curves_add_test(&r->curves, epoch + 1, s->test_acc);
+    if (o->save) {
+        char *history = nt_history_format(&r->curves);
+        int rc = nt_checkpoint_save_history(m, o->save, epoch + 1, o->momentum != 0.0,
+                                            r->training, history, err);
+        free(history);
+        if (rc != 0)
+            return EXIT_DATA;
+        r->saved_epoch = epoch + 1;
+        r->saved_step = m->step;
+    }
+    if (prof)
+        nt_profile_print(stdout, prof, nb, seen, t1 - t0);
     if (r->log) {
         char line[512];
         nt_format_log(line, sizeof line, s);
-        if (fputs(line, r->log) < 0 || fflush(r->log) != 0)
-            return nt_fail(err, "%s: write failed: %s", o->log,
-                           strerror(errno));
+        if (fputs(line, r->log) < 0 || fflush(r->log) != 0) {
+            nt_fail(err, "%s: write failed: %s", o->log, strerror(errno));
+            return EXIT_DATA;
+        }
     }
-    if (o->plot) {
-        nt_curves_add_test(&r->curves, epoch + 1, s->test_acc);
-        if (nt_curves_plot(&r->curves, o->plot, r->net->name, err) != 0)
-            return -1;
-    }
-    if (o->save &&
-        nt_checkpoint_save(m, o->save, epoch + 1, o->momentum != 0.0, r->training, err))
-        return -1;
+    if (o->plot && nt_curves_plot(&r->curves, o->plot, r->net->name, err) != 0)
+        return EXIT_DATA;
     return 0;
 }
 
@@ -770,6 +879,7 @@ static int resume(run *r, nt_error *err)
     nt_checkpoint_info ci;
     if (nt_checkpoint_load(&r->m, o->resume, o->momentum != 0.0, &ci, err))
         return -1;
+    r->history = ci.history; /* freed by run_free */
     if (!ci.has_epoch || !ci.has_step || !ci.has_seed)
         return nt_fail(err, "%s: cannot resume: its metadata lacks the epoch, "
                        "step and seed of a netc checkpoint (use --load to "
@@ -787,6 +897,28 @@ static int resume(run *r, nt_error *err)
     r->m.step = ci.step;
     r->start_epoch = ci.epoch;
     return 0;
+}
+
+/* Warnings before training: options that waste the run, and what a
+ * resumed run can redraw. */
+static void training_notes(run *r)
+{
+    const options *o = r->o;
+    if (o->batch > r->d.ntrain)
+        fprintf(stderr, "warning: --batch-size %d is larger than the %d training examples: "
+                "every epoch is one batch of %d, and memory is reserved for %d; use "
+                "--batch-size %d or less\n", o->batch, r->d.ntrain, r->d.ntrain, o->batch,
+                r->d.ntrain);
+    if (o->resume && !o->save)
+        fprintf(stderr, "warning: --resume without --save: the epochs trained now will not "
+                "be kept (add --save %s to update the checkpoint)\n", o->resume);
+    if (o->resume && r->history &&
+        nt_history_parse(&r->curves, r->history, r->start_epoch) != 0)
+        fprintf(stderr, "note: %s: its training history is unreadable; the curves start at "
+                "epoch %d\n", o->resume, r->start_epoch + 1);
+    else if (o->resume && o->plot && !r->history)
+        fprintf(stderr, "note: %s has no training history (an older checkpoint); the plot "
+                "starts at epoch %d\n", o->resume, r->start_epoch + 1);
 }
 
 static int train(run *r, nt_error *err)
@@ -807,6 +939,7 @@ static int train(run *r, nt_error *err)
     }
     const int to_train = o->epochs > r->start_epoch;
     if (to_train) {
+        nt_signals_catch(); /* polled between steps; released by run_free */
         if (load_data(&r->d, r->net, o, 1, err) != 0)
             return EXIT_DATA;
         const int n = r->d.ntrain, B = o->batch;
@@ -822,10 +955,17 @@ static int train(run *r, nt_error *err)
             !(r->perm = alloc_zeroed((size_t)n * sizeof(int32_t),
                                      "shuffled indices", err)))
             return EXIT_DATA;
-        if (o->plot && nt_curves_alloc(&r->curves, o->epochs, r->nbatches,
-                                       err) != 0)
+        if (nt_curves_alloc(&r->curves, o->epochs, r->nbatches, err) != 0)
             return EXIT_DATA;
+        training_notes(r);
     }
+    const int dropped =
+        o->log && o->resume ? nt_log_keep_epochs(o->log, r->start_epoch, err) : 0;
+    if (dropped < 0)
+        return EXIT_DATA;
+    if (dropped > 0 && !o->quiet)
+        fprintf(stderr, "note: %s: dropped the lines of the epochs after %d, which this run "
+                "trains again\n", o->log, r->start_epoch);
     if (o->log && !(r->log = fopen(o->log, o->resume ? "a" : "w"))) {
         nt_fail(err, "%s: cannot write: %s", o->log, strerror(errno));
         return EXIT_DATA;
@@ -846,9 +986,14 @@ static int train(run *r, nt_error *err)
     double train_s = 0;
     long trained = 0;
     const double t0 = nt_now();
-    for (int epoch = r->start_epoch; epoch < o->epochs; epoch++)
-        if (train_epoch(r, epoch, &s, &train_s, &trained, err) != 0)
-            return EXIT_DATA;
+    if (nt_signals_pending())
+        return stopped(r, r->start_epoch, 0, err);
+    for (int epoch = r->start_epoch; epoch < o->epochs; epoch++) {
+        int rc = train_epoch(r, epoch, &s, &train_s, &trained, err);
+        if (rc != 0)
+            return rc;
+    }
+    nt_signals_release();
     if (!o->quiet) {
         const int ran = o->epochs - r->start_epoch;
         printf("done: loss %.4f, train acc %.3f, test acc %.3f; %.1f "
@@ -919,10 +1064,10 @@ static int infer_mode(run *r, nt_error *err)
         return EXIT_DATA;
     const int N = check_input_array(net, o->infer, shape, ndim, err);
     const size_t in = input_floats(net), K = (size_t)net->classes;
-    const int B = N < o->batch ? (N > 0 ? N : 1) : o->batch;
-    if (N < 0 || setup_model(r, B, err) != 0 ||
+    if (N < 0 || setup_model(r, N < o->batch ? (N > 0 ? N : 1) : o->batch, err) != 0 ||
         !(y = alloc_zeroed((size_t)N * K * sizeof(float), "logits", err)))
         goto out;
+    const int B = r->m.batch_max;
     for (int first = 0; first < N; first += B) {
         int n = N - first < B ? N - first : B;
         memcpy(r->m.input, x + (size_t)first * in, (size_t)n * in * sizeof(float));
@@ -1104,12 +1249,16 @@ static int benchmark_mode(run *r, nt_error *err)
     const int per_epoch = r->d.ntrain / B;
     double t0 = 0;
     for (int k = 0; k < warmup + o->benchmark; k++) {
+        if (k == warmup && r->m.prof)
+            nt_profile_reset(r->m.prof);
         if (k == warmup)
             t0 = nt_now();
         const int b = k % per_epoch;
         if (b == 0)
             shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
+        const double tf = nt_prof_start(&r->m);
         feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B, 0, B);
+        nt_prof_phase(&r->m, tf, NT_PROF_DATA);
         nt_model_train_step(&r->m, B, r->labels, r->probs, NULL, &sgd);
     }
     const double dt = nt_now() - t0;
@@ -1117,6 +1266,8 @@ static int benchmark_mode(run *r, nt_error *err)
            "%.1f images/sec (%.3f s/step)\n",
            r->net->name, B, nt_num_threads(), o->benchmark, warmup,
            (double)o->benchmark * B / dt, dt / o->benchmark);
+    if (r->m.prof)
+        nt_profile_print(stdout, r->m.prof, o->benchmark, (long)o->benchmark * B, dt);
     return 0;
 }
 
@@ -1146,7 +1297,22 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
     default:
         break;
     }
+    /* no output may destroy another file (outputs.c) */
+    const nt_path_arg paths[] = {
+        {"--save", o.save, 1, 1}, {"--log", o.log, 1, 0}, {"--plot", o.plot, 1, 0},
+        {"--out", o.out, 1, 0}, {"--dump", o.dump, 1, 0}, {"--load", o.load, 0, 1},
+        {"--resume", o.resume, 0, 1}, {"--infer", o.infer, 0, 0},
+        {"--train-step", o.train_step, 0, 0}, {"--labels", o.labels, 0, 0},
+    };
+    if (nt_outputs_check(paths, sizeof paths / sizeof *paths, o.data, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return EXIT_USAGE;
+    }
     nt_set_num_threads(o.threads);
+    if (o.threads > omp_get_num_procs())
+        fprintf(stderr, "warning: --threads %d is more than the %d cores: the extra threads "
+                "only wait for each other, which makes every step slower\n", o.threads,
+                omp_get_num_procs());
 
     run r;
     memset(&r, 0, sizeof r);

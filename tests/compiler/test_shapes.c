@@ -177,7 +177,7 @@ START_TEST(pytorch_window_semantics)
     ctest_text(&t, "net n { input(2, 5, 7) maxpool(3, stride = 3, padding = 1, ceil_mode = true) "
                    "maxpool(2, stride = 1, ceil_mode = true) "
                    "conv(4, 2, dilation = 2, padding = 1, groups = 2) adaptive_maxpool(3) "
-                   "adaptive_avgpool((4, 1)) flatten layernorm groupnorm(2) }",
+                   "adaptive_avgpool(4, 1) flatten layernorm groupnorm(2) }",
                NULL);
     CTEST_ASSERT_OK(&t);
     s = ctest_shapes(&t);
@@ -223,6 +223,8 @@ START_TEST(groups_must_divide)
                        "conv output would be empty: height (5 + 2*0 - 7) / 1 + 1 = -1");
     ASSERT_SHAPE_ERROR("net n { input(1, 5, 5) adaptive_maxpool }",
                        "adaptive_maxpool: missing argument 'size'");
+    ASSERT_SHAPE_ERROR("net n { input(1, 5, 5) adaptive_avgpool((2, 2), 3) }",
+                       "adaptive_avgpool: size must be an integer, got a tuple (2, 2)");
     ASSERT_SHAPE_ERROR("net n { input(1, 5, 5) avgpool(2, ceil_mode = true) }",
                        "avgpool has no argument 'ceil_mode'");
     ASSERT_SHAPE_ERROR("net n { input(1, 5, 5) softplus(beta = 0) }",

@@ -87,3 +87,35 @@ const char *e2e_build(const char *file, const char *netc_options, const char *bi
     e2e_free(&r);
     return keep[k];
 }
+
+int e2e_parity_cases(parity_case *cases, int max)
+{
+    FILE *f = fopen(e2e_src("tests/e2e/parity/cases.txt"), "r");
+    ck_assert_msg(f != NULL, "missing tests/e2e/parity/cases.txt");
+    char line[512];
+    int n = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            continue;
+        parity_case *c = &cases[n];
+        if (sscanf(line, "%63s %63s %255s %lf %lf %lf", c->name, c->net, c->defines, &c->lr,
+                   &c->momentum, &c->wd) == 6)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* "size=67,ratio=8" -> "-D size=67 -D ratio=8" */
+void e2e_netc_defines(const char *csv, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (strcmp(csv, "-") == 0)
+        return;
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", csv);
+    for (char *t = strtok(copy, ","); t; t = strtok(NULL, ",")) {
+        strncat(out, " -D ", cap - strlen(out) - 1);
+        strncat(out, t, cap - strlen(out) - 1);
+    }
+}

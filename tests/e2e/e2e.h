@@ -29,6 +29,19 @@ const char *e2e_src(const char *rel);
 /* Reads a whole file (NULL if it cannot); *len gets its size. */
 char *e2e_slurp(const char *path, size_t *len);
 
+/* One case of tests/e2e/parity/cases.txt: a seed network, the -D values
+ * its fixtures were made with ("size=67,ratio=8" or "-"), and the SGD
+ * settings of its training step. */
+typedef struct parity_case {
+    char name[64], net[64], defines[256];
+    double lr, momentum, wd;
+} parity_case;
+
+/* Reads up to max cases; returns how many. */
+int e2e_parity_cases(parity_case *cases, int max);
+/* "size=67,ratio=8" -> " -D size=67 -D ratio=8" ("-" -> "") */
+void e2e_netc_defines(const char *csv, char *out, size_t cap);
+
 #define E2E_ASSERT_STATUS(r, want)                                            \
     ck_assert_msg((r).status == (want),                                       \
                   "exit status %d, want %d\nstdout:\n%.3000s\nstderr:\n%.3000s", \

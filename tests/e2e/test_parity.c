@@ -33,43 +33,6 @@
 #include "e2e.h"
 #include "nt_io.h"
 
-typedef struct parity_case {
-    char name[64], net[64], defines[256];
-    double lr, momentum, wd;
-} parity_case;
-
-static int read_cases(parity_case *cases, int max)
-{
-    FILE *f = fopen(e2e_src("tests/e2e/parity/cases.txt"), "r");
-    ck_assert_msg(f != NULL, "missing tests/e2e/parity/cases.txt");
-    char line[512];
-    int n = 0;
-    while (n < max && fgets(line, sizeof line, f)) {
-        if (line[0] == '#')
-            continue;
-        parity_case *c = &cases[n];
-        if (sscanf(line, "%63s %63s %255s %lf %lf %lf", c->name, c->net, c->defines, &c->lr,
-                   &c->momentum, &c->wd) == 6)
-            n++;
-    }
-    fclose(f);
-    return n;
-}
-
-/* "size=67,ratio=8" -> "-D size=67 -D ratio=8" */
-static void netc_defines(const char *csv, char *out, size_t cap)
-{
-    out[0] = 0;
-    if (strcmp(csv, "-") == 0)
-        return;
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", csv);
-    for (char *t = strtok(copy, ","); t; t = strtok(NULL, ",")) {
-        strncat(out, " -D ", cap - strlen(out) - 1);
-        strncat(out, t, cap - strlen(out) - 1);
-    }
-}
-
 static float *tensor(const nt_safetensors *st, const char *name, size_t *count)
 {
     const nt_st_tensor *t = nt_st_find(st, name);
@@ -237,11 +200,11 @@ static void run_curve(const parity_case *c, const char *bin, const char *dir)
 START_TEST(against_pytorch)
 {
     parity_case cases[32];
-    int n = read_cases(cases, 32);
+    int n = e2e_parity_cases(cases, 32);
     ck_assert_msg(_i < n, "cases.txt lists %d cases, want at least %d", n, _i + 1);
     const parity_case *c = &cases[_i];
     char defines[512], file[128], bin[128], dir[4096];
-    netc_defines(c->defines, defines, sizeof defines);
+    e2e_netc_defines(c->defines, defines, sizeof defines);
     snprintf(file, sizeof file, "%s.net", c->net); /* nets/NET.net, else tests/e2e/nets/ */
     snprintf(dir, sizeof dir, "%s/%s", e2e_src("nets"), file);
     if (access(dir, F_OK) != 0)

@@ -2,8 +2,8 @@
  * CPU can take: the runtime's own SGEMM forced (nt_gemm_force,
  * nt_cpu_force) onto each ISA the CPU has, then OpenBLAS. A path the CPU
  * lacks is reported as not run and counts for nothing; the program fails if
- * any path that ran has a failure. Used by the tests of gemm.c, conv.c and
- * linear.c. */
+ * any path that ran has a failure. Used by the tests of gemm.c, conv.c,
+ * conv_grouped.c and linear.c. */
 #ifndef GEMM_PATHS_H
 #define GEMM_PATHS_H
 

@@ -3,12 +3,13 @@
  * threads, and the reference backward against central finite differences
  * of the reference forward. Shapes cover grouped (ResNeXt), depthwise
  * (MobileNet, also with a channel multiplier), dilated, strided and padded
- * convolutions, without bias too. */
+ * convolutions, without bias too; on every GEMM path the CPU can take. */
 #include "testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_paths.h"
 #include "nt_kernels.h"
 
 typedef nt_conv2d_grouped_dims dims;
@@ -146,9 +147,9 @@ START_TEST(test_finite_differences)
 }
 END_TEST
 
-static Suite *conv_grouped_suite(void)
+static Suite *conv_grouped_suite(const char *name)
 {
-    Suite *s = suite_create("conv_grouped");
+    Suite *s = suite_create(name);
     TCase *tc = tcase_create("grouped, depthwise, dilated");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_against_reference, 0, NSHAPES);
@@ -159,9 +160,5 @@ static Suite *conv_grouped_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(conv_grouped_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_gemm_paths("conv_grouped", conv_grouped_suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -322,8 +322,12 @@ START_TEST(test_bad_command_lines)
         {"--seed -3", "--seed needs an integer from 0 to 18446744073709551615"},
         {"--limit-train 0", "--limit-train needs an integer from 1"},
         {"--limit-test x", "--limit-test needs an integer"},
-        {"--resize 28", "the input size of net tiny is compiled in as 8x8; "
-                        "rebuild the trainer with 'netc build -D size=28'"},
+        {"--resize 28", "the input size of net tiny is compiled in as 8x8 by its "
+                        "input(...) in tests/runtime/tiny_net.c; change it there"},
+        {"--lr 0x10", "--lr needs a positive number, got '0x10'"},
+        {"--lr inf", "--lr needs a positive number, got 'inf'"},
+        {"--lr=+.5e", "--lr needs a positive number, got '+.5e'"},
+        {"--momentum 0X.8p-1", "--momentum needs a number in [0, 1), got '0X.8p-1'"},
         {"--bogus", "unknown option '--bogus'"},
         {"extra", "unexpected argument 'extra'"},
         {"--quiet=1", "--quiet takes no value"},
@@ -337,6 +341,7 @@ START_TEST(test_bad_command_lines)
         {"--eval --save w", "--save is for training; it does not go with "
                             "--eval"},
         {"--infer x --out y --log l", "--log is for training"},
+        {"--eval --profile", "--profile times training steps"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         result r = run(&tiny_net, "%s", cases[k][0]);
@@ -351,8 +356,23 @@ START_TEST(test_bad_command_lines)
         ck_assert_int_eq(count_lines(r.err), 2);
         result_free(&r);
     }
+    /* the -D size=N hint only for a net with a parameter 'size' (issue 13) */
+    static const char *const with_size[] = {"size", NULL};
+    nt_net_desc sized = tiny_net;
+    sized.net_params = with_size;
+    result r = run(&sized, "--resize 28");
+    ASSERT_STATUS(r, 2);
+    ASSERT_HAS(r.err, "the input size of net tiny is compiled in as 8x8; rebuild the trainer "
+                      "with 'netc build -D size=28'");
+    result_free(&r);
+    r = run(&sized, "--help");
+    ASSERT_HAS(r.out, "rebuild with netc build -D size=N");
+    result_free(&r);
+    r = run(&tiny_net, "--help");
+    ck_assert_ptr_null(strstr(r.out, "-D size"));
+    result_free(&r);
     /* a flat net has no images to resize */
-    result r = run(&tiny_flat_net, "--resize 8");
+    r = run(&tiny_flat_net, "--resize 8");
     ASSERT_STATUS(r, 2);
     ASSERT_HAS(r.err, "takes a flat input of 64 features");
     result_free(&r);

@@ -69,6 +69,14 @@ static int has_grad(emitter *e, int i)
     return e->p->nodes[ir_storage(e->g, i)].grad != PLAN_NONE;
 }
 
+/* "_overwrite" if node i's backward is the first writer of its input's
+ * gradient and overwrites it (plan.c, LF_OVERWRITE), else "" */
+static const char *overwrite(emitter *e, int i)
+{
+    int x = ir_storage(e->g, e->g->nodes[i].inputs[0]);
+    return e->p->nodes[x].overwritten_by == i ? "_overwrite" : "";
+}
+
 static const char *tensor_field(emitter *e, const plan_tensor *t, int d)
 {
     return arena_printf(&e->ar, "b.%s%s_%s", d ? "d_" : "", e->names[t->node], t->role);
@@ -293,10 +301,10 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
           act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
           param(e, i, "running_mean", 0), param(e, i, "running_var", 0), dims);
     } else {
-        P("    nt_batchnorm_backward(%s, %s, %s,\n"
+        P("    nt_batchnorm_backward%s(%s, %s, %s,\n"
           "                          %s, %s, %s, b.%s_mean, b.%s_invstd,\n"
           "                          %s);\n",
-          grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
+          overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
           param(e, i, "weight", 0), nm, nm, dims);
     }
 }
@@ -348,8 +356,8 @@ static void activation(emitter *e, int i, pass ps, const char *fn)
     if (ps == FORWARD)
         P("    nt_%s_forward(%s, %s, (size_t)n * %lld);\n", fn, act(e, i), act(e, x), size);
     else if (has_grad(e, x))
-        P("    nt_%s_backward(%s, %s, %s, (size_t)n * %lld);\n", fn, grad(e, x), grad(e, i),
-          act(e, i), size);
+        P("    nt_%s_backward%s(%s, %s, %s, (size_t)n * %lld);\n", fn, overwrite(e, i),
+          grad(e, x), grad(e, i), act(e, i), size);
 }
 
 static void RELU_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "relu"); }
@@ -510,6 +518,47 @@ static void comment_line(emitter *e, int i)
       shape_str(&n->out, b, sizeof b), n->loc.src ? n->loc.src->name : "?", n->loc.first_line);
 }
 
+/* bind(): the buffers of a training step in the training plan's arena;
+ * bind_inference(): those of an eval-mode forward in the inference plan's
+ * (outputs and per-example saved buffers reused once dead; no gradients). */
+static void emit_bind(emitter *e, int inference)
+{
+    const ir_graph *g = e->g;
+    const plan *p = e->p;
+    P("static buffers bind%s(const nt_model *m)\n{\n", inference ? "_inference" : "");
+    P("    const size_t B = (size_t)m->batch_max; /* activation offsets are per example */\n");
+    P(inference ? "    buffers b = {0}; /* no gradients */\n" : "    buffers b;\n");
+    for (int i = 0; i < g->n; i++)
+        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW))
+            P("    b.%s = m->act + %lld * B;\n", e->names[i],
+              (long long)(inference ? p->nodes[i].infer_act : p->nodes[i].act));
+    for (int i = 0; i < g->n && !inference; i++)
+        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW) && p->nodes[i].grad != PLAN_NONE)
+            P("    b.d_%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].grad);
+    for (int t = 0; t < p->ntensors; t++) {
+        const plan_tensor *pt = &p->tensors[t];
+        P("    %s = m->params + %lld;\n", tensor_field(e, pt, 0), (long long)pt->offset);
+        if (pt->trainable && !inference)
+            P("    %s = m->grads + %lld;\n", tensor_field(e, pt, 1), (long long)pt->offset);
+    }
+    for (int i = 0; i < g->n; i++) {
+        const plan_node *pn = &p->nodes[i];
+        for (int k = 0; k < pn->nsaved; k++) {
+            const plan_saved *sv = &pn->saved[k];
+            const char *nm = e->names[i], *field = sv->d.name;
+            long long off = (long long)(inference ? sv->infer_offset : sv->offset);
+            if (!sv->d.per_example)
+                P("    b.%s_%s = m->state + %lld;\n", nm, field, off);
+            else if (sv->d.type == SAVED_F32)
+                P("    b.%s_%s = m->act + %lld * B;\n", nm, field, off);
+            else
+                P("    b.%s_%s = (%s *)(m->act + %lld * B);\n", nm, field,
+                  saved_ctype(sv->d.type), off);
+        }
+    }
+    P("    return b;\n}\n\n");
+}
+
 static void emit_buffers(emitter *e)
 {
     const ir_graph *g = e->g;
@@ -546,37 +595,8 @@ static void emit_buffers(emitter *e)
     }
     P("} buffers;\n\n");
 
-    P("static buffers bind(const nt_model *m)\n{\n");
-    P("    const size_t B = (size_t)m->batch_max; /* activation offsets are per example */\n");
-    P("    buffers b;\n");
-    for (int i = 0; i < g->n; i++)
-        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW))
-            P("    b.%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].act);
-    for (int i = 0; i < g->n; i++)
-        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW) && p->nodes[i].grad != PLAN_NONE)
-            P("    b.d_%s = m->act + %lld * B;\n", e->names[i], (long long)p->nodes[i].grad);
-    for (int t = 0; t < p->ntensors; t++) {
-        const plan_tensor *pt = &p->tensors[t];
-        P("    %s = m->params + %lld;\n", tensor_field(e, pt, 0), (long long)pt->offset);
-        if (pt->trainable)
-            P("    %s = m->grads + %lld;\n", tensor_field(e, pt, 1), (long long)pt->offset);
-    }
-    for (int i = 0; i < g->n; i++) {
-        const plan_node *pn = &p->nodes[i];
-        for (int k = 0; k < pn->nsaved; k++) {
-            const plan_saved *sv = &pn->saved[k];
-            const char *nm = e->names[i], *field = sv->d.name;
-            long long off = (long long)sv->offset;
-            if (!sv->d.per_example)
-                P("    b.%s_%s = m->state + %lld;\n", nm, field, off);
-            else if (sv->d.type == SAVED_F32)
-                P("    b.%s_%s = m->act + %lld * B;\n", nm, field, off);
-            else
-                P("    b.%s_%s = (%s *)(m->act + %lld * B);\n", nm, field,
-                  saved_ctype(sv->d.type), off);
-        }
-    }
-    P("    return b;\n}\n\n");
+    emit_bind(e, 0);
+    emit_bind(e, 1);
 }
 
 static void emit_forward(emitter *e)
@@ -584,15 +604,17 @@ static void emit_forward(emitter *e)
     P("/* Computes the logits of n examples from m->input. train: batch statistics\n"
       " * and dropout, and keeps what backward needs; otherwise eval mode. */\n");
     P("static void forward(nt_model *m, int n, int train)\n{\n");
-    P("    const buffers b = bind(m);\n");
+    P("    const buffers b = m->inference ? bind_inference(m) : bind(m);\n");
     int uses_train = 0;
     for (int i = 1; i < e->g->n; i++)
         uses_train |= layer_flags(node(e, i)->kind) & LF_TRAIN;
     if (!uses_train)
         P("    (void)train; /* no layer of this net behaves differently in training */\n");
+    P("    double t = nt_prof_start(m); /* --profile: the time of every layer */\n");
     for (int i = 1; i < e->g->n; i++) {
         comment_line(e, i);
         emit_fns[node(e, i)->kind](e, i, FORWARD);
+        P("    t = nt_prof_lap(m, t, %d, NT_PROF_FORWARD);\n", i);
     }
     P("}\n\n");
 }
@@ -602,9 +624,11 @@ static void emit_backward(emitter *e)
     const ir_graph *g = e->g;
     P("/* From m->dlogits, accumulates every parameter's gradient into m->grads\n"
       " * (zeroed by the caller). Gradient buffers of layer outputs are zeroed\n"
-      " * just before the first layer that accumulates into them. */\n");
+      " * just before the first layer that accumulates into them, unless that\n"
+      " * layer overwrites them (the _overwrite kernels). */\n");
     P("static void backward(nt_model *m, int n)\n{\n");
     P("    const buffers b = bind(m);\n");
+    P("    double t = nt_prof_start(m);\n");
     /* zero_first[j]: the first of the buffers to zero before node j's
      * backward, chained through zero_next */
     int *zero_first = malloc(sizeof(int) * (size_t)g->n);
@@ -624,6 +648,7 @@ static void emit_backward(emitter *e)
             P("    memset(b.d_%s, 0, sizeof(float) * (size_t)n * %lld);\n", e->names[s],
               (long long)shape_size(&g->nodes[s].out));
         emit_fns[node(e, j)->kind](e, j, BACKWARD);
+        P("    t = nt_prof_lap(m, t, %d, NT_PROF_BACKWARD);\n", j);
     }
     free(zero_first);
     free(zero_next);
@@ -662,6 +687,45 @@ static void c_string(FILE *out, const char *s, size_t len)
     fputc('"', out);
 }
 
+/* The layer and block-call tables: every layer (0 the input) with its
+ * path, .net line, block call, output buffer and FLOPs per example, for
+ * --profile and divergence reports (backward FLOPs: conv and linear twice
+ * forward, once without an input gradient; other layers once forward, 0
+ * without an input gradient unless they have parameters), and every block
+ * call. */
+static void emit_layer_tables(emitter *e)
+{
+    const ir_graph *g = e->g;
+    const plan *p = e->p;
+    P("/* Layers (0 is the input) and block calls: outputs (per-example offsets\n"
+      " * and sizes) and FLOPs per example, for --profile and divergence reports. */\n");
+    P("static const nt_layer_desc layers[] = {\n");
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = node(e, i);
+        int grad_in = 0;
+        for (int k = 0; k < n->ninputs; k++)
+            grad_in |= has_grad(e, n->inputs[k]);
+        double fwd = (double)n->flops;
+        double bwd = n->kind == L_CONV || n->kind == L_LINEAR ? fwd * (grad_in ? 2 : 1)
+                     : grad_in || n->params ? fwd : 0;
+        P("    {\"%s\", \"%s\", %d, %d, %lld, %lld, %.0f, %.0f},\n", n->path,
+          i ? layer_op(n->kind) : "input", i ? n->loc.first_line : 0, n->group,
+          (long long)p->nodes[i].act, (long long)shape_size(&n->out), fwd, bwd);
+    }
+    P("};\n\n");
+    P("static const nt_group_desc groups[] = {\n");
+    for (int k = 0; k < g->ngroups; k++) {
+        const ir_group *gr = &g->groups[k];
+        const char *leaf = strrchr(gr->path, '.');
+        P("    {\"%s\", ", leaf ? leaf + 1 : gr->path);
+        c_string(e->out, gr->label, strlen(gr->label));
+        P(", %d},\n", gr->parent);
+    }
+    if (g->ngroups == 0)
+        P("    {\"none\", \"\", -1},\n");
+    P("};\n\n");
+}
+
 static void emit_desc(emitter *e, const emit_opts *o)
 {
     const ir_graph *g = e->g;
@@ -680,17 +744,6 @@ static void emit_desc(emitter *e, const emit_opts *o)
     }
     P("};\n\n");
 
-    P("/* The layers (views left out): outputs, for divergence reports. */\n");
-    P("static const nt_layer_desc layers[] = {\n");
-    int nlayers = 0;
-    for (int i = 1; i < g->n; i++)
-        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW)) {
-            P("    {\"%s\", \"%s\", %d, %lld, %lld},\n", g->nodes[i].path,
-              layer_op(g->nodes[i].kind), g->nodes[i].loc.first_line,
-              (long long)p->nodes[i].act, (long long)shape_size(&g->nodes[i].out));
-            nlayers++;
-        }
-    P("};\n\n");
     P("static const char *const net_params[] = {");
     for (int k = 0; k < g->nparams; k++)
         P("\"%s\", ", g->params[k].name);
@@ -713,6 +766,8 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    NULL,\n};\n\n");
     free(table);
 
+    emit_layer_tables(e);
+
     const shape *in = &g->nodes[0].out;
     const ir_train *t = &g->train;
     P("static const nt_net_desc net = {\n");
@@ -721,6 +776,7 @@ static void emit_desc(emitter *e, const emit_opts *o)
     c_string(e->out, g->file, strlen(g->file));
     P(",\n    .netc_version = \"%s\",\n", o->netc_version);
     P("    .hash = 0x%016llxULL,\n", (unsigned long long)ir_hash(g));
+    P("    .arch_hash = 0x%016llxULL,\n", (unsigned long long)ir_arch_hash(g));
     P("    .in_c = %lld, .in_h = %lld, .in_w = %lld,\n", (long long)in->d[0],
       (long long)(in->rank == 3 ? in->d[1] : 1), (long long)(in->rank == 3 ? in->d[2] : 1));
     P("    .classes = %d,\n", p->classes);
@@ -730,17 +786,28 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    .input_offset = %lld,\n", (long long)p->nodes[0].act);
     P("    .logits_offset = %lld,\n", (long long)p->nodes[ir_storage(g, g->n - 1)].act);
     P("    .dlogits_offset = %lld,\n", (long long)p->nodes[ir_storage(g, g->n - 1)].grad);
+    P("    .infer_floats = %lld,\n", (long long)p->infer_floats);
+    P("    .infer_input_offset = %lld,\n", (long long)p->nodes[0].infer_act);
+    P("    .infer_logits_offset = %lld,\n",
+      (long long)p->nodes[ir_storage(g, g->n - 1)].infer_act);
     P("    .state_floats = %lld,\n", (long long)(p->state_floats ? p->state_floats : 0));
     P("    .scratch_floats = scratch_floats,\n");
     P("    .forward = forward,\n    .backward = backward,\n");
     P("    .layer_table = layer_table,\n");
-    P("    .layers = layers,\n    .nlayers = %d,\n    .net_params = net_params,\n", nlayers);
+    P("    .layers = layers,\n    .nlayers = %d,\n", g->n);
+    P("    .groups = groups,\n    .ngroups = %d,\n", g->ngroups);
+    P("    .net_params = net_params,\n");
     P("    .defaults = {.lr = %.15g, .momentum = %.15g, .weight_decay = %.15g,\n"
-      "                 .epochs = %lld, .batch_size = %lld, .resize = %lld},\n",
+      "                 .epochs = %lld, .batch_size = %lld, .resize = %lld",
       t->has_lr ? t->lr : 0.0, t->momentum, t->weight_decay,
       t->has_epochs ? (long long)t->epochs : -1LL,
       t->has_batch_size ? (long long)t->batch_size : 0LL,
       t->has_resize ? (long long)t->resize : 0LL);
+    if (t->settings) {
+        P(",\n                 .settings = ");
+        c_string(e->out, t->settings, strlen(t->settings));
+    }
+    P("},\n");
     P("};\n\n");
     P("int main(int argc, char **argv)\n{\n"
       "    nt_prefer_passive_wait(argv); /* may start this program again, once */\n"

@@ -5,6 +5,7 @@
 
 #include "layers.h"
 #include "shapes.h"
+#include "train.h"
 
 #define MAX_CALL_DEPTH 64
 #define MAX_REPEAT 100000
@@ -578,9 +579,6 @@ static int expand_input(expander *x, const ast_stmt *s, scope *sc, int cur)
 
 static void expand_train(expander *x, const ast_stmt *s, scope *sc)
 {
-    static const char *const keys[] = {"lr", "epochs", "batch_size", "resize",
-                                       "momentum", "weight_decay"};
-    const int nkeys = (int)(sizeof keys / sizeof *keys);
     ir_train *t = &x->g->train;
     if (x->depth > 0) {
         diag_error(x->d, s->loc, "train(...) belongs in the net, not in a block");
@@ -597,64 +595,13 @@ static void expand_train(expander *x, const ast_stmt *s, scope *sc)
             diag_error(x->d, a->loc, "train takes keyword arguments: train(lr = 0.1, epochs = 10)");
             continue;
         }
-        int k;
-        for (k = 0; k < nkeys; k++)
-            if (strcmp(keys[k], a->name) == 0)
-                break;
-        if (k == nkeys) {
-            const char *sug = diag_suggest(a->name, keys, nkeys);
-            diag_error(x->d, a->name_loc, "train has no setting '%s'%s%s%s; the settings are %s",
-                       a->name, sug ? " (did you mean '" : "", sug ? sug : "",
-                       sug ? "'?)" : "", name_list(x, keys, nkeys));
+        value v = {0};
+        const char *word = NULL;
+        if (!train_setting_known(a->name) || train_setting_takes_word(a->name))
+            word = a->value->kind == E_NAME ? a->value->name : "";
+        else if (eval_expr(&x->ev, sc, a->value, &v))
             continue;
-        }
-        value v;
-        if (eval_expr(&x->ev, sc, a->value, &v))
-            continue;
-        double f = v.kind == V_INT ? (double)v.i : v.f;
-        int is_int = v.kind == V_INT;
-        if (v.kind == V_TUPLE) {
-            diag_error(x->d, a->value->loc, "train: %s must be a number, got %s", a->name,
-                       value_str(x->ar, &v));
-            continue;
-        }
-        switch (k) {
-        case 0:
-            if (!(f > 0 && f <= 1e6)) {
-                diag_error(x->d, a->value->loc, "train: lr must be positive, got %s",
-                           value_str(x->ar, &v));
-                continue;
-            }
-            t->lr = f, t->has_lr = 1;
-            break;
-        case 4:
-        case 5:
-            if (!(f >= 0 && (k == 5 || f < 1))) {
-                diag_error(x->d, a->value->loc, "train: %s must be %s, got %s", a->name,
-                           k == 4 ? "in [0, 1)" : "0 or more", value_str(x->ar, &v));
-                continue;
-            }
-            if (k == 4)
-                t->momentum = f, t->has_momentum = 1;
-            else
-                t->weight_decay = f, t->has_weight_decay = 1;
-            break;
-        default: {
-            long long lo = k == 1 ? 0 : 1, hi = k == 1 ? 100000 : k == 2 ? 65536 : 4096;
-            if (!is_int || v.i < lo || v.i > hi) {
-                diag_error(x->d, a->value->loc,
-                           "train: %s must be an integer from %lld to %lld, got %s",
-                           a->name, lo, hi, value_str(x->ar, &v));
-                continue;
-            }
-            if (k == 1)
-                t->epochs = v.i, t->has_epochs = 1;
-            else if (k == 2)
-                t->batch_size = v.i, t->has_batch_size = 1;
-            else
-                t->resize = v.i, t->has_resize = 1;
-        }
-        }
+        train_setting(x->d, x->ar, t, a, &v, word);
     }
 }
 

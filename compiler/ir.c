@@ -4,6 +4,7 @@
 #include "layers.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int64_t shape_size(const shape *s)
@@ -94,5 +95,22 @@ uint64_t ir_hash(const ir_graph *g)
             h = mix_int(h, n->out.d[k]);
         h = mix_attrs(h, n);
     }
+    return h;
+}
+
+uint64_t ir_arch_hash(const ir_graph *g)
+{
+    /* ir_hash of the same graph with every height and width set to 0 */
+    ir_graph copy = *g;
+    ir_node *nodes = malloc((size_t)(g->n ? g->n : 1) * sizeof *nodes);
+    if (!nodes)
+        return 0;
+    memcpy(nodes, g->nodes, (size_t)g->n * sizeof *nodes);
+    for (int i = 0; i < g->n; i++)
+        if (nodes[i].out.rank == 3)
+            nodes[i].out.d[1] = nodes[i].out.d[2] = 0;
+    copy.nodes = nodes;
+    const uint64_t h = ir_hash(&copy);
+    free(nodes);
     return h;
 }

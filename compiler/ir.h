@@ -20,6 +20,8 @@
 #define LF_VIEW 2       /* its output is its input's memory, reshaped */
 #define LF_TRAIN 4      /* behaves differently in training (forward's `train`) */
 #define LF_SCRATCH 8    /* its kernels need scratch (emit's SCRATCH pass sizes it) */
+#define LF_OVERWRITE 16 /* as the first writer of its input's gradient, its backward
+                           overwrites it (an _overwrite kernel): no memset */
 
 typedef enum {
     L_INPUT,    /* the network's input; node 0 */
@@ -97,6 +99,7 @@ typedef struct ir_train {
     int64_t epochs, batch_size, resize;
     int has_lr, has_momentum, has_weight_decay;
     int has_epochs, has_batch_size, has_resize;
+    const char *settings;   /* the others (runtime/recipe.def): "name=value ...", or NULL */
     nc_loc loc;
 } ir_train;
 
@@ -144,5 +147,8 @@ const char *shape_str(const shape *s, char *buf, size_t n);
  * checkpoint layout (kinds, attributes, shapes, paths, wiring). Attributes
  * come from each kind's field table (layers.c), none left out. */
 uint64_t ir_hash(const ir_graph *g);
+/* The same without heights and widths: equal for one network built at two
+ * input sizes (whose tensors can then be the same). */
+uint64_t ir_arch_hash(const ir_graph *g);
 
 #endif

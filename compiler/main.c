@@ -11,6 +11,7 @@
 #include "compile.h"
 #include "emit.h"
 #include "export.h"
+#include "inspect.h"
 #include "plan.h"
 #include "report.h"
 
@@ -19,6 +20,7 @@
 
 static const char usage_text[] =
     "usage: netc COMMAND [options] FILE.net\n"
+    "       netc inspect FILE.safetensors [NAME ...]\n"
     "\n"
     "Compiles a .net network description to a standalone C trainer.\n"
     "\n"
@@ -28,6 +30,8 @@ static const char usage_text[] =
     "  dot      print the network as a Graphviz graph (blocks as clusters)\n"
     "  emit     write the network's trainer as one standalone C file\n"
     "  build    emit the trainer and compile it into an executable\n"
+    "  inspect  list a checkpoint's tensors (shape, min/mean/max, NaNs) and\n"
+    "           metadata; print the values of each NAME (or NAME.*)\n"
     "\n"
     "options:\n"
     "  -D NAME=VALUE   set a net parameter (repeatable), e.g. -D ratio=1\n"
@@ -385,6 +389,11 @@ static int run(const options *o, compilation *c)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "inspect") == 0) {
+        if (argc < 3 || argv[2][0] == '-')
+            usage_error("%s", "inspect needs a FILE.safetensors (then tensor names, if any)");
+        return inspect_file(argv[2], (const char *const *)argv + 3, argc - 3, stdout, stderr);
+    }
     options o;
     parse_args(argc, argv, &o);
     compilation c;

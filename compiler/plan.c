@@ -90,6 +90,45 @@ static int64_t first_fit(interval *iv, int n, int64_t base)
     return top;
 }
 
+/* The forward-only plan: node i runs at time i; its output lives until
+ * its last consumer (the logits until the end), its per-example saved
+ * buffers only while it runs. */
+static void plan_inference(const ir_graph *g, plan *p)
+{
+    const size_t count = (size_t)g->n;
+    int *last = malloc(sizeof(int) * count);
+    interval *iv = calloc((1 + LAYER_MAX_SAVED) * count, sizeof *iv);
+    int niv = 0;
+    for (int i = 0; i < g->n; i++)
+        last[i] = i;
+    for (int j = 1; j < g->n; j++)
+        for (int k = 0; k < g->nodes[j].ninputs; k++) {
+            int s = ir_storage(g, g->nodes[j].inputs[k]);
+            if (last[s] < j)
+                last[s] = j;
+        }
+    last[ir_storage(g, g->n - 1)] = g->n;
+    for (int i = 0; i < g->n; i++) {
+        plan_node *pn = &p->nodes[i];
+        if (layer_flags(g->nodes[i].kind) & LF_VIEW)
+            continue;
+        iv[niv++] = (interval){round_up(shape_size(&g->nodes[i].out)), 0, i, last[i],
+                               &pn->infer_act};
+        for (int k = 0; k < pn->nsaved; k++) {
+            plan_saved *sv = &pn->saved[k];
+            sv->infer_offset = sv->offset; /* per layer: the state arena's */
+            if (sv->d.per_example)
+                iv[niv++] = (interval){round_up(saved_floats(&sv->d)), 0, i, i, &sv->infer_offset};
+        }
+    }
+    p->infer_floats = first_fit(iv, niv, 0);
+    for (int i = 0; i < g->n; i++)
+        if (layer_flags(g->nodes[i].kind) & LF_VIEW)
+            p->nodes[i].infer_act = p->nodes[ir_storage(g, i)].infer_act;
+    free(iv);
+    free(last);
+}
+
 int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
 {
     memset(p, 0, sizeof *p);
@@ -124,6 +163,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         plan_node *pn = &p->nodes[i];
         pn->grad = PLAN_NONE;
         pn->zero_grad_at = -1;
+        pn->overwritten_by = -1;
         if (layer_flags(n->kind) & LF_VIEW) {
             pn->act = p->nodes[ir_storage(g, i)].act;
             continue;
@@ -134,7 +174,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         pn->nsaved = layer_table[n->kind].saved(n, decl);
         for (int k = 0; k < pn->nsaved; k++) {
             int64_t *top = decl[k].per_example ? &off : &p->state_floats;
-            pn->saved[k] = (plan_saved){decl[k], *top};
+            pn->saved[k] = (plan_saved){decl[k], *top, PLAN_NONE};
             *top += round_up(saved_floats(&decl[k]));
         }
     }
@@ -169,8 +209,12 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         interval v = {round_up(shape_size(&g->nodes[i].out)), 0, from, g->n - 1 - i,
                       &p->nodes[i].grad};
         iv[niv++] = v;
-        if (ir_storage(g, g->n - 1) != i && first_writer[i] >= 0)
-            p->nodes[i].zero_grad_at = first_writer[i];
+        if (ir_storage(g, g->n - 1) != i && first_writer[i] >= 0) {
+            if (layer_flags(g->nodes[first_writer[i]].kind) & LF_OVERWRITE)
+                p->nodes[i].overwritten_by = first_writer[i];
+            else
+                p->nodes[i].zero_grad_at = first_writer[i];
+        }
     }
     p->act_floats = first_fit(iv, niv, p->forward_floats);
     for (int i = 0; i < g->n; i++)
@@ -178,5 +222,6 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
             p->nodes[i].grad = p->nodes[ir_storage(g, i)].grad;
     free(iv);
     free(first_writer);
+    plan_inference(g, p);
     return 0;
 }

@@ -8,8 +8,15 @@
  * state arena. Each kind declares its tensors and saved buffers in the layer
  * table (layers.c); this file only places them. Forward outputs all stay
  * alive until the backward pass has used them; gradient buffers are reused
- * once dead (first-fit over their live ranges in the backward pass). A view
- * (flatten) shares its input's buffers. The plan does not emit code.
+ * once dead (first-fit over their live ranges in the backward pass) and
+ * zeroed before their first writer, unless that writer's kind is
+ * LF_OVERWRITE (its backward kernel writes the buffer). A view (flatten)
+ * shares its input's buffers.
+ *
+ * A second, forward-only plan serves eval mode (--eval, --infer): layer
+ * outputs live from their layer to their last consumer, per-example saved
+ * buffers only during their layer, no gradients; buffers are reused once
+ * dead (the same first-fit). The plan does not emit code.
  */
 #ifndef PLAN_H
 #define PLAN_H
@@ -37,6 +44,7 @@ typedef struct plan_tensor {
 typedef struct plan_saved {
     saved_decl d;
     int64_t offset;
+    int64_t infer_offset;    /* per-example buffers, in the inference plan */
 } plan_saved;
 
 /* Where one node's buffers are. Offsets are floats; activation-arena
@@ -45,6 +53,9 @@ typedef struct plan_node {
     int64_t act;             /* output */
     int64_t grad;            /* gradient of the output, PLAN_NONE if not needed */
     int zero_grad_at;        /* zero `grad` just before this node's backward; -1: never */
+    int overwritten_by;      /* the node whose backward writes `grad` first and
+                                overwrites it (so no zeroing), -1 */
+    int64_t infer_act;       /* output, in the inference plan */
     plan_saved saved[LAYER_MAX_SAVED];
     int nsaved;
     int first_tensor;        /* index into tensors, -1 */
@@ -59,6 +70,7 @@ typedef struct plan {
     int64_t act_floats;      /* per example */
     int64_t forward_floats;  /* of which forward outputs and saved aux */
     int64_t state_floats;
+    int64_t infer_floats;    /* the inference plan's arena, per example */
     int classes;
 } plan;
 

@@ -1,6 +1,8 @@
 /* activation.c - elementwise activations, forward and backward. ReLU,
  * sigmoid and tanh: backward takes the forward's output, not its input, so
- * forward may run in place (out == in). Leaky ReLU, ELU, SiLU, GELU,
+ * forward may run in place (out == in); their backward accumulates into din
+ * and its _overwrite twin writes din, for the first writer of a gradient
+ * buffer (which then needs no zeroing). Leaky ReLU, ELU, SiLU, GELU,
  * hardswish and softplus: backward takes the input. No softmax here: it
  * lives with the loss. */
 #include "nt_kernels.h"
@@ -27,15 +29,27 @@ void nt_relu_forward(float *out, const float *in, size_t n)
         out[i] = in[i] < 0.0f ? 0.0f : in[i];
 }
 
-void nt_relu_backward(float *din, const float *dout, const float *out, size_t n)
+/* acc: din += ..., else din = ... (din's old value is never used: NaN is
+ * fine) */
+static void relu_backward(float *din, const float *dout, const float *out, size_t n, int acc)
 {
     const int nth = threads_for(n, CHEAP_PAR_MIN);
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (size_t i = 0; i < n; i++) {
         /* load unconditionally so the select compiles without a branch */
         const float g = dout[i];
-        din[i] += out[i] > 0.0f ? g : 0.0f;
+        din[i] = (acc ? din[i] : 0.0f) + (out[i] > 0.0f ? g : 0.0f);
     }
+}
+
+void nt_relu_backward(float *din, const float *dout, const float *out, size_t n)
+{
+    relu_backward(din, dout, out, n, 1);
+}
+
+void nt_relu_backward_overwrite(float *din, const float *dout, const float *out, size_t n)
+{
+    relu_backward(din, dout, out, n, 0);
 }
 
 /* With e = exp(-|x|): 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
@@ -57,13 +71,24 @@ void nt_sigmoid_forward(float *out, const float *in, size_t n)
         out[i] = sigmoid1(in[i]);
 }
 
-void nt_sigmoid_backward(float *din, const float *dout, const float *out,
-                         size_t n)
+static void sigmoid_backward(float *din, const float *dout, const float *out, size_t n,
+                             int acc)
 {
     const int nth = threads_for(n, CHEAP_PAR_MIN);
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (size_t i = 0; i < n; i++)
-        din[i] += dout[i] * out[i] * (1.0f - out[i]);
+        din[i] = (acc ? din[i] : 0.0f) + dout[i] * out[i] * (1.0f - out[i]);
+}
+
+void nt_sigmoid_backward(float *din, const float *dout, const float *out,
+                         size_t n)
+{
+    sigmoid_backward(din, dout, out, n, 1);
+}
+
+void nt_sigmoid_backward_overwrite(float *din, const float *dout, const float *out, size_t n)
+{
+    sigmoid_backward(din, dout, out, n, 0);
 }
 
 void nt_tanh_forward(float *out, const float *in, size_t n)
@@ -74,12 +99,22 @@ void nt_tanh_forward(float *out, const float *in, size_t n)
         out[i] = tanhf(in[i]);
 }
 
-void nt_tanh_backward(float *din, const float *dout, const float *out, size_t n)
+static void tanh_backward(float *din, const float *dout, const float *out, size_t n, int acc)
 {
     const int nth = threads_for(n, CHEAP_PAR_MIN);
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (size_t i = 0; i < n; i++)
-        din[i] += dout[i] * (1.0f - out[i] * out[i]);
+        din[i] = (acc ? din[i] : 0.0f) + dout[i] * (1.0f - out[i] * out[i]);
+}
+
+void nt_tanh_backward(float *din, const float *dout, const float *out, size_t n)
+{
+    tanh_backward(din, dout, out, n, 1);
+}
+
+void nt_tanh_backward_overwrite(float *din, const float *dout, const float *out, size_t n)
+{
+    tanh_backward(din, dout, out, n, 0);
 }
 
 /* ---- activations whose backward reads the input ------------------------------

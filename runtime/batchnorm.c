@@ -315,10 +315,12 @@ static void block_dparams(float *dgamma, float *dbeta, const double *sdy,
     }
 }
 
-/* din += gamma * invstd * (dy - sdy / cnt - (x - mean) * sdyx * invstd^2 / cnt) */
+/* din (+)= gamma * invstd * (dy - sdy / cnt - (x - mean) * sdyx * invstd^2 / cnt);
+ * acc: din += ..., else din = ... (its old contents are never read) */
 static void block_din(float *din, const float *dout, const float *in, const float *gamma,
                       const float *mean, const float *invstd, const double *sdy,
-                      const double *sdyx, double cnt, const nt_bn_dims *d, int c0, int nc)
+                      const double *sdyx, double cnt, const nt_bn_dims *d, int c0, int nc,
+                      int acc)
 {
     float k[BN_CB_MAX], a[BN_CB_MAX], b[BN_CB_MAX];
     for (int j = 0; j < nc; j++) {
@@ -332,15 +334,19 @@ static void block_din(float *din, const float *dout, const float *in, const floa
         for (int j = 0; j < nc; j++) {
             const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
             const float mj = mean[c0 + j], kj = k[j], aj = a[j], bj = b[j];
-            for (int i = 0; i < d->HW; i++)
-                din[off + i] += kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
+            if (acc)
+                for (int i = 0; i < d->HW; i++)
+                    din[off + i] += kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
+            else
+                for (int i = 0; i < d->HW; i++)
+                    din[off + i] = kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
         }
 }
 
 /* Backward with the sums din needs reduced over every process. */
 static void backward_synced(float *din, float *dgamma, float *dbeta, const float *dout,
                             const float *in, const float *gamma, const float *mean,
-                            const float *invstd, const nt_bn_dims *d, int nth, int cb)
+                            const float *invstd, const nt_bn_dims *d, int nth, int cb, int acc)
 {
     const int C = d->C, nblocks = (C + cb - 1) / cb;
     assert(C <= sync_channels);
@@ -361,14 +367,15 @@ static void backward_synced(float *din, float *dgamma, float *dbeta, const float
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
         const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
-        block_din(din, dout, in, gamma, mean, invstd, sdy + c0, sdyx + c0, cnt, d, c0, nc);
+        block_din(din, dout, in, gamma, mean, invstd, sdy + c0, sdyx + c0, cnt, d, c0, nc,
+                  acc);
     }
 }
 
-void nt_batchnorm_backward(float *din, float *dgamma, float *dbeta,
-                           const float *dout, const float *in,
-                           const float *gamma, const float *mean,
-                           const float *invstd, const nt_bn_dims *d)
+static void batchnorm_backward(float *din, float *dgamma, float *dbeta,
+                               const float *dout, const float *in,
+                               const float *gamma, const float *mean,
+                               const float *invstd, const nt_bn_dims *d, int acc)
 {
     const int N = d->N, C = d->C, HW = d->HW;
     const double cnt = (double)N * HW;
@@ -376,7 +383,7 @@ void nt_batchnorm_backward(float *din, float *dgamma, float *dbeta,
     const int nth = bn_threads(d), cb = bn_block(d, nth);
     const int nblocks = (C + cb - 1) / cb;
     if (bn_reduce) {
-        backward_synced(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, nth, cb);
+        backward_synced(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, nth, cb, acc);
         return;
     }
 
@@ -387,6 +394,22 @@ void nt_batchnorm_backward(float *din, float *dgamma, float *dbeta,
         block_sums_dy(sdy, sdyx, dout, in, mean, d, c0, nc);
         block_dparams(dgamma, dbeta, sdy, sdyx, invstd, c0, nc);
         if (din)
-            block_din(din, dout, in, gamma, mean, invstd, sdy, sdyx, cnt, d, c0, nc);
+            block_din(din, dout, in, gamma, mean, invstd, sdy, sdyx, cnt, d, c0, nc, acc);
     }
+}
+
+void nt_batchnorm_backward(float *din, float *dgamma, float *dbeta,
+                           const float *dout, const float *in,
+                           const float *gamma, const float *mean,
+                           const float *invstd, const nt_bn_dims *d)
+{
+    batchnorm_backward(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, 1);
+}
+
+void nt_batchnorm_backward_overwrite(float *din, float *dgamma, float *dbeta,
+                                     const float *dout, const float *in,
+                                     const float *gamma, const float *mean,
+                                     const float *invstd, const nt_bn_dims *d)
+{
+    batchnorm_backward(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, 0);
 }

@@ -2,7 +2,7 @@
  * metadata ("history"), so that --resume --plot redraws the whole run and
  * not only the epochs after the resume:
  *
- *   train X,LOSS,ACC X,LOSS,ACC ...; test X,ACC X,ACC ...
+ *   train X,LOSS,ACC,LR X,LOSS,ACC,LR ...; test X,ACC X,ACC ...
  *
  * (numbers at full precision, "nan" where a value is missing). It does not
  * read or write files. */
@@ -14,14 +14,14 @@
 
 char *nt_history_format(const nt_curves *c)
 {
-    size_t cap = 32 + (size_t)c->n * 3 * 26 + (size_t)c->ntest * 2 * 26;
+    size_t cap = 32 + (size_t)c->n * 4 * 26 + (size_t)c->ntest * 2 * 26;
     char *s = malloc(cap);
     if (!s)
         return NULL;
     size_t len = (size_t)snprintf(s, cap, "train");
     for (int i = 0; i < c->n && len < cap; i++)
-        len += (size_t)snprintf(s + len, cap - len, " %.17g,%.17g,%.17g", c->x[i],
-                                c->loss[i], c->acc[i]);
+        len += (size_t)snprintf(s + len, cap - len, " %.17g,%.17g,%.17g,%.17g", c->x[i],
+                                c->loss[i], c->acc[i], c->lr[i]);
     if (len < cap)
         len += (size_t)snprintf(s + len, cap - len, "; test");
     for (int i = 0; i < c->ntest && len < cap; i++)
@@ -30,23 +30,18 @@ char *nt_history_format(const nt_curves *c)
     return s;
 }
 
-/* Capacity for at least want points in (x, a, b) (b may be NULL). */
-static int reserve(double **x, double **a, double **b, int *cap, int want)
+/* Capacity for at least want points in each of the n arrays. */
+static int reserve(double **const *arrays, int n, int *cap, int want)
 {
     if (want <= *cap)
         return 0;
     int ncap = want > 2 * *cap ? want : 2 * *cap;
-    double *nx = realloc(*x, (size_t)ncap * sizeof *nx);
-    if (nx)
-        *x = nx;
-    double *na = nx ? realloc(*a, (size_t)ncap * sizeof *na) : NULL;
-    if (na)
-        *a = na;
-    double *nb = na && b ? realloc(*b, (size_t)ncap * sizeof *nb) : NULL;
-    if (nb)
-        *b = nb;
-    if (!nx || !na || (b && !nb))
-        return -1;
+    for (int k = 0; k < n; k++) {
+        double *grown = realloc(*arrays[k], (size_t)ncap * sizeof *grown);
+        if (!grown)
+            return -1; /* the arrays grown so far stay valid (and larger) */
+        *arrays[k] = grown;
+    }
     *cap = ncap;
     return 0;
 }
@@ -70,6 +65,8 @@ int nt_history_parse(nt_curves *c, const char *text, double upto)
      * points than planned (an earlier part run with other settings): keep
      * room for the plan after whatever the history adds */
     const int room = c->cap, test_room = c->test_cap;
+    double **const train[] = {&c->x, &c->loss, &c->acc, &c->lr};
+    double **const tests[] = {&c->test_x, &c->test_acc};
     const char *p = text;
     if (strncmp(p, "train", 5) != 0)
         return -1;
@@ -82,22 +79,24 @@ int nt_history_parse(nt_curves *c, const char *text, double upto)
         }
         while (*p == ' ') {
             p++;
-            double v[3];
-            if (numbers(&p, v, test ? 2 : 3) != 0)
+            double v[4];
+            if (numbers(&p, v, test ? 2 : 4) != 0)
                 return -1;
             if (v[0] > upto)
                 continue;
-            if (test ? reserve(&c->test_x, &c->test_acc, NULL, &c->test_cap, c->ntest + 1)
-                     : reserve(&c->x, &c->loss, &c->acc, &c->cap, c->n + 1))
+            if (test ? reserve(tests, 2, &c->test_cap, c->ntest + 1)
+                     : reserve(train, 4, &c->cap, c->n + 1))
                 return -1;
-            if (test)
+            if (test) {
                 nt_curves_add_test(c, v[0], v[1]);
-            else
+            } else {
                 nt_curves_add_train(c, v[0], v[1], v[2]);
+                nt_curves_add_lr(c, v[3]);
+            }
         }
     }
-    if (*p || reserve(&c->x, &c->loss, &c->acc, &c->cap, c->n + room) != 0 ||
-        reserve(&c->test_x, &c->test_acc, NULL, &c->test_cap, c->ntest + test_room) != 0)
+    if (*p || reserve(train, 4, &c->cap, c->n + room) != 0 ||
+        reserve(tests, 2, &c->test_cap, c->ntest + test_room) != 0)
         return -1;
     return 0;
 }

@@ -1,4 +1,5 @@
-/* idx.c - MNIST-format IDX files of unsigned bytes (1-d labels, 3-d images),
+/* idx.c - MNIST-format IDX files of unsigned bytes (1-d labels, 3-d images,
+ * 4-d images N x C x H x W),
  * gzip-compressed or raw, and the train/test splits made of them.
  *
  * zlib's gz* functions read both compressed and raw files. Everything read
@@ -19,6 +20,7 @@
 
 #define IDX_MAGIC_LABELS 0x00000801u
 #define IDX_MAGIC_IMAGES 0x00000803u
+#define IDX_MAGIC_IMAGES4 0x00000804u
 #define IDX_FIRST_ALLOC ((size_t)1 << 20)
 #define IDX_MAX_READ ((size_t)1 << 30) /* gzread takes an unsigned count */
 
@@ -60,8 +62,8 @@ static int gz_read_upto(gzFile gz, unsigned char *buf, size_t n, size_t *got)
 }
 
 typedef struct idx_file {
-    int ndim;  /* 1 or 3 */
-    int n, h, w;
+    int ndim;  /* 1, 3 or 4 */
+    int n, c, h, w;
     uint8_t *data;
 } idx_file;
 
@@ -77,7 +79,7 @@ static int check_dim(const char *path, const char *what, uint32_t v,
 /* Reads the header and the data of an opened file into *f. */
 static int read_body(gzFile gz, const char *path, idx_file *f, nt_error *err)
 {
-    unsigned char head[16];
+    unsigned char head[20];
     size_t got;
     if (gz_read_upto(gz, head, 4, &got) != 0)
         return nt_fail(err, "%s: corrupt gzip data: %s", path,
@@ -85,12 +87,13 @@ static int read_body(gzFile gz, const char *path, idx_file *f, nt_error *err)
     if (got < 4)
         return nt_fail(err, "%s: truncated header (%zu bytes)", path, got);
     uint32_t magic = be32(head);
-    if (magic != IDX_MAGIC_LABELS && magic != IDX_MAGIC_IMAGES)
+    if (magic != IDX_MAGIC_LABELS && magic != IDX_MAGIC_IMAGES && magic != IDX_MAGIC_IMAGES4)
         return nt_fail(err,
                        "%s: not an IDX file of unsigned bytes: magic 0x%08lx, "
-                       "expected 0x00000801 (labels) or 0x00000803 (images)",
+                       "expected 0x00000801 (labels), 0x00000803 (images) or "
+                       "0x00000804 (images N x C x H x W)",
                        path, (unsigned long)magic);
-    f->ndim = magic == IDX_MAGIC_LABELS ? 1 : 3;
+    f->ndim = magic == IDX_MAGIC_LABELS ? 1 : magic == IDX_MAGIC_IMAGES ? 3 : 4;
     size_t dims_bytes = 4 * (size_t)f->ndim;
     if (gz_read_upto(gz, head + 4, dims_bytes, &got) != 0)
         return nt_fail(err, "%s: corrupt gzip data: %s", path,
@@ -98,22 +101,28 @@ static int read_body(gzFile gz, const char *path, idx_file *f, nt_error *err)
     if (got < dims_bytes)
         return nt_fail(err, "%s: truncated header (%zu bytes)", path, 4 + got);
 
-    uint32_t n = be32(head + 4), h = 1, w = 1;
+    uint32_t n = be32(head + 4), c = 1, h = 1, w = 1;
     if (check_dim(path, "item count", n, NT_IDX_MAX_ITEMS, err) != 0)
         return -1;
-    if (f->ndim == 3) {
-        h = be32(head + 8);
-        w = be32(head + 12);
+    if (f->ndim == 4) {
+        c = be32(head + 8);
+        if (check_dim(path, "channel count", c, NT_DATA_MAX_CHANNELS, err) != 0)
+            return -1;
+    }
+    if (f->ndim >= 3) {
+        h = be32(head + 4 * (size_t)f->ndim - 4);
+        w = be32(head + 4 * (size_t)f->ndim);
         if (check_dim(path, "image height", h, NT_IDX_MAX_SIDE, err) != 0 ||
             check_dim(path, "image width", w, NT_IDX_MAX_SIDE, err) != 0)
             return -1;
     }
     f->n = (int)n;
+    f->c = (int)c;
     f->h = (int)h;
     f->w = (int)w;
 
     /* Grow the buffer as data arrives, never beyond the announced size. */
-    size_t total = (size_t)n * h * w, size = 0, cap = 0;
+    size_t total = (size_t)n * c * h * w, size = 0, cap = 0;
     while (size < total) {
         if (size == cap) {
             size_t ncap = cap ? 2 * cap : IDX_FIRST_ALLOC;
@@ -229,12 +238,12 @@ static int load_split(nt_dataset *ds, const char *dir, const char *split,
         find_split_file(lpath, dir, split, label_suffixes, "labels", err) ||
         read_idx(*ipath, images, err) || read_idx(*lpath, labels, err))
         return -1;
-    if (images->ndim != 3)
+    if (images->ndim == 1)
         return nt_fail(err, "%s: holds 1-d labels, expected 3-d images",
                        *ipath);
     if (labels->ndim != 1)
-        return nt_fail(err, "%s: holds 3-d images, expected 1-d labels",
-                       *lpath);
+        return nt_fail(err, "%s: holds %d-d images, expected 1-d labels",
+                       *lpath, labels->ndim);
     if (images->n != labels->n)
         return nt_fail(err, "%s holds %d images but %s holds %d labels",
                        *ipath, images->n, *lpath, labels->n);
@@ -244,12 +253,16 @@ static int load_split(nt_dataset *ds, const char *dir, const char *split,
                            "%s: label %d of example %d is not below the "
                            "number of classes, %d",
                            *lpath, labels->data[i], i, num_classes);
+    if (!(ds->labels = malloc((size_t)labels->n * sizeof *ds->labels)))
+        return nt_fail(err, "%s: out of memory", *lpath);
+    for (int i = 0; i < labels->n; i++)
+        ds->labels[i] = labels->data[i];
     ds->n = images->n;
+    ds->c = images->c;
     ds->h = images->h;
     ds->w = images->w;
     ds->images = images->data;
-    ds->labels = labels->data;
-    images->data = labels->data = NULL;
+    images->data = NULL;
     return 0;
 }
 
@@ -257,7 +270,7 @@ int nt_dataset_load(nt_dataset *ds, const char *dir, const char *split,
                     int num_classes, nt_error *err)
 {
     char *ipath = NULL, *lpath = NULL;
-    idx_file images = {0, 0, 0, 0, NULL}, labels = {0, 0, 0, 0, NULL};
+    idx_file images = {0, 0, 0, 0, 0, NULL}, labels = {0, 0, 0, 0, 0, NULL};
     memset(ds, 0, sizeof *ds);
     int rc = load_split(ds, dir, split, num_classes, &ipath, &lpath, &images,
                         &labels, err);
@@ -271,6 +284,7 @@ int nt_dataset_load(nt_dataset *ds, const char *dir, const char *split,
 void nt_dataset_free(nt_dataset *ds)
 {
     free(ds->images);
+    free(ds->fimages);
     free(ds->labels);
     memset(ds, 0, sizeof *ds);
 }

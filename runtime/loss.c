@@ -1,6 +1,6 @@
 /* loss.c - softmax cross-entropy averaged over the batch (PyTorch's
  * CrossEntropyLoss with reduction='mean', no label smoothing, no class
- * weights), plus the count of correct predictions for accuracy. The softmax
+ * weights, optional label smoothing), plus the count of correct predictions for accuracy. The softmax
  * is not a separate layer: it exists only inside this loss. */
 #include "nt_kernels.h"
 
@@ -15,8 +15,10 @@
 #define XENT_MAX_THREADS 64
 
 /* One row: probabilities into p, returns -log softmax(x)[label] in double
- * and sets *argmax to the first maximum. */
-static double xent_row(float *p, int *argmax, const float *x, int label, int K)
+ * (smoothed: (1 - s) times that plus s times the mean of -log softmax(x)
+ * over the classes) and sets *argmax to the first maximum. */
+static double xent_row(float *p, int *argmax, const float *x, int label, int K,
+                       float smoothing)
 {
     float mx = x[0];
     int arg = 0;
@@ -37,11 +39,17 @@ static double xent_row(float *p, int *argmax, const float *x, int label, int K)
         p[k] *= inv;
     *argmax = arg;
     /* log-sum-exp = mx + log(s), s >= 1 */
-    return (double)mx + log(s) - (double)x[label];
+    const double lse = (double)mx + log(s);
+    if (smoothing == 0.0f)
+        return lse - (double)x[label];
+    double sum = 0;
+    for (int k = 0; k < K; k++)
+        sum += lse - (double)x[k];
+    return (1.0 - smoothing) * (lse - (double)x[label]) + smoothing * sum / K;
 }
 
 float nt_softmax_xent_forward(float *probs, int *ncorrect, const float *logits,
-                              const int32_t *labels, int N, int K)
+                              const int32_t *labels, int N, int K, float smoothing)
 {
     assert(N > 0 && K > 0);
     int nth = (size_t)N * K >= XENT_PAR_MIN ? nt_num_threads() : 1;
@@ -64,7 +72,7 @@ float nt_softmax_xent_forward(float *probs, int *ncorrect, const float *logits,
             assert(label >= 0 && label < K);
             int arg;
             loss += xent_row(probs + (size_t)n * K, &arg,
-                             logits + (size_t)n * K, label, K);
+                             logits + (size_t)n * K, label, K, smoothing);
             ok += arg == label;
         }
         part_loss[t] = loss;
@@ -83,16 +91,17 @@ float nt_softmax_xent_forward(float *probs, int *ncorrect, const float *logits,
 }
 
 void nt_softmax_xent_backward(float *dlogits, const float *probs,
-                              const int32_t *labels, int N, int K)
+                              const int32_t *labels, int N, int K, float smoothing)
 {
-    nt_softmax_xent_backward_part(dlogits, probs, labels, N, N, K);
+    nt_softmax_xent_backward_part(dlogits, probs, labels, N, N, K, smoothing);
 }
 
-void nt_softmax_xent_backward_part(float *dlogits, const float *probs,
-                                   const int32_t *labels, int N, int total, int K)
+void nt_softmax_xent_backward_part(float *dlogits, const float *probs, const int32_t *labels,
+                                   int N, int total, int K, float smoothing)
 {
     assert(N > 0 && K > 0 && total >= N);
     const float inv_n = 1.0f / (float)total;
+    const float off = smoothing / (float)K, on = 1.0f - smoothing + off;
     const int nth = (size_t)N * K >= XENT_PAR_MIN ? nt_num_threads() : 1;
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (int n = 0; n < N; n++) {
@@ -101,6 +110,6 @@ void nt_softmax_xent_backward_part(float *dlogits, const float *probs,
         const float *p = probs + (size_t)n * K;
         float *g = dlogits + (size_t)n * K;
         for (int k = 0; k < K; k++)
-            g[k] += (p[k] - (k == label ? 1.0f : 0.0f)) * inv_n;
+            g[k] += (p[k] - (k == label ? on : off)) * inv_n;
     }
 }

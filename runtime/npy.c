@@ -20,6 +20,13 @@
 #define NPY_MAX_HEADER 65536 /* numpy itself refuses over 10000 bytes */
 #define NPY_ALIGN 64
 #define NPY_GROWTH_DIGITS 21 /* numpy's spare room after the dict */
+#define NPY_DESCR_CAP 32
+
+/* The dtypes read, and their element sizes. */
+static const struct { const char *descr; int size; } npy_dtypes[] = {
+    {"|u1", 1}, {"|i1", 1}, {"<i2", 2}, {"<u2", 2}, {"<i4", 4}, {"<u4", 4},
+    {"<i8", 8}, {"<u8", 8}, {"<f4", 4},
+};
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
@@ -125,12 +132,11 @@ static int py_shape(pyparser *q, int64_t *shape, int *ndim)
 }
 
 static int parse_npy_header(const char *text, size_t len, const char *path,
-                            int64_t *shape, int *ndim, nt_error *err)
+                            int64_t *shape, int *ndim, char *descr, nt_error *err)
 {
     enum { DESCR = 1, FORTRAN = 2, SHAPE = 4 };
     pyparser q = {text, text + len, path, err};
     int seen = 0, fortran = 0;
-    char descr[32];
     const char *nul = memchr(text, 0, len);
     if (nul) /* NumPy writes printable text; a NUL would cut strings short */
         return nt_fail(err, "%s: malformed .npy header: a NUL byte at offset %zu", path,
@@ -155,8 +161,8 @@ static int parse_npy_header(const char *text, size_t len, const char *path,
             py_ws(&q);
             if (q.p < q.end && *q.p != '\'' && *q.p != '"')
                 return nt_fail(err, "%s: the array has a structured dtype, "
-                               "expected '<f4' (float32)", path);
-            if (py_string(&q, descr, sizeof descr) != 0)
+                               "expected a plain number type", path);
+            if (py_string(&q, descr, NPY_DESCR_CAP) != 0)
                 return -1;
         } else if (which == FORTRAN) {
             if (py_word(&q, "True"))
@@ -179,9 +185,6 @@ static int parse_npy_header(const char *text, size_t len, const char *path,
         return py_fail(&q, !(seen & DESCR)     ? "no 'descr'"
                            : !(seen & FORTRAN) ? "no 'fortran_order'"
                                                : "no 'shape'");
-    if (strcmp(descr, "<f4") != 0)
-        return nt_fail(err, "%s: the array has dtype '%s', expected '<f4' "
-                       "(little-endian float32)", path, descr);
     if (fortran)
         return nt_fail(err, "%s: the array is in Fortran order, expected C "
                        "order", path);
@@ -193,8 +196,10 @@ static int parse_npy_header(const char *text, size_t len, const char *path,
 
 /* ---- reading ------------------------------------------------------------- */
 
-static int read_npy(FILE *f, const char *path, float **data, int64_t *shape,
-                    int *ndim, nt_error *err)
+/* Reads the whole file into a (raw little-endian data); `want` (or NULL for
+ * any dtype of npy_dtypes) is the one dtype accepted. */
+static int read_npy(FILE *f, const char *path, nt_npy_array *a, const char *want,
+                    nt_error *err)
 {
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0)
@@ -227,25 +232,39 @@ static int read_npy(FILE *f, const char *path, float **data, int64_t *shape,
     char *text = malloc((size_t)hlen + 1);
     if (!text)
         return nt_fail(err, "%s: out of memory", path);
+    char descr[NPY_DESCR_CAP];
     int rc = fread(text, 1, (size_t)hlen, f) != hlen
                  ? nt_fail(err, "%s: read error in the header", path)
-                 : parse_npy_header(text, (size_t)hlen, path, shape, ndim,
-                                    err);
+                 : parse_npy_header(text, (size_t)hlen, path, a->shape, &a->ndim,
+                                    descr, err);
     free(text);
     if (rc != 0)
         return -1;
+    a->elem = 0;
+    for (size_t k = 0; k < sizeof npy_dtypes / sizeof *npy_dtypes; k++)
+        if (strcmp(descr, npy_dtypes[k].descr) == 0 && (!want || strcmp(want, descr) == 0)) {
+            a->elem = npy_dtypes[k].size;
+            memcpy(a->dtype, npy_dtypes[k].descr, 4);
+        }
+    if (!a->elem && want)
+        return nt_fail(err, "%s: the array has dtype '%s', expected '%s'%s", path, descr,
+                       want, strcmp(want, "<f4") == 0 ? " (little-endian float32)" : "");
+    if (!a->elem)
+        return nt_fail(err, "%s: the array has dtype '%s', expected uint8, float32 or "
+                       "a little-endian integer type", path, descr);
 
+    const uint64_t elem = (uint64_t)a->elem;
     uint64_t count = 1, data_size = size - prefix - hlen;
-    for (int d = 0; d < *ndim; d++) {
-        uint64_t dim = (uint64_t)shape[d];
-        if (dim != 0 && count > UINT64_MAX / 4 / dim)
+    for (int d = 0; d < a->ndim; d++) {
+        uint64_t dim = (uint64_t)a->shape[d];
+        if (dim != 0 && count > UINT64_MAX / 8 / dim)
             return nt_fail(err, "%s: the element count overflows", path);
         count *= dim;
     }
-    if (4 * count != data_size)
-        return nt_fail(err, "%s: the shape needs %llu data bytes, the file "
-                       "holds %llu", path, (unsigned long long)(4 * count),
-                       (unsigned long long)data_size);
+    if (elem * count != data_size)
+        return nt_fail(err, "%s: %s: the shape needs %llu data bytes, the file "
+                       "holds %llu", path, elem * count > data_size ? "truncated" : "too long",
+                       (unsigned long long)(elem * count), (unsigned long long)data_size);
     unsigned char *raw = malloc(data_size ? (size_t)data_size : 1);
     if (!raw)
         return nt_fail(err, "%s: out of memory", path);
@@ -253,31 +272,65 @@ static int read_npy(FILE *f, const char *path, float **data, int64_t *shape,
         free(raw);
         return nt_fail(err, "%s: read error in the data", path);
     }
+    a->data = raw;
+    a->count = (size_t)count;
+    return 0;
+}
+
+static int read_npy_path(const char *path, nt_npy_array *a, const char *want,
+                         nt_error *err)
+{
+    memset(a, 0, sizeof *a);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nt_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    int rc = read_npy(f, path, a, want, err);
+    fclose(f);
+    if (rc != 0) {
+        free(a->data);
+        memset(a, 0, sizeof *a);
+    }
+    return rc;
+}
+
+int nt_npy_read(const char *path, nt_npy_array *a, nt_error *err)
+{
+    return read_npy_path(path, a, NULL, err);
+}
+
+int64_t nt_npy_int(const nt_npy_array *a, size_t i)
+{
+    const unsigned char *p = (const unsigned char *)a->data + i * (size_t)a->elem;
+    uint64_t u = 0;
+    for (int b = a->elem - 1; b >= 0; b--)
+        u = u << 8 | p[b];
+    const int is_signed = a->dtype[1] == 'i';
+    if (is_signed && a->elem < 8 && (u >> (8 * a->elem - 1)) & 1)
+        u |= ~(uint64_t)0 << (8 * a->elem);
+    return is_signed ? (int64_t)u : (u > INT64_MAX ? INT64_MAX : (int64_t)u);
+}
+
+int nt_npy_read_f32(const char *path, float **data, int64_t *shape, int *ndim,
+                    nt_error *err)
+{
+    nt_npy_array a;
+    *data = NULL;
+    *ndim = 0;
+    if (read_npy_path(path, &a, "<f4", err) != 0)
+        return -1;
     /* Convert in place: element i's bytes are exactly where float i goes. */
+    unsigned char *raw = a.data;
     float *x = (float *)(void *)raw;
-    for (uint64_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < a.count; i++) {
         const unsigned char *p = raw + 4 * i;
         uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
                         (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
         memcpy(&x[i], &bits, 4);
     }
     *data = x;
+    *ndim = a.ndim;
+    memcpy(shape, a.shape, (size_t)a.ndim * sizeof *shape);
     return 0;
-}
-
-int nt_npy_read_f32(const char *path, float **data, int64_t *shape, int *ndim,
-                    nt_error *err)
-{
-    *data = NULL;
-    *ndim = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nt_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    int rc = read_npy(f, path, data, shape, ndim, err);
-    fclose(f);
-    if (rc != 0)
-        *ndim = 0;
-    return rc;
 }
 
 /* ---- writing ------------------------------------------------------------- */

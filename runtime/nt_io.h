@@ -71,6 +71,23 @@ int nt_st_write(const char *path, const nt_st_entry *tensors, int ntensors,
  * message saying what was found. *data is malloc'ed. */
 int nt_npy_read_f32(const char *path, float **data, int64_t *shape, int *ndim,
                     nt_error *err);
+/* Any array of uint8 ('|u1'), float32 ('<f4') or a little-endian integer
+ * type ('|i1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8'), C order, 0 to 8
+ * dims: the raw little-endian bytes. A file shorter or longer than its
+ * shape says is refused ("truncated" / "too long"). */
+typedef struct nt_npy_array {
+    char dtype[8];           /* as in the file: "|u1", "<f4", "<i8", ... */
+    int elem;                /* bytes per element */
+    int ndim;
+    int64_t shape[8];
+    size_t count;            /* elements */
+    void *data;              /* malloc'ed, count * elem bytes */
+} nt_npy_array;
+
+int nt_npy_read(const char *path, nt_npy_array *a, nt_error *err);
+/* Element i of an integer array (saturated to INT64_MAX for huge uint64). */
+int64_t nt_npy_int(const nt_npy_array *a, size_t i);
+
 /* Writes '<f4' C-order, format 1.0; atomic. */
 int nt_npy_write_f32(const char *path, const float *data, const int64_t *shape,
                      int ndim, nt_error *err);

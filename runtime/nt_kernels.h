@@ -187,6 +187,13 @@ void nt_batchnorm_backward(float *din,           /* [N, C, HW] or NULL */
                            const float *mean,    /* [C] saved by forward */
                            const float *invstd,  /* [C] saved by forward */
                            const nt_bn_dims *d);
+/* The same, writing din instead of accumulating into it (its old contents
+ * are never read; dgamma and dbeta still accumulate): for the first writer
+ * of din, which then needs no memset. */
+void nt_batchnorm_backward_overwrite(float *din, float *dgamma, float *dbeta,
+                                     const float *dout, const float *in,
+                                     const float *gamma, const float *mean,
+                                     const float *invstd, const nt_bn_dims *d);
 
 /* Synchronised batch norm (PyTorch's SyncBatchNorm), for data-parallel
  * training where each process holds part of the batch: reduce(sums, n) adds
@@ -204,13 +211,19 @@ int nt_batchnorm_set_reduce(nt_bn_reduce_fn reduce, int max_channels);
 /* ---- activations ----------------------------------------------------------- */
 
 /* n = number of elements. Backward takes the forward's output. In-place
- * forward (out == in) is allowed. */
+ * forward (out == in) is allowed. The _overwrite backwards write din
+ * instead of accumulating (its old contents are never read): the compiler
+ * uses them for the first writer of a gradient buffer, which then needs no
+ * memset. */
 void nt_relu_forward(float *out, const float *in, size_t n);
 void nt_relu_backward(float *din, const float *dout, const float *out, size_t n);
+void nt_relu_backward_overwrite(float *din, const float *dout, const float *out, size_t n);
 void nt_sigmoid_forward(float *out, const float *in, size_t n);
 void nt_sigmoid_backward(float *din, const float *dout, const float *out, size_t n);
+void nt_sigmoid_backward_overwrite(float *din, const float *dout, const float *out, size_t n);
 void nt_tanh_forward(float *out, const float *in, size_t n);
 void nt_tanh_backward(float *din, const float *dout, const float *out, size_t n);
+void nt_tanh_backward_overwrite(float *din, const float *dout, const float *out, size_t n);
 
 /* ---- dropout --------------------------------------------------------------- */
 
@@ -242,38 +255,57 @@ void nt_add_backward(float *da, float *db, const float *dout, size_t n);
 /* ---- loss ------------------------------------------------------------------ */
 
 /* Softmax cross-entropy averaged over the batch (PyTorch's
- * CrossEntropyLoss(reduction='mean')), numerically stable (log-sum-exp with
- * the row max subtracted). Saves the softmax probabilities for backward and
- * counts correct predictions (argmax of the logits, first maximum on ties).
- * Returns the mean loss. */
+ * CrossEntropyLoss(reduction='mean', label_smoothing=smoothing)), numerically
+ * stable (log-sum-exp with the row max subtracted). With smoothing s the
+ * target is (1 - s) * onehot + s / K. Saves the softmax probabilities for
+ * backward and counts correct predictions (argmax of the logits, first
+ * maximum on ties). Returns the mean loss. */
 float nt_softmax_xent_forward(float *probs,          /* [N, K] saved */
                               int *ncorrect,         /* out, may be NULL */
                               const float *logits,   /* [N, K] */
                               const int32_t *labels, /* [N], 0 <= label < K */
-                              int N, int K);
-/* dlogits += (probs - onehot(labels)) / N. */
+                              int N, int K, float smoothing);
+/* dlogits += (probs - ((1 - s) * onehot(labels) + s / K)) / N. */
 void nt_softmax_xent_backward(float *dlogits, const float *probs,
-                              const int32_t *labels, int N, int K);
+                              const int32_t *labels, int N, int K, float smoothing);
 /* The same for N rows of a batch of `total` examples spread over processes:
- * the gradient of the mean loss over all of them, (probs - onehot) / total. */
-void nt_softmax_xent_backward_part(float *dlogits, const float *probs,
-                                   const int32_t *labels, int N, int total, int K);
+ * the gradient of the mean loss over all of them. */
+void nt_softmax_xent_backward_part(float *dlogits, const float *probs, const int32_t *labels,
+                                   int N, int total, int K, float smoothing);
 
 /* ---- optimiser ------------------------------------------------------------- */
 
-/* torch.optim.SGD exactly (dampening 0, no Nesterov):
+/* torch.optim.SGD exactly (dampening 0):
  *   g = grad + weight_decay * param
- *   if momentum != 0: buf = first_step ? g : momentum * buf + g;  g = buf
+ *   if momentum != 0: buf = first_step ? g : momentum * buf + g
+ *                     g = nesterov ? g + momentum * buf : buf
  *   param -= lr * g
  * momentum_buf may be NULL when momentum == 0. */
 typedef struct nt_sgd_config {
     float lr;
     float momentum;
     float weight_decay;
+    int nesterov;
 } nt_sgd_config;
 
 void nt_sgd_step(float *param, const float *grad, float *momentum_buf, size_t n,
                  const nt_sgd_config *c, int first_step);
+
+/* torch.optim.Adam (decoupled = 0) and AdamW (decoupled = 1), single-tensor
+ * path, amsgrad off, operation for operation; step is the 1-based count of
+ * this update:
+ *   AdamW: param *= 1 - lr * weight_decay;  Adam: g = grad + weight_decay * param
+ *   m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g * g
+ *   param += -(lr / (1 - beta1^step)) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps) */
+typedef struct nt_adam_config {
+    float lr, weight_decay;
+    double beta1, beta2;
+    float eps;
+    int decoupled;
+} nt_adam_config;
+
+void nt_adam_step(float *param, const float *grad, float *m, float *v, size_t n,
+                  const nt_adam_config *c, uint64_t step);
 
 /* ---- initialisers ---------------------------------------------------------- */
 

@@ -16,12 +16,17 @@
  * holds `k` floats per example sits at offset `o` (floats, per example); for a
  * batch capacity B it occupies act[o*B, (o+k)*B). Offsets are multiples of 16
  * so every buffer is 64-byte aligned.
+ *
+ * A second, forward-only plan (infer_*) serves eval mode: an inference model
+ * (nt_model_alloc_inference) holds parameters, that arena, the batch-norm
+ * state and scratch; no gradients, momentum or saved activations.
  */
 #ifndef NT_TRAINER_H
 #define NT_TRAINER_H
 
 #include "nt_base.h"
 #include "nt_kernels.h"
+#include "nt_profile.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,26 +61,43 @@ typedef struct nt_train_defaults {
     int epochs;            /* -1: not given (10) */
     int batch_size;        /* 0: not given (256) */
     int resize;            /* 0: not given (images are used at their size) */
+    const char *settings;  /* the other settings of train(...) (recipe.def), as
+                              "name=value ..."; NULL or "" if none */
 } nt_train_defaults;
 
 typedef struct nt_model nt_model;
 
-/* One primitive layer of the net, in execution order (the input and
- * flatten views left out): where its output lives, for the diagnosis of a
- * diverging run. */
+/* One layer of the net: every IR node in execution order, index 0 the
+ * input (a view such as flatten points at its input's storage). For
+ * --profile (names, block calls, FLOPs) and for the diagnosis of a
+ * diverging run (where each output lives). */
 typedef struct nt_layer_desc {
-    const char *path;      /* "inception1.branch2.conv1" */
-    const char *op;        /* "conv2d" */
-    int line;              /* of its call in the .net file */
-    size_t out_offset;     /* per-example offset into the activation arena */
-    size_t out_floats;     /* per example */
+    const char *path;          /* "inception1.branch2.conv1" */
+    const char *op;            /* "conv2d" */
+    int line;                  /* of its call in the .net file (0: the input) */
+    int group;                 /* innermost block call (index into groups), -1 */
+    size_t out_offset;         /* per-example offset into the activation arena */
+    size_t out_floats;         /* per example */
+    double flops_forward;      /* per example, multiply-add = 2 */
+    double flops_backward;     /* per example: conv and linear 2x forward (1x
+                                  when their input needs no gradient), other
+                                  layers 1x forward (0 without a gradient) */
 } nt_layer_desc;
+
+/* One block call, as `netc shapes` heads its layers. */
+typedef struct nt_group_desc {
+    const char *name;          /* "inception1" */
+    const char *label;         /* "inception(192, 64, (96, 128), (16, 32), 32, 1)" */
+    int parent;                /* enclosing group, -1 */
+} nt_group_desc;
 
 typedef struct nt_net_desc {
     const char *name;           /* the net's name */
     const char *source;         /* the .net file */
     const char *netc_version;
     uint64_t hash;              /* of the expanded network (checkpoint metadata) */
+    uint64_t arch_hash;         /* the same without heights and widths: one
+                                   network at another input size (0: unknown) */
     int in_c, in_h, in_w;       /* per-example input; a flat input of F has in_c = F, in_h = in_w = 1 */
     int classes;                /* logits per example */
 
@@ -88,12 +110,16 @@ typedef struct nt_net_desc {
     size_t logits_offset;
     size_t dlogits_offset;
     size_t state_floats;        /* batch-independent saved state (batch-norm statistics) */
+    size_t infer_floats;        /* the inference plan's arena, floats per example */
+    size_t infer_input_offset;  /* its per-example offsets */
+    size_t infer_logits_offset;
 
     /* Floats of kernel scratch for nthreads threads (independent of the batch). */
     size_t (*scratch_floats)(int nthreads);
     /* Computes m->logits from m->input for n <= m->batch_max examples;
      * train != 0: batch statistics, dropout (unless disabled), keeps what
-     * backward needs. */
+     * backward needs. An inference model (m->inference) takes train = 0
+     * only. */
     void (*forward)(nt_model *m, int n, int train);
     /* After a training-mode forward of the same n: accumulates parameter
      * gradients into m->grads from m->dlogits (the caller zeroes m->grads). */
@@ -103,14 +129,17 @@ typedef struct nt_net_desc {
      * ending in '\n'), NULL-terminated. (One string per line keeps every
      * literal under the 4095 characters ISO C promises.) */
     const char *const *layer_table;
-    nt_train_defaults defaults;
-
-    /* Added by netc 0.1.0's hardening (a desc without them, zero, still
-     * works): the layers for divergence reports, and the names of the net's
-     * parameters (NULL-terminated), so that hints such as "rebuild with
-     * -D size=N" are given only when the net has such a parameter. */
+    /* Every layer (IR node, 0 the input) and block call: names, block
+     * calls, FLOPs and outputs, for --profile and divergence reports. */
     const nt_layer_desc *layers;
     int nlayers;
+    const nt_group_desc *groups;
+    int ngroups;
+    nt_train_defaults defaults;
+
+    /* The names of the net's parameters (NULL-terminated; NULL: unknown),
+     * so that hints such as "rebuild with -D size=N" are given only when
+     * the net has such a parameter. */
     const char *const *net_params;
 } nt_net_desc;
 
@@ -127,7 +156,10 @@ int nt_net_has_param(const nt_net_desc *net, const char *name);
 struct nt_model {
     const nt_net_desc *net;
     int batch_max;              /* capacity of the activation arena, examples */
-    float *params, *grads, *momentum;  /* param_floats each */
+    float *params, *grads, *momentum;  /* param_floats each; momentum is
+                                          SGD's buffer or Adam's m */
+    float *moment2;             /* Adam's v (param_floats), NULL until
+                                   nt_model_alloc_moment2 */
     float *act;                 /* act_floats * batch_max */
     float *state;               /* state_floats */
     float *scratch;             /* scratch_floats(threads) */
@@ -137,6 +169,9 @@ struct nt_model {
     uint64_t seed;              /* run seed: dropout keys derive from it */
     uint64_t step;              /* optimiser steps taken so far */
     int dropout_enabled;        /* 0: dropout is the identity in training too */
+    int inference;              /* act holds the inference plan; grads, momentum
+                                   and dlogits are NULL (eval-mode forward only) */
+    struct nt_profile *prof;    /* per-layer timing (profile.h), NULL: off */
 };
 
 /* The dropout key of dropout layer `layer` (0, 1, ... in network order) for
@@ -159,6 +194,19 @@ int nt_model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
                    nt_error *err);
 void nt_model_free(nt_model *m);
 
+/* The same for eval-mode forwards only: params, the inference plan's arena
+ * for batch_max examples (not zeroed: a forward writes each buffer before
+ * reading it), state and scratch (grads, momentum and dlogits stay NULL;
+ * m->inference = 1). nt_model_init and nt_checkpoint_load
+ * without momentum work on it; nt_model_train_step does not. */
+int nt_model_alloc_inference(nt_model *m, const nt_net_desc *net,
+                             int batch_max, nt_error *err);
+
+/* The batch capacity of an inference model for batches of up to `want`
+ * examples: fewer if their activations would pass NT_INFER_ACT_BYTES. */
+#define NT_INFER_ACT_BYTES ((size_t)128 << 20)
+int nt_inference_batch(const nt_net_desc *net, int want);
+
 /* Initialises every tensor in network order from an nt_rng seeded with seed
  * (NT_INIT_XAVIER, NT_INIT_BIAS, NT_INIT_ONES, NT_INIT_ZEROS); zeroes grads,
  * momentum and state; sets m->seed = seed and m->step = 0. */
@@ -179,19 +227,46 @@ int nt_model_arenas(const nt_model *m, nt_arena *out, int max);
 /* Number of trainable parameters. */
 size_t nt_model_trainable_floats(const nt_net_desc *net);
 
-/* One SGD step on the n examples in m->input with the given labels: zeroes
- * the gradients, runs forward (training mode), the loss, backward, and
- * nt_sgd_step on every trainable tensor (first_step when m->step == 0), then
- * increments m->step. probs is [n, classes] of caller memory. *ncorrect (may
- * be NULL) counts the correct predictions of the forward pass. Returns the
- * mean loss of the batch (before the step). Allocates nothing.
+/* What one optimizer step does (optim.c): the optimizer and its settings
+ * at the current lr, label smoothing of the loss and gradient clipping. */
+typedef struct nt_optim_config {
+    int optimizer;               /* NT_OPTIM_SGD, NT_OPTIM_ADAM, NT_OPTIM_ADAMW (nt_recipe.h) */
+    float lr, momentum, weight_decay;
+    int nesterov;
+    double beta1, beta2;
+    float eps;
+    float label_smoothing;
+    float clip_grad_norm;        /* 0: no clipping */
+} nt_optim_config;
+
+/* Plain SGD with lr, momentum and weight decay (the other fields off). */
+nt_optim_config nt_optim_sgd(float lr, float momentum, float weight_decay);
+
+/* Allocates m->moment2 (zeroed) if it is not yet; Adam and AdamW need it. */
+int nt_model_alloc_moment2(nt_model *m, nt_error *err);
+
+/* torch.nn.utils.clip_grad_norm_(params, max_norm) over m's trainable
+ * gradients: the total 2-norm, and if it exceeds max_norm every gradient is
+ * scaled by max_norm / (norm + 1e-6). Returns the norm before clipping. */
+float nt_clip_grad_norm(nt_model *m, float max_norm);
+
+/* One optimizer step on every trainable tensor from m->grads (clipping
+ * first), counted as step m->step + 1; does not change m->step. */
+void nt_optim_step(nt_model *m, const nt_optim_config *c);
+
+/* One training step on the n examples in m->input with the given labels:
+ * zeroes the gradients, runs forward (training mode), the loss, backward,
+ * and nt_optim_step, then increments m->step. probs is [n, classes] of
+ * caller memory. *ncorrect (may be NULL) counts the correct predictions of
+ * the forward pass. Returns the mean loss of the batch (before the step).
+ * Allocates nothing (Adam needs nt_model_alloc_moment2 first).
  * In a data-parallel run (nt_dist.h) every process calls it on its share of
  * the batch; the loss, the correct count and the gradients are then the
  * whole batch's (reduced over the processes) and every process takes the
  * same step. */
 float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
                           float *probs, int *ncorrect,
-                          const nt_sgd_config *c);
+                          const nt_optim_config *c);
 
 /* Eval-mode forward of the n examples in m->input; returns how many of them
  * the argmax of the logits (first maximum on ties) gets right. */
@@ -206,19 +281,25 @@ int nt_model_eval_batch(nt_model *m, int n, const int32_t *labels);
 
 #define NT_CHECKPOINT_FORMAT "netc-checkpoint-1"
 
-/* Writes m's tensors (and its momentum buffers if with_momentum) to path,
+/* Which optimizer state a checkpoint holds besides the weights:
+ * NT_STATE_MOMENTUM "momentum.NAME" (SGD with momentum), NT_STATE_ADAM
+ * "adam.m.NAME" and "adam.v.NAME" (Adam, AdamW; the step is the metadata's
+ * step). */
+enum { NT_STATE_NONE, NT_STATE_MOMENTUM, NT_STATE_ADAM };
+
+/* Writes m's tensors (and its optimizer state of kind `state`) to path,
  * atomically, recording epoch, m->step, m->seed and, unless NULL, a
  * description of the training settings ("lr 0.05 momentum 0 ...", metadata
  * "training") so that a resumed run can tell whether it continues the same
  * run. */
 int nt_checkpoint_save(const nt_model *m, const char *path, int epoch,
-                       int with_momentum, const char *training,
+                       int state, const char *training,
                        nt_error *err);
 
 /* The same, with the run's training curves as metadata "history" (the
  * text of nt_history_format; NULL: none), for --resume --plot. */
 int nt_checkpoint_save_history(const nt_model *m, const char *path, int epoch,
-                               int with_momentum, const char *training,
+                               int state, const char *training,
                                const char *history, nt_error *err);
 
 /* What a checkpoint's __metadata__ says (a file written by other tools may
@@ -228,22 +309,25 @@ typedef struct nt_checkpoint_info {
     int has_epoch, has_step, has_seed;
     int epoch;
     uint64_t step, seed;
-    char training[160];      /* the "training" metadata, "" if absent */
+    char training[1200];     /* the "training" metadata, "" if absent */
+    char note[400];          /* accepted with a remark (another input size), or "" */
     char *history;           /* the "history" metadata (malloc'ed: the caller
                                 frees it), NULL if absent */
 } nt_checkpoint_info;
 
-/* Reads path into m->params (and m->momentum if with_momentum), or refuses it
+/* Reads path into m->params (and the optimizer state of kind `state`: into
+ * m->momentum, and m->moment2, which it allocates, for Adam), or refuses it
  * with a message naming the first mismatch with m->net: a tensor the file
  * lacks, a tensor the net lacks, a shape or a dtype other than F32, a
  * different netc_hash or format in the metadata, a metadata number that does
- * not parse. Tensors named "momentum.*" are ignored unless with_momentum, in
- * which case one per trainable tensor is required; "*.num_batches_tracked"
- * (PyTorch's batch-norm counter) is ignored. Values are checked too: a NaN
- * or infinity in any tensor, or a negative running_var, is refused, naming
- * the tensor and the element. m is changed only on success.
+ * not parse. Optimizer-state tensors ("momentum.*", "adam.m.*", "adam.v.*")
+ * are ignored unless of kind `state`, in which case one per trainable tensor
+ * is required; "*.num_batches_tracked" (PyTorch's batch-norm counter) is
+ * ignored. Values are checked too: a NaN or infinity in any tensor, or a
+ * negative running_var, is refused, naming the tensor and the element. m is
+ * changed only on success.
  * info may be NULL. */
-int nt_checkpoint_load(nt_model *m, const char *path, int with_momentum,
+int nt_checkpoint_load(nt_model *m, const char *path, int state,
                        nt_checkpoint_info *info, nt_error *err);
 
 #ifdef __cplusplus

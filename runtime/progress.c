@@ -6,6 +6,7 @@
 #include "progress.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -170,9 +171,10 @@ int nt_curves_alloc(nt_curves *c, int epochs, int batches, nt_error *err)
     c->x = calloc(n, sizeof *c->x);
     c->loss = calloc(n, sizeof *c->loss);
     c->acc = calloc(n, sizeof *c->acc);
+    c->lr = calloc(n, sizeof *c->lr);
     c->test_x = calloc(nt, sizeof *c->test_x);
     c->test_acc = calloc(nt, sizeof *c->test_acc);
-    if (!c->x || !c->loss || !c->acc || !c->test_x || !c->test_acc) {
+    if (!c->x || !c->loss || !c->acc || !c->lr || !c->test_x || !c->test_acc) {
         nt_curves_free(c);
         return nt_fail(err, "out of memory for the training curves");
     }
@@ -184,6 +186,7 @@ void nt_curves_free(nt_curves *c)
     free(c->x);
     free(c->loss);
     free(c->acc);
+    free(c->lr);
     free(c->test_x);
     free(c->test_acc);
     memset(c, 0, sizeof *c);
@@ -197,6 +200,12 @@ void nt_curves_add_train(nt_curves *c, double x, double loss, double acc)
     c->loss[c->n] = loss;
     c->acc[c->n] = acc;
     c->n++;
+}
+
+void nt_curves_add_lr(nt_curves *c, double lr)
+{
+    if (c->n > 0)
+        c->lr[c->n - 1] = lr;
 }
 
 void nt_curves_add_test(nt_curves *c, double x, double acc)
@@ -213,12 +222,26 @@ int nt_curves_plot(const nt_curves *c, const char *path, const char *title,
 {
     /* d2l's Animator: fmts ('-', 'm--', 'g-.'): matplotlib's first cycle
      * colour, then its 'm' (0.75, 0, 0.75) and 'g' (0, 0.5, 0). */
-    const nt_curve curves[3] = {
+    double max = 0;
+    int changes = 0;
+    for (int i = 0; i < c->n; i++) {
+        max = c->lr[i] > max ? c->lr[i] : max;
+        changes |= c->lr[i] != c->lr[0];
+    }
+    double *rel = changes ? malloc((size_t)c->n * sizeof *rel) : NULL;
+    char label[64];
+    snprintf(label, sizeof label, "lr / %g", max);
+    for (int i = 0; rel && i < c->n; i++)
+        rel[i] = c->lr[i] / max;
+    const nt_curve curves[4] = {
         {"train loss", c->x, c->loss, c->n, "#1f77b4", 0},
         {"train acc", c->x, c->acc, c->n, "#bf00bf", 1},
         {"test acc", c->test_x, c->test_acc, c->ntest, "#008000", 2},
+        {label, c->x, rel, c->n, "#7f7f7f", 1},
     };
-    return nt_plot_svg(path, title, "epoch", 1.0,
-                       c->epochs > 1 ? (double)c->epochs : 1.0, NAN, NAN,
-                       curves, 3, err);
+    int rc = nt_plot_svg(path, title, "epoch", 1.0,
+                         c->epochs > 1 ? (double)c->epochs : 1.0, NAN, NAN,
+                         curves, rel ? 4 : 3, err);
+    free(rel);
+    return rc;
 }

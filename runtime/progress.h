@@ -82,6 +82,7 @@ int nt_curve_point_due(int i, int n);
 
 typedef struct nt_curves {
     double *x, *loss, *acc;     /* the train points */
+    double *lr;                 /* the lr at each train point (nt_curves_add_lr) */
     int n, cap;
     double *test_x, *test_acc;  /* one point per epoch */
     int ntest, test_cap;
@@ -95,7 +96,11 @@ void nt_curves_free(nt_curves *c);
  * given to nt_curves_alloc). */
 void nt_curves_add_train(nt_curves *c, double x, double loss, double acc);
 void nt_curves_add_test(nt_curves *c, double x, double acc);
-/* Draws the three curves with d2l's formats ('-', 'm--', 'g-.'). */
+/* The learning rate at the last train point. */
+void nt_curves_add_lr(nt_curves *c, double lr);
+/* Draws the three curves with d2l's formats ('-', 'm--', 'g-.'), and when
+ * the learning rate changed during the run a fourth, "lr / MAX" (grey,
+ * dotted: the lr divided by its largest value, so it fits the axis). */
 int nt_curves_plot(const nt_curves *c, const char *path, const char *title,
                    nt_error *err);
 

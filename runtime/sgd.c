@@ -1,6 +1,6 @@
 /* sgd.c - one step of stochastic gradient descent with optional momentum and
- * weight decay, operation for operation as torch.optim.SGD (dampening 0, no
- * Nesterov, no maximise). Learning-rate schedules are the trainer's job: it
+ * weight decay, operation for operation as torch.optim.SGD (dampening 0,
+ * Nesterov or not, no maximise). Learning-rate schedules are the trainer's job: it
  * passes the current lr in the config. */
 #include "nt_kernels.h"
 
@@ -27,7 +27,8 @@ void nt_sgd_step(float *param, const float *grad, float *momentum_buf, size_t n,
              * buf.mul_(momentum).add_(d_p) */
             float b = first_step ? g : momentum_buf[i] * mom + g;
             momentum_buf[i] = b;
-            g = b;
+            /* nesterov: d_p = d_p.add(buf, alpha=momentum) */
+            g = c->nesterov ? g + mom * b : b;
         }
         /* param.add_(d_p, alpha=-lr) */
         param[i] = param[i] + -lr * g;

@@ -13,6 +13,7 @@
 #include "nt_data.h"
 #include "nt_dist.h"
 #include "nt_io.h"
+#include "nt_recipe.h"
 #include "progress.h"
 #include "hardening.h"
 
@@ -43,11 +44,10 @@
 #define MAX_THREADS 1024
 #define MAX_COUNT 2000000000
 
-/* Below this many pixels per batch, converting is not worth a fork. */
-#define FEED_PAR_MIN ((size_t)1 << 16)
 
 /* Salt of the shuffling stream (dropout's is in model.c). */
 #define STREAM_SHUFFLE 0x73687566666c6500ULL /* "shuffle" */
+#define STREAM_AUGMENT 0x6175676d656e7400ULL /* "augment" */
 
 #define TRAIN_STEP_FORMAT "netc-train-step-1"
 
@@ -66,10 +66,13 @@ typedef struct options {
     uint64_t seed;
     int seed_given;
     int limit_train, limit_test;  /* 0: all */
-    int quiet, no_dropout, eval, shapes;
+    int quiet, no_dropout, eval, shapes, no_table;
     const char *save, *load, *resume, *log, *plot;
     const char *infer, *out, *train_step, *labels, *dump;
+    const char *layout;           /* --layout nchw|nhwc; NULL: from the channel count */
     int benchmark;                /* timed steps; 0: not benchmarking */
+    int profile;                  /* time every layer (nt_profile.h) */
+    nt_recipe recipe;             /* optimizer, schedule, data settings (recipe.def) */
 } options;
 
 static const char *prog_name(const nt_net_desc *net, int argc, char **argv)
@@ -92,6 +95,7 @@ static void set_defaults(options *o, const nt_net_desc *net)
     o->epochs = d->epochs >= 0 ? d->epochs : DEFAULT_EPOCHS;
     o->batch = d->batch_size > 0 ? d->batch_size : DEFAULT_BATCH;
     o->seed = DEFAULT_SEED;
+    nt_recipe_defaults(&o->recipe);
 }
 
 static int has_batchnorm(const nt_net_desc *net)
@@ -102,107 +106,21 @@ static int has_batchnorm(const nt_net_desc *net)
     return 0;
 }
 
-static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
-{
-    options d;
-    set_defaults(&d, net);
-    char shape[64];
-    snprintf(shape, sizeof shape, "%d, %d, %d", net->in_c, net->in_h,
-             net->in_w);
-    char resize[400];
-    if (net->in_h == 1 && net->in_w == 1)
-        snprintf(resize, sizeof resize,
-                 "  --resize N             not available: the input is flat "
-                 "(%d features)\n", net->in_c);
-    else if (nt_net_has_param(net, "size"))
-        snprintf(resize, sizeof resize,
-                 "  --resize N             confirm the input size N x N "
-                 "(default %d x %d,\n"
-                 "                         compiled in; rebuild with netc "
-                 "build -D size=N\n"
-                 "                         for another); images are resized "
-                 "per batch\n", net->in_h, net->in_w);
-    else
-        snprintf(resize, sizeof resize,
-                 "  --resize N             confirm the input size N x N "
-                 "(default %d x %d,\n"
-                 "                         compiled in from the .net file's "
-                 "input(...));\n"
-                 "                         images are resized per batch\n",
-                 net->in_h, net->in_w);
-    fprintf(f,
-        "usage: %s [options]\n"
-        "\n"
-        "Trains net %s (%s, netc %s) on MNIST-format\n"
-        "images with minibatch SGD on softmax cross-entropy, as d2l's train_ch6\n"
-        "does: train loss and accuracy over each epoch, then the test accuracy\n"
-        "in eval mode.\n"
-        "\n"
-        "data:\n"
-        "  --data DIR             {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]\n"
-        "                         (default %s)\n"
-        "  --limit-train N        use the first N training examples (default all)\n"
-        "  --limit-test N         use the first N test examples (default all)\n"
-        "%s"
-        "training:\n"
-        "  --epochs N             epochs to train (default %d; 0 with --save\n"
-        "                         writes the initial weights)\n"
-        "  --lr X                 learning rate (default %g)\n"
-        "  --batch-size N         examples per batch (default %d)\n"
-        "  --momentum X           SGD momentum, 0 <= X < 1 (default %g)\n"
-        "  --weight-decay X       L2 penalty on every trainable tensor (default %g)\n"
-        "  --seed N               initialisation, shuffling, dropout (default %d)\n"
-        "  --threads N            threads (default all cores: %d)\n"
-        "  --no-dropout           dropout is the identity in training too\n"
-        "checkpoints (safetensors):\n"
-        "  --save PATH            write the weights after every epoch\n"
-        "  --load PATH            start from these weights\n"
-        "  --resume PATH          continue the run saved in PATH up to --epochs:\n"
-        "                         weights, momentum, epoch, step and seed come\n"
-        "                         from PATH (an explicit --seed must match); give\n"
-        "                         the other options as before\n"
-        "other modes:\n"
-        "  --eval                 print the test accuracy of the weights (--load\n"
-        "                         or the initial ones) and exit\n"
-        "  --infer IN.npy --out OUT.npy\n"
-        "                         eval-mode logits [N, %d] for float32 IN [N, %s]\n"
-        "  --train-step X.npy --labels Y.npy --dump OUT.safetensors\n"
-        "                         one training step on X [N, %s] (float32)\n"
-        "                         with labels Y [N] (float32 class numbers); writes\n"
-        "                         logits, loss, grad.NAME and NAME (after the step)\n"
-        "                         X [S, N, %s] and Y [S, N] run S steps and\n"
-        "                         also write losses [S]\n"
-        "  --benchmark N          time N training steps (after 2 warm-up steps)\n"
-        "                         on the training data; print images/sec\n"
-        "  --shapes               print the layer table and exit\n"
-        "output:\n"
-        "  --log FILE             one JSON object per epoch (appended with --resume)\n"
-        "  --plot FILE.svg        training curves, redrawn after every epoch\n"
-        "  --quiet                print only errors and the result of --eval\n"
-        "  -h, --help             show this help\n"
-        "  --version              show the netc version\n"
-        "\n"
-        "Options take their value as --name VALUE or --name=VALUE. Exit status: 0 on\n"
-        "success, 1 when a file or the data has a problem, 2 for a wrong command line.\n",
-        prog, net->name, net->source, net->netc_version, DEFAULT_DATA,
-        resize, d.epochs, d.lr, d.batch, d.momentum,
-        d.weight_decay, DEFAULT_SEED, omp_get_num_procs(), net->classes,
-        shape, shape, shape);
-}
-
 static int matches(const char *a, const char *name)
 {
     size_t n = strlen(name);
     return strncmp(a, name, n) == 0 && (a[n] == 0 || a[n] == '=');
 }
 
-/* Every option: its name, what its value is, and where it goes. */
+/* Every option: its name, what its value is, where it goes, and its help.
+ * The table drives both parsing and --help. */
 typedef enum opt_kind {
     OPT_FLAG,   /* no value: sets an int to 1 */
     OPT_PATH,   /* a non-empty string */
     OPT_INT,    /* an integer in [lo, hi] */
     OPT_REAL,   /* a finite number in [lo, hi], ends excluded as flagged */
-    OPT_SEED    /* an unsigned 64-bit integer */
+    OPT_SEED,   /* an unsigned 64-bit integer */
+    OPT_HELP,   /* -h, --help and --version: handled before the table */
 } opt_kind;
 
 typedef struct opt_def {
@@ -212,39 +130,191 @@ typedef struct opt_def {
     double lo, hi;
     int lo_open, hi_open;       /* OPT_REAL */
     const char *what;           /* OPT_REAL: "a positive number" */
+    const char *section;        /* non-NULL: --help starts this heading here */
+    const char *meta;           /* the value in --help: "N", "PATH" */
+    int show_default;           /* --help appends "(default ...)" */
+    const char *help;
 } opt_def;
 
 #define FIELD(f) offsetof(options, f)
+#define NOFIELD 0
 
 static const opt_def opt_table[] = {
-    {"--data", OPT_PATH, FIELD(data), 0, 0, 0, 0, NULL},
-    {"--limit-train", OPT_INT, FIELD(limit_train), 1, MAX_COUNT, 0, 0, NULL},
-    {"--limit-test", OPT_INT, FIELD(limit_test), 1, MAX_COUNT, 0, 0, NULL},
-    {"--resize", OPT_INT, FIELD(resize), 1, NT_IDX_MAX_SIDE, 0, 0, NULL},
-    {"--epochs", OPT_INT, FIELD(epochs), 0, MAX_EPOCHS, 0, 0, NULL},
-    {"--lr", OPT_REAL, FIELD(lr), 0, HUGE_VAL, 1, 0, "a positive number"},
-    {"--batch-size", OPT_INT, FIELD(batch), 1, MAX_BATCH, 0, 0, NULL},
-    {"--momentum", OPT_REAL, FIELD(momentum), 0, 1, 0, 1, "a number in [0, 1)"},
-    {"--weight-decay", OPT_REAL, FIELD(weight_decay), 0, HUGE_VAL, 0, 0,
-     "a number >= 0"},
-    {"--seed", OPT_SEED, FIELD(seed), 0, 0, 0, 0, NULL},
-    {"--threads", OPT_INT, FIELD(threads), 1, MAX_THREADS, 0, 0, NULL},
-    {"--no-dropout", OPT_FLAG, FIELD(no_dropout), 0, 0, 0, 0, NULL},
-    {"--save", OPT_PATH, FIELD(save), 0, 0, 0, 0, NULL},
-    {"--load", OPT_PATH, FIELD(load), 0, 0, 0, 0, NULL},
-    {"--resume", OPT_PATH, FIELD(resume), 0, 0, 0, 0, NULL},
-    {"--eval", OPT_FLAG, FIELD(eval), 0, 0, 0, 0, NULL},
-    {"--infer", OPT_PATH, FIELD(infer), 0, 0, 0, 0, NULL},
-    {"--out", OPT_PATH, FIELD(out), 0, 0, 0, 0, NULL},
-    {"--train-step", OPT_PATH, FIELD(train_step), 0, 0, 0, 0, NULL},
-    {"--labels", OPT_PATH, FIELD(labels), 0, 0, 0, 0, NULL},
-    {"--dump", OPT_PATH, FIELD(dump), 0, 0, 0, 0, NULL},
-    {"--shapes", OPT_FLAG, FIELD(shapes), 0, 0, 0, 0, NULL},
-    {"--log", OPT_PATH, FIELD(log), 0, 0, 0, 0, NULL},
-    {"--plot", OPT_PATH, FIELD(plot), 0, 0, 0, 0, NULL},
-    {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL},
-    {"--benchmark", OPT_INT, FIELD(benchmark), 1, 1000000, 0, 0, NULL},
+    {"--data", OPT_PATH, FIELD(data), 0, 0, 0, 0, NULL, "data", "DIR", 1,
+     "NumPy arrays {train,test}_{images,labels}.npy (images uint8 or float32, labels "
+     "integers) or MNIST-format IDX files {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]; "
+     "or four .npy paths TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS"},
+    {"--layout", OPT_PATH, FIELD(layout), 0, 0, 0, 0, NULL, NULL, "nchw|nhwc", 0,
+     "layout of 4-d .npy images (default: the one whose channel axis matches the net)"},
+    {"--limit-train", OPT_INT, FIELD(limit_train), 1, MAX_COUNT, 0, 0, NULL, NULL, "N", 0,
+     "use the first N training examples (default all)"},
+    {"--limit-test", OPT_INT, FIELD(limit_test), 1, MAX_COUNT, 0, 0, NULL, NULL, "N", 0,
+     "use the first N test examples (default all)"},
+    {"--resize", OPT_INT, FIELD(resize), 1, NT_IDX_MAX_SIDE, 0, 0, NULL, NULL, "N", 1,
+     "confirm the input size N x N (compiled in); images of another size are "
+     "resized per batch"},
+    {"--epochs", OPT_INT, FIELD(epochs), 0, MAX_EPOCHS, 0, 0, NULL, "training", "N", 1,
+     "epochs to train; 0 with --save writes the initial weights"},
+    {"--lr", OPT_REAL, FIELD(lr), 0, HUGE_VAL, 1, 0, "a positive number", NULL, "X", 1,
+     "learning rate"},
+    {"--batch-size", OPT_INT, FIELD(batch), 1, MAX_BATCH, 0, 0, NULL, NULL, "N", 1,
+     "examples per batch"},
+    {"--momentum", OPT_REAL, FIELD(momentum), 0, 1, 0, 1, "a number in [0, 1)", NULL, "X", 1,
+     "SGD momentum, 0 <= X < 1"},
+    {"--weight-decay", OPT_REAL, FIELD(weight_decay), 0, HUGE_VAL, 0, 0, "a number >= 0",
+     NULL, "X", 1, "L2 penalty on every trainable tensor"},
+    {"--seed", OPT_SEED, FIELD(seed), 0, 0, 0, 0, NULL, NULL, "N", 1,
+     "initialisation, shuffling, dropout"},
+    {"--threads", OPT_INT, FIELD(threads), 1, MAX_THREADS, 0, 0, NULL, NULL, "N", 1,
+     "threads"},
+    {"--no-dropout", OPT_FLAG, FIELD(no_dropout), 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "dropout is the identity in training too"},
+    {"--save", OPT_PATH, FIELD(save), 0, 0, 0, 0, NULL, "checkpoints (safetensors)", "PATH",
+     0, "write the weights after every epoch"},
+    {"--load", OPT_PATH, FIELD(load), 0, 0, 0, 0, NULL, NULL, "PATH", 0,
+     "start from these weights"},
+    {"--resume", OPT_PATH, FIELD(resume), 0, 0, 0, 0, NULL, NULL, "PATH", 0,
+     "continue the run saved in PATH up to --epochs: weights, optimizer state, epoch, "
+     "step and seed come from PATH (an explicit --seed must match); give the other "
+     "options as before"},
+    {"--eval", OPT_FLAG, FIELD(eval), 0, 0, 0, 0, NULL, "other modes", NULL, 0,
+     "print the test accuracy of the weights (--load or the initial ones) and exit"},
+    {"--infer", OPT_PATH, FIELD(infer), 0, 0, 0, 0, NULL, NULL, "IN.npy", 0,
+     "eval-mode logits [N, classes] of float32 IN [N,C,H,W]; needs --out"},
+    {"--out", OPT_PATH, FIELD(out), 0, 0, 0, 0, NULL, NULL, "OUT.npy", 0,
+     "where --infer writes the logits"},
+    {"--train-step", OPT_PATH, FIELD(train_step), 0, 0, 0, 0, NULL, NULL, "X.npy", 0,
+     "one training step on X [N,C,H,W] (float32) with --labels; --dump writes logits, "
+     "loss, grad.NAME and NAME (after the step); X [S,N,C,H,W] with labels [S,N] "
+     "runs S steps and also writes losses [S]"},
+    {"--labels", OPT_PATH, FIELD(labels), 0, 0, 0, 0, NULL, NULL, "Y.npy", 0,
+     "labels of --train-step: [N] float32 class numbers"},
+    {"--dump", OPT_PATH, FIELD(dump), 0, 0, 0, 0, NULL, NULL, "OUT.safetensors", 0,
+     "where --train-step writes its tensors"},
+    {"--benchmark", OPT_INT, FIELD(benchmark), 1, 1000000, 0, 0, NULL, NULL, "N", 0,
+     "time N training steps (after 2 warm-up steps) on the training data; print "
+     "images/sec"},
+    {"--profile", OPT_FLAG, FIELD(profile), 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "with --benchmark or training: each layer's forward and backward time, share and "
+     "GFLOP/s, and the data, loss and optimizer time (after the steps, or per epoch)"},
+    {"--shapes", OPT_FLAG, FIELD(shapes), 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "print the layer table and exit"},
+    {"--log", OPT_PATH, FIELD(log), 0, 0, 0, 0, NULL, "output", "FILE", 0,
+     "one JSON object per epoch (appended with --resume)"},
+    {"--plot", OPT_PATH, FIELD(plot), 0, 0, 0, 0, NULL, NULL, "FILE.svg", 0,
+     "training curves, redrawn after every epoch"},
+    {"--quiet", OPT_FLAG, FIELD(quiet), 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "print only errors, the final done: line and the result of --eval"},
+    {"--no-table", OPT_FLAG, FIELD(no_table), 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "leave the layer table out of the banner"},
+    {"-h, --help", OPT_HELP, NOFIELD, 0, 0, 0, 0, NULL, NULL, NULL, 0, "show this help"},
+    {"--version", OPT_HELP, NOFIELD, 0, 0, 0, 0, NULL, NULL, NULL, 0,
+     "show the netc version"},
 };
+
+#define NOPTS (sizeof opt_table / sizeof *opt_table)
+#define HELP_INDENT 25
+#define HELP_WIDTH 79
+
+/* The default of option d as --help shows it, from the defaults in o. */
+static void format_default(char *buf, size_t cap, const opt_def *d,
+                           const options *o, const nt_net_desc *net)
+{
+    const void *field = (const char *)o + d->field;
+    buf[0] = 0;
+    switch (d->kind) {
+    case OPT_PATH:
+        if (*(const char *const *)field)
+            snprintf(buf, cap, "%s", *(const char *const *)field);
+        break;
+    case OPT_INT:
+        if (d->field == FIELD(resize))
+            snprintf(buf, cap, "%d x %d", net->in_h, net->in_w);
+        else if (d->field == FIELD(threads))
+            snprintf(buf, cap, "all cores: %d", omp_get_num_procs());
+        else
+            snprintf(buf, cap, "%d", *(const int *)field);
+        break;
+    case OPT_REAL:
+        snprintf(buf, cap, "%g", *(const double *)field);
+        break;
+    case OPT_SEED:
+        snprintf(buf, cap, "%" PRIu64, *(const uint64_t *)field);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Writes text from column `col` wrapped at HELP_WIDTH, continuation lines
+ * indented to HELP_INDENT. */
+static void print_wrapped(FILE *f, int col, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (col > HELP_INDENT && col + 1 + (int)w > HELP_WIDTH) {
+            fprintf(f, "\n%*s", HELP_INDENT, "");
+            col = HELP_INDENT;
+        } else if (col > HELP_INDENT) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(p, 1, w, f);
+        col += (int)w;
+        p += w;
+    }
+    fputc('\n', f);
+}
+
+static void print_usage(FILE *f, const nt_net_desc *net, const char *prog)
+{
+    options d;
+    nt_error err;
+    set_defaults(&d, net);
+    if (nt_recipe_apply(&d.recipe, net->defaults.settings, &err) != 0)
+        nt_recipe_defaults(&d.recipe);
+    fprintf(f,
+        "usage: %s [options]\n"
+        "\n"
+        "Trains net %s (%s, netc %s) as d2l's train_ch6\n"
+        "does: minibatches on softmax cross-entropy, train loss and accuracy over\n"
+        "each epoch, then the test accuracy in eval mode. Input %dx%dx%d, %d classes.\n",
+        prog, net->name, net->source, net->netc_version, net->in_c, net->in_h,
+        net->in_w, net->classes);
+    for (size_t k = 0; k < NOPTS; k++) {
+        const opt_def *o = &opt_table[k];
+        if (o->section)
+            fprintf(f, "\n%s:\n", o->section);
+        char head[64], def[96], help[1024];
+        int col = snprintf(head, sizeof head, "  %s%s%s", o->name,
+                           o->meta ? " " : "", o->meta ? o->meta : "");
+        fputs(head, f);
+        if (col >= HELP_INDENT) {
+            fprintf(f, "\n%*s", HELP_INDENT, "");
+        } else {
+            fprintf(f, "%*s", HELP_INDENT - col, "");
+        }
+        format_default(def, sizeof def, o, &d, net);
+        /* a net with a parameter 'size' can be rebuilt at another size */
+        const char *more = o->field == FIELD(resize) && nt_net_has_param(net, "size")
+                               ? "; rebuild with netc build -D size=N for another"
+                               : "";
+        snprintf(help, sizeof help, "%s%s%s%s%s", o->help, more,
+                 o->show_default && def[0] ? " (default " : "",
+                 o->show_default && def[0] ? def : "",
+                 o->show_default && def[0] ? ")" : "");
+        print_wrapped(f, HELP_INDENT, help);
+    }
+    nt_recipe_print_help(f, &d.recipe, HELP_INDENT);
+    fprintf(f,
+        "\n"
+        "Options take their value as --name VALUE or --name=VALUE. Exit status: 0 on\n"
+        "success, 1 when a file or the data has a problem, 2 for a wrong command line,\n"
+        "3 when training diverged, 130 or 143 when stopped by SIGINT or SIGTERM.\n");
+}
 
 static int parse_int(const opt_def *d, const char *v, int *out, nt_error *err)
 {
@@ -353,6 +423,11 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                            which, o->eval ? "--eval" : o->infer ? "--infer"
                                   : o->benchmark ? "--benchmark" : "--train-step");
     }
+    if (o->profile && o->mode != MODE_TRAIN && o->mode != MODE_BENCHMARK)
+        return nt_fail(err, "--profile times training steps: use it with --benchmark N "
+                       "or when training");
+    if (o->layout && strcmp(o->layout, "nchw") != 0 && strcmp(o->layout, "nhwc") != 0)
+        return nt_fail(err, "--layout needs nchw or nhwc, got '%s'", o->layout);
     if (o->resize) {
         if (net->in_h == 1 && net->in_w == 1)
             return nt_fail(err, "--resize %d: net %s takes a flat input of %d "
@@ -375,6 +450,8 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
     if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch < nt_dist_size())
         return nt_fail(err, "--batch-size %d: fewer examples than the %d processes that "
                        "share every batch", o->batch, nt_dist_size());
+    if (nt_recipe_check(&o->recipe, net->in_c, net->in_h, net->in_w, o->momentum, err) != 0)
+        return -1;
     if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch == 1 &&
         has_batchnorm(net))
         return nt_fail(err, "--batch-size 1: batch norm cannot train on "
@@ -386,6 +463,8 @@ static int parse_options(options *o, const nt_net_desc *net, int argc,
                          char **argv, nt_error *err)
 {
     set_defaults(o, net);
+    if (nt_recipe_apply(&o->recipe, net->defaults.settings, err) != 0)
+        return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -397,12 +476,17 @@ static int parse_options(options *o, const nt_net_desc *net, int argc,
             return 0;
         }
         const opt_def *d = NULL;
-        for (size_t k = 0; !d && k < sizeof opt_table / sizeof *opt_table; k++)
-            if (matches(a, opt_table[k].name))
+        for (size_t k = 0; !d && k < NOPTS; k++)
+            if (opt_table[k].kind != OPT_HELP && matches(a, opt_table[k].name))
                 d = &opt_table[k];
         if (d) {
             if (parse_option(o, d, argc, argv, &i, err) != 0)
                 return -1;
+        } else if (strncmp(a, "--", 2) == 0 && nt_recipe_option(&o->recipe, argc, argv,
+                                                                &i, err) != 0) {
+            return -1;
+        } else if (strncmp(a, "--", 2) == 0) {
+            continue;
         } else if (a[0] == '-') {
             return nt_fail(err, "unknown option '%s'", a);
         } else {
@@ -466,81 +550,17 @@ static size_t input_floats(const nt_net_desc *net)
 
 /* ---- data ------------------------------------------------------------------- */
 
-/* Turns examples of a dataset into the float input of a batch. */
-typedef struct feeder {
-    int resize;       /* images are resized to in_h x in_w */
-    int in_h, in_w;
-    size_t in_size;   /* floats per example */
-    uint8_t *tmp;     /* [threads, in_h * in_w]: resized images */
-    int threads;
-} feeder;
-
-/* Examples idx[0..n) (or first..first+n when idx is NULL) into input and
- * labels, in parallel over the batch. */
-static void feed_batch(const feeder *f, float *input, int32_t *labels,
-                       const nt_dataset *ds, const int32_t *idx, int first,
-                       int n)
-{
-    const size_t hw = (size_t)ds->h * ds->w;
-    const size_t out_hw = (size_t)f->in_h * f->in_w;
-    const int nth = f->resize || (size_t)n * hw >= FEED_PAR_MIN ? f->threads
-                                                                : 1;
-#pragma omp parallel for num_threads(nth) schedule(static)
-    for (int i = 0; i < n; i++) {
-        const int k = idx ? idx[i] : first + i;
-        const uint8_t *src = ds->images + (size_t)k * hw;
-        float *dst = input + (size_t)i * f->in_size;
-        if (f->resize) {
-            uint8_t *t = f->tmp + (size_t)omp_get_thread_num() * out_hw;
-            nt_resize_bilinear_u8(t, f->in_h, f->in_w, src, ds->h, ds->w);
-            nt_u8_to_float(dst, t, out_hw);
-        } else {
-            nt_u8_to_float(dst, src, hw);
-        }
-        labels[i] = ds->labels[k];
-    }
-}
-
-/* How images of h x w reach the net's input. */
-static int feeder_init(feeder *f, const nt_net_desc *net, int h, int w,
-                       const char *dir, nt_error *err)
-{
-    memset(f, 0, sizeof *f);
-    f->in_h = net->in_h;
-    f->in_w = net->in_w;
-    f->in_size = input_floats(net);
-    f->threads = nt_num_threads();
-    if (net->in_h == 1 && net->in_w == 1) {
-        if ((size_t)net->in_c != (size_t)h * w)
-            return nt_fail(err, "net %s takes a flat input of %d features, "
-                           "but the images in %s have %dx%d = %d pixels",
-                           net->name, net->in_c, dir, h, w, h * w);
-        f->in_h = h;
-        f->in_w = w;
-        return 0;
-    }
-    if (net->in_c != 1)
-        return nt_fail(err, "net %s takes %d input channels, but the images "
-                       "in %s have 1 (grey)", net->name, net->in_c, dir);
-    f->resize = h != net->in_h || w != net->in_w;
-    if (f->resize &&
-        !(f->tmp = alloc_zeroed((size_t)f->threads * net->in_h * net->in_w,
-                                "resize buffers", err)))
-        return -1;
-    return 0;
-}
-
 typedef struct data {
     nt_dataset train, test;
     int ntrain, ntest;    /* after --limit-train, --limit-test */
-    feeder feed;
+    nt_feeder feed;
 } data;
 
 static void data_free(data *d)
 {
     nt_dataset_free(&d->train);
     nt_dataset_free(&d->test);
-    free(d->feed.tmp);
+    nt_feeder_free(&d->feed);
     memset(d, 0, sizeof *d);
 }
 
@@ -554,8 +574,10 @@ static int data_same(const data *d, int with_train)
     const int counts[2] = {d->ntest, d->ntrain};
     for (int k = 0; k < 1 + with_train; k++) {
         const nt_dataset *ds = sets[k];
-        h = nt_dist_hash(h, ds->images, (size_t)counts[k] * ds->h * ds->w);
-        h = nt_dist_hash(h, ds->labels, (size_t)counts[k]);
+        const size_t n = (size_t)counts[k] * ds->c * ds->h * ds->w;
+        h = ds->fimages ? nt_dist_hash(h, ds->fimages, n * sizeof *ds->fimages)
+                        : nt_dist_hash(h, ds->images, n);
+        h = nt_dist_hash(h, ds->labels, (size_t)counts[k] * sizeof *ds->labels);
     }
     return nt_dist_same(h, "the data");
 }
@@ -564,22 +586,29 @@ static int load_data(data *d, const nt_net_desc *net, const options *o,
                      int need_train, nt_error *err)
 {
     memset(d, 0, sizeof *d);
-    if (need_train &&
-        nt_dataset_load(&d->train, o->data, "train", net->classes, err) != 0)
+    const nt_recipe *rc = &o->recipe;
+    nt_layout layout = !o->layout ? NT_LAYOUT_AUTO
+                     : strcmp(o->layout, "nhwc") == 0 ? NT_LAYOUT_NHWC : NT_LAYOUT_NCHW;
+    if (need_train && nt_data_load(&d->train, o->data, 1, net->classes, net->in_c,
+                                   layout, err) != 0)
         return -1;
-    if (nt_dataset_load(&d->test, o->data, "t10k", net->classes, err) != 0)
+    if (nt_data_load(&d->test, o->data, 0, net->classes, net->in_c, layout, err) != 0)
         return -1;
     if (need_train &&
-        (d->train.h != d->test.h || d->train.w != d->test.w))
-        return nt_fail(err, "%s: the training images are %dx%d but the test "
-                       "images %dx%d", o->data, d->train.h, d->train.w,
-                       d->test.h, d->test.w);
+        (d->train.c != d->test.c || d->train.h != d->test.h || d->train.w != d->test.w ||
+         !d->train.fimages != !d->test.fimages))
+        return nt_fail(err, "%s: the training images are %dx%dx%d %s but the test "
+                       "images %dx%dx%d %s", o->data, d->train.c, d->train.h, d->train.w,
+                       d->train.fimages ? "float32" : "uint8", d->test.c, d->test.h,
+                       d->test.w, d->test.fimages ? "float32" : "uint8");
     d->ntrain = limited(d->train.n, o->limit_train);
     d->ntest = limited(d->test.n, o->limit_test);
     if (nt_dist_size() > 1 && data_same(d, need_train) != 0)
         return nt_fail(err, "%s: the processes read different data (each reads its own "
                        "copy; they must be the same files)", o->data);
-    return feeder_init(&d->feed, net, d->test.h, d->test.w, o->data, err);
+    return nt_feeder_init(&d->feed, &d->test, net->in_c, net->in_h, net->in_w,
+                          rc->mean.n ? rc->mean.v : NULL, rc->std.n ? rc->std.v : NULL,
+                          rc->crop_padding, rc->flip, net->name, o->data, err);
 }
 
 /* ---- the run ----------------------------------------------------------------- */
@@ -596,7 +625,7 @@ typedef struct run {
     FILE *log;
     int start_epoch;     /* epochs done before this run (--resume) */
     int nbatches;        /* trained batches per epoch */
-    char training[160];  /* the settings a resumed run must repeat, for checkpoints */
+    char training[1200]; /* the settings a resumed run must repeat, for checkpoints */
     int skip_last;       /* a final batch too small to train on is skipped */
     int saved_epoch;     /* the last checkpoint this run wrote (0: none) */
     uint64_t saved_step;
@@ -619,17 +648,28 @@ static void run_free(run *r)
 }
 
 /* The model for batches of up to batch_max, initialised from the seed and,
- * with --load, loaded. */
+ * with --load, loaded. --eval and --infer get an inference model (no
+ * training arena), whose capacity may be smaller (nt_inference_batch). */
 static int setup_model(run *r, int batch_max, nt_error *err)
 {
     const options *o = r->o;
-    if (nt_model_alloc(&r->m, r->net, batch_max, err) != 0)
+    if (o->mode == MODE_EVAL || o->mode == MODE_INFER
+            ? nt_model_alloc_inference(&r->m, r->net, nt_inference_batch(r->net, batch_max), err)
+            : nt_model_alloc(&r->m, r->net, batch_max, err))
+        return -1;
+    if (o->profile && !(r->m.prof = nt_profile_alloc(r->net, err)))
         return -1;
     nt_model_init(&r->m, o->seed);
     r->m.dropout_enabled = !o->no_dropout;
-    if (o->load && nt_dist_rank() == 0 &&
-        nt_checkpoint_load(&r->m, o->load, 0, NULL, err) != 0)
+    if (o->recipe.optimizer != NT_OPTIM_SGD && nt_model_alloc_moment2(&r->m, err) != 0)
         return -1;
+    nt_checkpoint_info ci;
+    if (o->load && nt_dist_rank() == 0) { /* rank 0 reads, every process takes it */
+        if (nt_checkpoint_load(&r->m, o->load, 0, &ci, err) != 0)
+            return -1;
+        if (ci.note[0])
+            fprintf(stderr, "note: %s\n", ci.note);
+    }
     return nt_dist_sync_model(&r->m, NULL, err);
 }
 
@@ -654,8 +694,7 @@ static int evaluate(run *r)
         if (nt_signals_pending())
             return -1;
         int n = count - i < B ? count - i : B;
-        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, mine + i,
-                   n);
+        nt_feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, mine + i, n, 0);
         correct += nt_model_eval_batch(&r->m, n, r->labels);
     }
     double all = correct;
@@ -664,6 +703,17 @@ static int evaluate(run *r)
 }
 
 static double ratio(long a, long b) { return b > 0 ? (double)a / (double)b : NAN; }
+
+/* The augmentation key of the model's next step: fixed by seed and step,
+ * never 0 (which means no augmentation). */
+static uint64_t augment_key(const nt_model *m)
+{
+    const uint64_t key = nt_hash64(m->seed ^ STREAM_AUGMENT, m->step);
+    /* each process of a data-parallel run augments its own examples with
+     * keys of its own (rank 0's is the single process's) */
+    const int rank = nt_dist_rank();
+    return (rank ? nt_hash64(key, (uint64_t)rank) : key) | 1;
+}
 
 static void shuffle(int32_t *perm, int n, uint64_t seed, int epoch)
 {
@@ -703,6 +753,9 @@ static void print_banner(const run *r, int load_data_now)
         if (d->ntest < d->test.n)
             printf("%d of ", d->ntest);
         printf("%d test images, %dx%d", d->test.n, d->test.h, d->test.w);
+        if (d->test.c != 1 || d->test.fimages)
+            printf(", %d channel%s, %s", d->test.c, d->test.c == 1 ? "" : "s",
+                   d->test.fimages ? "float32" : "uint8");
         if (d->feed.resize)
             printf(" (resized to %dx%d per batch)", net->in_h, net->in_w);
         printf("\n");
@@ -722,6 +775,10 @@ static void print_banner(const run *r, int load_data_now)
         printf("  (resuming after epoch %d, step %" PRIu64 ")",
                r->start_epoch, r->m.step);
     printf("\n");
+    char recipe[1000];
+    nt_recipe_describe(recipe, sizeof recipe, &o->recipe);
+    if (recipe[0])
+        printf("recipe    %s\n", recipe);
     printf("run       %d thread%s%s  seed %" PRIu64 "%s\n", threads,
            threads == 1 ? "" : "s", nt_dist_size() > 1 ? " per process" : "", r->m.seed,
            o->no_dropout ? "  dropout off" : "");
@@ -743,8 +800,10 @@ static void print_banner(const run *r, int load_data_now)
                "than the processes; it is skipped\n", r->d.ntrain % o->batch,
                r->d.ntrain % o->batch == 1 ? "" : "s");
     printf("\n");
-    print_layer_table(stdout, net);
-    printf("\n");
+    if (!o->no_table) {
+        print_layer_table(stdout, net);
+        printf("\n");
+    }
     fflush(stdout);
 }
 
@@ -801,14 +860,17 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
 {
     const options *o = r->o;
     nt_model *m = &r->m;
-    const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
-                               (float)o->weight_decay};
+    nt_optim_config oc = nt_recipe_config(&o->recipe, o->lr, o->momentum, o->weight_decay);
+    const int per_iter = o->recipe.per_iteration;
+    double lr = o->lr;
     const int B = o->batch, nb = r->nbatches;
     nt_progress p;
     nt_progress_mode pm = o->quiet ? NT_PROGRESS_OFF
                         : isatty(fileno(stderr)) ? NT_PROGRESS_BAR
                                                  : NT_PROGRESS_LINES;
 
+    if (m->prof)
+        nt_profile_reset(m->prof);
     const double t0 = nt_now();
     shuffle(r->perm, r->d.ntrain, m->seed, epoch);
     nt_progress_begin(&p, stderr, pm, epoch + 1, o->epochs, nb, t0);
@@ -819,9 +881,14 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         const int n = r->d.ntrain - first < B ? r->d.ntrain - first : B;
         int ok = 0, mine, count;
         nt_dist_share(n, &mine, &count); /* loss and ok are the whole batch's */
-        feed_batch(&r->d.feed, m->input, r->labels, &r->d.train,
-                   r->perm + first + mine, 0, count);
-        float loss = nt_model_train_step(m, count, r->labels, r->probs, &ok, &sgd);
+        const double tf = nt_prof_start(m);
+        nt_feed_batch(&r->d.feed, m->input, r->labels, &r->d.train, r->perm + first + mine, 0,
+                      count, augment_key(m));
+        nt_prof_phase(m, tf, NT_PROF_DATA);
+        lr = nt_recipe_lr(&o->recipe, o->lr, per_iter ? (long)m->step : epoch,
+                          per_iter ? (long)o->epochs * nb : o->epochs);
+        oc.lr = (float)lr;
+        float loss = nt_model_train_step(m, count, r->labels, r->probs, &ok, &oc);
         if (!isfinite(loss) || !nt_all_finite(m->params, r->net->param_floats)) {
             nt_progress_end(&p);
             return diverged(r, epoch, b, n, loss, err);
@@ -829,9 +896,11 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         loss_sum += (double)loss * n;
         correct += ok;
         seen += n;
-        if (nt_curve_point_due(b, nb))
+        if (nt_curve_point_due(b, nb)) {
             nt_curves_add_train(&r->curves, epoch + (double)(b + 1) / nb,
                                 loss_sum / seen, ratio(correct, seen));
+            nt_curves_add_lr(&r->curves, lr);
+        }
         nt_progress_update(&p, b + 1, loss_sum / seen, ratio(correct, seen),
                            nt_now());
         if (nt_signals_pending()) {
@@ -840,8 +909,11 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         }
     }
     const double t1 = nt_now();
+    nt_profile *prof = m->prof; /* the test pass is not profiled */
+    m->prof = NULL;
     nt_progress_testing(&p);
     const int test_correct = evaluate(r);
+    m->prof = prof;
     const double t2 = nt_now();
     nt_progress_end(&p);
     if (test_correct < 0)
@@ -856,7 +928,7 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
     s->test_acc = ratio(test_correct, r->d.ntest);
     s->examples_per_sec = t1 > t0 ? (double)seen / (t1 - t0) : NAN;
     s->seconds = t2 - t0;
-    s->lr = o->lr;
+    s->lr = lr;
 
     if (!o->quiet) {
         char line[256];
@@ -867,7 +939,8 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
     nt_curves_add_test(&r->curves, epoch + 1, s->test_acc);
     if (o->save) {
         char *history = nt_history_format(&r->curves);
-        int rc = nt_checkpoint_save_history(m, o->save, epoch + 1, o->momentum != 0.0,
+        int rc = nt_checkpoint_save_history(m, o->save, epoch + 1,
+                                            nt_recipe_state(&o->recipe, o->momentum),
                                             r->training, history, err);
         free(history);
         if (rc != 0)
@@ -875,6 +948,8 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
         r->saved_epoch = epoch + 1;
         r->saved_step = m->step;
     }
+    if (prof)
+        nt_profile_print(stdout, prof, nb, seen, t1 - t0);
     if (r->log) {
         char line[512];
         nt_format_log(line, sizeof line, s);
@@ -895,9 +970,12 @@ static int resume(run *r, nt_error *err)
     nt_checkpoint_info ci;
     if (nt_dist_rank() != 0)
         return nt_dist_sync_model(&r->m, &r->start_epoch, err);
-    if (nt_checkpoint_load(&r->m, o->resume, o->momentum != 0.0, &ci, err))
+    if (nt_checkpoint_load(&r->m, o->resume, nt_recipe_state(&o->recipe, o->momentum), &ci,
+                           err))
         return -1;
     r->history = ci.history; /* freed by run_free */
+    if (ci.note[0])
+        fprintf(stderr, "note: %s\n", ci.note);
     if (!ci.has_epoch || !ci.has_step || !ci.has_seed)
         return nt_fail(err, "%s: cannot resume: its metadata lacks the epoch, "
                        "step and seed of a netc checkpoint (use --load to "
@@ -942,9 +1020,13 @@ static void training_notes(run *r)
 static int train(run *r, nt_error *err)
 {
     const options *o = r->o;
-    snprintf(r->training, sizeof r->training,
+    int len = snprintf(r->training, sizeof r->training,
              "lr %.9g momentum %.9g weight_decay %.9g batch_size %d limit_train %d", o->lr,
              o->momentum, o->weight_decay, o->batch, o->limit_train);
+    char recipe[1000];
+    nt_recipe_describe(recipe, sizeof recipe, &o->recipe);
+    if (recipe[0] && len > 0 && (size_t)len < sizeof r->training)
+        snprintf(r->training + len, sizeof r->training - (size_t)len, " %s", recipe);
     if (setup_model(r, nt_dist_share_max(o->batch), err) != 0)
         return EXIT_DATA;
     if (o->resume && resume(r, err) != 0)
@@ -995,7 +1077,8 @@ static int train(run *r, nt_error *err)
     if (!to_train) {
         if (o->save &&
             nt_checkpoint_save(&r->m, o->save, r->start_epoch,
-                               o->momentum != 0.0, r->training, err) != 0)
+                               nt_recipe_state(&o->recipe, o->momentum), r->training,
+                               err) != 0)
             return EXIT_DATA;
         if (o->save && !o->quiet)
             printf("saved the initial weights to %s\n", o->save);
@@ -1014,13 +1097,13 @@ static int train(run *r, nt_error *err)
             return rc;
     }
     nt_signals_release();
+    const int ran = o->epochs - r->start_epoch;
+    printf("done: loss %.4f, train acc %.3f, test acc %.3f; %.1f "
+           "examples/sec over %d epoch%s (training only), %.1f s in all\n",
+           s.loss, s.train_acc, s.test_acc,
+           train_s > 0 ? (double)trained / train_s : NAN, ran,
+           ran == 1 ? "" : "s", nt_now() - t0);
     if (!o->quiet) {
-        const int ran = o->epochs - r->start_epoch;
-        printf("done: loss %.4f, train acc %.3f, test acc %.3f; %.1f "
-               "examples/sec over %d epoch%s (training only), %.1f s in all\n",
-               s.loss, s.train_acc, s.test_acc,
-               train_s > 0 ? (double)trained / train_s : NAN, ran,
-               ran == 1 ? "" : "s", nt_now() - t0);
         if (o->save)
             printf("saved %s (epoch %d, step %" PRIu64 ")\n", o->save,
                    o->epochs, r->m.step);
@@ -1085,10 +1168,10 @@ static int infer_mode(run *r, nt_error *err)
         return EXIT_DATA;
     const int N = check_input_array(net, o->infer, shape, ndim, err);
     const size_t in = input_floats(net), K = (size_t)net->classes;
-    const int B = N < o->batch ? (N > 0 ? N : 1) : o->batch;
-    if (N < 0 || setup_model(r, B, err) != 0 ||
+    if (N < 0 || setup_model(r, N < o->batch ? (N > 0 ? N : 1) : o->batch, err) != 0 ||
         !(y = alloc_zeroed((size_t)N * K * sizeof(float), "logits", err)))
         goto out;
+    const int B = r->m.batch_max;
     int mine, count;
     nt_dist_share(N, &mine, &count); /* each process its rows */
     for (int first = mine; first < mine + count; first += B) {
@@ -1225,8 +1308,8 @@ static int train_step_mode(run *r, nt_error *err)
     if (setup_model(r, N, err) != 0 || setup_batch_buffers(r, N, err) != 0 ||
         !(losses = alloc_zeroed((size_t)S * sizeof(float), "losses", err)))
         goto out;
-    const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
-                               (float)o->weight_decay};
+    const nt_optim_config oc = nt_recipe_config(&o->recipe, o->lr, o->momentum,
+                                                o->weight_decay);
     const int64_t one_shape[1] = {N};
     const size_t in1 = input_floats(net), in = (size_t)N * in1, K = (size_t)net->classes;
     int mine, count;
@@ -1236,8 +1319,10 @@ static int train_step_mode(run *r, nt_error *err)
                          multi ? 1 : ydim, N, r->labels, err) != 0)
             goto out;
         memcpy(r->m.input, x + (size_t)k * in + mine * in1, count * in1 * sizeof(float));
+        nt_optim_config step = oc;
+        step.lr = (float)nt_recipe_lr(&o->recipe, o->lr, (long)r->m.step, S);
         losses[k] = nt_model_train_step(&r->m, count, r->labels + mine, r->probs, NULL,
-                                        &sgd);
+                                        &step);
     }
     memmove(r->m.logits + mine * K, r->m.logits, count * K * sizeof(float));
     nt_dist_gather_rows(r->m.logits, N, K, "the logits");
@@ -1280,11 +1365,13 @@ static int benchmark_mode(run *r, nt_error *err)
                 r->d.ntrain, B);
         return EXIT_DATA;
     }
-    const nt_sgd_config sgd = {(float)o->lr, (float)o->momentum,
-                               (float)o->weight_decay};
+    const nt_optim_config oc = nt_recipe_config(&o->recipe, o->lr, o->momentum,
+                                                o->weight_decay);
     const int per_epoch = r->d.ntrain / B;
     double t0 = 0, comm0 = 0;
     for (int k = 0; k < warmup + o->benchmark; k++) {
+        if (k == warmup && r->m.prof)
+            nt_profile_reset(r->m.prof);
         if (k == warmup) {
             t0 = nt_now();
             comm0 = nt_dist_comm_seconds();
@@ -1292,9 +1379,11 @@ static int benchmark_mode(run *r, nt_error *err)
         const int b = k % per_epoch;
         if (b == 0)
             shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
-        feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B + mine,
-                   0, count);
-        nt_model_train_step(&r->m, count, r->labels, r->probs, NULL, &sgd);
+        const double tf = nt_prof_start(&r->m);
+        nt_feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B + mine,
+                      0, count, augment_key(&r->m));
+        nt_prof_phase(&r->m, tf, NT_PROF_DATA);
+        nt_model_train_step(&r->m, count, r->labels, r->probs, NULL, &oc);
     }
     const double dt = nt_now() - t0;
     char procs[32] = "", comm[64] = "";
@@ -1308,6 +1397,8 @@ static int benchmark_mode(run *r, nt_error *err)
                "%.1f images/sec (%.3f s/step%s)\n",
                r->net->name, B, procs, nt_num_threads(), o->benchmark, warmup,
                (double)o->benchmark * B / dt, dt / o->benchmark, comm);
+    if (r->m.prof && nt_dist_rank() == 0)
+        nt_profile_print(stdout, r->m.prof, o->benchmark, (long)o->benchmark * B, dt);
     return 0;
 }
 

@@ -157,3 +157,25 @@ void tu_tmpdir_remove(void)
     if (tmpdir[0])
         remove_tree(tmpdir);
 }
+
+void tu_write_npy(const char *path, const char *descr, const int64_t *shape, int ndim,
+                  const void *data, size_t bytes)
+{
+    char head[256];
+    int n = snprintf(head, sizeof head, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                     descr);
+    for (int d = 0; d < ndim; d++)
+        n += snprintf(head + n, sizeof head - (size_t)n, "%lld, ", (long long)shape[d]);
+    n += snprintf(head + n, sizeof head - (size_t)n, "), }");
+    while ((10 + n + 1) % 64)
+        head[n++] = ' ';
+    head[n++] = '\n';
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 255),
+                             (unsigned char)(n >> 8)};
+    fwrite(pre, 1, 10, f);
+    fwrite(head, 1, (size_t)n, f);
+    fwrite(data, 1, bytes, f);
+    fclose(f);
+}

@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nt_base.h"
 
@@ -70,6 +71,12 @@ void tu_numeric_grad(double *grad, float *x, size_t n, double eps,
 /* sum_i a[i] * b[i] in double: the usual "loss" whose gradient with respect
  * to a is b, used to turn a kernel's output into a scalar. */
 double tu_dot(const float *a, const float *b, size_t n);
+
+/* Writes a .npy file (format 1.0) of dtype descr ("|u1", "<f4", "<i8", ...)
+ * and the given shape holding `bytes` bytes of data (fewer than the shape
+ * needs makes a truncated file, as some tests want). */
+void tu_write_npy(const char *path, const char *descr, const int64_t *shape, int ndim,
+                  const void *data, size_t bytes);
 
 /* A temporary directory for a test program: tu_tmpdir_make("npy") creates
  * $TMPDIR/netc-npy-XXXXXX (/tmp without TMPDIR), tu_tmpdir() is its path,

@@ -311,6 +311,33 @@ START_TEST(train_settings)
     ASSERT_ERROR(NET("train(lr = 0.1, ecpohs = 2)"), NULL, "(did you mean 'epochs'?)");
     ASSERT_ERROR(NET("train(batch_size = 0)"), NULL,
                  "train: batch_size must be an integer from 1 to 65536, got 0");
+
+    /* the recipe settings (runtime/recipe.def) become the trainer's string */
+    ctest_text(&t, "net n { input(3, 8, 8) train(optimizer = adamw, betas = (0.9, 0.95), "
+                   "nesterov = false, milestones = (3, 6), mean = (0.5, 0.4, 0.3), "
+                   "label_smoothing = 0.1, crop_padding = 2, flip = true) relu }",
+               NULL);
+    CTEST_ASSERT_OK(&t);
+    ck_assert_str_eq(t.c.graph.train.settings,
+                     "optimizer=adamw betas=0.9,0.95 nesterov=false milestones=3,6 "
+                     "mean=0.5,0.4,0.3 label_smoothing=0.1 crop_padding=2 flip=true");
+    ctest_free(&t);
+    ASSERT_ERROR(NET("train(optimiser = adam)"), NULL,
+                 "train has no setting 'optimiser' (did you mean 'optimizer'?)");
+    ASSERT_ERROR(NET("train(bogus = 1)"), NULL,
+                 "; the settings are lr, epochs, batch_size, resize, momentum, "
+                 "weight_decay, optimizer, nesterov, betas, eps, lr_schedule");
+    ASSERT_ERROR(NET("train(optimizer = rmsprop)"), NULL,
+                 "train: optimizer must be one of sgd adam adamw");
+    ASSERT_ERROR(NET("train(optimizer = 3)"), NULL,
+                 "train: optimizer must be one of sgd adam adamw");
+    ASSERT_ERROR(NET("train(betas = 0.9)"), NULL,
+                 "train: betas must be a tuple of 2 numbers from 0 to 0.999999, got 0.9");
+    ASSERT_ERROR(NET("train(warmup = 1.5)"), NULL,
+                 "train: warmup must be an integer from 0 to 100000000, got 1.5");
+    ASSERT_ERROR(NET("train(flip = 2)"), NULL, "train: flip must be true or false, got 2");
+    ASSERT_ERROR(NET("train(label_smoothing = 1.5)"), NULL,
+                 "train: label_smoothing must be a number from 0 to 1, got 1.5");
 }
 END_TEST
 

@@ -3,7 +3,9 @@
  * alive at the same time share memory: forward outputs and saved data live
  * through the whole step; the gradient of a layer's output lives from the
  * backward of its last consumer (the first to accumulate into it) to its own
- * backward. Also the parameter arena's order and sizes. */
+ * backward. The same for the inference plan (eval mode), where an output
+ * lives from its layer to its last consumer and per-example saved buffers
+ * (argmax, dropout masks) only during their layer. Also the parameter arena's order and sizes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,63 @@ typedef struct span {
 } span;
 
 static int is_view(const ir_graph *g, int n) { return layer_flags(g->nodes[n].kind) & LF_VIEW; }
+
+/* No two spans alive at the same time share memory; every span is inside
+ * [0, top) and 64-byte aligned. */
+static void check_disjoint(const ir_graph *g, const span *s, int ns, int64_t top,
+                           const char *plan_name)
+{
+    for (int a = 0; a < ns; a++) {
+        ck_assert_msg(s[a].lo >= 0 && s[a].hi <= top, "%s plan: %s %s outside the arena",
+                      plan_name, g->nodes[s[a].node].path, s[a].what);
+        ck_assert_msg(s[a].lo % 16 == 0, "%s plan: %s %s not 64-byte aligned", plan_name,
+                      g->nodes[s[a].node].path, s[a].what);
+        for (int b = a + 1; b < ns; b++) {
+            int live = s[a].from <= s[b].to && s[b].from <= s[a].to;
+            int shared = s[a].lo < s[b].hi && s[b].lo < s[a].hi;
+            ck_assert_msg(!(live && shared), "%s plan: %s (%s) and %s (%s) overlap while both "
+                          "alive", plan_name, g->nodes[s[a].node].path, s[a].what,
+                          g->nodes[s[b].node].path, s[b].what);
+        }
+    }
+}
+
+/* The inference plan: node i runs at time i; its output is alive from i to
+ * its last consumer (through views), the logits to the end; its per-example
+ * saved buffers only at i; per-layer ones stay in the state arena. */
+static void check_inference_plan(const ir_graph *g, const plan *p)
+{
+    span *s = calloc((size_t)((1 + LAYER_MAX_SAVED) * g->n), sizeof *s);
+    int ns = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        const plan_node *pn = &p->nodes[i];
+        if (is_view(g, i)) {
+            ck_assert_int_eq(pn->infer_act, p->nodes[ir_storage(g, i)].infer_act);
+            continue;
+        }
+        int last = ir_storage(g, g->n - 1) == i ? g->n : i;
+        for (int j = i + 1; j < g->n; j++)
+            for (int k = 0; k < g->nodes[j].ninputs; k++)
+                if (ir_storage(g, g->nodes[j].inputs[k]) == i)
+                    last = j > last ? j : last;
+        s[ns++] = (span){pn->infer_act, pn->infer_act + shape_size(&n->out), i, last, i,
+                         "output"};
+        for (int k = 0; k < pn->nsaved; k++) {
+            const plan_saved *sv = &pn->saved[k];
+            if (sv->d.per_example)
+                s[ns++] = (span){sv->infer_offset, sv->infer_offset + saved_floats(&sv->d), i, i,
+                                 i, sv->d.name};
+            else
+                ck_assert_int_eq(sv->infer_offset, sv->offset);
+        }
+    }
+    check_disjoint(g, s, ns, p->infer_floats, "inference");
+    ck_assert_msg(p->infer_floats <= p->forward_floats,
+                  "the inference plan (%lld floats) is larger than the training plan's forward "
+                  "part (%lld)", (long long)p->infer_floats, (long long)p->forward_floats);
+    free(s);
+}
 
 static void check_plan(const ctest *t)
 {
@@ -61,26 +120,19 @@ static void check_plan(const ctest *t)
             ck_assert_msg(first > i, "%s: gradient without a writer", n->path);
             int from = first >= g->n ? -1 : T - 1 - first;
             s[ns++] = (span){pn->grad, pn->grad + size, from, T - 1 - i, i, "gradient"};
+            /* zeroed before its first writer, or overwritten by it (LF_OVERWRITE) */
+            int ovw = first < g->n && (layer_flags(g->nodes[first].kind) & LF_OVERWRITE);
             if (first < g->n)
-                ck_assert_msg(pn->zero_grad_at == first, "%s: zeroed before %d, first writer %d",
-                              n->path, pn->zero_grad_at, first);
+                ck_assert_msg(ovw ? pn->overwritten_by == first && pn->zero_grad_at == -1
+                                  : pn->zero_grad_at == first && pn->overwritten_by == -1,
+                              "%s: zeroed before %d, overwritten by %d, first writer %d",
+                              n->path, pn->zero_grad_at, pn->overwritten_by, first);
         } else {
             ck_assert_msg(i == 0 || ir_storage(g, i) == 0, "%s has no gradient buffer", n->path);
         }
     }
-    for (int a = 0; a < ns; a++) {
-        ck_assert_msg(s[a].lo >= 0 && s[a].hi <= p.act_floats, "%s %s outside the arena",
-                      g->nodes[s[a].node].path, s[a].what);
-        ck_assert_msg(s[a].lo % 16 == 0, "%s %s not 64-byte aligned", g->nodes[s[a].node].path,
-                      s[a].what);
-        for (int b = a + 1; b < ns; b++) {
-            int live = s[a].from <= s[b].to && s[b].from <= s[a].to;
-            int shared = s[a].lo < s[b].hi && s[b].lo < s[a].hi;
-            ck_assert_msg(!(live && shared), "%s (%s) and %s (%s) overlap while both alive",
-                          g->nodes[s[a].node].path, s[a].what, g->nodes[s[b].node].path,
-                          s[b].what);
-        }
-    }
+    check_disjoint(g, s, ns, p.act_floats, "training");
+    check_inference_plan(g, &p);
     /* parameters: checkpoint order, disjoint, counts equal the layer's */
     int64_t end = 0, params = 0;
     for (int k = 0; k < p.ntensors; k++) {
@@ -98,7 +150,7 @@ static void check_plan(const ctest *t)
 
 static const char *const nets[] = {"lenet",     "lenet_bn", "alexnet",  "vgg",
                                    "nin",       "googlenet", "resnet18", "mobilenet",
-                                   "resnext",   "../tests/e2e/nets/kinds"};
+                                   "resnext",   "../tests/e2e/nets/kinds", "cifar_resnet"};
 
 START_TEST(seed_networks)
 {

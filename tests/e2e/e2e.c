@@ -119,3 +119,15 @@ void e2e_netc_defines(const char *csv, char *out, size_t cap)
         strncat(out, t, cap - strlen(out) - 1);
     }
 }
+
+double e2e_log_last(const char *log, const char *key)
+{
+    const char *last = log, *p;
+    while ((p = strchr(last, '\n')) && p[1])
+        last = p + 1;
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *v = strstr(last, pat);
+    ck_assert_msg(v != NULL, "no %s in log line %s", key, last);
+    return atof(v + strlen(pat));
+}

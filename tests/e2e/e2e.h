@@ -26,6 +26,10 @@ const char *e2e_build(const char *file, const char *netc_options, const char *bi
 const char *e2e_work(const char *rel);
 const char *e2e_src(const char *rel);
 
+/* The number after "key": in the last line of a JSON-lines log (fails the
+ * test if it is missing). */
+double e2e_log_last(const char *log, const char *key);
+
 /* Reads a whole file (NULL if it cannot); *len gets its size. */
 char *e2e_slurp(const char *path, size_t *len);
 

@@ -12,7 +12,7 @@
 /* nets/NAME.net, and the test net with every newer layer kind */
 static const char *const nets[] = {"lenet",     "lenet_bn", "alexnet",  "vgg",
                                    "nin",       "googlenet", "resnet18", "mobilenet",
-                                   "resnext",   "../tests/e2e/nets/kinds"};
+                                   "resnext",   "../tests/e2e/nets/kinds", "cifar_resnet"};
 #define NNETS (sizeof nets / sizeof *nets)
 
 /* the net's name: its file name without folders */

@@ -1,26 +1,16 @@
 /* test_train.c - suite "train": generated trainers on the real Fashion-MNIST
  * (Debian's dataset-fashion-mnist, installed by scripts/install-deps.sh; the
  * tests fail, not skip, without it): BN-LeNet learns, a resumed run equals
- * an uninterrupted one bit for bit, and bad checkpoints and data are refused
- * with a message and exit status 1. */
+ * an uninterrupted one bit for bit, --eval (which runs in the forward-only
+ * inference plan) of a saved checkpoint gets the accuracy training measured
+ * with the training arena, and bad checkpoints and data are refused with a
+ * message and exit status 1; --profile lists every layer under its block
+ * call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "e2e.h"
-
-/* The value of "key": in the last line of a JSON-lines log. */
-static double last_value(const char *log, const char *key)
-{
-    const char *last = log, *p;
-    while ((p = strchr(last, '\n')) && p[1])
-        last = p + 1;
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *v = strstr(last, pat);
-    ck_assert_msg(v != NULL, "no %s in log line %s", key, last);
-    return atof(v + strlen(pat));
-}
 
 START_TEST(bn_lenet_learns)
 {
@@ -45,8 +35,8 @@ START_TEST(bn_lenet_learns)
     for (const char *p = log; *p; p++)
         lines += *p == '\n';
     ck_assert_int_eq(lines, 3);
-    double train = last_value(log, "train_acc"), test = last_value(log, "test_acc");
-    double loss = last_value(log, "loss");
+    double train = e2e_log_last(log, "train_acc"), test = e2e_log_last(log, "test_acc");
+    double loss = e2e_log_last(log, "loss");
     ck_assert_msg(train >= 0.70 && test >= 0.50 && loss < 1.0,
                   "BN-LeNet did not learn: loss %.3f, train acc %.3f, test acc %.3f", loss,
                   train, test);
@@ -78,6 +68,60 @@ START_TEST(resume_is_bit_exact)
     E2E_ASSERT_STATUS(r, 0);
     E2E_ASSERT_HAS(r.err, "was trained with lr 0.05 momentum 0.9");
     E2E_ASSERT_HAS(r.err, "this run uses lr 0.01");
+    e2e_free(&r);
+}
+END_TEST
+
+START_TEST(eval_matches_training)
+{
+    /* After one epoch, the trainer tests the weights in its training arena
+     * and logs test_acc; --eval of the checkpoint it saved runs in the
+     * inference plan (buffers reused once dead) and must count the same
+     * examples right. Nets with dropout and max pooling (AlexNet), and with
+     * residual joins and batch norm (ResNet-18). */
+    static const char *const nets[][3] = {
+        {"alexnet.net", "-D size=67 -D ratio=8 -D hidden=64", "alexnet_small"},
+        {"resnet18.net", "-D size=32 -D width=8", "resnet18_small"},
+    };
+    for (int k = 0; k < 2; k++) {
+        const char *bin = e2e_build(nets[k][0], nets[k][1], nets[k][2]);
+        const char *common = "--limit-test 500 --batch-size 32 --quiet";
+        e2e_run r = e2e_sh("rm -f ev.st ev.jsonl && '%s' %s --epochs 1 --limit-train 640 "
+                           "--lr 0.05 --save ev.st --log ev.jsonl && '%s' %s --load ev.st --eval",
+                           bin, common, bin, common);
+        E2E_ASSERT_STATUS(r, 0);
+        char *log = e2e_slurp(e2e_work("ev.jsonl"), NULL);
+        ck_assert_ptr_nonnull(log);
+        const int trained = (int)(e2e_log_last(log, "test_acc") * 500 + 0.5);
+        int correct = -1, total = 0;
+        const char *line = strstr(r.out, "\ntest acc "); /* after training's done: line */
+        line = line ? line + 1 : NULL;
+        ck_assert_msg(line && sscanf(line, "test acc %*f (%d/%d", &correct, &total) == 2,
+                      "%s --eval printed: %s", nets[k][2], r.out);
+        ck_assert_int_eq(total, 500);
+        ck_assert_msg(correct == trained, "%s: --eval counts %d/500 right, training's test "
+                      "%d/500", nets[k][2], correct, trained);
+        free(log);
+        e2e_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(profile_lists_every_layer)
+{
+    const char *bin = e2e_build("resnet18.net", "-D size=32 -D width=8", "resnet18_small");
+    e2e_run r = e2e_sh("'%s' --benchmark 2 --batch-size 16 --profile", bin);
+    E2E_ASSERT_STATUS(r, 0);
+    E2E_ASSERT_HAS(r.out, "profile  net resnet18  2 steps, 32 examples");
+    const char *block = strstr(r.out, "\nresnet_block2  resnet_block(16, 2, 0)");
+    const char *inner = strstr(r.out, "\n  residual1  residual(16, 2, 1)");
+    const char *conv = strstr(r.out, "\n    resnet_block2.residual1.branch1.conv1 ");
+    ck_assert_msg(block && inner && conv && block < inner && inner < conv,
+                  "no grouped resnet_block2 in:\n%.3000s", r.out);
+    E2E_ASSERT_HAS(r.out, "\nconv1 ");
+    E2E_ASSERT_HAS(r.out, "\nlinear1 ");
+    E2E_ASSERT_HAS(r.out, "data (batch preparation)");
+    E2E_ASSERT_HAS(r.out, "optimizer (SGD step)");
     e2e_free(&r);
 }
 END_TEST
@@ -155,6 +199,8 @@ static Suite *train_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, bn_lenet_learns);
     tcase_add_test(tc, resume_is_bit_exact);
+    tcase_add_test(tc, eval_matches_training);
+    tcase_add_test(tc, profile_lists_every_layer);
     tcase_add_test(tc, bad_checkpoints_refused);
     tcase_add_test(tc, bad_data_refused);
     suite_add_tcase(s, tc);

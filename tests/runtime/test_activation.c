@@ -1,7 +1,8 @@
 /* test_activation.c - activation.c against double-precision reference
  * functions, finite differences of those, and extreme inputs: the
  * activations of the output (relu, sigmoid, tanh) and of the input
- * (leaky_relu, elu, silu, gelu, hardswish, softplus). */
+ * (leaky_relu, elu, silu, gelu, hardswish, softplus); the overwriting
+ * backwards against the accumulating ones. */
 #include "testutil.h"
 
 #include <float.h>
@@ -21,14 +22,17 @@ typedef struct act {
     void (*bwd)(float *, const float *, const float *, size_t);
     double (*ref)(double);
     double rtol; /* forward against the double reference */
+    /* relu, sigmoid, tanh: the backward that writes din (no accumulation) */
+    void (*bwd_overwrite)(float *, const float *, const float *, size_t);
 } act;
 
 /* ReLU is exact. expf, tanhf and one add and division cost a few float ulps
  * (ulp/2 = 6e-8 relative): 1e-6 relative. */
 static const act acts[3] = {
-    {"relu", nt_relu_forward, nt_relu_backward, ref_relu, 0},
-    {"sigmoid", nt_sigmoid_forward, nt_sigmoid_backward, ref_sigmoid, 1e-6},
-    {"tanh", nt_tanh_forward, nt_tanh_backward, ref_tanh, 1e-6},
+    {"relu", nt_relu_forward, nt_relu_backward, ref_relu, 0, nt_relu_backward_overwrite},
+    {"sigmoid", nt_sigmoid_forward, nt_sigmoid_backward, ref_sigmoid, 1e-6,
+     nt_sigmoid_backward_overwrite},
+    {"tanh", nt_tanh_forward, nt_tanh_backward, ref_tanh, 1e-6, nt_tanh_backward_overwrite},
 };
 
 /* 70001 is above every fork threshold in activation.c. */
@@ -152,6 +156,33 @@ START_TEST(test_backward_threads)
 }
 END_TEST
 
+/* The overwriting backward into a NaN-filled din equals the accumulating
+ * one into zeros, at every size (one and two threads). */
+START_TEST(test_backward_overwrite)
+{
+    const act *a = &acts[_i];
+    nt_rng rng;
+    nt_rng_seed(&rng, 40 + _i);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        const size_t n = sizes[k];
+        float *y = tu_alloc_rand(n, &rng), *r = tu_alloc_rand(n, &rng);
+        float *want = calloc(n, sizeof(float)), *got = tu_alloc_nan(n);
+        ck_assert(want && got);
+        a->fwd(y, y, n);
+        a->bwd(want, r, y, n);
+        for (int th = 1; th <= 2; th++) {
+            nt_set_num_threads(th);
+            a->bwd_overwrite(got, r, y, n);
+            TU_ASSERT_CLOSE(a->name, got, want, n, 0, 0);
+        }
+        free(y);
+        free(r);
+        free(want);
+        free(got);
+    }
+}
+END_TEST
+
 /* ---- extreme inputs -------------------------------------------------------- */
 
 START_TEST(test_extremes)
@@ -247,12 +278,12 @@ static void softplus_b(float *d, const float *g, const float *i, size_t n)
 /* expf, erff, expm1f, log1pf: a few float ulps; the silu, gelu and
  * softplus compositions a few more */
 static const act in_acts[6] = {
-    {"leaky_relu", leaky_f, leaky_b, ref_leaky, 1e-7},
-    {"elu", elu_f, elu_b, ref_elu, 1e-6},
-    {"silu", nt_silu_forward, nt_silu_backward, ref_silu, 2e-6},
-    {"gelu", nt_gelu_forward, nt_gelu_backward, ref_gelu, 2e-6},
-    {"hardswish", nt_hardswish_forward, nt_hardswish_backward, ref_hardswish, 1e-6},
-    {"softplus", softplus_f, softplus_b, ref_softplus, 2e-6},
+    {"leaky_relu", leaky_f, leaky_b, ref_leaky, 1e-7, NULL},
+    {"elu", elu_f, elu_b, ref_elu, 1e-6, NULL},
+    {"silu", nt_silu_forward, nt_silu_backward, ref_silu, 2e-6, NULL},
+    {"gelu", nt_gelu_forward, nt_gelu_backward, ref_gelu, 2e-6, NULL},
+    {"hardswish", nt_hardswish_forward, nt_hardswish_backward, ref_hardswish, 1e-6, NULL},
+    {"softplus", softplus_f, softplus_b, ref_softplus, 2e-6, NULL},
 };
 
 START_TEST(test_in_forward)
@@ -371,6 +402,7 @@ static Suite *activation_suite(void)
     tc = tcase_create("backward");
     tcase_add_loop_test(tc, test_backward, 0, 3);
     tcase_add_loop_test(tc, test_backward_threads, 0, 3);
+    tcase_add_loop_test(tc, test_backward_overwrite, 0, 3);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("extremes");

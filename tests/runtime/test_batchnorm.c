@@ -550,6 +550,43 @@ END_TEST
 
 /* ---- PyTorch --------------------------------------------------------------- */
 
+/* The overwriting backward into a NaN-filled din equals the accumulating
+ * one into zeros (one and two threads); parameter gradients the same. */
+START_TEST(test_backward_overwrite)
+{
+    const int *s = train_shapes[_i == 0 ? 0 : 6];
+    const int N = s[0], C = s[1], HW = s[2];
+    nt_rng rng;
+    nt_rng_seed(&rng, 600 + _i);
+    bn_buf b = bn_alloc(N, C, HW, 2, &rng);
+    const size_t n = b.n;
+    float *r = tu_alloc_rand(n, &rng), *want = calloc(n, sizeof(float)), *got = tu_alloc_nan(n);
+    float *dg[2] = {calloc(C, sizeof(float)), calloc(C, sizeof(float))};
+    float *db[2] = {calloc(C, sizeof(float)), calloc(C, sizeof(float))};
+    ck_assert(r && want && got && dg[0] && dg[1] && db[0] && db[1]);
+    nt_batchnorm_forward_train(b.out, b.mean, b.invstd, b.rm, b.rv, b.x, b.gamma, b.beta, &b.d);
+    nt_batchnorm_backward(want, dg[0], db[0], r, b.x, b.gamma, b.mean, b.invstd, &b.d);
+    for (int th = 1; th <= 2; th++) {
+        nt_set_num_threads(th);
+        memset(dg[1], 0, C * sizeof(float));
+        memset(db[1], 0, C * sizeof(float));
+        nt_batchnorm_backward_overwrite(got, dg[1], db[1], r, b.x, b.gamma, b.mean, b.invstd,
+                                        &b.d);
+        TU_ASSERT_CLOSE("din", got, want, n, 0, 0);
+        TU_ASSERT_CLOSE("dgamma", dg[1], dg[0], C, 0, 0);
+        TU_ASSERT_CLOSE("dbeta", db[1], db[0], C, 0, 0);
+    }
+    free(r);
+    free(want);
+    free(got);
+    for (int t = 0; t < 2; t++) {
+        free(dg[t]);
+        free(db[t]);
+    }
+    bn_free(&b);
+}
+END_TEST
+
 typedef struct torch_case {
     const char *name;
     int N, C, HW;
@@ -636,6 +673,7 @@ static Suite *batchnorm_suite(void)
     tcase_add_loop_test(tc, test_backward, 0,
                         sizeof bwd_shapes / sizeof bwd_shapes[0]);
     tcase_add_loop_test(tc, test_backward_threads, 0, 2);
+    tcase_add_loop_test(tc, test_backward_overwrite, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("synchronised");

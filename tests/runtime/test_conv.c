@@ -484,13 +484,16 @@ END_TEST
 static Suite *conv_suite(const char *name)
 {
     Suite *s = suite_create(name);
+    /* the portable GEMM kernel in a sanitizer build is slow */
     TCase *tc = tcase_create("forward");
     tcase_add_loop_test(tc, test_forward, 0, NCASES + NRANDOM);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("backward");
     tcase_add_loop_test(tc, test_backward, 0, NCASES + NRANDOM);
     tcase_add_loop_test(tc, test_backward_numeric, 0, NGRAD);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scratch");

@@ -180,7 +180,8 @@ START_TEST(test_desc_check)
                               "train");
     bad.ntensors = 0;
     ck_assert_int_eq(nt_net_desc_check(&bad, &err), -1);
-    nt_layer_desc layer = {"conv1", "conv2d", 3, 1960, 256};
+    nt_layer_desc layer = {.path = "conv1", .op = "conv2d", .line = 3, .out_offset = 1960,
+                           .out_floats = 256};
     bad = tiny_net;
     bad.layers = &layer;
     bad.nlayers = 1;
@@ -284,8 +285,11 @@ START_TEST(test_diagnose_divergence)
 {
     /* a layer table over the tiny net's arena (see tiny_net.c) */
     static const nt_layer_desc layers[] = {
-        {"conv1", "conv2d", 3, 64, 256}, {"batchnorm1", "batchnorm", 3, 320, 256},
-        {"relu1", "relu", 3, 576, 256}, {"linear1", "linear", 4, 1040, 10},
+        {.path = "conv1", .op = "conv2d", .line = 3, .out_offset = 64, .out_floats = 256},
+        {.path = "batchnorm1", .op = "batchnorm", .line = 3, .out_offset = 320,
+         .out_floats = 256},
+        {.path = "relu1", .op = "relu", .line = 3, .out_offset = 576, .out_floats = 256},
+        {.path = "linear1", .op = "linear", .line = 4, .out_offset = 1040, .out_floats = 10},
     };
     nt_net_desc net = tiny_net;
     net.layers = layers;
@@ -328,8 +332,10 @@ START_TEST(test_history_roundtrip)
     ck_assert_int_eq(nt_curves_alloc(&a, 3, 10, &err), 0);
     for (int e = 0; e < 3; e++) {
         for (int i = 0; i < 10; i++)
-            if (nt_curve_point_due(i, 10))
+            if (nt_curve_point_due(i, 10)) {
                 nt_curves_add_train(&a, e + (i + 1) / 10.0, 1.0 / (e + i + 1.3), 0.1 * i);
+                nt_curves_add_lr(&a, 0.1 / (e * 10 + i + 1));
+            }
         nt_curves_add_test(&a, e + 1, e == 1 ? NAN : 0.3 + e / 7.0);
     }
     char *text = nt_history_format(&a);
@@ -341,7 +347,8 @@ START_TEST(test_history_roundtrip)
     ck_assert_int_eq(b.n, a.n);
     ck_assert_int_eq(b.ntest, 3);
     for (int i = 0; i < a.n; i++)
-        ck_assert(a.x[i] == b.x[i] && a.loss[i] == b.loss[i] && a.acc[i] == b.acc[i]);
+        ck_assert(a.x[i] == b.x[i] && a.loss[i] == b.loss[i] && a.acc[i] == b.acc[i] &&
+                  a.lr[i] == b.lr[i]);
     ck_assert(isnan(b.test_acc[1]) && b.test_acc[2] == a.test_acc[2]);
     /* room is kept for the planned epochs after a resume */
     ck_assert_int_ge(b.cap - b.n, 3 * 5);
@@ -352,6 +359,7 @@ START_TEST(test_history_roundtrip)
     ck_assert_int_eq(b.n, 5);
     ck_assert_int_eq(b.ntest, 1);
     ck_assert_int_eq(nt_history_parse(&b, "train 1,2; test 1", 1), -1);
+    ck_assert_int_eq(nt_history_parse(&b, "train 1,2,3; test 1,0.5", 1), -1); /* no lr */
     ck_assert_int_eq(nt_history_parse(&b, "nonsense", 1), -1);
     nt_curves_free(&b);
     nt_curves_free(&a);

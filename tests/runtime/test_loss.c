@@ -66,7 +66,7 @@ START_TEST(test_forward)
     for (int th = 1; th <= 2; th++) {
         nt_set_num_threads(th);
         int ok = -1;
-        float loss = nt_softmax_xent_forward(p, &ok, x, labels, N, K);
+        float loss = nt_softmax_xent_forward(p, &ok, x, labels, N, K, 0.0f);
         /* the loss is summed in double and rounded once; expf and the
          * float probabilities cost a few ulps each */
         ck_assert_double_eq_tol(loss, want_loss, 1e-6 * (1 + want_loss));
@@ -83,7 +83,7 @@ START_TEST(test_forward)
         }
     }
     /* ncorrect may be NULL */
-    float loss = nt_softmax_xent_forward(p, NULL, x, labels, N, K);
+    float loss = nt_softmax_xent_forward(p, NULL, x, labels, N, K, 0.0f);
     ck_assert_double_eq_tol(loss, want_loss, 1e-6 * (1 + want_loss));
     free(x);
     free(p);
@@ -104,7 +104,7 @@ START_TEST(test_ties)
     const int32_t labels[3] = {1, 2, 0};
     float p[12];
     int ok = -1;
-    nt_softmax_xent_forward(p, &ok, x, labels, 3, 4);
+    nt_softmax_xent_forward(p, &ok, x, labels, 3, 4, 0.0f);
     ck_assert_int_eq(ok, 2);
 }
 END_TEST
@@ -124,17 +124,17 @@ START_TEST(test_huge)
     double want_p[12];
     int want_ok;
     double want = ref_xent(want_p, &want_ok, x, labels, 4, 3);
-    float loss = nt_softmax_xent_forward(p, &ok, x, labels, 4, 3);
+    float loss = nt_softmax_xent_forward(p, &ok, x, labels, 4, 3, 0.0f);
     ck_assert(isfinite(loss));
     /* dominated by the 2e30 row; float rounding of the double mean */
     ck_assert_double_eq_tol(loss, want, 1e-6 * want);
     ck_assert_int_eq(ok, want_ok);
     TU_ASSERT_CLOSE_D("huge probs", p, want_p, 12, 1e-10, 1e-6);
     /* and without the last row, the small values are exact enough */
-    loss = nt_softmax_xent_forward(p, &ok, x, labels, 3, 3);
+    loss = nt_softmax_xent_forward(p, &ok, x, labels, 3, 3, 0.0f);
     want = (0 + 2000 + 1 + log1p(exp(-1.0))) / 3;
     ck_assert_double_eq_tol(loss, want, 1e-6 * want);
-    nt_softmax_xent_backward(g, p, labels, 3, 3);
+    nt_softmax_xent_backward(g, p, labels, 3, 3, 0.0f);
     for (int i = 0; i < 9; i++)
         ck_assert_msg(isfinite(p[i]) && isfinite(g[i]), "[%d] p %g g %g", i,
                       p[i], g[i]);
@@ -176,9 +176,9 @@ START_TEST(test_backward)
     for (int i = 0; i < N * K; i++)
         want[i] += g0[i];
 
-    nt_softmax_xent_forward(p, NULL, x, labels, N, K);
+    nt_softmax_xent_forward(p, NULL, x, labels, N, K, 0.0f);
     memcpy(g, g0, sizeof g);
-    nt_softmax_xent_backward(g, p, labels, N, K);
+    nt_softmax_xent_backward(g, p, labels, N, K, 0.0f);
     /* gradients are at most 1/N; float probabilities (a few ulps) and the
      * finite differences (eps^2 f''' / 6 ~ 1e-9) are far below 1e-7 */
     TU_ASSERT_CLOSE_D("xent dlogits", g, want, N * K, 1e-7, 1e-5);
@@ -192,13 +192,13 @@ START_TEST(test_torch)
     float p[XENT_N * XENT_K], g[XENT_N * XENT_K] = {0};
     int ok = -1;
     float loss = nt_softmax_xent_forward(p, &ok, xent_logits, xent_labels,
-                                         XENT_N, XENT_K);
+                                         XENT_N, XENT_K, 0.0f);
     /* two float implementations: a few ulps */
     ck_assert_float_eq_tol(loss, xent_loss, 1e-6f);
     ck_assert_int_eq(ok, XENT_NCORRECT);
     TU_ASSERT_CLOSE("torch softmax", p, xent_probs, XENT_N * XENT_K, 1e-8,
                     2e-7);
-    nt_softmax_xent_backward(g, p, xent_labels, XENT_N, XENT_K);
+    nt_softmax_xent_backward(g, p, xent_labels, XENT_N, XENT_K, 0.0f);
     /* p - 1 cancels for a confident right row: PyTorch's probability 0.987
      * there is 2 ulps (1.2e-7) off the exact value (ours is within half an
      * ulp), which divided by N = 6 leaves 2e-8 absolute */

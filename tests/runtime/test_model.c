@@ -224,7 +224,7 @@ START_TEST(test_step_is_sgd)
     fill_batch(&m, labels, N, 99);
     float *before = malloc(tiny_net.param_floats * sizeof(float));
     memcpy(before, m.params, tiny_net.param_floats * sizeof(float));
-    const nt_sgd_config c = {0.25f, 0.0f, 0.0f};
+    const nt_optim_config c = nt_optim_sgd(0.25f, 0.0f, 0.0f);
     int ok = -1;
     float loss = nt_model_train_step(&m, N, labels, probs, &ok, &c);
     ck_assert(isfinite(loss) && loss > 0.0f);
@@ -270,7 +270,7 @@ START_TEST(test_step_momentum_and_decay)
     const size_t P = tiny_net.param_floats;
     float *p0 = malloc(P * sizeof(float)), *buf = malloc(P * sizeof(float));
     memcpy(p0, m.params, P * sizeof(float));
-    const nt_sgd_config c = {0.1f, 0.9f, 0.01f};
+    const nt_optim_config c = nt_optim_sgd(0.1f, 0.9f, 0.01f);
     nt_model_train_step(&m, N, labels, probs, NULL, &c);
     /* first step: the buffer is the decayed gradient itself */
     const nt_tensor_desc *w = tensor(&tiny_net, "linear1.weight");
@@ -309,7 +309,7 @@ static double train_loss(void *p)
     loss_ctx *c = p;
     c->m->net->forward(c->m, c->n, 1);
     return nt_softmax_xent_forward(c->probs, NULL, c->m->logits, c->labels,
-                                   c->n, 10);
+                                   c->n, 10, 0.0f);
 }
 
 START_TEST(test_step_gradients)
@@ -322,7 +322,7 @@ START_TEST(test_step_gradients)
     float probs[N * 10];
     fill_batch(&m, labels, N, 77);
     /* lr 0: the step computes gradients and leaves the parameters alone */
-    const nt_sgd_config c = {0.0f, 0.0f, 0.0f};
+    const nt_optim_config c = nt_optim_sgd(0.0f, 0.0f, 0.0f);
     nt_model_train_step(&m, N, labels, probs, NULL, &c);
     loss_ctx ctx = {&m, labels, probs, N};
     const char *names[] = {"conv1.weight", "conv1.bias", "batchnorm1.weight",

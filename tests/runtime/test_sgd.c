@@ -29,10 +29,10 @@ typedef struct sgd_case {
 } sgd_case;
 
 static const sgd_case cases[] = {
-    {"plain", {0.1f, 0, 0}},
-    {"momentum", {0.05f, 0.9f, 0}},
-    {"weight decay", {0.1f, 0, 0.01f}},
-    {"momentum and weight decay", {0.02f, 0.8f, 5e-4f}},
+    {"plain", {0.1f, 0, 0, 0}},
+    {"momentum", {0.05f, 0.9f, 0, 0}},
+    {"weight decay", {0.1f, 0, 0.01f, 0}},
+    {"momentum and weight decay", {0.02f, 0.8f, 5e-4f, 0}},
 };
 
 /* Five steps on 1000 parameters; the momentum buffer starts as garbage,
@@ -79,7 +79,7 @@ END_TEST
 START_TEST(test_threads)
 {
     enum { N = 100000 };
-    const nt_sgd_config c = {0.1f, 0.9f, 1e-3f};
+    const nt_sgd_config c = {0.1f, 0.9f, 1e-3f, 0};
     float *p[2] = {malloc(N * sizeof(float)), malloc(N * sizeof(float))};
     float *b[2] = {malloc(N * sizeof(float)), malloc(N * sizeof(float))};
     float *g = malloc(N * sizeof(float));
@@ -119,7 +119,7 @@ START_TEST(test_torch)
         {"torch wd", sgd_wd_p0, sgd_wd_grads, sgd_wd_p, sgd_wd_lr,
          sgd_wd_momentum, sgd_wd_wd},
     };
-    const nt_sgd_config c = {t[_i].lr, t[_i].momentum, t[_i].wd};
+    const nt_sgd_config c = {t[_i].lr, t[_i].momentum, t[_i].wd, 0};
     float p[SGD_FIX_N], buf[SGD_FIX_N];
     memcpy(p, t[_i].p0, sizeof p);
     for (int s = 0; s < SGD_FIX_STEPS; s++) {

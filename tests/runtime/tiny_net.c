@@ -164,6 +164,10 @@ const nt_net_desc tiny_net = {
     .input_offset = A_INPUT,
     .logits_offset = A_LOGITS,
     .dlogits_offset = A_DLOGITS,
+    /* the forward binds the training plan in either model */
+    .infer_floats = A_TOTAL,
+    .infer_input_offset = A_INPUT,
+    .infer_logits_offset = A_LOGITS,
     .state_floats = S_TOTAL,
     .scratch_floats = tiny_scratch_floats,
     .forward = tiny_forward,
@@ -235,6 +239,10 @@ const nt_net_desc tiny_flat_net = {
     .input_offset = 0,
     .logits_offset = 64,
     .dlogits_offset = 80,
+    /* the forward binds the training plan in either model */
+    .infer_floats = 96,
+    .infer_input_offset = 0,
+    .infer_logits_offset = 64,
     .state_floats = 0,
     .scratch_floats = no_scratch,
     .forward = flat_forward,
@@ -279,6 +287,10 @@ const nt_net_desc softmax28_net = {
     .input_offset = 0,
     .logits_offset = 784,
     .dlogits_offset = 800,
+    /* the forward binds the training plan in either model */
+    .infer_floats = 816,
+    .infer_input_offset = 0,
+    .infer_logits_offset = 784,
     .state_floats = 0,
     .scratch_floats = no_scratch,
     .forward = s28_forward,

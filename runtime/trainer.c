@@ -643,8 +643,11 @@ static int setup_model(run *r, int batch_max, nt_error *err)
     nt_checkpoint_info ci;
     if (o->load && nt_checkpoint_load(&r->m, o->load, 0, &ci, err) != 0)
         return -1;
-    if (o->load && ci.note[0])
-        fprintf(stderr, "note: %s\n", ci.note);
+    if (o->load) {
+        free(ci.history); /* only --resume redraws the curves */
+        if (ci.note[0])
+            fprintf(stderr, "note: %s\n", ci.note);
+    }
     return 0;
 }
 

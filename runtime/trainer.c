@@ -667,6 +667,7 @@ static int setup_model(run *r, int batch_max, nt_error *err)
     if (o->load && nt_dist_rank() == 0) { /* rank 0 reads, every process takes it */
         if (nt_checkpoint_load(&r->m, o->load, 0, &ci, err) != 0)
             return -1;
+        free(ci.history); /* only --resume redraws the curves */
         if (ci.note[0])
             fprintf(stderr, "note: %s\n", ci.note);
     }

@@ -46,11 +46,22 @@ static const char *c_compiler(void)
     return cc && *cc ? cc : NETC_CC;
 }
 
-int build_trainer(const char *c_path, const char *out_path, int verbose)
+int build_trainer(const char *c_path, const char *out_path, int verbose, int mpi)
 {
     int build_tree = in_build_tree();
     const char *inc = build_tree ? NETC_BUILD_RUNTIME_INC : NETC_INSTALL_RUNTIME_INC;
     const char *lib = build_tree ? NETC_BUILD_RUNTIME_LIB : NETC_INSTALL_RUNTIME_LIB;
+    const char *mpi_libs = "";
+    if (mpi) {
+#ifdef NETC_MPI_LIBS
+        lib = build_tree ? NETC_BUILD_RUNTIME_MPI_LIB : NETC_INSTALL_RUNTIME_MPI_LIB;
+        mpi_libs = NETC_MPI_LIBS;
+#else
+        fprintf(stderr, "netc: --mpi: this netc was built without MPI (install Open MPI, "
+                "Debian's libopenmpi-dev and openmpi-bin, and configure netc again)\n");
+        return -1;
+#endif
+    }
     if (access(lib, R_OK) != 0) {
         fprintf(stderr, "netc: cannot find the runtime library %s: %s\n", lib, strerror(errno));
         return -1;
@@ -65,6 +76,7 @@ int build_trainer(const char *c_path, const char *out_path, int verbose)
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
         argv[argc++] = strdup(flags[i]);
     split(argv, &argc, 128, NETC_DEP_LIBS);
+    split(argv, &argc, 128, mpi_libs);
     argv[argc] = NULL;
     return run_cc(argv, argc, c_path, verbose);
 }

@@ -43,6 +43,7 @@ static const char usage_text[] =
     "                  build: the executable (default: the net's name), its C\n"
     "                  source goes next to it as PATH.c\n"
     "  -v, --verbose   build: print the C compiler's command line\n"
+    "  --mpi           build: a data-parallel trainer, run with mpirun -np P\n"
     "  --inference     emit: an inference library NAME.c + NAME.h (eval mode,\n"
     "                  needs only libm); build: a classifier of images with it\n"
     "  --weights FILE  --inference: compile these weights (safetensors) in\n"
@@ -65,6 +66,7 @@ typedef struct options {
     int json;
     int dump_ast;
     int verbose;
+    int mpi;
     int inference, pytorch, no_fold;
     const char *weights;
 } options;
@@ -167,6 +169,8 @@ static void parse_args(int argc, char **argv, options *o)
             o->dump_ast = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             o->verbose = 1;
+        } else if (strcmp(a, "--mpi") == 0) {
+            o->mpi = 1;
         } else if (a[0] == '-' && a[1] != 0) {
             usage_error("unknown option '%s'", a);
         } else if (!o->command) {
@@ -315,11 +319,11 @@ static int emit_and_build(const options *o, compilation *c, const plan *p)
         if (fclose(out) != 0) {
             fprintf(stderr, "netc: cannot write '%s': %s\n", c_path, strerror(errno));
             rc = EXIT_INPUT;
-        } else if (build_trainer(c_path, bin, o->verbose) != 0) {
+        } else if (build_trainer(c_path, bin, o->verbose, o->mpi) != 0) {
             rc = EXIT_INPUT;
         } else {
-            printf("built %s (C source: %s); run it: %s%s --help\n", bin, c_path,
-                   strchr(bin, '/') ? "" : "./", bin);
+            printf("built %s (C source: %s); run it: %s%s%s --help\n", bin, c_path,
+                   o->mpi ? "mpirun -np 2 " : "", strchr(bin, '/') ? "" : "./", bin);
         }
         free(c_path);
     } else if (close_output(o, out) != 0) {

@@ -12,11 +12,18 @@
  * n = N * HW values per channel. PyTorch rejects training with n == 1; here
  * that is an assertion (debug builds). In a release build n == 1 gives
  * out = beta, and running_var is updated with the biased variance (0) since
- * the unbiased one is undefined. The trainer never calls it with n == 1. */
+ * the unbiased one is undefined. The trainer never calls it with n == 1.
+ *
+ * Synchronised batch norm (nt_batchnorm_set_reduce, used by data-parallel
+ * trainers) runs the same per-channel arithmetic in three passes over all
+ * channels instead of one per block, with the sums reduced over the
+ * processes in between; without a reduction the one-pass path is used, so
+ * single-process results do not change. */
 #include "nt_kernels.h"
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 
 /* Below this many elements the fork/join costs more than it saves. */
 #define BN_PAR_MIN 16384
@@ -115,6 +122,112 @@ static void sums_dy(double *sdy, double *sdyx, const float *dy, const float *x,
     *sdyx += (b0 + b1) + (b2 + b3);
 }
 
+/* ---- synchronised batch norm (nt_batchnorm_set_reduce) ------------------------ */
+
+static nt_bn_reduce_fn bn_reduce;   /* NULL: the batch is this process's */
+static double *sync_sums;           /* [2 * sync_channels + 1] */
+static int sync_channels;
+
+int nt_batchnorm_set_reduce(nt_bn_reduce_fn reduce, int max_channels)
+{
+    double *p = NULL;
+    if (reduce && !(p = malloc(((size_t)2 * (size_t)max_channels + 1) * sizeof *p)))
+        return -1;
+    free(sync_sums);
+    sync_sums = p;
+    sync_channels = reduce ? max_channels : 0;
+    bn_reduce = reduce;
+    return 0;
+}
+
+/* ---- the pieces of one block of channels [c0, c0 + nc) ------------------------- */
+
+static void block_sum(double *s, const float *in, const nt_bn_dims *d, int c0, int nc)
+{
+    for (int n = 0; n < d->N; n++)
+        for (int j = 0; j < nc; j++)
+            s[j] += sum_f(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW);
+}
+
+static void block_sumsq(double *ss, const double *m, const float *in, const nt_bn_dims *d,
+                        int c0, int nc)
+{
+    for (int n = 0; n < d->N; n++)
+        for (int j = 0; j < nc; j++)
+            ss[j] += sumsq_dev(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW, m[j]);
+}
+
+/* Channel c's batch statistics from its mean m and sum of squared deviations
+ * ss over cnt values: saves mean and invstd, updates the running statistics,
+ * returns gamma * invstd. */
+static float channel_stats(int c, double m, double ss, double cnt, float *mean,
+                           float *invstd, float *running_mean, float *running_var,
+                           const float *gamma, const nt_bn_dims *d)
+{
+    const double mom = d->momentum;
+    const double var = ss / cnt;
+    const double is = 1.0 / sqrt(var + d->eps);
+    const double unbiased = cnt > 1 ? ss / (cnt - 1) : var;
+    mean[c] = (float)m;
+    invstd[c] = (float)is;
+    running_mean[c] = (float)(mom * m + (1 - mom) * running_mean[c]);
+    running_var[c] = (float)(mom * unbiased + (1 - mom) * running_var[c]);
+    return (float)(gamma[c] * is);
+}
+
+static void block_normalise(float *out, const float *in, const float *mean,
+                            const float *scale, const float *beta, const nt_bn_dims *d,
+                            int c0, int nc)
+{
+    for (int n = 0; n < d->N; n++)
+        for (int j = 0; j < nc; j++) {
+            const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
+            const float mj = mean[c0 + j], sj = scale[j], bj = beta[c0 + j];
+            for (int i = 0; i < d->HW; i++)
+                out[off + i] = (in[off + i] - mj) * sj + bj;
+        }
+}
+
+/* Training forward with statistics over every process's part of the batch:
+ * the same arithmetic per channel, with two reductions in between. */
+static void forward_train_synced(float *out, float *mean, float *invstd,
+                                 float *running_mean, float *running_var, const float *in,
+                                 const float *gamma, const float *beta,
+                                 const nt_bn_dims *d, int nth, int cb)
+{
+    const int C = d->C, nblocks = (C + cb - 1) / cb;
+    assert(C <= sync_channels);
+    double *s = sync_sums, *ss = sync_sums + C + 1;
+    for (int c = 0; c < 2 * C + 1; c++)
+        s[c] = 0;
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * cb;
+        block_sum(s + c0, in, d, c0, C - c0 < cb ? C - c0 : cb);
+    }
+    s[C] = (double)d->N * d->HW;
+    bn_reduce(s, C + 1);
+    const double cnt = s[C];
+    assert(cnt > 1); /* PyTorch: "Expected more than 1 value per channel" */
+    for (int c = 0; c < C; c++)
+        s[c] /= cnt;
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * cb;
+        block_sumsq(ss + c0, s + c0, in, d, c0, C - c0 < cb ? C - c0 : cb);
+    }
+    bn_reduce(ss, C);
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
+        float scale[BN_CB_MAX];
+        for (int j = 0; j < nc; j++)
+            scale[j] = channel_stats(c0 + j, s[c0 + j], ss[c0 + j], cnt, mean, invstd,
+                                     running_mean, running_var, gamma, d);
+        block_normalise(out, in, mean, scale, beta, d, c0, nc);
+    }
+}
+
 void nt_batchnorm_forward_train(float *out, float *mean, float *invstd,
                                 float *running_mean, float *running_var,
                                 const float *in, const float *gamma,
@@ -122,49 +235,30 @@ void nt_batchnorm_forward_train(float *out, float *mean, float *invstd,
 {
     const int N = d->N, C = d->C, HW = d->HW;
     const double cnt = (double)N * HW;
-    const double mom = d->momentum;
     assert(N > 0 && C > 0 && HW > 0);
-    assert(cnt > 1); /* PyTorch: "Expected more than 1 value per channel" */
     assert(d->eps > 0);
     const int nth = bn_threads(d), cb = bn_block(d, nth);
     const int nblocks = (C + cb - 1) / cb;
+    if (bn_reduce) {
+        forward_train_synced(out, mean, invstd, running_mean, running_var, in, gamma, beta,
+                             d, nth, cb);
+        return;
+    }
+    assert(cnt > 1); /* PyTorch: "Expected more than 1 value per channel" */
 
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
         const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
         double s[BN_CB_MAX] = {0}, ss[BN_CB_MAX] = {0}, m[BN_CB_MAX];
-        float mf[BN_CB_MAX], scale[BN_CB_MAX];
-
-        for (int n = 0; n < N; n++)
-            for (int j = 0; j < nc; j++)
-                s[j] += sum_f(in + ((size_t)n * C + c0 + j) * HW, HW);
+        float scale[BN_CB_MAX];
+        block_sum(s, in, d, c0, nc);
         for (int j = 0; j < nc; j++)
             m[j] = s[j] / cnt;
-        for (int n = 0; n < N; n++)
-            for (int j = 0; j < nc; j++)
-                ss[j] +=
-                    sumsq_dev(in + ((size_t)n * C + c0 + j) * HW, HW, m[j]);
-
-        for (int j = 0; j < nc; j++) {
-            const int c = c0 + j;
-            const double var = ss[j] / cnt;
-            const double is = 1.0 / sqrt(var + d->eps);
-            const double unbiased = cnt > 1 ? ss[j] / (cnt - 1) : var;
-            mean[c] = mf[j] = (float)m[j];
-            invstd[c] = (float)is;
-            running_mean[c] = (float)(mom * m[j] + (1 - mom) * running_mean[c]);
-            running_var[c] =
-                (float)(mom * unbiased + (1 - mom) * running_var[c]);
-            scale[j] = (float)(gamma[c] * is);
-        }
-
-        for (int n = 0; n < N; n++)
-            for (int j = 0; j < nc; j++) {
-                const size_t off = ((size_t)n * C + c0 + j) * HW;
-                const float mj = mf[j], sj = scale[j], bj = beta[c0 + j];
-                for (int i = 0; i < HW; i++)
-                    out[off + i] = (in[off + i] - mj) * sj + bj;
-            }
+        block_sumsq(ss, m, in, d, c0, nc);
+        for (int j = 0; j < nc; j++)
+            scale[j] = channel_stats(c0 + j, m[j], ss[j], cnt, mean, invstd, running_mean,
+                                     running_var, gamma, d);
+        block_normalise(out, in, mean, scale, beta, d, c0, nc);
     }
 }
 
@@ -199,8 +293,85 @@ void nt_batchnorm_forward_eval(float *out, const float *in, const float *gamma,
  *   dbeta  = sum dy
  *   dgamma = sum dy * xhat
  *   dx     = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
- * The last two terms are the gradient through the batch mean and variance. */
-/* acc: din += ..., else din = ... (its old contents are never read) */
+ * The last two terms are the gradient through the batch mean and variance.
+ * sdy and sdyx below are sum dy and sum dy * (x - mean). */
+
+static void block_sums_dy(double *sdy, double *sdyx, const float *dout, const float *in,
+                          const float *mean, const nt_bn_dims *d, int c0, int nc)
+{
+    for (int n = 0; n < d->N; n++)
+        for (int j = 0; j < nc; j++) {
+            const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
+            sums_dy(&sdy[j], &sdyx[j], dout + off, in + off, d->HW, mean[c0 + j]);
+        }
+}
+
+static void block_dparams(float *dgamma, float *dbeta, const double *sdy,
+                          const double *sdyx, const float *invstd, int c0, int nc)
+{
+    for (int j = 0; j < nc; j++) {
+        dbeta[c0 + j] += (float)sdy[j];
+        dgamma[c0 + j] += (float)(sdyx[j] * invstd[c0 + j]);
+    }
+}
+
+/* din (+)= gamma * invstd * (dy - sdy / cnt - (x - mean) * sdyx * invstd^2 / cnt);
+ * acc: din += ..., else din = ... (its old contents are never read) */
+static void block_din(float *din, const float *dout, const float *in, const float *gamma,
+                      const float *mean, const float *invstd, const double *sdy,
+                      const double *sdyx, double cnt, const nt_bn_dims *d, int c0, int nc,
+                      int acc)
+{
+    float k[BN_CB_MAX], a[BN_CB_MAX], b[BN_CB_MAX];
+    for (int j = 0; j < nc; j++) {
+        const int c = c0 + j;
+        const double is = invstd[c];
+        k[j] = gamma[c] * invstd[c];
+        a[j] = (float)(sdy[j] / cnt);
+        b[j] = (float)(sdyx[j] * is * is / cnt);
+    }
+    for (int n = 0; n < d->N; n++)
+        for (int j = 0; j < nc; j++) {
+            const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
+            const float mj = mean[c0 + j], kj = k[j], aj = a[j], bj = b[j];
+            if (acc)
+                for (int i = 0; i < d->HW; i++)
+                    din[off + i] += kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
+            else
+                for (int i = 0; i < d->HW; i++)
+                    din[off + i] = kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
+        }
+}
+
+/* Backward with the sums din needs reduced over every process. */
+static void backward_synced(float *din, float *dgamma, float *dbeta, const float *dout,
+                            const float *in, const float *gamma, const float *mean,
+                            const float *invstd, const nt_bn_dims *d, int nth, int cb, int acc)
+{
+    const int C = d->C, nblocks = (C + cb - 1) / cb;
+    assert(C <= sync_channels);
+    double *sdy = sync_sums, *sdyx = sync_sums + C;
+    for (int c = 0; c < 2 * C + 1; c++)
+        sdy[c] = 0;
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
+        block_sums_dy(sdy + c0, sdyx + c0, dout, in, mean, d, c0, nc);
+        block_dparams(dgamma, dbeta, sdy + c0, sdyx + c0, invstd, c0, nc);
+    }
+    if (!din)
+        return;
+    sdy[2 * C] = (double)d->N * d->HW;
+    bn_reduce(sdy, 2 * C + 1);
+    const double cnt = sdy[2 * C];
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
+        block_din(din, dout, in, gamma, mean, invstd, sdy + c0, sdyx + c0, cnt, d, c0, nc,
+                  acc);
+    }
+}
+
 static void batchnorm_backward(float *din, float *dgamma, float *dbeta,
                                const float *dout, const float *in,
                                const float *gamma, const float *mean,
@@ -211,43 +382,19 @@ static void batchnorm_backward(float *din, float *dgamma, float *dbeta,
     assert(N > 0 && C > 0 && HW > 0);
     const int nth = bn_threads(d), cb = bn_block(d, nth);
     const int nblocks = (C + cb - 1) / cb;
+    if (bn_reduce) {
+        backward_synced(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, nth, cb, acc);
+        return;
+    }
 
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
         const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
         double sdy[BN_CB_MAX] = {0}, sdyx[BN_CB_MAX] = {0};
-        float k[BN_CB_MAX], a[BN_CB_MAX], b[BN_CB_MAX];
-
-        for (int n = 0; n < N; n++)
-            for (int j = 0; j < nc; j++) {
-                const size_t off = ((size_t)n * C + c0 + j) * HW;
-                sums_dy(&sdy[j], &sdyx[j], dout + off, in + off, HW,
-                        mean[c0 + j]);
-            }
-
-        for (int j = 0; j < nc; j++) {
-            const int c = c0 + j;
-            const double is = invstd[c];
-            dbeta[c] += (float)sdy[j];
-            dgamma[c] += (float)(sdyx[j] * is);
-            k[j] = gamma[c] * invstd[c];
-            a[j] = (float)(sdy[j] / cnt);
-            b[j] = (float)(sdyx[j] * is * is / cnt);
-        }
-        if (!din)
-            continue;
-
-        for (int n = 0; n < N; n++)
-            for (int j = 0; j < nc; j++) {
-                const size_t off = ((size_t)n * C + c0 + j) * HW;
-                const float mj = mean[c0 + j], kj = k[j], aj = a[j], bj = b[j];
-                if (acc)
-                    for (int i = 0; i < HW; i++)
-                        din[off + i] += kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
-                else
-                    for (int i = 0; i < HW; i++)
-                        din[off + i] = kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
-            }
+        block_sums_dy(sdy, sdyx, dout, in, mean, d, c0, nc);
+        block_dparams(dgamma, dbeta, sdy, sdyx, invstd, c0, nc);
+        if (din)
+            block_din(din, dout, in, gamma, mean, invstd, sdy, sdyx, cnt, d, c0, nc, acc);
     }
 }
 

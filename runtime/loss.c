@@ -93,8 +93,14 @@ float nt_softmax_xent_forward(float *probs, int *ncorrect, const float *logits,
 void nt_softmax_xent_backward(float *dlogits, const float *probs,
                               const int32_t *labels, int N, int K, float smoothing)
 {
-    assert(N > 0 && K > 0);
-    const float inv_n = 1.0f / (float)N;
+    nt_softmax_xent_backward_part(dlogits, probs, labels, N, N, K, smoothing);
+}
+
+void nt_softmax_xent_backward_part(float *dlogits, const float *probs, const int32_t *labels,
+                                   int N, int total, int K, float smoothing)
+{
+    assert(N > 0 && K > 0 && total >= N);
+    const float inv_n = 1.0f / (float)total;
     const float off = smoothing / (float)K, on = 1.0f - smoothing + off;
     const int nth = (size_t)N * K >= XENT_PAR_MIN ? nt_num_threads() : 1;
 #pragma omp parallel for num_threads(nth) schedule(static)

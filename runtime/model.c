@@ -7,6 +7,7 @@
  * against the net before it changes the model, so a refused checkpoint
  * leaves the model as it was. */
 #include "nt_trainer.h"
+#include "nt_dist.h"
 #include "nt_io.h"
 #include "hardening.h"
 
@@ -21,6 +22,7 @@
 
 /* Salts that keep the counter-based random streams of the run apart. */
 #define STREAM_DROPOUT 0x64726f706f757400ULL /* "dropout" */
+#define STREAM_RANK 0x72616e6b00000000ULL    /* "rank" */
 
 #define MOMENTUM_PREFIX "momentum."
 #define ADAM_M_PREFIX "adam.m."
@@ -170,6 +172,20 @@ void nt_model_init(nt_model *m, uint64_t seed)
     m->step = 0;
 }
 
+int nt_model_arenas(const nt_model *m, nt_arena *out, int max)
+{
+    const nt_arena all[] = {
+        {m->params, m->net->param_floats, "parameters"},
+        {m->momentum, m->net->param_floats, "momentum buffers"},
+        {m->moment2, m->net->param_floats, "Adam's second moments"},
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof *all && n < max; i++)
+        if (all[i].data) /* moment2 exists for Adam only */
+            out[n++] = all[i];
+    return n;
+}
+
 size_t nt_model_trainable_floats(const nt_net_desc *net)
 {
     size_t n = 0;
@@ -181,8 +197,12 @@ size_t nt_model_trainable_floats(const nt_net_desc *net)
 
 uint64_t nt_dropout_key(const nt_model *m, int layer)
 {
-    return nt_hash64(nt_hash64(m->seed ^ STREAM_DROPOUT, (uint64_t)layer),
-                     m->step);
+    const uint64_t key = nt_hash64(nt_hash64(m->seed ^ STREAM_DROPOUT, (uint64_t)layer),
+                                   m->step);
+    /* each process of a data-parallel run masks its own examples: keys of
+     * their own (rank 0's is the single process's) */
+    const int rank = nt_dist_rank();
+    return rank ? nt_hash64(key ^ STREAM_RANK, (uint64_t)rank) : key;
 }
 
 float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
@@ -196,13 +216,20 @@ float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
     nt_prof_phase(m, tp, NT_PROF_ZERO);
     net->forward(m, n, 1);
     tp = nt_prof_start(m);
-    float loss = nt_softmax_xent_forward(probs, ncorrect, m->logits, labels,
-                                         n, K, c->label_smoothing);
+    int ok = 0;
+    float loss = nt_softmax_xent_forward(probs, &ok, m->logits, labels, n, K,
+                                         c->label_smoothing);
+    /* with several processes (nt_dist.h), this one's n examples are part of
+     * a batch of `total`: loss and gradients are the whole batch's */
+    const int total = nt_dist_batch_totals(n, &loss, &ok);
+    if (ncorrect)
+        *ncorrect = ok;
     memset(m->dlogits, 0, (size_t)n * K * sizeof(float));
-    nt_softmax_xent_backward(m->dlogits, probs, labels, n, K, c->label_smoothing);
+    nt_softmax_xent_backward_part(m->dlogits, probs, labels, n, total, K, c->label_smoothing);
     nt_prof_phase(m, tp, NT_PROF_LOSS);
     net->backward(m, n);
     tp = nt_prof_start(m);
+    nt_dist_sum_floats(m->grads, net->param_floats, "gradients");
     nt_optim_step(m, c);
     nt_prof_phase(m, tp, NT_PROF_OPTIMIZER);
     m->step++;

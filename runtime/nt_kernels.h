@@ -195,6 +195,19 @@ void nt_batchnorm_backward_overwrite(float *din, float *dgamma, float *dbeta,
                                      const float *gamma, const float *mean,
                                      const float *invstd, const nt_bn_dims *d);
 
+/* Synchronised batch norm (PyTorch's SyncBatchNorm), for data-parallel
+ * training where each process holds part of the batch: reduce(sums, n) adds
+ * n doubles over every process, in place. With it, the training forward
+ * reduces the per-channel sums, then the sums of squared deviations from the
+ * mean (and the example count), so mean and variance are the whole batch's;
+ * backward reduces the per-channel sums of dy and dy * (x - mean) that din
+ * needs, while dgamma and dbeta stay this process's part (the gradient sum
+ * over processes adds them). Every process must call the kernels in the
+ * same order. NULL (the default): the batch is this process's alone.
+ * max_channels bounds C of later calls. Returns -1 if out of memory. */
+typedef void (*nt_bn_reduce_fn)(double *sums, int n);
+int nt_batchnorm_set_reduce(nt_bn_reduce_fn reduce, int max_channels);
+
 /* ---- activations ----------------------------------------------------------- */
 
 /* n = number of elements. Backward takes the forward's output. In-place
@@ -255,6 +268,10 @@ float nt_softmax_xent_forward(float *probs,          /* [N, K] saved */
 /* dlogits += (probs - ((1 - s) * onehot(labels) + s / K)) / N. */
 void nt_softmax_xent_backward(float *dlogits, const float *probs,
                               const int32_t *labels, int N, int K, float smoothing);
+/* The same for N rows of a batch of `total` examples spread over processes:
+ * the gradient of the mean loss over all of them. */
+void nt_softmax_xent_backward_part(float *dlogits, const float *probs, const int32_t *labels,
+                                   int N, int total, int K, float smoothing);
 
 /* ---- optimiser ------------------------------------------------------------- */
 

@@ -212,6 +212,18 @@ int nt_inference_batch(const nt_net_desc *net, int want);
  * momentum and state; sets m->seed = seed and m->step = 0. */
 void nt_model_init(nt_model *m, uint64_t seed);
 
+/* The arenas of m that carry a run from one step to the next: the
+ * parameters (running statistics included) and the optimiser's state. Data-
+ * parallel ranks must hold the same bytes in each (nt_dist_sync_model). An
+ * arena added to nt_model for optimiser state belongs in this list. Returns
+ * how many it wrote (at most max). */
+typedef struct nt_arena {
+    float *data;
+    size_t floats;
+    const char *name;
+} nt_arena;
+int nt_model_arenas(const nt_model *m, nt_arena *out, int max);
+
 /* Number of trainable parameters. */
 size_t nt_model_trainable_floats(const nt_net_desc *net);
 
@@ -247,7 +259,11 @@ void nt_optim_step(nt_model *m, const nt_optim_config *c);
  * and nt_optim_step, then increments m->step. probs is [n, classes] of
  * caller memory. *ncorrect (may be NULL) counts the correct predictions of
  * the forward pass. Returns the mean loss of the batch (before the step).
- * Allocates nothing (Adam needs nt_model_alloc_moment2 first). */
+ * Allocates nothing (Adam needs nt_model_alloc_moment2 first).
+ * In a data-parallel run (nt_dist.h) every process calls it on its share of
+ * the batch; the loss, the correct count and the gradients are then the
+ * whole batch's (reduced over the processes) and every process takes the
+ * same step. */
 float nt_model_train_step(nt_model *m, int n, const int32_t *labels,
                           float *probs, int *ncorrect,
                           const nt_optim_config *c);

@@ -11,6 +11,7 @@
  * epoch lines, log lines and curves in progress.c. */
 #include "nt_trainer.h"
 #include "nt_data.h"
+#include "nt_dist.h"
 #include "nt_io.h"
 #include "nt_recipe.h"
 #include "progress.h"
@@ -446,6 +447,9 @@ static int check_options(options *o, const nt_net_desc *net, nt_error *err)
                            "on %dx%d images", o->resize, net->name, net->in_h,
                            net->in_w, net->source, o->resize, o->resize);
     }
+    if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch < nt_dist_size())
+        return nt_fail(err, "--batch-size %d: fewer examples than the %d processes that "
+                       "share every batch", o->batch, nt_dist_size());
     if (nt_recipe_check(&o->recipe, net->in_c, net->in_h, net->in_w, o->momentum, err) != 0)
         return -1;
     if ((o->mode == MODE_TRAIN || o->mode == MODE_BENCHMARK) && o->batch == 1 &&
@@ -562,6 +566,22 @@ static void data_free(data *d)
 
 static int limited(int n, int limit) { return limit > 0 && limit < n ? limit : n; }
 
+/* Whether every process of a data-parallel run holds the same examples. */
+static int data_same(const data *d, int with_train)
+{
+    uint64_t h = NT_DIST_HASH0;
+    const nt_dataset *sets[2] = {&d->test, &d->train};
+    const int counts[2] = {d->ntest, d->ntrain};
+    for (int k = 0; k < 1 + with_train; k++) {
+        const nt_dataset *ds = sets[k];
+        const size_t n = (size_t)counts[k] * ds->c * ds->h * ds->w;
+        h = ds->fimages ? nt_dist_hash(h, ds->fimages, n * sizeof *ds->fimages)
+                        : nt_dist_hash(h, ds->images, n);
+        h = nt_dist_hash(h, ds->labels, (size_t)counts[k] * sizeof *ds->labels);
+    }
+    return nt_dist_same(h, "the data");
+}
+
 static int load_data(data *d, const nt_net_desc *net, const options *o,
                      int need_train, nt_error *err)
 {
@@ -583,6 +603,9 @@ static int load_data(data *d, const nt_net_desc *net, const options *o,
                        d->test.w, d->test.fimages ? "float32" : "uint8");
     d->ntrain = limited(d->train.n, o->limit_train);
     d->ntest = limited(d->test.n, o->limit_test);
+    if (nt_dist_size() > 1 && data_same(d, need_train) != 0)
+        return nt_fail(err, "%s: the processes read different data (each reads its own "
+                       "copy; they must be the same files)", o->data);
     return nt_feeder_init(&d->feed, &d->test, net->in_c, net->in_h, net->in_w,
                           rc->mean.n ? rc->mean.v : NULL, rc->std.n ? rc->std.v : NULL,
                           rc->crop_padding, rc->flip, net->name, o->data, err);
@@ -603,7 +626,7 @@ typedef struct run {
     int start_epoch;     /* epochs done before this run (--resume) */
     int nbatches;        /* trained batches per epoch */
     char training[1200]; /* the settings a resumed run must repeat, for checkpoints */
-    int skip_last;       /* a final batch of one example is skipped */
+    int skip_last;       /* a final batch too small to train on is skipped */
     int saved_epoch;     /* the last checkpoint this run wrote (0: none) */
     uint64_t saved_step;
     char *history;       /* --resume: the checkpoint's curves (metadata) */
@@ -641,14 +664,14 @@ static int setup_model(run *r, int batch_max, nt_error *err)
     if (o->recipe.optimizer != NT_OPTIM_SGD && nt_model_alloc_moment2(&r->m, err) != 0)
         return -1;
     nt_checkpoint_info ci;
-    if (o->load && nt_checkpoint_load(&r->m, o->load, 0, &ci, err) != 0)
-        return -1;
-    if (o->load) {
+    if (o->load && nt_dist_rank() == 0) { /* rank 0 reads, every process takes it */
+        if (nt_checkpoint_load(&r->m, o->load, 0, &ci, err) != 0)
+            return -1;
         free(ci.history); /* only --resume redraws the curves */
         if (ci.note[0])
             fprintf(stderr, "note: %s\n", ci.note);
     }
-    return 0;
+    return nt_dist_sync_model(&r->m, NULL, err);
 }
 
 static int setup_batch_buffers(run *r, int batch_max, nt_error *err)
@@ -666,15 +689,18 @@ static int setup_batch_buffers(run *r, int batch_max, nt_error *err)
 static int evaluate(run *r)
 {
     const int B = r->m.batch_max;
-    int correct = 0;
-    for (int first = 0; first < r->d.ntest; first += B) {
+    int mine, count, correct = 0;
+    nt_dist_share(r->d.ntest, &mine, &count); /* each process its part */
+    for (int i = 0; i < count; i += B) {
         if (nt_signals_pending())
             return -1;
-        int n = r->d.ntest - first < B ? r->d.ntest - first : B;
-        nt_feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, first, n, 0);
+        int n = count - i < B ? count - i : B;
+        nt_feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.test, NULL, mine + i, n, 0);
         correct += nt_model_eval_batch(&r->m, n, r->labels);
     }
-    return correct;
+    double all = correct;
+    nt_dist_sum_doubles(&all, 1, "the test accuracy");
+    return (int)all;
 }
 
 static double ratio(long a, long b) { return b > 0 ? (double)a / (double)b : NAN; }
@@ -683,7 +709,11 @@ static double ratio(long a, long b) { return b > 0 ? (double)a / (double)b : NAN
  * never 0 (which means no augmentation). */
 static uint64_t augment_key(const nt_model *m)
 {
-    return nt_hash64(m->seed ^ STREAM_AUGMENT, m->step) | 1;
+    const uint64_t key = nt_hash64(m->seed ^ STREAM_AUGMENT, m->step);
+    /* each process of a data-parallel run augments its own examples with
+     * keys of its own (rank 0's is the single process's) */
+    const int rank = nt_dist_rank();
+    return (rank ? nt_hash64(key, (uint64_t)rank) : key) | 1;
 }
 
 static void shuffle(int32_t *perm, int n, uint64_t seed, int epoch)
@@ -710,7 +740,7 @@ static void print_banner(const run *r, int load_data_now)
     format_count(params, sizeof params, nt_model_trainable_floats(net));
     format_bytes(pb, sizeof pb, 3.0 * net->param_floats * sizeof(float));
     format_bytes(ab, sizeof ab,
-                 (double)net->act_floats * o->batch * sizeof(float));
+                 (double)net->act_floats * r->m.batch_max * sizeof(float));
     format_bytes(sb, sizeof sb,
                  (double)(net->scratch_floats ? net->scratch_floats(threads)
                                               : 0) * sizeof(float));
@@ -750,14 +780,26 @@ static void print_banner(const run *r, int load_data_now)
     nt_recipe_describe(recipe, sizeof recipe, &o->recipe);
     if (recipe[0])
         printf("recipe    %s\n", recipe);
-    printf("run       %d thread%s  seed %" PRIu64 "%s\n", threads,
-           threads == 1 ? "" : "s", r->m.seed,
+    printf("run       %d thread%s%s  seed %" PRIu64 "%s\n", threads,
+           threads == 1 ? "" : "s", nt_dist_size() > 1 ? " per process" : "", r->m.seed,
            o->no_dropout ? "  dropout off" : "");
+    if (nt_dist_size() > 1) {
+        const int lo = o->batch / nt_dist_size(), hi = nt_dist_share_max(o->batch);
+        char share[32];
+        snprintf(share, sizeof share, lo == hi ? "%d" : "%d or %d", lo, hi);
+        printf("processes %d (%s), each computing %s examples of every batch; "
+               "gradients and batch-norm statistics are summed over them\n",
+               nt_dist_size(), nt_dist_backend(), share);
+    }
     printf("memory    %s parameters, gradients and momentum; %s activations "
-           "(batch %d); %s scratch\n", pb, ab, o->batch, sb);
-    if (r->skip_last)
+           "(batch %d); %s scratch\n", pb, ab, r->m.batch_max, sb);
+    if (r->skip_last && nt_dist_size() == 1)
         printf("note      the last batch of every epoch would hold 1 example, "
                "which batch norm cannot train on; it is skipped\n");
+    else if (r->skip_last)
+        printf("note      the last batch of every epoch would hold %d example%s, fewer "
+               "than the processes; it is skipped\n", r->d.ntrain % o->batch,
+               r->d.ntrain % o->batch == 1 ? "" : "s");
     printf("\n");
     if (!o->no_table) {
         print_layer_table(stdout, net);
@@ -838,15 +880,16 @@ static int train_epoch(run *r, int epoch, nt_epoch_stats *s, double *train_s,
     for (int b = 0; b < nb; b++) {
         const int first = b * B;
         const int n = r->d.ntrain - first < B ? r->d.ntrain - first : B;
-        int ok = 0;
+        int ok = 0, mine, count;
+        nt_dist_share(n, &mine, &count); /* loss and ok are the whole batch's */
         const double tf = nt_prof_start(m);
-        nt_feed_batch(&r->d.feed, m->input, r->labels, &r->d.train, r->perm + first, 0, n,
-                      augment_key(m));
+        nt_feed_batch(&r->d.feed, m->input, r->labels, &r->d.train, r->perm + first + mine, 0,
+                      count, augment_key(m));
         nt_prof_phase(m, tf, NT_PROF_DATA);
         lr = nt_recipe_lr(&o->recipe, o->lr, per_iter ? (long)m->step : epoch,
                           per_iter ? (long)o->epochs * nb : o->epochs);
         oc.lr = (float)lr;
-        float loss = nt_model_train_step(m, n, r->labels, r->probs, &ok, &oc);
+        float loss = nt_model_train_step(m, count, r->labels, r->probs, &ok, &oc);
         if (!isfinite(loss) || !nt_all_finite(m->params, r->net->param_floats)) {
             nt_progress_end(&p);
             return diverged(r, epoch, b, n, loss, err);
@@ -926,6 +969,8 @@ static int resume(run *r, nt_error *err)
 {
     const options *o = r->o;
     nt_checkpoint_info ci;
+    if (nt_dist_rank() != 0)
+        return nt_dist_sync_model(&r->m, &r->start_epoch, err);
     if (nt_checkpoint_load(&r->m, o->resume, nt_recipe_state(&o->recipe, o->momentum), &ci,
                            err))
         return -1;
@@ -948,7 +993,7 @@ static int resume(run *r, nt_error *err)
     r->m.seed = ci.seed;
     r->m.step = ci.step;
     r->start_epoch = ci.epoch;
-    return 0;
+    return nt_dist_sync_model(&r->m, &r->start_epoch, err);
 }
 
 /* Warnings before training: options that waste the run, and what a
@@ -983,7 +1028,7 @@ static int train(run *r, nt_error *err)
     nt_recipe_describe(recipe, sizeof recipe, &o->recipe);
     if (recipe[0] && len > 0 && (size_t)len < sizeof r->training)
         snprintf(r->training + len, sizeof r->training - (size_t)len, " %s", recipe);
-    if (setup_model(r, o->batch, err) != 0)
+    if (setup_model(r, nt_dist_share_max(o->batch), err) != 0)
         return EXIT_DATA;
     if (o->resume && resume(r, err) != 0)
         return EXIT_DATA;
@@ -1000,7 +1045,9 @@ static int train(run *r, nt_error *err)
             return EXIT_DATA;
         const int n = r->d.ntrain, B = o->batch;
         r->nbatches = (n + B - 1) / B;
-        r->skip_last = B > 1 && n % B == 1;
+        /* a last batch must give every process an example, and batch norm two */
+        const int least = nt_dist_size() > 2 ? nt_dist_size() : 2;
+        r->skip_last = B > 1 && n % B > 0 && n % B < least;
         r->nbatches -= r->skip_last;
         if (r->nbatches < 1) {
             nt_fail(err, "%s: %d training example%s: too few to train on",
@@ -1079,7 +1126,8 @@ static int eval_mode(run *r, nt_error *err)
         setup_batch_buffers(r, o->batch, err) != 0)
         return EXIT_DATA;
     int correct = evaluate(r);
-    printf("test acc %.4f (%d/%d, %s)\n", ratio(correct, r->d.ntest), correct,
+    if (nt_dist_rank() == 0)
+        printf("test acc %.4f (%d/%d, %s)\n", ratio(correct, r->d.ntest), correct,
            r->d.ntest, o->load ? o->load : "initial weights");
     return 0;
 }
@@ -1125,14 +1173,17 @@ static int infer_mode(run *r, nt_error *err)
         !(y = alloc_zeroed((size_t)N * K * sizeof(float), "logits", err)))
         goto out;
     const int B = r->m.batch_max;
-    for (int first = 0; first < N; first += B) {
-        int n = N - first < B ? N - first : B;
+    int mine, count;
+    nt_dist_share(N, &mine, &count); /* each process its rows */
+    for (int first = mine; first < mine + count; first += B) {
+        int n = mine + count - first < B ? mine + count - first : B;
         memcpy(r->m.input, x + (size_t)first * in, (size_t)n * in * sizeof(float));
         net->forward(&r->m, n, 0);
         memcpy(y + (size_t)first * K, r->m.logits, (size_t)n * K * sizeof(float));
     }
+    nt_dist_gather_rows(y, N, K, "the logits");
     const int64_t out_shape[2] = {N, (int64_t)K};
-    if (nt_npy_write_f32(o->out, y, out_shape, 2, err) != 0)
+    if (nt_dist_rank() == 0 && nt_npy_write_f32(o->out, y, out_shape, 2, err) != 0)
         goto out;
     if (!o->quiet)
         printf("wrote eval-mode logits [%d, %d] of net %s to %s\n", N,
@@ -1239,6 +1290,11 @@ static int train_step_mode(run *r, nt_error *err)
     const int N = check_input_array(net, o->train_step, xshape + multi, xdim - multi, err);
     if (N < 0)
         goto out;
+    if (N < nt_dist_size()) {
+        nt_fail(err, "%s: %d examples, fewer than the %d processes that share the batch",
+                o->train_step, N, nt_dist_size());
+        goto out;
+    }
     if (N < 1 || S < 1 || (N == 1 && has_batchnorm(net))) {
         nt_fail(err, "%s: a training step needs %s", o->train_step,
                 N < 1 || S < 1 ? "at least one example"
@@ -1256,17 +1312,22 @@ static int train_step_mode(run *r, nt_error *err)
     const nt_optim_config oc = nt_recipe_config(&o->recipe, o->lr, o->momentum,
                                                 o->weight_decay);
     const int64_t one_shape[1] = {N};
-    const size_t in = (size_t)N * input_floats(net);
+    const size_t in1 = input_floats(net), in = (size_t)N * in1, K = (size_t)net->classes;
+    int mine, count;
+    nt_dist_share(N, &mine, &count); /* each process its examples of every step */
     for (int k = 0; k < S; k++) {
         if (check_labels(net, o->labels, y + (size_t)k * N, multi ? one_shape : yshape,
                          multi ? 1 : ydim, N, r->labels, err) != 0)
             goto out;
-        memcpy(r->m.input, x + (size_t)k * in, in * sizeof(float));
+        memcpy(r->m.input, x + (size_t)k * in + mine * in1, count * in1 * sizeof(float));
         nt_optim_config step = oc;
         step.lr = (float)nt_recipe_lr(&o->recipe, o->lr, (long)r->m.step, S);
-        losses[k] = nt_model_train_step(&r->m, N, r->labels, r->probs, NULL, &step);
+        losses[k] = nt_model_train_step(&r->m, count, r->labels + mine, r->probs, NULL,
+                                        &step);
     }
-    if (write_dump(r, N, losses, multi ? S : 0, err) != 0)
+    memmove(r->m.logits + mine * K, r->m.logits, count * K * sizeof(float));
+    nt_dist_gather_rows(r->m.logits, N, K, "the logits");
+    if (nt_dist_rank() == 0 && write_dump(r, N, losses, multi ? S : 0, err) != 0)
         goto out;
     if (!o->quiet) {
         if (multi)
@@ -1293,7 +1354,9 @@ static int benchmark_mode(run *r, nt_error *err)
 {
     const options *o = r->o;
     const int B = o->batch, warmup = 2;
-    if (setup_model(r, B, err) != 0 || load_data(&r->d, r->net, o, 1, err) != 0 ||
+    int mine, count;
+    nt_dist_share(B, &mine, &count); /* each process its share of every batch */
+    if (setup_model(r, count, err) != 0 || load_data(&r->d, r->net, o, 1, err) != 0 ||
         setup_batch_buffers(r, B, err) != 0 ||
         !(r->perm = alloc_zeroed((size_t)r->d.ntrain * sizeof(int32_t),
                                  "shuffled indices", err)))
@@ -1306,57 +1369,96 @@ static int benchmark_mode(run *r, nt_error *err)
     const nt_optim_config oc = nt_recipe_config(&o->recipe, o->lr, o->momentum,
                                                 o->weight_decay);
     const int per_epoch = r->d.ntrain / B;
-    double t0 = 0;
+    double t0 = 0, comm0 = 0;
     for (int k = 0; k < warmup + o->benchmark; k++) {
         if (k == warmup && r->m.prof)
             nt_profile_reset(r->m.prof);
-        if (k == warmup)
+        if (k == warmup) {
             t0 = nt_now();
+            comm0 = nt_dist_comm_seconds();
+        }
         const int b = k % per_epoch;
         if (b == 0)
             shuffle(r->perm, r->d.ntrain, r->m.seed, k / per_epoch);
         const double tf = nt_prof_start(&r->m);
-        nt_feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B, 0, B,
-                      augment_key(&r->m));
+        nt_feed_batch(&r->d.feed, r->m.input, r->labels, &r->d.train, r->perm + b * B + mine,
+                      0, count, augment_key(&r->m));
         nt_prof_phase(&r->m, tf, NT_PROF_DATA);
-        nt_model_train_step(&r->m, B, r->labels, r->probs, NULL, &oc);
+        nt_model_train_step(&r->m, count, r->labels, r->probs, NULL, &oc);
     }
     const double dt = nt_now() - t0;
-    printf("benchmark  net %s  batch %d  threads %d  %d steps after %d warm-up: "
-           "%.1f images/sec (%.3f s/step)\n",
-           r->net->name, B, nt_num_threads(), o->benchmark, warmup,
-           (double)o->benchmark * B / dt, dt / o->benchmark);
-    if (r->m.prof)
+    char procs[32] = "", comm[64] = "";
+    if (nt_dist_size() > 1) {
+        snprintf(procs, sizeof procs, "  processes %d", nt_dist_size());
+        snprintf(comm, sizeof comm, "; collectives %.3f s/step",
+                 (nt_dist_comm_seconds() - comm0) / o->benchmark);
+    }
+    if (nt_dist_rank() == 0)
+        printf("benchmark  net %s  batch %d%s  threads %d  %d steps after %d warm-up: "
+               "%.1f images/sec (%.3f s/step%s)\n",
+               r->net->name, B, procs, nt_num_threads(), o->benchmark, warmup,
+               (double)o->benchmark * B / dt, dt / o->benchmark, comm);
+    if (r->m.prof && nt_dist_rank() == 0)
         nt_profile_print(stdout, r->m.prof, o->benchmark, (long)o->benchmark * B, dt);
     return 0;
 }
 
 /* ---- main ----------------------------------------------------------------------- */
 
+/* Data-parallel runs: every process must run the same trainer with the same
+ * options (argv[0] may differ from machine to machine). */
+static int same_command_line(const nt_net_desc *net, int argc, char **argv)
+{
+    uint64_t h = nt_dist_hash(NT_DIST_HASH0, &net->hash, sizeof net->hash);
+    for (int i = 1; i < argc; i++)
+        h = nt_dist_hash(h, argv[i], strlen(argv[i]) + 1);
+    return nt_dist_same(h, "the trainer or its command line");
+}
+
+/* Ranks other than 0 print nothing and write no files. */
+static void quiet_rank(options *o)
+{
+    o->quiet = 1;
+    o->save = o->log = o->plot = NULL;
+}
+
 int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
 {
     const char *prog = prog_name(net, argc, argv);
     options o;
     nt_error err = {{0}};
+    if (nt_dist_init(&argc, &argv, prog, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return EXIT_DATA;
+    }
+    const int rank0 = nt_dist_rank() == 0;
+    if (same_command_line(net, argc, argv) != 0)
+        return nt_dist_end(EXIT_USAGE, 1);
     if (parse_options(&o, net, argc, argv, &err) != 0) {
-        fprintf(stderr, "%s: %s\n(run '%s --help' for usage)\n", prog, err.msg,
-                prog);
-        return EXIT_USAGE;
+        if (rank0)
+            fprintf(stderr, "%s: %s\n(run '%s --help' for usage)\n", prog, err.msg,
+                    prog);
+        return nt_dist_end(EXIT_USAGE, 1);
     }
     switch (o.mode) {
     case MODE_HELP:
-        print_usage(stdout, net, prog);
-        return 0;
+        if (rank0)
+            print_usage(stdout, net, prog);
+        return nt_dist_end(0, 1);
     case MODE_VERSION:
-        printf("%s: net %s, netc %s, runtime %s\n", prog, net->name,
-               net->netc_version, NT_VERSION);
-        return 0;
+        if (rank0)
+            printf("%s: net %s, netc %s, runtime %s (processes: %s)\n", prog, net->name,
+                   net->netc_version, NT_VERSION, nt_dist_backend());
+        return nt_dist_end(0, 1);
     case MODE_SHAPES:
-        print_layer_table(stdout, net);
-        return 0;
+        if (rank0)
+            print_layer_table(stdout, net);
+        return nt_dist_end(0, 1);
     default:
         break;
     }
+    if (!rank0)
+        quiet_rank(&o); /* before the output checks: only rank 0 writes */
     /* no output may destroy another file (outputs.c) */
     const nt_path_arg paths[] = {
         {"--save", o.save, 1, 1}, {"--log", o.log, 1, 0}, {"--plot", o.plot, 1, 0},
@@ -1366,9 +1468,9 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
     };
     if (nt_outputs_check(paths, sizeof paths / sizeof *paths, o.data, &err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err.msg);
-        return EXIT_USAGE;
+        return nt_dist_end(EXIT_USAGE, 0);
     }
-    nt_set_num_threads(o.threads);
+    nt_set_num_threads(o.threads ? o.threads : nt_dist_default_threads());
     if (o.threads > omp_get_num_procs())
         fprintf(stderr, "warning: --threads %d is more than the %d cores: the extra threads "
                 "only wait for each other, which makes every step slower\n", o.threads,
@@ -1397,7 +1499,10 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
         break;
     }
     if (rc != 0) {
-        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        if (nt_dist_size() > 1)
+            fprintf(stderr, "%s: rank %d: %s\n", prog, nt_dist_rank(), err.msg);
+        else
+            fprintf(stderr, "%s: %s\n", prog, err.msg);
         struct stat st;
         if (strcmp(o.data, DEFAULT_DATA) == 0 && stat(o.data, &st) != 0 &&
             strstr(err.msg, DEFAULT_DATA))
@@ -1406,5 +1511,5 @@ int nt_trainer_main(const nt_net_desc *net, int argc, char **argv)
                     "directory)\n", prog);
     }
     run_free(&r);
-    return rc;
+    return nt_dist_end(rc, 0);
 }

@@ -8,6 +8,7 @@ packages=(
   flex bison                                    # the .net front end
   libopenblas-dev zlib1g-dev                    # the runtime
   check valgrind                                # tests
+  libopenmpi-dev openmpi-bin                    # data-parallel trainers (netc build --mpi)
   dataset-fashion-mnist                         # the training data
 )
 

@@ -2,7 +2,8 @@
 # Runs every test: installs what is missing, builds with warnings as errors,
 # runs all suites (compiler, runtime, e2e), then the compiler and runtime
 # suites again under AddressSanitizer and UndefinedBehaviorSanitizer, then
-# checks that an installed netc builds a working trainer.
+# checks that an installed netc builds a working trainer (and a data-parallel
+# one that runs under mpirun).
 # Ends with the line "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +61,23 @@ if meson setup build-install --prefix="$prefix" -Dtests=false >/dev/null &&
   passed=$((passed + 1))
 else
   echo "install: FAIL"
+  failed=$((failed + 1))
+fi
+
+# the same for a data-parallel trainer: installed netc build --mpi, then
+# mpirun with 2 processes (counted as one test)
+asroot=()
+[ "$(id -u)" -ne 0 ] || asroot=(--allow-run-as-root)
+if "$prefix/bin/netc" build --mpi "$prefix/share/netc/nets/lenet_bn.net" \
+     -o build-install/lenet_bn_mpi >/dev/null &&
+   timeout 300 mpirun "${asroot[@]}" --oversubscribe -np 2 build-install/lenet_bn_mpi --epochs 1 \
+     --limit-train 1000 --limit-test 200 --threads 1 --log build-install/lenet_bn_mpi.jsonl \
+     >/dev/null &&
+   grep -q '"test_acc"' build-install/lenet_bn_mpi.jsonl; then
+  echo "install: OK (installed netc built and ran a trainer under mpirun -np 2)"
+  passed=$((passed + 1))
+else
+  echo "install: FAIL (netc build --mpi, mpirun -np 2)"
   failed=$((failed + 1))
 fi
 

@@ -463,6 +463,91 @@ START_TEST(test_backward_threads)
 }
 END_TEST
 
+/* ---- synchronised batch norm ------------------------------------------------ */
+
+/* Stands for a second process holding a copy of this process's batch. */
+static void reduce_twice(double *sums, int n)
+{
+    for (int i = 0; i < n; i++)
+        sums[i] *= 2;
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+/* With a reduction that adds a second, identical process, the synchronised
+ * kernels on batch X compute what the plain kernels compute on [X; X]: the
+ * same output, mean, invstd, running statistics (of 2N examples) and input
+ * gradient for X's half; dgamma and dbeta are this process's half. Shapes
+ * 1, 3, 5 and 6 of train_shapes, with 1 and 2 threads. */
+START_TEST(test_synced)
+{
+    static const int pick[4] = {1, 3, 5, 6};
+    const int *s = train_shapes[pick[_i / 2]];
+    const int N = s[0], C = s[1], HW = s[2];
+    nt_set_num_threads(1 + _i % 2);
+    nt_rng rng;
+    nt_rng_seed(&rng, 900 + _i);
+    bn_buf one = bn_alloc(N, C, HW, 2, &rng), two = bn_alloc(2 * N, C, HW, 2, &rng);
+    const size_t n = one.n;
+    memcpy(two.x, one.x, n * sizeof(float));
+    memcpy(two.x + n, one.x, n * sizeof(float));
+    memcpy(two.gamma, one.gamma, C * sizeof(float));
+    memcpy(two.beta, one.beta, C * sizeof(float));
+    memcpy(two.rm, one.rm, C * sizeof(float));
+    memcpy(two.rv, one.rv, C * sizeof(float));
+    float *dout = malloc(2 * n * sizeof(float));
+    float *din1 = calloc(n, sizeof(float)), *din2 = calloc(2 * n, sizeof(float));
+    float *g1 = calloc(C, sizeof(float)), *g2 = calloc(C, sizeof(float));
+    float *b1 = calloc(C, sizeof(float)), *b2 = calloc(C, sizeof(float));
+    ck_assert(dout && din1 && din2 && g1 && g2 && b1 && b2);
+    tu_fill(dout, n, -1, 1, &rng);
+    memcpy(dout + n, dout, n * sizeof(float));
+
+    nt_batchnorm_forward_train(two.out, two.mean, two.invstd, two.rm, two.rv, two.x,
+                               two.gamma, two.beta, &two.d);
+    nt_batchnorm_backward(din2, g2, b2, dout, two.x, two.gamma, two.mean, two.invstd,
+                          &two.d);
+    ck_assert_int_eq(nt_batchnorm_set_reduce(reduce_twice, C), 0);
+    nt_batchnorm_forward_train(one.out, one.mean, one.invstd, one.rm, one.rv, one.x,
+                               one.gamma, one.beta, &one.d);
+    nt_batchnorm_backward(din1, g1, b1, dout, one.x, one.gamma, one.mean, one.invstd,
+                          &one.d);
+    ck_assert_int_eq(nt_batchnorm_set_reduce(NULL, 0), 0);
+    for (int c = 0; c < C; c++) {
+        g1[c] *= 2;
+        b1[c] *= 2;
+    }
+    const struct { const char *what; const float *a, *b; size_t n; } cmp[] = {
+        {"out", one.out, two.out, n},         {"mean", one.mean, two.mean, C},
+        {"invstd", one.invstd, two.invstd, C}, {"running_mean", one.rm, two.rm, C},
+        {"running_var", one.rv, two.rv, C},   {"din", din1, din2, n},
+        {"2 dgamma", g1, g2, C},              {"2 dbeta", b1, b2, C},
+    };
+    for (size_t k = 0; k < sizeof cmp / sizeof *cmp; k++) {
+        const double err = max_diff(cmp[k].a, cmp[k].b, cmp[k].n);
+        const double scale = max_abs(cmp[k].b, cmp[k].n);
+        ck_assert_msg(err <= 1e-6 * scale, "N %d C %d HW %d: %s differs by %g (scale %g)", N,
+                      C, HW, cmp[k].what, err, scale);
+    }
+    nt_set_num_threads(1);
+    free(dout);
+    free(din1);
+    free(din2);
+    free(g1);
+    free(g2);
+    free(b1);
+    free(b2);
+    bn_free(&one);
+    bn_free(&two);
+}
+END_TEST
+
 /* ---- PyTorch --------------------------------------------------------------- */
 
 /* The overwriting backward into a NaN-filled din equals the accumulating
@@ -589,6 +674,10 @@ static Suite *batchnorm_suite(void)
                         sizeof bwd_shapes / sizeof bwd_shapes[0]);
     tcase_add_loop_test(tc, test_backward_threads, 0, 2);
     tcase_add_loop_test(tc, test_backward_overwrite, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("synchronised");
+    tcase_add_loop_test(tc, test_synced, 0, 8);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("torch");

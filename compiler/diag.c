@@ -192,10 +192,12 @@ static void print_excerpt(const nc_loc *loc, FILE *out)
             cut_l[0] ? "   " : "", caret);
 }
 
-void diag_print(const diag *d, FILE *out)
+void diag_print(diag *d, FILE *out)
 {
     static const char *const names[] = {"error", "warning", "note"};
-    for (int i = 0; i < d->n; i++) {
+    const int from = d->printed;
+    d->printed = d->n;
+    for (int i = from; i < d->n; i++) {
         const diag_entry *e = &d->items[i];
         if (e->loc.src)
             fprintf(out, "%s:%d:%d: ", e->loc.src->name, e->loc.first_line,
@@ -206,7 +208,7 @@ void diag_print(const diag *d, FILE *out)
         if (e->loc.src)
             print_excerpt(&e->loc, out);
     }
-    if (diag_full(d))
+    if (diag_full(d) && from < d->n)
         fprintf(out, "netc: too many errors; stopping after %d\n",
                 d->max_errors);
 }

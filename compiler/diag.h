@@ -49,6 +49,7 @@ typedef struct diag {
      * (e.g. "in block 'inception' called here"); set by the expander */
     const struct diag_context *ctx;
     int dropping;          /* the last error repeated an earlier one: drop its notes */
+    int printed;           /* entries diag_print has written already */
 } diag;
 
 /* An error that repeats an earlier one (same message at the same place, in
@@ -85,8 +86,9 @@ void diag_verror(diag *d, diag_kind kind, nc_loc loc, const char *fmt,
 /* True once max_errors have been reported: passes stop early. */
 int diag_full(const diag *d);
 
-/* Prints every diagnostic with its source line and a caret span. */
-void diag_print(const diag *d, FILE *out);
+/* Prints the diagnostics not printed yet, each with its source line and a
+ * caret span (a later call prints only what was added since). */
+void diag_print(diag *d, FILE *out);
 
 /* A location with no source (for values given on the command line). */
 nc_loc loc_none(void);

@@ -12,6 +12,7 @@
  * not on the thread count. */
 #include "conv_direct.h"
 
+
 #include <string.h>
 
 #define CAT2(a, b) a##_##b
@@ -234,3 +235,89 @@ void FN(nt_conv_direct_backward)(float *din, float *lanes, const float *dout,
     default: dinput_nv(4, din, dp, w, d, &g); break;
     }
 }
+
+/* ---- the lowering of small images (conv.c's im2col and col2im) --------- */
+
+/* For stride-1 layers whose output rows fit one 16-lane vector (OW <= 16):
+ * conv.c's im2col/col2im of images with short rows, one vector per output
+ * row and tap instead of one gather per pixel. The plane goes through a
+ * zero-padded copy on the stack, PLANE_SLACK floats longer than the
+ * plane so that whole vectors can be read past its last row. */
+#define PLANE_SLACK 16
+
+/* col[(c*KH + kh)*KW + kw, r*OW + ow] = in[c, oh0 + r + kh - PH, ow + kw -
+ * PW] (0 in the padding) for r < nrows. A row is stored as a whole vector,
+ * spilling into the following rows of the same tap, which are written
+ * later; the rows whose vector would reach past this image's columns are
+ * stored exactly, so nothing outside them is touched. */
+void FN(nt_conv_im2col_small)(float *col, int ldc, const float *in, int oh0,
+                              int nrows, int c0, int c1,
+                              const nt_conv2d_dims *d)
+{
+    int Wp = d->W + 2 * d->PW, Hp = d->H + 2 * d->PH, OW = d->OW;
+    float pad[NT_LOWER_MAX_PLANE + PLANE_SLACK];
+    /* rows stored as whole vectors: those whose 16 floats end inside this
+     * image's columns of the tap */
+    int vec_rows = nrows * OW >= 16 ? (nrows * OW - 16) / OW + 1 : 0;
+    memset(pad, 0, sizeof(float) * (size_t)(Hp * Wp + PLANE_SLACK));
+    for (int c = c0; c < c1; c++) {
+        const float *plane = in + (size_t)c * d->H * d->W;
+        for (int h = 0; h < d->H; h++)
+            memcpy(pad + (h + d->PH) * Wp + d->PW, plane + (size_t)h * d->W,
+                   sizeof(float) * (size_t)d->W);
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++) {
+                float *o = col + (size_t)((c * d->KH + kh) * d->KW + kw) * ldc;
+                const float *src = pad + (oh0 + kh) * Wp + kw;
+                int r = 0;
+                for (; r < vec_rows; r++)
+                    store16(o + r * OW, load16(src + r * Wp));
+                for (; r < nrows; r++)
+                    for (int x = 0; x < OW; x++)
+                        o[r * OW + x] = src[r * Wp + x];
+            }
+    }
+}
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+
+/* The adjoint: din[c, ...] += the dcol entries of each input pixel (AVX-512
+ * only; conv.c runs the scalar one on other ISAs). Row by row of the padded
+ * plane, in registers: the taps' rows are read with masked loads shifted by
+ * kw lanes, so nothing is stored and reloaded (an unaligned store followed
+ * by an overlapping load stalls on store forwarding). Rows up to 32 wide
+ * (two vectors); masked-out lanes never fault. */
+void nt_conv_col2im_small_avx512(float *din, const float *dcol, int ldc,
+                                 int oh0, int nrows, int c0, int c1,
+                                 const nt_conv2d_dims *d)
+{
+    int OW = d->OW, W = d->W;
+    __mmask32 row = (__mmask32)((1ull << OW) - 1);
+    __mmask32 inrow = (__mmask32)(((1ull << W) - 1) << d->PW);
+    for (int c = c0; c < c1; c++) {
+        float *plane = din + (size_t)c * d->H * W;
+        /* input rows that rows [oh0, oh0 + nrows) of output reach */
+        int ylo = max_int(oh0, d->PH), yhi = min_int(oh0 + nrows - 1 + d->KH, d->H + d->PH);
+        for (int y = ylo; y < yhi; y++) {
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+            for (int kh = 0; kh < d->KH; kh++) {
+                int r = y - oh0 - kh;
+                if (r < 0 || r >= nrows)
+                    continue;
+                const float *s = dcol + (size_t)((c * d->KH + kh) * d->KW) * ldc + r * OW;
+                for (int kw = 0; kw < d->KW; kw++, s += ldc) {
+                    __mmask32 m = row << kw;
+                    acc0 = _mm512_add_ps(acc0, _mm512_maskz_loadu_ps((__mmask16)m, s - kw));
+                    acc1 = _mm512_add_ps(acc1, _mm512_maskz_loadu_ps((__mmask16)(m >> 16), s - kw + 16));
+                }
+            }
+            /* padded x = PW + input x */
+            float *o = plane + (size_t)(y - d->PH) * W - d->PW;
+            __mmask16 m0 = (__mmask16)inrow, m1 = (__mmask16)(inrow >> 16);
+            _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(m0, o)));
+            _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(m1, o + 16)));
+        }
+    }
+}
+#endif

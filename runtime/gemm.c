@@ -71,6 +71,11 @@ static nt_gemm_impl choose(void)
     return nt_cpu_isa() == NT_ISA_AVX512 ? NT_GEMM_OWN : NT_GEMM_OPENBLAS;
 }
 
+const char *nt_gemm_name(void)
+{
+    return choose() == NT_GEMM_OWN ? "own GEMM" : "OpenBLAS GEMM";
+}
+
 typedef struct gemm_call {
     nt_gemm_impl impl;
     const nt_ukernel *uk;

@@ -187,9 +187,9 @@ static void CONV_emit(emitter *e, int i, pass ps)
             P("    nt_conv2d_grouped_forward(%s, %s, %s, %s,\n                              ",
               act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0));
         else
-            P("    nt_conv2d_grouped_backward(%s, %s, %s, %s,\n"
+            P("    nt_conv2d_grouped_backward%s(%s, %s, %s, %s,\n"
               "                               %s, %s,\n                               ",
-              grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
+              overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
               act(e, x), param(e, i, "weight", 0));
         conv_grouped_dims(e, i, ps == SCRATCH ? "1" : "n");
         P(ps == SCRATCH ? ", nthreads);\n" : ", b.scratch);\n");
@@ -206,9 +206,9 @@ static void CONV_emit(emitter *e, int i, pass ps)
         conv_dims(e, i, "n");
         P(", b.scratch);\n");
     } else {
-        P("    nt_conv2d_backward(%s, %s, %s, %s,\n                       %s, %s,\n"
+        P("    nt_conv2d_backward%s(%s, %s, %s, %s,\n                       %s, %s,\n"
           "                       ",
-          grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
+          overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
           param(e, i, "weight", 0));
         conv_dims(e, i, "n");
         P(", b.scratch);\n");

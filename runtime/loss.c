@@ -8,6 +8,8 @@
 #include <math.h>
 #include <omp.h>
 
+#include "vmath.h"
+
 /* Fork only when there are enough exponentials to pay for it. */
 #define XENT_PAR_MIN 32768
 /* Per-thread partial sums live on the stack; more threads than this are
@@ -16,9 +18,10 @@
 
 /* One row: probabilities into p, returns -log softmax(x)[label] in double
  * (smoothed: (1 - s) times that plus s times the mean of -log softmax(x)
- * over the classes) and sets *argmax to the first maximum. */
+ * over the classes) and sets *argmax to the first maximum. vm: vmath.c's
+ * exp (SIMD). */
 static double xent_row(float *p, int *argmax, const float *x, int label, int K,
-                       float smoothing)
+                       float smoothing, const nt_vmath *vm)
 {
     float mx = x[0];
     int arg = 0;
@@ -28,12 +31,12 @@ static double xent_row(float *p, int *argmax, const float *x, int label, int K,
             arg = k;
         }
     }
+    for (int k = 0; k < K; k++)
+        p[k] = x[k] - mx;
+    vm->exp(p, p, (size_t)K, 0, 0);
     double s = 0;
-    for (int k = 0; k < K; k++) {
-        float e = expf(x[k] - mx);
-        p[k] = e;
-        s += e;
-    }
+    for (int k = 0; k < K; k++)
+        s += p[k];
     const float inv = (float)(1.0 / s);
     for (int k = 0; k < K; k++)
         p[k] *= inv;
@@ -60,6 +63,7 @@ float nt_softmax_xent_forward(float *probs, int *ncorrect, const float *logits,
      * deterministic for a fixed thread count. */
     double part_loss[XENT_MAX_THREADS] = {0};
     int part_ok[XENT_MAX_THREADS] = {0};
+    const nt_vmath *vm = nt_vmath_get();
 
 #pragma omp parallel num_threads(nth)
     {
@@ -72,7 +76,7 @@ float nt_softmax_xent_forward(float *probs, int *ncorrect, const float *logits,
             assert(label >= 0 && label < K);
             int arg;
             loss += xent_row(probs + (size_t)n * K, &arg,
-                             logits + (size_t)n * K, label, K, smoothing);
+                             logits + (size_t)n * K, label, K, smoothing, vm);
             ok += arg == label;
         }
         part_loss[t] = loss;

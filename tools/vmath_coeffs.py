@@ -60,10 +60,15 @@ c, e = fit(lambda z: mp.erf(z) / z - 1, 1e-6, 0.75, 6,
            lambda z: z * z, lambda z: z / erfc_np(z))
 show("ERF_Y", c, e, "erf(z) = z + z Y(s), s = z^2, |z| < 0.75")
 
-# erfc(z) = exp(-z^2) R(t), t = 1 / (1 + z / 2) - ERFC_T0, 0.75 <= z <= 11
-t_lo, t_hi = 1 / (1 + 0.5 * 11), 1 / (1 + 0.5 * 0.75)
-t0 = float(np.float32((t_lo + t_hi) / 2))
-c, e = fit(lambda z: mp.erfc(z) * mp.exp(z * z), 0.75, 11, 10,
-           lambda z: 1 / (1 + 0.5 * z) - t0, lambda z: np.ones_like(z) / (erfc_np(z) * np.exp(z * z)))
-print(f"#define ERFC_T0 {t0:.9e}f")
-show("ERFC_R", c, e, "erfc(z) = exp(-z^2) R(1 / (1 + z/2) - ERFC_T0), 0.75 <= z <= 11")
+# erfc(z) = exp(-z^2) R(z): R(z) = ERFC_P(z - ERFC_Z0) for 0.75 <= z < 2.5,
+# R(z) = ERFC_S(1 / z^2) / z for 2.5 <= z <= 11 (the asymptotic series'
+# shape; erfc(11) is far below the smallest float)
+R = lambda z: mp.erfc(z) * mp.exp(z * z)
+z0 = float(np.float32(1.625))
+c, e = fit(R, 0.75, 2.5, 10, lambda z: z - z0,
+           lambda z: 1 / np.array([float(R(mp.mpf(v))) for v in z]))
+print(f"#define ERFC_Z0 {z0}f")
+show("ERFC_P", c, e, "erfc(z) = exp(-z^2) P(z - ERFC_Z0), 0.75 <= z < 2.5")
+c, e = fit(lambda z: R(z) * z, 2.5, 11, 7, lambda z: 1 / (z * z),
+           lambda z: 1 / np.array([float(R(mp.mpf(v)) * v) for v in z]))
+show("ERFC_S", c, e, "erfc(z) = exp(-z^2) S(1/z^2) / z, 2.5 <= z <= 11")

@@ -8,9 +8,10 @@
  *    interesting range,
  *  - the special values (+-0, +-inf, NaN, overflow and underflow edges);
  * NaN must give NaN and nothing else may. The max error of each function on
- * each ISA is printed. Measured on this machine (November 2026, all three
- * ISAs alike): exp 1.0, expm1 1.4, log1p 1.0, tanh 1.9, erfc 2.3, sigmoid
- * 1.5 ulp; the bounds below leave half an ulp of room. Also: results do not
+ * each ISA is printed. Measured on this machine (November 2026; generic,
+ * avx2 and avx512 within 0.03 ulp of each other): exp 0.96, expm1 1.42,
+ * log1p 0.77, tanh 1.24, erfc 3.53, sigmoid 1.86 ulp; the bounds below
+ * leave about half an ulp of room. Also: results do not
  * depend on where an element sits (a lone element, through the padded tail,
  * gives the same bits as inside a long array) and in-place calls work. */
 #include "testutil.h"
@@ -37,9 +38,9 @@ static const vfn fns[] = {
     {"exp", offsetof(nt_vmath, exp), exp, 1.5, -104, 89},
     {"expm1", offsetof(nt_vmath, expm1), expm1, 2.0, -18, 89},
     {"log1p", offsetof(nt_vmath, log1p), log1p, 1.5, -1, 10},
-    {"tanh", offsetof(nt_vmath, tanh), tanh, 2.5, -9, 9},
-    {"erfc", offsetof(nt_vmath, erfc), erfc, 7.5, -4, 10.1},
-    {"sigmoid", offsetof(nt_vmath, sigmoid), ref_sigmoid, 2.0, -104, 17},
+    {"tanh", offsetof(nt_vmath, tanh), tanh, 2.0, -9, 9},
+    {"erfc", offsetof(nt_vmath, erfc), erfc, 4.0, -4, 10.1},
+    {"sigmoid", offsetof(nt_vmath, sigmoid), ref_sigmoid, 2.5, -104, 17},
 };
 enum { NFNS = sizeof fns / sizeof fns[0] };
 

@@ -17,9 +17,11 @@
  * 1 - 2 / (exp(2|x|) + 1) above. erfc is 1 - erf (polynomial) below 0.75
  * and exp(-z^2) R(z) above (R: a polynomial in z up to 2.5, in 1/z^2 over
  * z beyond), with z^2 split exactly into two floats so that exp's argument
- * carries no rounding; erfc(-z) = 2 - erfc(z). The coefficients come from tools/vmath_coeffs.py. Accuracy
- * against double libm, in float ulps (tests/runtime/test_vmath.c measures
- * and bounds it on every ISA this CPU has; see its header for the figures).
+ * carries no rounding; erfc(-z) = 2 - erfc(z). The coefficients come from
+ * tools/vmath_coeffs.py. Accuracy against double libm, in float ulps of the
+ * correctly rounded result, over the whole float range (test_vmath.c
+ * measures and bounds it on every ISA this CPU has): exp 0.96, expm1 1.42,
+ * log1p 0.77, tanh 1.24, erfc 3.53, sigmoid 1.86.
  * Special values as libm: NaN propagates; exp(+inf) = +inf, exp(-inf) = 0;
  * tanh(+-inf) = +-1; erfc(+inf) = 0, erfc(-inf) = 2; log1p(-1) = -inf. */
 #include "vmath.h"

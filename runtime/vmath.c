@@ -1,5 +1,5 @@
-/* vmath.c - exp, expm1, log1p, tanh and erfc over float arrays, 16 lanes at
- * a time (GCC's vector extension: one zmm, two ymm or four xmm), and the
+/* vmath.c - exp, expm1, log1p, tanh and erfc over float arrays, a vector at
+ * a time (GCC's vector extension, as wide as the ISA's registers), and the
  * activations built from them: sigmoid, ELU, SiLU, GELU, softplus, forward
  * and derivative. No threads and no dispatch here: activation.c and loss.c
  * split the arrays and call the copy of nt_cpu_isa() (vmath_generic.c).
@@ -33,50 +33,59 @@
 #define CAT(a, b) CAT2(a, b)
 #define FN(name) CAT(name, NT_ISA_SUFFIX)
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
+/* Lanes per vector: one zmm, ymm or xmm. Not wider: GCC splits the
+ * comparisons of a vector wider than the hardware's into scalar ones. */
+#if defined(__AVX512F__)
+#define VLEN 16
+#elif defined(__AVX2__)
+#define VLEN 8
+#else
+#define VLEN 4
+#endif
+typedef float vf __attribute__((vector_size(VLEN * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VLEN * sizeof(int32_t))));
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-static ALWAYS_INLINE v16 load16(const float *p)
+static ALWAYS_INLINE vf loadv(const float *p)
 {
-    v16 v;
+    vf v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static ALWAYS_INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+static ALWAYS_INLINE void storev(float *p, vf v) { memcpy(p, &v, sizeof v); }
 
-static ALWAYS_INLINE v16 splat(float c) { return (v16){0} + c; }
-static ALWAYS_INLINE v16i splati(int32_t c) { return (v16i){0} + c; }
-static ALWAYS_INLINE v16i bits(v16 v) { return (v16i)v; }
-static ALWAYS_INLINE v16 from_bits(v16i v) { return (v16)v; }
+static ALWAYS_INLINE vf splat(float c) { return (vf){0} + c; }
+static ALWAYS_INLINE vi splati(int32_t c) { return (vi){0} + c; }
+static ALWAYS_INLINE vi bits(vf v) { return (vi)v; }
+static ALWAYS_INLINE vf from_bits(vi v) { return (vf)v; }
 
 /* m ? a : b, lane by lane (m: all ones or all zeros, as comparisons give) */
-static ALWAYS_INLINE v16 select(v16i m, v16 a, v16 b)
+static ALWAYS_INLINE vf select(vi m, vf a, vf b)
 {
     return from_bits((m & bits(a)) | (~m & bits(b)));
 }
 
-static ALWAYS_INLINE v16 vabs(v16 x) { return from_bits(bits(x) & splati(INT32_MAX)); }
+static ALWAYS_INLINE vf vabs(vf x) { return from_bits(bits(x) & splati(INT32_MAX)); }
 
 /* |y| with the sign of x */
-static ALWAYS_INLINE v16 with_sign_of(v16 y, v16 x)
+static ALWAYS_INLINE vf with_sign_of(vf y, vf x)
 {
     return from_bits(bits(y) | (bits(x) & splati(INT32_MIN)));
 }
 
 /* Clamps keep NaN (every comparison with NaN is false). */
-static ALWAYS_INLINE v16 at_least(v16 x, float lo) { return select(x < lo, splat(lo), x); }
-static ALWAYS_INLINE v16 at_most(v16 x, float hi) { return select(x > hi, splat(hi), x); }
+static ALWAYS_INLINE vf at_least(vf x, float lo) { return select(x < lo, splat(lo), x); }
+static ALWAYS_INLINE vf at_most(vf x, float hi) { return select(x > hi, splat(hi), x); }
 
 /* 2^k for integer k in [-126, 127] */
-static ALWAYS_INLINE v16 pow2i(v16i k) { return from_bits((k + 127) << 23); }
+static ALWAYS_INLINE vf pow2i(vi k) { return from_bits((k + 127) << 23); }
 
 /* Horner's rule */
-static ALWAYS_INLINE v16 poly(v16 x, const float *c, int n)
+static ALWAYS_INLINE vf poly(vf x, const float *c, int n)
 {
-    v16 p = splat(c[n - 1]);
+    vf p = splat(c[n - 1]);
     for (int i = n - 2; i >= 0; i--)
         p = p * x + c[i];
     return p;
@@ -124,51 +133,51 @@ static const float ERFC_S[8] = {
 #define ROUND_MAGIC 12582912.0f
 
 /* x = n ln2 + r: n (as float and int) and r */
-static ALWAYS_INLINE v16 reduce(v16 x, v16 *nf, v16i *n)
+static ALWAYS_INLINE vf reduce(vf x, vf *nf, vi *n)
 {
-    v16 k = (x * LOG2E + ROUND_MAGIC) - ROUND_MAGIC;
+    vf k = (x * LOG2E + ROUND_MAGIC) - ROUND_MAGIC;
     k = select(k == k, k, splat(0.0f)); /* NaN: no conversion of NaN to int */
     *nf = k;
-    *n = __builtin_convertvector(k, v16i);
+    *n = __builtin_convertvector(k, vi);
     return (x - k * LN2_HI) - k * LN2_LO;
 }
 
 /* expm1(r) for |r| <= ln2/2 */
-static ALWAYS_INLINE v16 expm1_small(v16 r) { return r + r * r * poly(r, EXPM1_Q, 6); }
+static ALWAYS_INLINE vf expm1_small(vf r) { return r + r * r * poly(r, EXPM1_Q, 6); }
 
 /* ---- the functions, one vector at a time --------------------------------------- */
 
-static ALWAYS_INLINE v16 vexp(v16 x)
+static ALWAYS_INLINE vf vexp(vf x)
 {
     /* exp(89) overflows, exp(-104) rounds to 0: n stays in [-150, 128] */
     x = at_most(at_least(x, -104.0f), 89.0f);
-    v16 nf;
-    v16i n;
-    const v16 r = reduce(x, &nf, &n);
-    const v16 p = 1.0f + expm1_small(r);
+    vf nf;
+    vi n;
+    const vf r = reduce(x, &nf, &n);
+    const vf p = 1.0f + expm1_small(r);
     /* 2^n as 2^(n/2) * 2^(n - n/2): each factor stays a normal float */
-    const v16i n1 = n >> 1;
+    const vi n1 = n >> 1;
     return p * pow2i(n1) * pow2i(n - n1);
 }
 
-static ALWAYS_INLINE v16 vexpm1(v16 x)
+static ALWAYS_INLINE vf vexpm1(vf x)
 {
     /* expm1(x) rounds to -1 below -17.4 and overflows above 88.73 */
     x = at_most(at_least(x, -25.0f), 89.0f);
-    v16 nf;
-    v16i n;
-    const v16 r = reduce(x, &nf, &n);
-    const v16 e = expm1_small(r);
+    vf nf;
+    vi n;
+    const vf r = reduce(x, &nf, &n);
+    const vf e = expm1_small(r);
     /* 2^n (1 + e) - 1 = t e + (t - 1), t = 2^n; t - 1 is exact for n in
      * [-24, 24], and outside it the result is -1 or 2^n (1 + e) to within
      * half an ulp. n = 128 (x > 88.38): 2^127 and one doubling. */
-    const v16i big = n > 127;
-    const v16 t = pow2i(n - (big & 1));
-    const v16 y = t * e + (t - 1.0f);
+    const vi big = n > 127;
+    const vf t = pow2i(n - (big & 1));
+    const vf y = t * e + (t - 1.0f);
     return select(big, y * 2.0f, y);
 }
 
-static ALWAYS_INLINE v16 vlog1p(v16 x)
+static ALWAYS_INLINE vf vlog1p(vf x)
 {
     /* ln2 in two parts for k ln2 (fdlibm's) */
     const float ln2_hi = 6.9313812256e-01f, ln2_lo = 9.0580006145e-06f;
@@ -176,57 +185,57 @@ static ALWAYS_INLINE v16 vlog1p(v16 x)
      * |s| <= 0.1716 (FreeBSD's logf: error below 2^-34) */
     static const float LG[4] = {0xaaaaaa.0p-24f, 0xccce13.0p-25f, 0x91e9ee.0p-25f,
                                 0xf89e26.0p-26f};
-    const v16 m = 1.0f + x;
+    const vf m = 1.0f + x;
     /* m = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)) */
-    const v16i mb = bits(m) + (0x3f800000 - 0x3f3504f3);
-    const v16i k = (mb >> 23) - 127;
-    const v16 f = from_bits((mb & 0x007fffff) + 0x3f3504f3) - 1.0f;
-    const v16 kf = __builtin_convertvector(k, v16);
+    const vi mb = bits(m) + (0x3f800000 - 0x3f3504f3);
+    const vi k = (mb >> 23) - 127;
+    const vf f = from_bits((mb & 0x007fffff) + 0x3f3504f3) - 1.0f;
+    const vf kf = __builtin_convertvector(k, vf);
     /* c: what the rounding of 1 + x lost (exact: Fast2Sum, the larger of 1
      * and x first), relative to m; none once k >= 25 */
-    const v16 c0 = select(x > 1.0f, 1.0f - (m - x), x - (m - 1.0f)) / m;
-    const v16 c = select(k < 25, c0, splat(0.0f));
-    const v16 hfsq = 0.5f * f * f;
-    const v16 s = f / (2.0f + f);
-    const v16 z = s * s;
-    const v16 R = z * poly(z, LG, 4);
-    const v16 y = kf * ln2_hi - ((hfsq - (s * (hfsq + R) + (kf * ln2_lo + c))) - f);
+    const vf c0 = select(x > 1.0f, 1.0f - (m - x), x - (m - 1.0f)) / m;
+    const vf c = select(k < 25, c0, splat(0.0f));
+    const vf hfsq = 0.5f * f * f;
+    const vf s = f / (2.0f + f);
+    const vf z = s * s;
+    const vf R = z * poly(z, LG, 4);
+    const vf y = kf * ln2_hi - ((hfsq - (s * (hfsq + R) + (kf * ln2_lo + c))) - f);
     /* outside (-1, +inf): -1 gives -inf, +inf itself, below -1 and NaN NaN */
-    const v16i inside = (x > -1.0f) & (x < __builtin_inff());
-    const v16 special = select(x == -1.0f, splat(-__builtin_inff()),
+    const vi inside = (x > -1.0f) & (x < __builtin_inff());
+    const vf special = select(x == -1.0f, splat(-__builtin_inff()),
                                select(x == __builtin_inff(), x, splat(__builtin_nanf(""))));
     return select(inside, y, special);
 }
 
-static ALWAYS_INLINE v16 vtanh(v16 x)
+static ALWAYS_INLINE vf vtanh(vf x)
 {
-    const v16 a = vabs(x);
-    const v16 s = a * a;
-    const v16 small = a + a * (s * poly(s, TANH_P, 6));
+    const vf a = vabs(x);
+    const vf s = a * a;
+    const vf small = a + a * (s * poly(s, TANH_P, 6));
     /* exp overflows to +inf past |x| = 44: 1 - 0 */
-    const v16 large = 1.0f - 2.0f / (vexp(a + a) + 1.0f);
+    const vf large = 1.0f - 2.0f / (vexp(a + a) + 1.0f);
     return with_sign_of(select(a < 0.625f, small, large), x);
 }
 
-static ALWAYS_INLINE v16 verfc(v16 z)
+static ALWAYS_INLINE vf verfc(vf z)
 {
     /* |z| < 0.75: erfc = 1 - erf = (1 - z) - z Y(z^2) */
-    const v16 small = (1.0f - z) - z * poly(z * z, ERF_Y, 7);
+    const vf small = (1.0f - z) - z * poly(z * z, ERF_Y, 7);
     /* a >= 0.75: erfc(a) = exp(-a^2) R(t); erfc(11) is far below the
      * smallest float */
-    const v16 a = at_most(vabs(z), 11.0f);
+    const vf a = at_most(vabs(z), 11.0f);
     /* a^2 = hi + lo exactly: ah (12 bits) squared is exact */
-    const v16 ah = from_bits(bits(a) & splati((int32_t)0xfffff000));
-    const v16 al = a - ah;
-    const v16 hi = a * a;
-    const v16 lo = ((ah * ah - hi) + 2.0f * ah * al) + al * al;
+    const vf ah = from_bits(bits(a) & splati((int32_t)0xfffff000));
+    const vf al = a - ah;
+    const vf hi = a * a;
+    const vf lo = ((ah * ah - hi) + 2.0f * ah * al) + al * al;
     /* R = erfc(a) exp(a^2): a polynomial in a up to 2.5, the shape of the
      * asymptotic series beyond (no cancellation in either) */
-    const v16 R = select(a < 2.5f, poly(a - ERFC_Z0, ERFC_P, 11),
+    const vf R = select(a < 2.5f, poly(a - ERFC_Z0, ERFC_P, 11),
                          poly(1.0f / hi, ERFC_S, 8) / a);
     /* exp(-hi - lo) = exp(-hi) (1 - lo), |lo| < 2^-17 */
-    const v16 big = vexp(-hi) * (R - R * lo);
-    const v16 large = select(z < 0.0f, 2.0f - big, big);
+    const vf big = vexp(-hi) * (R - R * lo);
+    const vf large = select(z < 0.0f, 2.0f - big, big);
     return select(vabs(z) < 0.75f, small, large);
 }
 
@@ -235,14 +244,14 @@ static ALWAYS_INLINE v16 verfc(v16 z)
  * exactly at -inf and +inf, NaN stays NaN. The rounding error of 1 + e
  * (err, exact) is taken back: q / (1 + err/d) = q (1 - err/d), where 1/d
  * is q or 1 - q. */
-static ALWAYS_INLINE v16 vsigmoid(v16 x)
+static ALWAYS_INLINE vf vsigmoid(vf x)
 {
-    const v16i pos = x >= 0.0f;
-    const v16 e = vexp(-vabs(x));
-    const v16 d = 1.0f + e;
-    const v16 err = e - (d - 1.0f);
-    const v16 q = select(pos, splat(1.0f), e) / d;
-    const v16 inv_d = select(pos, q, 1.0f - q);
+    const vi pos = x >= 0.0f;
+    const vf e = vexp(-vabs(x));
+    const vf d = 1.0f + e;
+    const vf err = e - (d - 1.0f);
+    const vf q = select(pos, splat(1.0f), e) / d;
+    const vf inv_d = select(pos, q, 1.0f - q);
     return q - q * (err * inv_d);
 }
 
@@ -252,42 +261,42 @@ static ALWAYS_INLINE v16 vsigmoid(v16 x)
 #define INV_SQRT_2PI 0.39894228040143267794f
 
 /* alpha (exp(x) - 1) at x <= 0 */
-static ALWAYS_INLINE v16 elu(v16 x, float alpha, float q)
+static ALWAYS_INLINE vf elu(vf x, float alpha, float q)
 {
     (void)q;
     return select(x > 0.0f, x, alpha * vexpm1(x));
 }
 
-static ALWAYS_INLINE v16 elu_grad(v16 x, float alpha, float q)
+static ALWAYS_INLINE vf elu_grad(vf x, float alpha, float q)
 {
     (void)q;
     return select(x > 0.0f, splat(1.0f), alpha * vexp(x));
 }
 
-static ALWAYS_INLINE v16 silu(v16 x, float p, float q)
+static ALWAYS_INLINE vf silu(vf x, float p, float q)
 {
     (void)p, (void)q;
     return x * vsigmoid(x);
 }
 
 /* d/dx x s(x) = s (1 + x (1 - s)) */
-static ALWAYS_INLINE v16 silu_grad(v16 x, float p, float q)
+static ALWAYS_INLINE vf silu_grad(vf x, float p, float q)
 {
     (void)p, (void)q;
-    const v16 s = vsigmoid(x);
+    const vf s = vsigmoid(x);
     return s * (1.0f + x * (1.0f - s));
 }
 
 /* x Phi(x), with 1 + erf(x/sqrt(2)) written as erfc(-x/sqrt(2)): no
  * cancellation for negative x */
-static ALWAYS_INLINE v16 gelu(v16 x, float p, float q)
+static ALWAYS_INLINE vf gelu(vf x, float p, float q)
 {
     (void)p, (void)q;
     return 0.5f * x * verfc(-x * SQRT1_2);
 }
 
 /* Phi(x) + x phi(x) */
-static ALWAYS_INLINE v16 gelu_grad(v16 x, float p, float q)
+static ALWAYS_INLINE vf gelu_grad(vf x, float p, float q)
 {
     (void)p, (void)q;
     return 0.5f * verfc(-x * SQRT1_2) + x * INV_SQRT_2PI * vexp(-0.5f * x * x);
@@ -295,34 +304,34 @@ static ALWAYS_INLINE v16 gelu_grad(v16 x, float p, float q)
 
 /* log(1 + exp(beta x)) / beta, x itself above the threshold; below it
  * written so that exp never overflows */
-static ALWAYS_INLINE v16 softplus(v16 x, float beta, float threshold)
+static ALWAYS_INLINE vf softplus(vf x, float beta, float threshold)
 {
-    const v16 z = x * beta;
-    const v16 zpos = select(z > 0.0f, z, splat(0.0f));
+    const vf z = x * beta;
+    const vf zpos = select(z > 0.0f, z, splat(0.0f));
     return select(z > threshold, x, (zpos + vlog1p(vexp(-vabs(z)))) / beta);
 }
 
 /* sigmoid(beta x), 1 above the threshold */
-static ALWAYS_INLINE v16 softplus_grad(v16 x, float beta, float threshold)
+static ALWAYS_INLINE vf softplus_grad(vf x, float beta, float threshold)
 {
-    const v16 z = x * beta;
+    const vf z = x * beta;
     return select(z > threshold, splat(1.0f), vsigmoid(z));
 }
 
 /* ---- array loops ------------------------------------------------------------------ */
 
-/* Whole vectors, then the last n % 16 elements through a zero-padded one. */
+/* Whole vectors, then the last n % VLEN elements through a zero-padded one. */
 #define MAP(name, lane)                                                                  \
     static void map_##name(float *y, const float *x, size_t n, float p, float q)         \
     {                                                                                    \
         (void)p, (void)q;                                                                \
         size_t i = 0;                                                                    \
-        for (; i + 16 <= n; i += 16)                                                     \
-            store16(y + i, lane(load16(x + i), p, q));                                   \
+        for (; i + VLEN <= n; i += VLEN)                                                     \
+            storev(y + i, lane(loadv(x + i), p, q));                                   \
         if (i < n) {                                                                     \
-            float buf[16] = {0};                                                         \
+            float buf[VLEN] = {0};                                                         \
             memcpy(buf, x + i, (n - i) * sizeof(float));                                 \
-            store16(buf, lane(load16(buf), p, q));                                       \
+            storev(buf, lane(loadv(buf), p, q));                                       \
             memcpy(y + i, buf, (n - i) * sizeof(float));                                 \
         }                                                                                \
     }
@@ -332,22 +341,22 @@ static ALWAYS_INLINE v16 softplus_grad(v16 x, float beta, float threshold)
                             float p, float q)                                            \
     {                                                                                    \
         size_t i = 0;                                                                    \
-        for (; i + 16 <= n; i += 16)                                                     \
-            store16(din + i, load16(din + i) + load16(dout + i) * lane(load16(x + i), p, q)); \
+        for (; i + VLEN <= n; i += VLEN)                                                     \
+            storev(din + i, loadv(din + i) + loadv(dout + i) * lane(loadv(x + i), p, q)); \
         if (i < n) {                                                                     \
-            float bx[16] = {0}, bg[16] = {0}, bd[16] = {0};                              \
+            float bx[VLEN] = {0}, bg[VLEN] = {0}, bd[VLEN] = {0};                              \
             const size_t m = (n - i) * sizeof(float);                                    \
             memcpy(bx, x + i, m);                                                        \
             memcpy(bg, dout + i, m);                                                     \
             memcpy(bd, din + i, m);                                                      \
-            store16(bd, load16(bd) + load16(bg) * lane(load16(bx), p, q));               \
+            storev(bd, loadv(bd) + loadv(bg) * lane(loadv(bx), p, q));               \
             memcpy(din + i, bd, m);                                                      \
         }                                                                                \
     }
 
 /* the functions of one argument, in the lane form the loops call */
 #define UNARY(f)                                                                         \
-    static ALWAYS_INLINE v16 f##_pq(v16 x, float p, float q)                             \
+    static ALWAYS_INLINE vf f##_pq(vf x, float p, float q)                             \
     {                                                                                    \
         (void)p, (void)q;                                                                \
         return f(x);                                                                     \

@@ -35,7 +35,8 @@ const nt_vmath *nt_vmath_of(nt_isa isa);
 /* The copy for nt_cpu_isa(). */
 const nt_vmath *nt_vmath_get(void);
 
-/* Elements per vector: threads should split arrays at multiples of this. */
+/* A multiple of every copy's vector (16, 8 or 4 floats): threads that split
+ * an array at multiples of this leave only its last vector partial. */
 #define NT_VMATH_LANES 16
 
 #define NT_VMATH_DECLARE(isa) extern const nt_vmath nt_vmath_##isa;

@@ -44,6 +44,7 @@
 #endif
 typedef float vf __attribute__((vector_size(VLEN * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(VLEN * sizeof(int32_t))));
+typedef uint32_t vu __attribute__((vector_size(VLEN * sizeof(uint32_t))));
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -187,9 +188,11 @@ static ALWAYS_INLINE vf vlog1p(vf x)
                                 0xf89e26.0p-26f};
     const vf m = 1.0f + x;
     /* m = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)) */
-    const vi mb = bits(m) + (0x3f800000 - 0x3f3504f3);
-    const vi k = (mb >> 23) - 127;
-    const vf f = from_bits((mb & 0x007fffff) + 0x3f3504f3) - 1.0f;
+    /* unsigned: the bits of NaN and of negative m (given no meaning
+     * below) must not overflow a signed add */
+    const vu mb = (vu)bits(m) + (0x3f800000 - 0x3f3504f3);
+    const vi k = (vi)(mb >> 23) - 127;
+    const vf f = from_bits((vi)((mb & 0x007fffff) + 0x3f3504f3)) - 1.0f;
     const vf kf = __builtin_convertvector(k, vf);
     /* c: what the rounding of 1 + x lost (exact: Fast2Sum, the larger of 1
      * and x first), relative to m; none once k >= 25 */

@@ -57,8 +57,15 @@ static int by_start(const void *a, const void *b)
  * live interval overlaps. The live set (kept sorted by offset) is only as
  * large as the graph is wide, so this is fast for long networks too.
  * Returns the arena's high-water mark. */
-static int64_t first_fit(interval *iv, int n, int64_t base)
+static int64_t first_fit(interval *iv, int n, int64_t base, int reuse)
 {
+    if (!reuse) { /* one after the other: none shares memory */
+        for (int i = 0; i < n; i++) {
+            iv[i].offset = *iv[i].dest = base;
+            base += iv[i].size;
+        }
+        return base;
+    }
     qsort(iv, (size_t)n, sizeof *iv, by_start);
     interval **live = malloc(sizeof(interval *) * (size_t)(n ? n : 1));
     int nlive = 0;
@@ -90,6 +97,31 @@ static int64_t first_fit(interval *iv, int n, int64_t base)
     return top;
 }
 
+/* The relus computed by their producer's kernel (plan.h): the producer is
+ * a conv (neither grouped nor dilated) or linear layer that nothing else
+ * reads. */
+static void plan_epilogues(const ir_graph *g, plan *p)
+{
+    int *readers = calloc((size_t)g->n, sizeof(int));
+    for (int j = 1; j < g->n; j++)
+        for (int k = 0; k < g->nodes[j].ninputs; k++)
+            readers[g->nodes[j].inputs[k]]++;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        p->nodes[i].epilogue_of = -1;
+        if (n->kind != L_RELU)
+            continue;
+        int x = n->inputs[0];
+        const ir_node *xn = &g->nodes[x];
+        int fits = xn->kind == L_LINEAR ||
+                   (xn->kind == L_CONV && xn->a.conv.groups == 1 && xn->a.conv.dh == 1 &&
+                    xn->a.conv.dw == 1);
+        if (x > 0 && fits && readers[x] == 1)
+            p->nodes[i].epilogue_of = x;
+    }
+    free(readers);
+}
+
 /* The forward-only plan: node i runs at time i; its output lives until
  * its last consumer (the logits until the end), its per-example saved
  * buffers only while it runs. */
@@ -108,9 +140,12 @@ static void plan_inference(const ir_graph *g, plan *p)
                 last[s] = j;
         }
     last[ir_storage(g, g->n - 1)] = g->n;
+    for (int i = g->n - 1; i >= 0; i--) /* a fused relu's memory is its producer's */
+        if (p->nodes[i].epilogue_of >= 0 && last[p->nodes[i].epilogue_of] < last[i])
+            last[p->nodes[i].epilogue_of] = last[i];
     for (int i = 0; i < g->n; i++) {
         plan_node *pn = &p->nodes[i];
-        if (layer_flags(g->nodes[i].kind) & LF_VIEW)
+        if ((layer_flags(g->nodes[i].kind) & LF_VIEW) || pn->epilogue_of >= 0)
             continue;
         iv[niv++] = (interval){round_up(shape_size(&g->nodes[i].out)), 0, i, last[i],
                                &pn->infer_act};
@@ -121,10 +156,13 @@ static void plan_inference(const ir_graph *g, plan *p)
                 iv[niv++] = (interval){round_up(saved_floats(&sv->d)), 0, i, i, &sv->infer_offset};
         }
     }
-    p->infer_floats = first_fit(iv, niv, 0);
-    for (int i = 0; i < g->n; i++)
+    p->infer_floats = first_fit(iv, niv, 0, !p->sample_parallel);
+    for (int i = 0; i < g->n; i++) {
+        if (p->nodes[i].epilogue_of >= 0)
+            p->nodes[i].infer_act = p->nodes[p->nodes[i].epilogue_of].infer_act;
         if (layer_flags(g->nodes[i].kind) & LF_VIEW)
             p->nodes[i].infer_act = p->nodes[ir_storage(g, i)].infer_act;
+    }
     free(iv);
     free(last);
 }
@@ -147,6 +185,11 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
     p->classes = (int)last->out.d[0];
     p->nodes = arena_alloc(ar, sizeof(plan_node) * count);
     plan_tensors(g, ar, p);
+    int64_t outputs = 0; /* per example */
+    for (int i = 0; i < g->n; i++)
+        outputs += shape_size(&g->nodes[i].out);
+    p->sample_parallel = p->param_floats <= SAMPLE_PARALLEL_MAX_PARAMS &&
+                         outputs <= SAMPLE_PARALLEL_MAX_OUTPUTS;
     int trainable = 0;
     for (int t = 0; t < p->ntensors; t++)
         trainable |= p->tensors[t].trainable;
@@ -155,6 +198,8 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
                    "(add a layer with weights, such as conv or linear)", g->name);
         return -1;
     }
+
+    plan_epilogues(g, p);
 
     /* forward outputs and saved data: alive for the whole step */
     int64_t off = 0;
@@ -166,6 +211,10 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         pn->overwritten_by = -1;
         if (layer_flags(n->kind) & LF_VIEW) {
             pn->act = p->nodes[ir_storage(g, i)].act;
+            continue;
+        }
+        if (pn->epilogue_of >= 0) {
+            pn->act = p->nodes[pn->epilogue_of].act;
             continue;
         }
         pn->act = off;
@@ -216,7 +265,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
                 p->nodes[i].zero_grad_at = first_writer[i];
         }
     }
-    p->act_floats = first_fit(iv, niv, p->forward_floats);
+    p->act_floats = first_fit(iv, niv, p->forward_floats, !p->sample_parallel);
     for (int i = 0; i < g->n; i++)
         if (layer_flags(g->nodes[i].kind) & LF_VIEW)
             p->nodes[i].grad = p->nodes[ir_storage(g, i)].grad;

@@ -13,10 +13,21 @@
  * LF_OVERWRITE (its backward kernel writes the buffer). A view (flatten)
  * shares its input's buffers.
  *
+ * Fusion: a relu whose input is a conv (not grouped or dilated) or linear
+ * layer with no other consumer is computed in that layer's kernel
+ * (epilogue_of): the relu's output is the layer's output buffer.
+ *
  * A second, forward-only plan serves eval mode (--eval, --infer): layer
  * outputs live from their layer to their last consumer, per-example saved
  * buffers only during their layer, no gradients; buffers are reused once
  * dead (the same first-fit). The plan does not emit code.
+ *
+ * A small net (SAMPLE_PARALLEL_MAX_PARAMS, SAMPLE_PARALLEL_MAX_OUTPUTS) runs
+ * sample-parallel (emit.c): its threads run runs of layers on their own
+ * shares of the batch at the same time, one share's slice of a buffer at
+ * [offset*B + first*size, ...). Two buffers of different sizes sharing
+ * memory would overlap across shares, so in such a net no buffer shares
+ * memory with another (views aside) in either plan.
  */
 #ifndef PLAN_H
 #define PLAN_H
@@ -56,6 +67,9 @@ typedef struct plan_node {
     int overwritten_by;      /* the node whose backward writes `grad` first and
                                 overwrites it (so no zeroing), -1 */
     int64_t infer_act;       /* output, in the inference plan */
+    int epilogue_of;         /* a relu computed by the kernel of this conv or
+                                linear node (its only consumer) as it writes
+                                its output, in place: both share memory; -1 */
     plan_saved saved[LAYER_MAX_SAVED];
     int nsaved;
     int first_tensor;        /* index into tensors, -1 */
@@ -71,8 +85,18 @@ typedef struct plan {
     int64_t forward_floats;  /* of which forward outputs and saved aux */
     int64_t state_floats;
     int64_t infer_floats;    /* the inference plan's arena, per example */
+    int sample_parallel;     /* small enough to run sample-parallel */
     int classes;
 } plan;
+
+/* Parameters up to this many floats (4 MiB) and layer outputs up to this
+ * many per example (1 MiB) make a net sample-parallel: each thread but the
+ * first keeps a gradient arena of the parameters' size, and their sum after
+ * backward is cheap next to the step; no buffer sharing memory costs little
+ * on small activations. Larger nets have kernels big enough to spread over
+ * the threads layer by layer. */
+#define SAMPLE_PARALLEL_MAX_PARAMS ((int64_t)1 << 20)
+#define SAMPLE_PARALLEL_MAX_OUTPUTS ((int64_t)1 << 18)
 
 /* Plans g (shapes inferred, no errors). Fails, with a diagnostic, if the net
  * cannot be trained as a classifier (its output is not flat, or it has no

@@ -73,14 +73,16 @@ static void check_dims(const nt_conv2d_dims *d)
     (void)d;
 }
 
-/* Stride-1 layers with a few channels and narrow images (LeNet's) go
+/* Stride-1 layers with a few channels and narrow images (LeNet's first) go
  * through conv_direct.c: their im2col matrices are as big as the arithmetic
- * and their GEMMs too thin to run fast. */
+ * and their GEMMs too thin to run fast. Its loops run along output rows in
+ * 16-lane vectors, so rows that would leave more than a quarter of the lanes
+ * idle (LeNet's second conv, 10 wide in 16 lanes) take im2col + GEMM. */
 static int direct_fits(const nt_conv2d_dims *d)
 {
     return d->SH == 1 && d->SW == 1 && d->KH * d->KW > 1 && d->C <= 16 &&
            d->OC <= 32 && d->W <= NT_DIRECT_MAX_W &&
-           d->OW <= NT_DIRECT_MAX_W;
+           d->OW <= NT_DIRECT_MAX_W && 4 * d->OW >= 3 * ((d->OW + 15) / 16 * 16);
 }
 
 typedef void (*direct_fwd_fn)(float *, const float *, const float *,
@@ -349,10 +351,48 @@ static void col2im_small(float *din, const float *dcol, int ldc, int oh0,
     }
 }
 
+typedef void (*lower_fn)(float *, int, const float *, int, int, int, int,
+                         const nt_conv2d_dims *);
+typedef void (*raise_fn)(float *, const float *, int, int, int, int, int,
+                         const nt_conv2d_dims *);
+
+/* Stride-1 layers with output rows of at most 16 pixels: the vector
+ * lowering of conv_direct.c, one vector per row and tap. */
+static int is_small_vec(const nt_conv2d_dims *d)
+{
+    return is_small(d) && d->SH == 1 && d->SW == 1 && d->OW <= 16 &&
+           (d->H + 2 * d->PH) * (d->W + 2 * d->PW) <= NT_LOWER_MAX_PLANE;
+}
+
+static lower_fn im2col_vec(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    switch (nt_cpu_isa()) {
+    case NT_ISA_AVX512: return nt_conv_im2col_small_avx512;
+    case NT_ISA_AVX2: return nt_conv_im2col_small_avx2;
+    default: break;
+    }
+#endif
+    return nt_conv_im2col_small_generic;
+}
+
+/* NULL: the scalar col2im_small */
+static raise_fn col2im_vec(const nt_conv2d_dims *d)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (nt_cpu_isa() == NT_ISA_AVX512 && d->W + 2 * d->PW <= 32)
+        return nt_conv_col2im_small_avx512;
+#endif
+    (void)d;
+    return NULL;
+}
+
 static void im2col(float *col, int ldc, const float *in, int oh0, int nrows,
                    int c0, int c1, const nt_conv2d_dims *d)
 {
-    if (is_small(d))
+    if (is_small_vec(d))
+        im2col_vec()(col, ldc, in, oh0, nrows, c0, c1, d);
+    else if (is_small(d))
         im2col_small(col, ldc, in, oh0, nrows, c0, c1, d);
     else
         im2col_rows(col, ldc, in, oh0, nrows, c0, c1, d);
@@ -361,7 +401,10 @@ static void im2col(float *col, int ldc, const float *in, int oh0, int nrows,
 static void col2im(float *din, const float *dcol, int ldc, int oh0, int nrows,
                    int c0, int c1, const nt_conv2d_dims *d)
 {
-    if (is_small(d))
+    raise_fn vec = is_small_vec(d) ? col2im_vec(d) : NULL;
+    if (vec)
+        vec(din, dcol, ldc, oh0, nrows, c0, c1, d);
+    else if (is_small(d))
         col2im_small(din, dcol, ldc, oh0, nrows, c0, c1, d);
     else
         col2im_rows(din, dcol, ldc, oh0, nrows, c0, c1, d);
@@ -441,10 +484,18 @@ static const float *lower_tile(int *ldb, float *col, const float *in,
     return col;
 }
 
+/* max(x, 0) over n floats (NaN stays NaN, as in PyTorch): the epilogue of
+ * a convolution that computes the ReLU after it, on output still in cache. */
+static void relu_inplace(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
 static void forward_tile(float *out, const float *in, const float *w,
                          const float *b, const conv_tile *t,
                          const conv_plan *p, const nt_conv2d_dims *d,
-                         conv_bufs bufs, int team, int nt)
+                         conv_bufs bufs, int team, int nt, int relu)
 {
     int OC = d->OC, P = p->P;
     int ldb;
@@ -458,6 +509,10 @@ static void forward_tile(float *out, const float *in, const float *w,
         }
         nt_sgemm(0, 0, OC, t->cols, p->ckk, 1.0f, w, p->ckk, B, ldb,
                  b ? 1.0f : 0.0f, o, P);
+        if (relu)
+#pragma omp parallel for schedule(static) num_threads(nt) if (team)
+            for (int oc = 0; oc < OC; oc++)
+                relu_inplace(o + (size_t)oc * P, (size_t)t->cols);
         return;
     }
     nt_sgemm(0, 0, OC, t->cols, p->ckk, 1.0f, w, p->ckk, B, ldb, 0.0f,
@@ -470,6 +525,8 @@ static void forward_tile(float *out, const float *in, const float *w,
             float *o = out + ((size_t)(t->n0 + i) * OC + oc) * P;
             for (int j = 0; j < P; j++)
                 o[j] = s[j] + bias;
+            if (relu)
+                relu_inplace(o, (size_t)P);
         }
     }
 }
@@ -524,8 +581,9 @@ static void backward_tile(float *din, float *dw_acc, float dw_beta,
                    (k + 1) * d->C / nblk, d);
 }
 
-void nt_conv2d_forward(float *out, const float *in, const float *w,
-                       const float *b, const nt_conv2d_dims *d, float *scratch)
+static void conv_forward(float *out, const float *in, const float *w,
+                         const float *b, const nt_conv2d_dims *d, float *scratch,
+                         int relu)
 {
     check_dims(d);
     assert(out && in && w);
@@ -542,9 +600,12 @@ void nt_conv2d_forward(float *out, const float *in, const float *w,
         direct_fwd_fn fwd = direct_forward();
         size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p.P;
 #pragma omp parallel for schedule(static) num_threads(nt) if (team)
-        for (int n = 0; n < N; n++)
+        for (int n = 0; n < N; n++) {
             fwd(out + n * out_img, in + n * in_img, w, b, d,
                 scratch + (size_t)omp_get_thread_num() * p.per_thread);
+            if (relu)
+                relu_inplace(out + n * out_img, out_img);
+        }
         return;
     }
 
@@ -552,12 +613,25 @@ void nt_conv2d_forward(float *out, const float *in, const float *w,
     for (int g = 0; g < npar; g++) {
         conv_bufs bufs = thread_bufs(scratch, &p, omp_get_thread_num());
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
-            forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt);
+            forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt, relu);
     }
     conv_bufs bufs0 = thread_bufs(scratch, &p, 0);
     for (int g = npar; g < s.ngroups; g++)
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
-            forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt);
+            forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt, relu);
+}
+
+void nt_conv2d_forward(float *out, const float *in, const float *w,
+                       const float *b, const nt_conv2d_dims *d, float *scratch)
+{
+    conv_forward(out, in, w, b, d, scratch, 0);
+}
+
+void nt_conv2d_relu_forward(float *out, const float *in, const float *w,
+                            const float *b, const nt_conv2d_dims *d,
+                            float *scratch)
+{
+    conv_forward(out, in, w, b, d, scratch, 1);
 }
 
 /* dw += the partial sums of threads 1 .. used - 1, in thread order. */

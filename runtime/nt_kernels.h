@@ -53,6 +53,8 @@ typedef enum nt_gemm_impl {
     NT_GEMM_OPENBLAS = 2,
 } nt_gemm_impl;
 void nt_gemm_force(nt_gemm_impl impl);
+/* "own GEMM" or "OpenBLAS GEMM": what nt_sgemm runs on now (the banner). */
+const char *nt_gemm_name(void);
 
 /* ---- conv2d ---------------------------------------------------------------- */
 
@@ -75,6 +77,12 @@ void nt_conv2d_forward(float *out,        /* [N, OC, OH, OW] */
                        const float *w,    /* [OC, C, KH, KW] */
                        const float *b,    /* [OC] or NULL (no bias) */
                        const nt_conv2d_dims *d, float *scratch);
+
+/* The same followed by ReLU, applied as each tile of the output is written
+ * (out = max(conv(in), 0)): a conv and the relu after it in one kernel. */
+void nt_conv2d_relu_forward(float *out, const float *in, const float *w,
+                            const float *b, const nt_conv2d_dims *d,
+                            float *scratch);
 
 void nt_conv2d_backward(float *din,        /* [N, C, H, W] or NULL */
                         float *dw,         /* [OC, C, KH, KW] */
@@ -142,6 +150,9 @@ void nt_linear_forward(float *out,       /* [N, OUT] */
                        const float *w,   /* [OUT, IN] */
                        const float *b,   /* [OUT] or NULL */
                        int N, int IN, int OUT);
+/* The same followed by ReLU: a linear layer and the relu after it. */
+void nt_linear_relu_forward(float *out, const float *in, const float *w,
+                            const float *b, int N, int IN, int OUT);
 void nt_linear_backward(float *din,        /* [N, IN] or NULL */
                         float *dw,         /* [OUT, IN] */
                         float *db,         /* [OUT] or NULL */

@@ -21,7 +21,8 @@ typedef struct conv_case {
 
 /* Shapes for optimised-against-reference checks. The comments name the path
  * each takes in conv.c with 2 threads (tiles are at most ~2^18 / (C*KH*KW)
- * columns, at least 256; output rows shorter than 16 take the gather path). */
+ * columns, at least 256; output rows shorter than 16 take the gather path,
+ * stride-1 ones as one vector per row and tap). */
 static const conv_case cases[] = {
     /* tiny: single thread, several images in one tile */
     {2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1},
@@ -49,8 +50,9 @@ static const conv_case cases[] = {
     /* short output rows (the gather path) in images split into 2 tiles */
     {3, 32, 64, 15, 8, 3, 3, 1, 1, 1, 1, 1},
     /* the direct path (conv_direct.c; stride 1, C <= 16, OC <= 32, rows of
-     * at most 64): LeNet's two convolutions, rows of 3 and of 4 vectors,
-     * and cases 0, 4 and 6 above */
+     * at most 64 that fill 3/4 of their vectors): LeNet's first convolution,
+     * rows of 3 and of 4 vectors, and cases 4 and 6 above; LeNet's second
+     * (rows of 10) and case 0 take im2col with the vector lowering */
     {4, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1},
     {4, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1},
     {2, 3, 20, 48, 4, 3, 3, 1, 1, 1, 1, 1},
@@ -197,6 +199,14 @@ START_TEST(test_forward)
     }
     describe(what, sizeof what, "conv forward 1 vs 2 threads", d, 2);
     TU_ASSERT_CLOSE(what, out[1], out[0], no, 1e-6 * ckk, 1e-5);
+    /* with the relu epilogue: exactly max(forward, 0), every path */
+    float *fused = tu_alloc_nan(no);
+    nt_conv2d_relu_forward(fused, t.in, t.w, t.b, d, scratch);
+    for (size_t i = 0; i < no; i++)
+        out[1][i] = out[1][i] < 0.0f ? 0.0f : out[1][i];
+    describe(what, sizeof what, "conv+relu forward vs forward then relu", d, 2);
+    TU_ASSERT_CLOSE(what, fused, out[1], no, 0.0, 0.0);
+    free(fused);
     free(out[0]);
     free(out[1]);
     free(want);

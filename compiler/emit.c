@@ -725,9 +725,12 @@ static int segments(emitter *e, int *seg_first, int *seg_last)
 
 /* Node j's backward: the zeroing of the gradient buffers whose first
  * accumulator it is, its kernels, its lap. */
-static void backward_node(emitter *e, int j, const int *zero_first, const int *zero_next)
+static void backward_node(emitter *e, int j, const int *zero_first, const int *zero_next,
+                          int start)
 {
     comment_line(e, j);
+    if (start) /* between runs of shares: its own lap */
+        P("    t = nt_prof_start(m);\n");
     for (int s = zero_first[j]; s >= 0; s = zero_next[s])
         P("    memset(b.d_%s, 0, sizeof(float) * (size_t)n * %s);\n", e->names[s],
           shape_product(e, &e->g->nodes[s].out));
@@ -837,8 +840,7 @@ static void emit_passes(emitter *e)
             }
             continue;
         }
-        P("    t = nt_prof_start(m);\n");
-        backward_node(e, j, zero_first, zero_next);
+        backward_node(e, j, zero_first, zero_next, 1);
     }
     P("    nt_parts_sum_grads(m); /* the shares' gradients into m->grads */\n");
     P("}\n\n");
@@ -852,7 +854,7 @@ static void emit_passes(emitter *e)
         P("    const int n = p->n;\n");
         P("    double t = nt_prof_start(m);\n");
         for (int j = seg_last[k]; j >= seg_first[k]; j--)
-            backward_node(e, j, zero_first, zero_next);
+            backward_node(e, j, zero_first, zero_next, 0);
         P("}\n\n");
     }
     free(zero_first);

@@ -57,7 +57,8 @@ static direct_geom geom(const nt_conv2d_dims *d)
 size_t FN(nt_conv_direct_buf_floats)(const nt_conv2d_dims *d)
 {
     direct_geom g = geom(d);
-    return (size_t)d->C * g.Hp * g.Wp + (size_t)d->OC * g.Hd * g.Wd;
+    /* and a vector of slack: copy_row_pad may write zeros past a row */
+    return (size_t)d->C * g.Hp * g.Wp + (size_t)d->OC * g.Hd * g.Wd + 16;
 }
 
 /* Sixteen lanes: one zmm, two ymm or four xmm, as the ISA has. */
@@ -93,6 +94,25 @@ static ALWAYS_INLINE void copy_row(float *dst, const float *src, int n)
 #endif
 }
 
+/* The same into a padded buffer, where the tail may write zeros up to the
+ * next multiple of 16 floats past dst + n: into padding that must be zero
+ * anyway, or into rows written after this one, or into the buffer's slack.
+ * (A masked load is cheap; a masked store is not, on this CPU.) */
+static ALWAYS_INLINE void copy_row_pad(float *dst, const float *src, int n)
+{
+#ifdef __AVX512F__
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        store16(dst + i, load16(src + i));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_storeu_ps(dst + i, _mm512_maskz_loadu_ps(m, src + i));
+    }
+#else
+    copy_row(dst, src, n);
+#endif
+}
+
 /* pin[c, y, x] = in[c, y - PH, x - PW], zero outside. */
 static void pad_input(float *pin, const float *in, const nt_conv2d_dims *d,
                       const direct_geom *g)
@@ -100,8 +120,8 @@ static void pad_input(float *pin, const float *in, const nt_conv2d_dims *d,
     memset(pin, 0, sizeof(float) * (size_t)d->C * g->Hp * g->Wp);
     for (int c = 0; c < d->C; c++)
         for (int h = 0; h < d->H; h++)
-            copy_row(pin + ((size_t)c * g->Hp + h + d->PH) * g->Wp + d->PW,
-                     in + ((size_t)c * d->H + h) * d->W, d->W);
+            copy_row_pad(pin + ((size_t)c * g->Hp + h + d->PH) * g->Wp + d->PW,
+                         in + ((size_t)c * d->H + h) * d->W, d->W);
 }
 
 /* The loops below are written for NV vectors of 16 lanes per row and
@@ -281,8 +301,8 @@ void FN(nt_conv_direct_backward)(float *din, float *lanes, const float *dout,
     memset(dp, 0, sizeof(float) * (size_t)d->OC * g.Hd * g.Wd);
     for (int oc = 0; oc < d->OC; oc++)
         for (int oh = 0; oh < d->OH; oh++)
-            copy_row(dp + ((size_t)oc * g.Hd + top + oh) * g.Wd + left,
-                     dout + ((size_t)oc * d->OH + oh) * d->OW, d->OW);
+            copy_row_pad(dp + ((size_t)oc * g.Hd + top + oh) * g.Wd + left,
+                         dout + ((size_t)oc * d->OH + oh) * d->OW, d->OW);
     switch (g.OWv / 16) {
     case 1: dweight_nv(1, lanes, dp, pin, d, &g); break;
     case 2: dweight_nv(2, lanes, dp, pin, d, &g); break;
@@ -326,7 +346,7 @@ void FN(nt_conv_im2col_small)(float *col, int ldc, const float *in, int oh0,
     for (int c = c0; c < c1; c++) {
         const float *plane = in + (size_t)c * d->H * d->W;
         for (int h = 0; h < d->H; h++)
-            copy_row(pad + (h + d->PH) * Wp + d->PW, plane + (size_t)h * d->W, d->W);
+            copy_row_pad(pad + (h + d->PH) * Wp + d->PW, plane + (size_t)h * d->W, d->W);
         for (int kh = 0; kh < d->KH; kh++)
             for (int kw = 0; kw < d->KW; kw++) {
                 float *o = col + (size_t)((c * d->KH + kh) * d->KW + kw) * ldc;

@@ -94,6 +94,11 @@ void nt_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
 
 /* ---- pooling --------------------------------------------------------------- */
 
+/* Every pooling backward has an _overwrite twin that writes din instead of
+ * accumulating into it (its old contents are never read; elements no window
+ * covers get 0): for the first writer of a gradient buffer, which then
+ * needs no memset. */
+
 typedef struct nt_pool2d_dims {
     int N, C, H, W;   /* input */
     int KH, KW;       /* window */
@@ -115,12 +120,15 @@ void nt_maxpool2d_backward(float *din,           /* [N, C, H, W] */
                            const float *dout,    /* [N, C, OH, OW] */
                            const int32_t *argmax,/* [N, C, OH, OW] */
                            const nt_pool2d_dims *d);
+void nt_maxpool2d_backward_overwrite(float *din, const float *dout, const int32_t *argmax,
+                                     const nt_pool2d_dims *d);
 
 /* count_include_pad = true (PyTorch's default): every window divides by
  * KH * KW. */
 void nt_avgpool2d_forward(float *out, const float *in, const nt_pool2d_dims *d);
 void nt_avgpool2d_backward(float *din, const float *dout,
                            const nt_pool2d_dims *d);
+void nt_avgpool2d_backward_overwrite(float *din, const float *dout, const nt_pool2d_dims *d);
 
 /* Adaptive average pooling to 1x1: the mean over each [H, W] plane. */
 void nt_global_avgpool_forward(float *out,      /* [N, C] */
@@ -129,6 +137,7 @@ void nt_global_avgpool_forward(float *out,      /* [N, C] */
 void nt_global_avgpool_backward(float *din,        /* [N, C, HW] */
                                 const float *dout, /* [N, C] */
                                 int N, int C, int HW);
+void nt_global_avgpool_backward_overwrite(float *din, const float *dout, int N, int C, int HW);
 
 void nt_maxpool2d_forward_ref(float *out, int32_t *argmax, const float *in,
                               const nt_pool2d_dims *d);
@@ -363,11 +372,17 @@ void nt_adaptive_avgpool2d_forward(float *out, const float *in,
                                    const nt_adaptive_pool2d_dims *d);
 void nt_adaptive_avgpool2d_backward(float *din, const float *dout,
                                     const nt_adaptive_pool2d_dims *d);
+void nt_adaptive_avgpool2d_backward_overwrite(float *din, const float *dout,
+                                              const nt_adaptive_pool2d_dims *d);
 /* argmax as nt_maxpool2d_forward's (first maximum in row-major order) */
 void nt_adaptive_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
                                    const nt_adaptive_pool2d_dims *d);
 void nt_adaptive_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax,
                                     const nt_adaptive_pool2d_dims *d);
+/* din written, as nt_maxpool2d_backward_overwrite's */
+void nt_adaptive_maxpool2d_backward_overwrite(float *din, const float *dout,
+                                              const int32_t *argmax,
+                                              const nt_adaptive_pool2d_dims *d);
 
 /* ---- activations that read their input (activation.c) ----------------------- */
 

@@ -341,10 +341,13 @@ END_TEST
  * is written, none is read. */
 static void check_overwrite(const char *what, const float *acc, const float *ovw, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(memcmp(&acc[i], &ovw[i], sizeof(float)) == 0,
-                      "%s: din[%zu] = %.9g overwriting, %.9g accumulating into zeros", what, i,
-                      ovw[i], acc[i]);
+    if (memcmp(acc, ovw, n * sizeof(float)) == 0)
+        return;
+    size_t i = 0;
+    while (memcmp(&acc[i], &ovw[i], sizeof(float)) == 0)
+        i++;
+    ck_abort_msg("%s: din[%zu] = %.9g overwriting, %.9g accumulating into zeros", what, i,
+                 ovw[i], acc[i]);
 }
 
 START_TEST(test_backward_overwrite)

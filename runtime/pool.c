@@ -220,8 +220,9 @@ void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
             int32_t *a = argmax + q * osz + oh * d->OW;
             int h0 = oh * d->SH - d->PH;
             int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
-            ROW_CASES(max_row, hb - ha, d->KW, d->SW, o + ja, a + ja, x, d->W, ha,
-                      ja * d->SW - d->PW, jb - ja);
+            if (ja < jb)
+                ROW_CASES(max_row, hb - ha, d->KW, d->SW, o + ja, a + ja, x, d->W, ha,
+                          ja * d->SW - d->PW, jb - ja);
             for (int ow = edge_next(-1, ja, jb); ow < d->OW; ow = edge_next(ow, ja, jb)) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
@@ -316,8 +317,9 @@ void nt_avgpool2d_forward(float *out, const float *in, const nt_pool2d_dims *d)
             float *o = out + q * osz + oh * d->OW;
             int h0 = oh * d->SH - d->PH;
             int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
-            ROW_CASES(avg_row, hb - ha, d->KW, d->SW, o + ja, x, d->W, ha, ja * d->SW - d->PW,
-                      jb - ja, area);
+            if (ja < jb)
+                ROW_CASES(avg_row, hb - ha, d->KW, d->SW, o + ja, x, d->W, ha,
+                          ja * d->SW - d->PW, jb - ja, area);
             for (int ow = edge_next(-1, ja, jb); ow < d->OW; ow = edge_next(ow, ja, jb)) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);

@@ -449,8 +449,8 @@ static void LINEAR_emit(emitter *e, int i, pass ps)
     else
         P("    nt_linear_backward%s(%s, %s, %s,\n                       %s, %s, %s,\n"
           "                       n, %lld, %lld);\n",
-          overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
-          param(e, i, "weight", 0), in, out);
+          overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1),
+          grad(e, i), act(e, x), param(e, i, "weight", 0), in, out);
 }
 
 static void SLICE_emit(emitter *e, int i, pass ps)

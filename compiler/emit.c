@@ -17,6 +17,8 @@ typedef struct emitter {
     const plan *p;
     char **names;            /* C identifier per node (its buffers' field names) */
     arena ar;                /* strings of the expressions being printed */
+    int sample_parallel;     /* runs of layers go to the threads by shares of
+                                the batch (see emit_forward) */
 } emitter;
 
 /* ---- names ------------------------------------------------------------------ */
@@ -92,6 +94,15 @@ static const char *overwrite(emitter *e, int i)
 static const char *tensor_field(emitter *e, const plan_tensor *t, int d)
 {
     return arena_printf(&e->ar, "b.%s%s_%s", d ? "d_" : "", e->names[t->node], t->role);
+}
+
+/* The floats of a shape as the product of its sizes: "6*28*28". */
+static const char *shape_product(emitter *e, const shape *sh)
+{
+    char *s = arena_printf(&e->ar, "%lld", (long long)sh->d[0]);
+    for (int k = 1; k < sh->rank; k++)
+        s = arena_printf(&e->ar, "%s*%lld", s, (long long)sh->d[k]);
+    return s;
 }
 
 /* The i-th tensor of node n (weight, bias, ...), or NULL. */
@@ -173,7 +184,7 @@ static void CONV_emit(emitter *e, int i, pass ps)
               grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
               act(e, x), param(e, i, "weight", 0));
         conv_grouped_dims(e, i, ps == SCRATCH ? "1" : "n");
-        P(ps == SCRATCH ? ", nthreads);\n" : ", m->scratch);\n");
+        P(ps == SCRATCH ? ", nthreads);\n" : ", b.scratch);\n");
         return;
     }
     if (ps == SCRATCH) {
@@ -184,14 +195,14 @@ static void CONV_emit(emitter *e, int i, pass ps)
         P("    nt_conv2d_forward(%s, %s, %s, %s,\n                      ", act(e, i), act(e, x),
           param(e, i, "weight", 0), param(e, i, "bias", 0));
         conv_dims(e, i, "n");
-        P(", m->scratch);\n");
+        P(", b.scratch);\n");
     } else {
         P("    nt_conv2d_backward(%s, %s, %s, %s,\n                       %s, %s,\n"
           "                       ",
           grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
           param(e, i, "weight", 0));
         conv_dims(e, i, "n");
-        P(", m->scratch);\n");
+        P(", b.scratch);\n");
     }
 }
 
@@ -596,6 +607,45 @@ static void emit_bind(emitter *e, int inference)
                   saved_ctype(sv->d.type), off);
         }
     }
+    P("    b.scratch = m->scratch;\n");
+    P("    return b;\n}\n\n");
+}
+
+/* part(): the buffers of one share of the batch (nt_parts_run): every
+ * per-example buffer moved to the share's first example, its own parameter
+ * gradients and scratch. */
+static void emit_part(emitter *e)
+{
+    const ir_graph *g = e->g;
+    const plan *p = e->p;
+    P("/* The buffers of one share of the batch (nt_parts_run): its examples' layer\n"
+      " * outputs, their gradients and saved buffers; its own parameter gradients\n"
+      " * and scratch. The share of the whole batch on one thread is the batch. */\n");
+    P("static buffers part(const buffers *whole, const nt_part *p)\n{\n");
+    P("    buffers b = *whole;\n");
+    P("    const size_t k = (size_t)p->first;\n");
+    for (int i = 0; i < g->n; i++)
+        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW))
+            P("    b.%s += k * %s;\n", e->names[i], shape_product(e, &g->nodes[i].out));
+    for (int i = 0; i < g->n; i++) {
+        const plan_node *pn = &p->nodes[i];
+        for (int s = 0; s < pn->nsaved; s++)
+            if (pn->saved[s].d.per_example)
+                P("    b.%s_%s += k * %lld;\n", e->names[i], pn->saved[s].d.name,
+                  (long long)pn->saved[s].d.count);
+    }
+    P("    if (p->grads) { /* a training model */\n");
+    for (int i = 0; i < g->n; i++)
+        if (!(layer_flags(g->nodes[i].kind) & LF_VIEW) && p->nodes[i].grad != PLAN_NONE)
+            P("        b.d_%s += k * %s;\n", e->names[i], shape_product(e, &g->nodes[i].out));
+    for (int t = 0; t < p->ntensors; t++) {
+        const plan_tensor *pt = &p->tensors[t];
+        if (pt->trainable)
+            P("        %s = p->grads + %lld;\n", tensor_field(e, pt, 1),
+              (long long)pt->offset);
+    }
+    P("    }\n");
+    P("    b.scratch = p->scratch;\n");
     P("    return b;\n}\n\n");
 }
 
@@ -633,42 +683,83 @@ static void emit_buffers(emitter *e)
             P(k + 1 < pn->nsaved && pn->saved[k + 1].d.type == t ? ", " : ";\n");
         }
     }
+    P("    float *scratch; /* kernel scratch */\n");
     P("} buffers;\n\n");
 
     emit_bind(e, 0);
     emit_bind(e, 1);
+    emit_part(e);
+    P("/* What forward and backward hand nt_parts_run: the whole batch's buffers\n"
+      " * and the mode. */\n");
+    P("typedef struct pass_args {\n    const buffers *b;\n    int train;\n} pass_args;\n\n");
 }
 
-static void emit_forward(emitter *e)
+/* ---- forward and backward ---------------------------------------------------
+ *
+ * A sample-parallel net (plan.h: small) runs its
+ * layers in segments: a maximal run of layers that treat examples
+ * independently is one function over a share of the batch, which
+ * nt_parts_run calls once per thread in one parallel region; a layer that
+ * couples the examples (LF_BATCH: batch norm, dropout) runs between them on
+ * the whole batch, its kernels parallel as usual. Any other net has one
+ * segment of all its layers, run on the whole batch. */
+
+/* Node i runs on the whole batch between segments. */
+static int couples(emitter *e, int i)
 {
-    P("/* Computes the logits of n examples from m->input. train: batch statistics\n"
-      " * and dropout, and keeps what backward needs; otherwise eval mode. */\n");
-    P("static void forward(nt_model *m, int n, int train)\n{\n");
-    P("    const buffers b = m->inference ? bind_inference(m) : bind(m);\n");
-    int uses_train = 0;
-    for (int i = 1; i < e->g->n; i++)
-        uses_train |= layer_flags(node(e, i)->kind) & LF_TRAIN;
-    if (!uses_train)
-        P("    (void)train; /* no layer of this net behaves differently in training */\n");
-    P("    double t = nt_prof_start(m); /* --profile: the time of every layer */\n");
-    for (int i = 1; i < e->g->n; i++) {
-        comment_line(e, i);
-        emit_fns[node(e, i)->kind](e, i, FORWARD);
-        P("    t = nt_prof_lap(m, t, %d, NT_PROF_FORWARD);\n", i);
-    }
-    P("}\n\n");
+    return e->sample_parallel && (layer_flags(node(e, i)->kind) & LF_BATCH);
 }
 
-static void emit_backward(emitter *e)
+static int net_uses_train(emitter *e)
+{
+    for (int i = 1; i < e->g->n; i++)
+        if (layer_flags(node(e, i)->kind) & LF_TRAIN)
+            return 1;
+    return 0;
+}
+
+/* The segments of nodes 1 .. n-1 in forward order: seg_first[k],
+ * seg_last[k] (inclusive); returns their number. */
+static int segments(emitter *e, int *seg_first, int *seg_last)
+{
+    int ns = 0;
+    for (int i = 1; i < e->g->n; i++) {
+        if (couples(e, i))
+            continue;
+        if (i == 1 || couples(e, i - 1))
+            seg_first[ns++] = i;
+        seg_last[ns - 1] = i;
+    }
+    return ns;
+}
+
+/* Node j's backward: the zeroing of the gradient buffers whose first
+ * accumulator it is, its kernels, its lap. */
+static void backward_node(emitter *e, int j, const int *zero_first, const int *zero_next)
+{
+    comment_line(e, j);
+    for (int s = zero_first[j]; s >= 0; s = zero_next[s])
+        P("    memset(b.d_%s, 0, sizeof(float) * (size_t)n * %s);\n", e->names[s],
+          shape_product(e, &e->g->nodes[s].out));
+    emit_fns[node(e, j)->kind](e, j, BACKWARD);
+    P("    t = nt_prof_lap(m, t, %d, NT_PROF_BACKWARD);\n", j);
+}
+
+/* "conv1 .. linear3" */
+static const char *seg_label(emitter *e, int first, int last)
+{
+    return first == last ? e->names[first]
+                         : arena_printf(&e->ar, "%s .. %s", e->names[first], e->names[last]);
+}
+
+static void emit_passes(emitter *e)
 {
     const ir_graph *g = e->g;
-    P("/* From m->dlogits, accumulates every parameter's gradient into m->grads\n"
-      " * (zeroed by the caller). Gradient buffers of layer outputs are zeroed\n"
-      " * just before the first layer that accumulates into them, unless that\n"
-      " * layer overwrites them (the _overwrite kernels). */\n");
-    P("static void backward(nt_model *m, int n)\n{\n");
-    P("    const buffers b = bind(m);\n");
-    P("    double t = nt_prof_start(m);\n");
+    int *seg_first = malloc(sizeof(int) * (size_t)g->n);
+    int *seg_last = malloc(sizeof(int) * (size_t)g->n);
+    int ns = segments(e, seg_first, seg_last);
+    int uses_train = net_uses_train(e);
+
     /* zero_first[j]: the first of the buffers to zero before node j's
      * backward, chained through zero_next */
     int *zero_first = malloc(sizeof(int) * (size_t)g->n);
@@ -682,17 +773,102 @@ static void emit_backward(emitter *e)
             zero_first[j] = s;
         }
     }
-    for (int j = g->n - 1; j >= 1; j--) {
-        comment_line(e, j);
-        for (int s = zero_first[j]; s >= 0; s = zero_next[s])
-            P("    memset(b.d_%s, 0, sizeof(float) * (size_t)n * %lld);\n", e->names[s],
-              (long long)shape_size(&g->nodes[s].out));
-        emit_fns[node(e, j)->kind](e, j, BACKWARD);
-        P("    t = nt_prof_lap(m, t, %d, NT_PROF_BACKWARD);\n", j);
+
+    for (int k = 0; k < ns; k++)
+        P("static void forward_%d(nt_model *m, const nt_part *p, const void *args);\n", k + 1);
+    P("\n/* Computes the logits of n examples from m->input. train: batch statistics\n"
+      " * and dropout, and keeps what backward needs; otherwise eval mode.%s */\n",
+      e->sample_parallel ? "\n * Sample-parallel: forward_K run on shares of the batch (nt_parts_run)." : "");
+    P("static void forward(nt_model *m, int n, int train)\n{\n");
+    P("    const buffers b = m->inference ? bind_inference(m) : bind(m);\n");
+    if (!uses_train)
+        P("    (void)train; /* no layer of this net behaves differently in training */\n");
+    P("    const pass_args args = {&b, %s};\n", uses_train ? "train" : "0");
+    int coupled = 0;
+    for (int i = 1; i < g->n; i++)
+        coupled |= couples(e, i);
+    if (coupled)
+        P("    double t;\n");
+    for (int i = 1, k = 0; i < g->n; i++) {
+        if (!couples(e, i)) {
+            if (k < ns && i == seg_first[k]) {
+                P("    nt_parts_run(m, n, forward_%d, &args); /* %s */\n", k + 1,
+                  seg_label(e, seg_first[k], seg_last[k]));
+                k++;
+            }
+            continue;
+        }
+        comment_line(e, i);
+        P("    t = nt_prof_start(m);\n");
+        emit_fns[node(e, i)->kind](e, i, FORWARD);
+        P("    t = nt_prof_lap(m, t, %d, NT_PROF_FORWARD);\n", i);
+    }
+    P("}\n\n");
+
+    for (int k = 0; k < ns; k++) {
+        int seg_train = 0;
+        for (int i = seg_first[k]; i <= seg_last[k]; i++)
+            seg_train |= layer_flags(node(e, i)->kind) & LF_TRAIN;
+        P("/* Forward of %s on one share of the batch. */\n", seg_label(e, seg_first[k], seg_last[k]));
+        P("static void forward_%d(nt_model *m, const nt_part *p, const void *args)\n{\n", k + 1);
+        P("    const pass_args *a = args;\n");
+        P("    const buffers b = part(a->b, p);\n");
+        P("    const int n = p->n;\n");
+        if (seg_train)
+            P("    const int train = a->train;\n");
+        P("    double t = nt_prof_start(m); /* --profile: the time of every layer */\n");
+        for (int i = seg_first[k]; i <= seg_last[k]; i++) {
+            comment_line(e, i);
+            emit_fns[node(e, i)->kind](e, i, FORWARD);
+            P("    t = nt_prof_lap(m, t, %d, NT_PROF_FORWARD);\n", i);
+        }
+        P("}\n\n");
+    }
+
+    for (int k = ns - 1; k >= 0; k--)
+        P("static void backward_%d(nt_model *m, const nt_part *p, const void *args);\n", k + 1);
+    P("\n/* From m->dlogits, accumulates every parameter's gradient into m->grads\n"
+      " * (zeroed by the caller). Gradient buffers of layer outputs are zeroed\n"
+      " * just before the first layer that accumulates into them, unless that\n"
+      " * layer overwrites them (the _overwrite kernels).%s */\n",
+      e->sample_parallel ? "\n * Sample-parallel: backward_K run on shares of the batch, each share\n"
+                           " * with its own gradients, added up at the end." : "");
+    P("static void backward(nt_model *m, int n)\n{\n");
+    P("    const buffers b = bind(m);\n");
+    P("    const pass_args args = {&b, 1};\n");
+    if (coupled)
+        P("    double t;\n");
+    for (int j = g->n - 1, k = ns - 1; j >= 1; j--) {
+        if (!couples(e, j)) {
+            if (k >= 0 && j == seg_last[k]) {
+                P("    nt_parts_run(m, n, backward_%d, &args); /* %s */\n", k + 1,
+                  seg_label(e, seg_first[k], seg_last[k]));
+                k--;
+            }
+            continue;
+        }
+        P("    t = nt_prof_start(m);\n");
+        backward_node(e, j, zero_first, zero_next);
+    }
+    P("    nt_parts_sum_grads(m); /* the shares' gradients into m->grads */\n");
+    P("}\n\n");
+
+    for (int k = ns - 1; k >= 0; k--) {
+        P("/* Backward of %s on one share of the batch. */\n",
+          seg_label(e, seg_last[k], seg_first[k]));
+        P("static void backward_%d(nt_model *m, const nt_part *p, const void *args)\n{\n", k + 1);
+        P("    const pass_args *a = args;\n");
+        P("    const buffers b = part(a->b, p);\n");
+        P("    const int n = p->n;\n");
+        P("    double t = nt_prof_start(m);\n");
+        for (int j = seg_last[k]; j >= seg_first[k]; j--)
+            backward_node(e, j, zero_first, zero_next);
+        P("}\n\n");
     }
     free(zero_first);
     free(zero_next);
-    P("}\n\n");
+    free(seg_first);
+    free(seg_last);
 }
 
 static void emit_scratch(emitter *e)
@@ -832,6 +1008,8 @@ static void emit_desc(emitter *e, const emit_opts *o)
       (long long)p->nodes[ir_storage(g, g->n - 1)].infer_act);
     P("    .state_floats = %lld,\n", (long long)(p->state_floats ? p->state_floats : 0));
     P("    .scratch_floats = scratch_floats,\n");
+    if (e->sample_parallel)
+        P("    .sample_parallel = 1,\n");
     P("    .forward = forward,\n    .backward = backward,\n");
     P("    .layer_table = layer_table,\n");
     P("    .layers = layers,\n    .nlayers = %d,\n", g->n);
@@ -856,7 +1034,7 @@ static void emit_desc(emitter *e, const emit_opts *o)
 
 void emit_c(const ir_graph *g, const plan *p, const emit_opts *o, FILE *out)
 {
-    emitter e = {out, g, p, NULL, {0}};
+    emitter e = {out, g, p, NULL, {0}, 0};
     make_names(&e);
     char b1[64], b2[64];
     fprintf(out,
@@ -870,9 +1048,9 @@ void emit_c(const ir_graph *g, const plan *p, const emit_opts *o, FILE *out)
             fmt_count(g->total_params, b1, sizeof b1), fmt_si((double)g->total_flops, b2, sizeof b2));
     fprintf(out, "#include <stdint.h>\n#include <string.h>\n\n#include \"netc_runtime.h\"\n"
                  "#include \"nt_trainer.h\"\n\n");
+    e.sample_parallel = p->sample_parallel;
     emit_buffers(&e);
-    emit_forward(&e);
-    emit_backward(&e);
+    emit_passes(&e);
     emit_scratch(&e);
     emit_desc(&e, o);
     free_names(&e);

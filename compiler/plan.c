@@ -57,8 +57,15 @@ static int by_start(const void *a, const void *b)
  * live interval overlaps. The live set (kept sorted by offset) is only as
  * large as the graph is wide, so this is fast for long networks too.
  * Returns the arena's high-water mark. */
-static int64_t first_fit(interval *iv, int n, int64_t base)
+static int64_t first_fit(interval *iv, int n, int64_t base, int reuse)
 {
+    if (!reuse) { /* one after the other: none shares memory */
+        for (int i = 0; i < n; i++) {
+            iv[i].offset = *iv[i].dest = base;
+            base += iv[i].size;
+        }
+        return base;
+    }
     qsort(iv, (size_t)n, sizeof *iv, by_start);
     interval **live = malloc(sizeof(interval *) * (size_t)(n ? n : 1));
     int nlive = 0;
@@ -121,7 +128,7 @@ static void plan_inference(const ir_graph *g, plan *p)
                 iv[niv++] = (interval){round_up(saved_floats(&sv->d)), 0, i, i, &sv->infer_offset};
         }
     }
-    p->infer_floats = first_fit(iv, niv, 0);
+    p->infer_floats = first_fit(iv, niv, 0, !p->sample_parallel);
     for (int i = 0; i < g->n; i++)
         if (layer_flags(g->nodes[i].kind) & LF_VIEW)
             p->nodes[i].infer_act = p->nodes[ir_storage(g, i)].infer_act;
@@ -147,6 +154,11 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
     p->classes = (int)last->out.d[0];
     p->nodes = arena_alloc(ar, sizeof(plan_node) * count);
     plan_tensors(g, ar, p);
+    int64_t outputs = 0; /* per example */
+    for (int i = 0; i < g->n; i++)
+        outputs += shape_size(&g->nodes[i].out);
+    p->sample_parallel = p->param_floats <= SAMPLE_PARALLEL_MAX_PARAMS &&
+                         outputs <= SAMPLE_PARALLEL_MAX_OUTPUTS;
     int trainable = 0;
     for (int t = 0; t < p->ntensors; t++)
         trainable |= p->tensors[t].trainable;
@@ -216,7 +228,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
                 p->nodes[i].zero_grad_at = first_writer[i];
         }
     }
-    p->act_floats = first_fit(iv, niv, p->forward_floats);
+    p->act_floats = first_fit(iv, niv, p->forward_floats, !p->sample_parallel);
     for (int i = 0; i < g->n; i++)
         if (layer_flags(g->nodes[i].kind) & LF_VIEW)
             p->nodes[i].grad = p->nodes[ir_storage(g, i)].grad;

@@ -17,6 +17,13 @@
  * outputs live from their layer to their last consumer, per-example saved
  * buffers only during their layer, no gradients; buffers are reused once
  * dead (the same first-fit). The plan does not emit code.
+ *
+ * A small net (SAMPLE_PARALLEL_MAX_PARAMS, SAMPLE_PARALLEL_MAX_OUTPUTS) runs
+ * sample-parallel (emit.c): its threads run runs of layers on their own
+ * shares of the batch at the same time, one share's slice of a buffer at
+ * [offset*B + first*size, ...). Two buffers of different sizes sharing
+ * memory would overlap across shares, so in such a net no buffer shares
+ * memory with another (views aside) in either plan.
  */
 #ifndef PLAN_H
 #define PLAN_H
@@ -71,8 +78,18 @@ typedef struct plan {
     int64_t forward_floats;  /* of which forward outputs and saved aux */
     int64_t state_floats;
     int64_t infer_floats;    /* the inference plan's arena, per example */
+    int sample_parallel;     /* small enough to run sample-parallel */
     int classes;
 } plan;
+
+/* Parameters up to this many floats (4 MiB) and layer outputs up to this
+ * many per example (1 MiB) make a net sample-parallel: each thread but the
+ * first keeps a gradient arena of the parameters' size, and their sum after
+ * backward is cheap next to the step; no buffer sharing memory costs little
+ * on small activations. Larger nets have kernels big enough to spread over
+ * the threads layer by layer. */
+#define SAMPLE_PARALLEL_MAX_PARAMS ((int64_t)1 << 20)
+#define SAMPLE_PARALLEL_MAX_OUTPUTS ((int64_t)1 << 18)
 
 /* Plans g (shapes inferred, no errors). Fails, with a diagnostic, if the net
  * cannot be trained as a classifier (its output is not flat, or it has no

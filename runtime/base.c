@@ -33,6 +33,8 @@ void nt_set_num_threads(int n)
 
 int nt_num_threads(void)
 {
+    if (omp_in_parallel()) /* a share of a sample-parallel step (parts.c) */
+        return 1;
     if (num_threads == 0)
         nt_set_num_threads(0);
     return num_threads;

@@ -73,14 +73,16 @@ static void check_dims(const nt_conv2d_dims *d)
     (void)d;
 }
 
-/* Stride-1 layers with a few channels and narrow images (LeNet's) go
+/* Stride-1 layers with a few channels and narrow images (LeNet's first) go
  * through conv_direct.c: their im2col matrices are as big as the arithmetic
- * and their GEMMs too thin to run fast. */
+ * and their GEMMs too thin to run fast. Its loops run along output rows in
+ * 16-lane vectors, so rows that would leave more than a quarter of the lanes
+ * idle (LeNet's second conv, 10 wide in 16 lanes) take im2col + GEMM. */
 static int direct_fits(const nt_conv2d_dims *d)
 {
     return d->SH == 1 && d->SW == 1 && d->KH * d->KW > 1 && d->C <= 16 &&
            d->OC <= 32 && d->W <= NT_DIRECT_MAX_W &&
-           d->OW <= NT_DIRECT_MAX_W;
+           d->OW <= NT_DIRECT_MAX_W && 4 * d->OW >= 3 * ((d->OW + 15) / 16 * 16);
 }
 
 typedef void (*direct_fwd_fn)(float *, const float *, const float *,
@@ -349,10 +351,48 @@ static void col2im_small(float *din, const float *dcol, int ldc, int oh0,
     }
 }
 
+typedef void (*lower_fn)(float *, int, const float *, int, int, int, int,
+                         const nt_conv2d_dims *);
+typedef void (*raise_fn)(float *, const float *, int, int, int, int, int,
+                         const nt_conv2d_dims *);
+
+/* Stride-1 layers with output rows of at most 16 pixels: the vector
+ * lowering of conv_direct.c, one vector per row and tap. */
+static int is_small_vec(const nt_conv2d_dims *d)
+{
+    return is_small(d) && d->SH == 1 && d->SW == 1 && d->OW <= 16 &&
+           (d->H + 2 * d->PH) * (d->W + 2 * d->PW) <= NT_LOWER_MAX_PLANE;
+}
+
+static lower_fn im2col_vec(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    switch (nt_cpu_isa()) {
+    case NT_ISA_AVX512: return nt_conv_im2col_small_avx512;
+    case NT_ISA_AVX2: return nt_conv_im2col_small_avx2;
+    default: break;
+    }
+#endif
+    return nt_conv_im2col_small_generic;
+}
+
+/* NULL: the scalar col2im_small */
+static raise_fn col2im_vec(const nt_conv2d_dims *d)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (nt_cpu_isa() == NT_ISA_AVX512 && d->W + 2 * d->PW <= 32)
+        return nt_conv_col2im_small_avx512;
+#endif
+    (void)d;
+    return NULL;
+}
+
 static void im2col(float *col, int ldc, const float *in, int oh0, int nrows,
                    int c0, int c1, const nt_conv2d_dims *d)
 {
-    if (is_small(d))
+    if (is_small_vec(d))
+        im2col_vec()(col, ldc, in, oh0, nrows, c0, c1, d);
+    else if (is_small(d))
         im2col_small(col, ldc, in, oh0, nrows, c0, c1, d);
     else
         im2col_rows(col, ldc, in, oh0, nrows, c0, c1, d);
@@ -361,7 +401,10 @@ static void im2col(float *col, int ldc, const float *in, int oh0, int nrows,
 static void col2im(float *din, const float *dcol, int ldc, int oh0, int nrows,
                    int c0, int c1, const nt_conv2d_dims *d)
 {
-    if (is_small(d))
+    raise_fn vec = is_small_vec(d) ? col2im_vec(d) : NULL;
+    if (vec)
+        vec(din, dcol, ldc, oh0, nrows, c0, c1, d);
+    else if (is_small(d))
         col2im_small(din, dcol, ldc, oh0, nrows, c0, c1, d);
     else
         col2im_rows(din, dcol, ldc, oh0, nrows, c0, c1, d);

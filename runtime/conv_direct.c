@@ -12,6 +12,7 @@
  * not on the thread count. */
 #include "conv_direct.h"
 
+
 #include <string.h>
 
 #define CAT2(a, b) a##_##b
@@ -82,39 +83,54 @@ static ALWAYS_INLINE v16 load16(const float *p)
 
 static ALWAYS_INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
-/* The loops below are written for NV vectors of 16 lanes per row; NV is a
- * constant in each copy that the switches select, so the BLK x NV
- * accumulators stay in registers. */
-static ALWAYS_INLINE void forward_nv(int NV, float *out, const float *pin,
-                                     const float *w, const float *b,
-                                     const nt_conv2d_dims *d,
-                                     const direct_geom *g)
+/* The loops below are written for NV vectors of 16 lanes per row and
+ * blocks of R rows (forward) and OCB output channels; these are constants
+ * in each copy that the switches select, so the accumulators stay in
+ * registers (at most 24 of them, plus the operands, in 32 zmm). A block
+ * past the last output channel recomputes the last one and drops it. */
+static ALWAYS_INLINE void forward_blk(int NV, int R, int OCB, float *out,
+                                      const float *pin, const float *w,
+                                      const float *b, const nt_conv2d_dims *d,
+                                      const direct_geom *g)
 {
-    for (int oc = 0; oc < d->OC; oc++)
-        for (int oh0 = 0; oh0 < d->OH; oh0 += BLK) {
-            v16 acc[BLK][4];
-            float bias = b ? b[oc] : 0.0f;
-            for (int r = 0; r < BLK; r++)
-                for (int v = 0; v < NV; v++)
-                    acc[r][v] = (v16){0} + bias;
+    size_t wstride = (size_t)d->C * d->KH * d->KW;
+    for (int oc0 = 0; oc0 < d->OC; oc0 += OCB)
+        for (int oh0 = 0; oh0 < d->OH; oh0 += R) {
+            v16 acc[6][4][4];
+            const float *wj[6];
+            for (int j = 0; j < OCB; j++) {
+                int oc = min_int(oc0 + j, d->OC - 1);
+                float bias = b ? b[oc] : 0.0f;
+                wj[j] = w + (size_t)oc * wstride;
+                for (int r = 0; r < R; r++)
+                    for (int v = 0; v < NV; v++)
+                        acc[j][r][v] = (v16){0} + bias;
+            }
             for (int c = 0; c < d->C; c++)
                 for (int kh = 0; kh < d->KH; kh++) {
                     const float *row = pin + ((size_t)c * g->Hp + oh0 + kh) * g->Wp;
-                    const float *wk = w + (((size_t)oc * d->C + c) * d->KH + kh) * d->KW;
+                    size_t wo = ((size_t)c * d->KH + kh) * d->KW;
                     for (int kw = 0; kw < d->KW; kw++) {
-                        float wv = wk[kw];
-                        for (int r = 0; r < BLK; r++)
+                        v16 x[4][4];
+                        for (int r = 0; r < R; r++)
                             for (int v = 0; v < NV; v++)
-                                acc[r][v] += wv * load16(row + (size_t)r * g->Wp + kw + 16 * v);
+                                x[r][v] = load16(row + (size_t)r * g->Wp + kw + 16 * v);
+                        for (int j = 0; j < OCB; j++) {
+                            float wv = wj[j][wo + kw];
+                            for (int r = 0; r < R; r++)
+                                for (int v = 0; v < NV; v++)
+                                    acc[j][r][v] += wv * x[r][v];
+                        }
                     }
                 }
-            for (int r = 0; r < min_int(BLK, d->OH - oh0); r++) {
-                float tmp[64];
-                for (int v = 0; v < NV; v++)
-                    store16(tmp + 16 * v, acc[r][v]);
-                memcpy(out + ((size_t)oc * d->OH + oh0 + r) * d->OW, tmp,
-                       sizeof(float) * d->OW);
-            }
+            for (int j = 0; j < min_int(OCB, d->OC - oc0); j++)
+                for (int r = 0; r < min_int(R, d->OH - oh0); r++) {
+                    float tmp[64];
+                    for (int v = 0; v < NV; v++)
+                        store16(tmp + 16 * v, acc[j][r][v]);
+                    memcpy(out + ((size_t)(oc0 + j) * d->OH + oh0 + r) * d->OW, tmp,
+                           sizeof(float) * d->OW);
+                }
         }
 }
 
@@ -126,49 +142,77 @@ void FN(nt_conv_direct_forward)(float *out, const float *in, const float *w,
     float *pin = buf;
     pad_input(pin, in, d, &g);
     switch (g.OWv / 16) {
-    case 1: forward_nv(1, out, pin, w, b, d, &g); break;
-    case 2: forward_nv(2, out, pin, w, b, d, &g); break;
-    case 3: forward_nv(3, out, pin, w, b, d, &g); break;
-    default: forward_nv(4, out, pin, w, b, d, &g); break;
+    case 1: forward_blk(1, 4, 6, out, pin, w, b, d, &g); break;
+    case 2: forward_blk(2, 2, 6, out, pin, w, b, d, &g); break;
+    case 3: forward_blk(3, 2, 4, out, pin, w, b, d, &g); break;
+    default: forward_blk(4, 1, 6, out, pin, w, b, d, &g); break;
     }
 }
 
 /* lanes[(weight) * 16 + x] += lane x of the sum over oh and ow = x (mod 16)
  * of dout[oc, oh, ow] * pin[c, oh + kh, ow + kw], for each weight (oc, c,
- * kh, kw). dp: dout with its zero margins. */
-static ALWAYS_INLINE void dweight_nv(int NV, float *lanes, const float *dp,
-                                     const float *pin,
-                                     const nt_conv2d_dims *d,
-                                     const direct_geom *g)
+ * kh, kw). dp: dout with its zero margins. A block covers OCB output
+ * channels and KB taps of a kernel row; blocks past the last channel or tap
+ * recompute the last one and drop it. */
+static ALWAYS_INLINE void dweight_blk(int NV, int KB, float *lanes,
+                                      const float *dp, const float *pin,
+                                      const nt_conv2d_dims *d,
+                                      const direct_geom *g)
 {
+    const int OCB = max_int(1, min_int(8, 20 / (KB * NV)));
     int top = d->KH - 1, left = d->KW - 1;
-    for (int oc0 = 0; oc0 < d->OC; oc0 += BLK)
+    for (int oc0 = 0; oc0 < d->OC; oc0 += OCB)
         for (int c = 0; c < d->C; c++)
             for (int kh = 0; kh < d->KH; kh++)
-                for (int kw = 0; kw < d->KW; kw++) {
-                    const float *gr[BLK];
-                    for (int i = 0; i < BLK; i++)
-                        gr[i] = dp + ((size_t)min_int(oc0 + i, d->OC - 1) * g->Hd + top) * g->Wd + left;
-                    v16 acc[BLK][4];
-                    for (int i = 0; i < BLK; i++)
-                        for (int v = 0; v < NV; v++)
-                            acc[i][v] = (v16){0};
+                for (int kw0 = 0; kw0 < d->KW; kw0 += KB) {
+                    const float *gr[8];
+                    int kws[5];
+                    for (int j = 0; j < OCB; j++)
+                        gr[j] = dp + ((size_t)min_int(oc0 + j, d->OC - 1) * g->Hd + top) * g->Wd + left;
+                    for (int k = 0; k < KB; k++)
+                        kws[k] = min_int(kw0 + k, d->KW - 1);
+                    v16 acc[8][5][4];
+                    for (int j = 0; j < OCB; j++)
+                        for (int k = 0; k < KB; k++)
+                            for (int v = 0; v < NV; v++)
+                                acc[j][k][v] = (v16){0};
                     for (int oh = 0; oh < d->OH; oh++) {
-                        const float *r = pin + ((size_t)c * g->Hp + oh + kh) * g->Wp + kw;
+                        const float *r = pin + ((size_t)c * g->Hp + oh + kh) * g->Wp;
                         size_t go = (size_t)oh * g->Wd;
-                        for (int v = 0; v < NV; v++) {
-                            v16 p = load16(r + 16 * v);
-                            for (int i = 0; i < BLK; i++)
-                                acc[i][v] += load16(gr[i] + go + 16 * v) * p;
+                        v16 gv[8][4];
+                        for (int j = 0; j < OCB; j++)
+                            for (int v = 0; v < NV; v++)
+                                gv[j][v] = load16(gr[j] + go + 16 * v);
+                        for (int k = 0; k < KB; k++)
+                            for (int v = 0; v < NV; v++) {
+                                v16 p = load16(r + kws[k] + 16 * v);
+                                for (int j = 0; j < OCB; j++)
+                                    acc[j][k][v] += gv[j][v] * p;
+                            }
+                    }
+                    for (int j = 0; j < min_int(OCB, d->OC - oc0); j++)
+                        for (int k = 0; k < min_int(KB, d->KW - kw0); k++) {
+                            for (int v = 1; v < NV; v++)
+                                acc[j][k][0] += acc[j][k][v];
+                            float *l = lanes + ((((size_t)(oc0 + j) * d->C + c) * d->KH + kh) * d->KW + kw0 + k) * 16;
+                            store16(l, load16(l) + acc[j][k][0]);
                         }
-                    }
-                    for (int i = 0; i < min_int(BLK, d->OC - oc0); i++) {
-                        for (int v = 1; v < NV; v++)
-                            acc[i][0] += acc[i][v];
-                        float *l = lanes + ((((size_t)(oc0 + i) * d->C + c) * d->KH + kh) * d->KW + kw) * 16;
-                        store16(l, load16(l) + acc[i][0]);
-                    }
                 }
+}
+
+/* The kernel-row block of dweight_blk for NV vectors: the whole row up to
+ * 5 taps, else blocks of 4. */
+static ALWAYS_INLINE void dweight_nv(int NV, float *lanes, const float *dp,
+                                     const float *pin, const nt_conv2d_dims *d,
+                                     const direct_geom *g)
+{
+    switch (d->KW) {
+    case 1: dweight_blk(NV, 1, lanes, dp, pin, d, g); break;
+    case 2: dweight_blk(NV, 2, lanes, dp, pin, d, g); break;
+    case 3: dweight_blk(NV, 3, lanes, dp, pin, d, g); break;
+    case 5: dweight_blk(NV, 5, lanes, dp, pin, d, g); break;
+    default: dweight_blk(NV, 4, lanes, dp, pin, d, g); break;
+    }
 }
 
 /* din[c, ih, iw] += sum over oc, kh, kw of w[oc, c, kh, kw] *
@@ -234,3 +278,89 @@ void FN(nt_conv_direct_backward)(float *din, float *lanes, const float *dout,
     default: dinput_nv(4, din, dp, w, d, &g); break;
     }
 }
+
+/* ---- the lowering of small images (conv.c's im2col and col2im) --------- */
+
+/* For stride-1 layers whose output rows fit one 16-lane vector (OW <= 16):
+ * conv.c's im2col/col2im of images with short rows, one vector per output
+ * row and tap instead of one gather per pixel. The plane goes through a
+ * zero-padded copy on the stack, PLANE_SLACK floats longer than the
+ * plane so that whole vectors can be read past its last row. */
+#define PLANE_SLACK 16
+
+/* col[(c*KH + kh)*KW + kw, r*OW + ow] = in[c, oh0 + r + kh - PH, ow + kw -
+ * PW] (0 in the padding) for r < nrows. A row is stored as a whole vector,
+ * spilling into the following rows of the same tap, which are written
+ * later; the rows whose vector would reach past this image's columns are
+ * stored exactly, so nothing outside them is touched. */
+void FN(nt_conv_im2col_small)(float *col, int ldc, const float *in, int oh0,
+                              int nrows, int c0, int c1,
+                              const nt_conv2d_dims *d)
+{
+    int Wp = d->W + 2 * d->PW, Hp = d->H + 2 * d->PH, OW = d->OW;
+    float pad[NT_LOWER_MAX_PLANE + PLANE_SLACK];
+    /* rows stored as whole vectors: those whose 16 floats end inside this
+     * image's columns of the tap */
+    int vec_rows = nrows * OW >= 16 ? (nrows * OW - 16) / OW + 1 : 0;
+    memset(pad, 0, sizeof(float) * (size_t)(Hp * Wp + PLANE_SLACK));
+    for (int c = c0; c < c1; c++) {
+        const float *plane = in + (size_t)c * d->H * d->W;
+        for (int h = 0; h < d->H; h++)
+            memcpy(pad + (h + d->PH) * Wp + d->PW, plane + (size_t)h * d->W,
+                   sizeof(float) * (size_t)d->W);
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++) {
+                float *o = col + (size_t)((c * d->KH + kh) * d->KW + kw) * ldc;
+                const float *src = pad + (oh0 + kh) * Wp + kw;
+                int r = 0;
+                for (; r < vec_rows; r++)
+                    store16(o + r * OW, load16(src + r * Wp));
+                for (; r < nrows; r++)
+                    for (int x = 0; x < OW; x++)
+                        o[r * OW + x] = src[r * Wp + x];
+            }
+    }
+}
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+
+/* The adjoint: din[c, ...] += the dcol entries of each input pixel (AVX-512
+ * only; conv.c runs the scalar one on other ISAs). Row by row of the padded
+ * plane, in registers: the taps' rows are read with masked loads shifted by
+ * kw lanes, so nothing is stored and reloaded (an unaligned store followed
+ * by an overlapping load stalls on store forwarding). Rows up to 32 wide
+ * (two vectors); masked-out lanes never fault. */
+void nt_conv_col2im_small_avx512(float *din, const float *dcol, int ldc,
+                                 int oh0, int nrows, int c0, int c1,
+                                 const nt_conv2d_dims *d)
+{
+    int OW = d->OW, W = d->W;
+    __mmask32 row = (__mmask32)((1ull << OW) - 1);
+    __mmask32 inrow = (__mmask32)(((1ull << W) - 1) << d->PW);
+    for (int c = c0; c < c1; c++) {
+        float *plane = din + (size_t)c * d->H * W;
+        /* input rows that rows [oh0, oh0 + nrows) of output reach */
+        int ylo = max_int(oh0, d->PH), yhi = min_int(oh0 + nrows - 1 + d->KH, d->H + d->PH);
+        for (int y = ylo; y < yhi; y++) {
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+            for (int kh = 0; kh < d->KH; kh++) {
+                int r = y - oh0 - kh;
+                if (r < 0 || r >= nrows)
+                    continue;
+                const float *s = dcol + (size_t)((c * d->KH + kh) * d->KW) * ldc + r * OW;
+                for (int kw = 0; kw < d->KW; kw++, s += ldc) {
+                    __mmask32 m = row << kw;
+                    acc0 = _mm512_add_ps(acc0, _mm512_maskz_loadu_ps((__mmask16)m, s - kw));
+                    acc1 = _mm512_add_ps(acc1, _mm512_maskz_loadu_ps((__mmask16)(m >> 16), s - kw + 16));
+                }
+            }
+            /* padded x = PW + input x */
+            float *o = plane + (size_t)(y - d->PH) * W - d->PW;
+            __mmask16 m0 = (__mmask16)inrow, m1 = (__mmask16)(inrow >> 16);
+            _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(m0, o)));
+            _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(m1, o + 16)));
+        }
+    }
+}
+#endif

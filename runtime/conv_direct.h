@@ -9,6 +9,10 @@
 /* Widest row (input or output, rounded up to 16) the direct path handles. */
 #define NT_DIRECT_MAX_W 64
 
+/* The small-image im2col handles stride-1 layers with OW <= 16 and a
+ * padded plane of at most NT_LOWER_MAX_PLANE floats. */
+#define NT_LOWER_MAX_PLANE 2048
+
 /* One image: out[OC, OH, OW] = conv(in[C, H, W]) + b; backward adds its
  * weight gradient to lanes (16 partial sums per weight, [OC*C*KH*KW, 16],
  * which the caller adds up in a fixed order once the images are done) and,
@@ -22,12 +26,20 @@
     void nt_conv_direct_backward_##isa(float *din, float *lanes,                \
                                        const float *dout, const float *in,     \
                                        const float *w,                         \
-                                       const nt_conv2d_dims *d, float *buf);
+                                       const nt_conv2d_dims *d, float *buf);   \
+    void nt_conv_im2col_small_##isa(float *col, int ldc, const float *in,      \
+                                    int oh0, int nrows, int c0, int c1,        \
+                                    const nt_conv2d_dims *d);
 
 NT_DIRECT_DECLARE(generic)
 #if defined(__x86_64__) || defined(__i386__)
 NT_DIRECT_DECLARE(avx2)
 NT_DIRECT_DECLARE(avx512)
+/* Its adjoint, on AVX-512 only (masked loads); rows of the padded plane
+ * at most 32 floats wide. */
+void nt_conv_col2im_small_avx512(float *din, const float *dcol, int ldc,
+                                 int oh0, int nrows, int c0, int c1,
+                                 const nt_conv2d_dims *d);
 #endif
 
 #endif

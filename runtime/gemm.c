@@ -71,6 +71,11 @@ static nt_gemm_impl choose(void)
     return nt_cpu_isa() == NT_ISA_AVX512 ? NT_GEMM_OWN : NT_GEMM_OPENBLAS;
 }
 
+const char *nt_gemm_name(void)
+{
+    return choose() == NT_GEMM_OWN ? "own GEMM" : "OpenBLAS GEMM";
+}
+
 typedef struct gemm_call {
     nt_gemm_impl impl;
     const nt_ukernel *uk;
@@ -107,7 +112,7 @@ void nt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
     gemm_call g = {choose(), NULL, trans_a, trans_b,
                    K, alpha, beta, lda, ldb, ldc};
     if (g.impl == NT_GEMM_OWN)
-        g.uk = nt_ukernel_of(nt_cpu_isa());
+        g.uk = nt_ukernel_for(nt_cpu_isa(), M);
     if (nt <= 1 || omp_in_parallel() || (double)M * N * K < SPLIT_MIN_MACS) {
         sgemm1(&g, M, N, A, B, C);
         return;

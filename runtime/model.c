@@ -66,11 +66,20 @@ static int model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
     if (act > SIZE_MAX / B)
         return nt_fail(err, "the activations of %d examples would need more "
                        "memory than can be addressed", batch_max);
-    size_t scratch = net->scratch_floats ? net->scratch_floats(nt_num_threads()) : 0;
+    const int threads = nt_num_threads();
+    size_t scratch = net->scratch_floats ? net->scratch_floats(threads) : 0;
+    /* a sample-parallel net: one share of the batch per thread, each with
+     * the scratch of one thread and (but the first) its gradient arena */
+    const int parts = net->sample_parallel && threads > 1 ? threads : 1;
+    const size_t part_scratch = net->scratch_floats ? net->scratch_floats(1) : 0;
+    const size_t part_grads = inference ? 0 : (size_t)(parts - 1) * net->param_floats;
+    if (scratch < parts * part_scratch)
+        scratch = parts * part_scratch;
     /* Refuse up front what cannot fit in the machine's memory: with Linux's
      * overcommit the allocations could succeed and zeroing them would then
      * summon the OOM killer. */
     const double need = ((double)act * (double)B + (inference ? 1.0 : 3.0) * net->param_floats +
+                         (double)part_grads +
                          (double)net->state_floats + (double)scratch) * sizeof(float);
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     const double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
@@ -82,6 +91,8 @@ static int model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
     m->batch_max = batch_max;
     m->dropout_enabled = 1;
     m->inference = inference;
+    m->parts = parts;
+    m->part_scratch = part_scratch;
     if (!(m->params = alloc_floats(net->param_floats, "parameters", 1, err)) ||
         (!inference &&
          (!(m->grads = alloc_floats(net->param_floats, "gradients", 1, err)) ||
@@ -91,7 +102,9 @@ static int model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
         !(m->act = alloc_floats(act * B, "activations", !inference, err)) ||
         !(m->state = alloc_floats(net->state_floats, "saved statistics", 1,
                                   err)) ||
-        !(m->scratch = alloc_floats(scratch, "kernel scratch buffers", 1, err))) {
+        !(m->scratch = alloc_floats(scratch, "kernel scratch buffers", 1, err)) ||
+        (part_grads &&
+         !(m->part_grads = alloc_floats(part_grads, "per-thread gradients", 1, err)))) {
         nt_model_free(m);
         return -1;
     }
@@ -130,6 +143,7 @@ void nt_model_free(nt_model *m)
     nt_profile_free(m->prof);
     free(m->params);
     free(m->grads);
+    free(m->part_grads);
     free(m->momentum);
     free(m->moment2);
     free(m->act);

@@ -42,7 +42,10 @@ int nt_fail(nt_error *err, const char *fmt, ...)
  * of a GEMM). OpenBLAS itself is always kept at one thread so that two thread
  * pools never compete for the two cores. nt_set_num_threads(n) with n <= 0
  * means "all cores". Results depend on the thread count only through float
- * rounding of reductions; for a fixed count they are deterministic. */
+ * rounding of reductions; for a fixed count they are deterministic.
+ * Inside a parallel region nt_num_threads() is 1: a kernel called there (by
+ * a thread's share of a sample-parallel step, parts.c) runs on its calling
+ * thread. */
 void nt_set_num_threads(int n);
 int nt_num_threads(void);
 

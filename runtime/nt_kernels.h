@@ -53,6 +53,8 @@ typedef enum nt_gemm_impl {
     NT_GEMM_OPENBLAS = 2,
 } nt_gemm_impl;
 void nt_gemm_force(nt_gemm_impl impl);
+/* "own GEMM" or "OpenBLAS GEMM": what nt_sgemm runs on now (the banner). */
+const char *nt_gemm_name(void);
 
 /* ---- conv2d ---------------------------------------------------------------- */
 

@@ -116,6 +116,11 @@ typedef struct nt_net_desc {
 
     /* Floats of kernel scratch for nthreads threads (independent of the batch). */
     size_t (*scratch_floats)(int nthreads);
+    /* 1: the compiler found the net small enough to run sample-parallel
+     * (parts.c): forward and backward run their layers on one share of the
+     * batch per thread, in one parallel region per run of layers that treat
+     * examples independently, each thread with its own gradient arena. */
+    int sample_parallel;
     /* Computes m->logits from m->input for n <= m->batch_max examples;
      * train != 0: batch statistics, dropout (unless disabled), keeps what
      * backward needs. An inference model (m->inference) takes train = 0
@@ -162,7 +167,15 @@ struct nt_model {
                                    nt_model_alloc_moment2 */
     float *act;                 /* act_floats * batch_max */
     float *state;               /* state_floats */
-    float *scratch;             /* scratch_floats(threads) */
+    float *scratch;             /* scratch_floats(threads), or parts x
+                                   part_scratch if that is more */
+    int parts;                  /* threads that take a share of a batch
+                                   (nt_parts_run): 1 unless sample-parallel */
+    size_t part_scratch;        /* floats of scratch per part */
+    float *part_grads;          /* (parts - 1) x param_floats: the gradient
+                                   arenas of parts 1.., zero between steps */
+    int parts_used;             /* most parts a backward used since the last
+                                   nt_parts_sum_grads */
     float *input;               /* [batch_max, in_c, in_h, in_w] inside act */
     float *logits;              /* [batch_max, classes] inside act */
     float *dlogits;             /* [batch_max, classes] inside act */
@@ -177,6 +190,25 @@ struct nt_model {
 /* The dropout key of dropout layer `layer` (0, 1, ... in network order) for
  * the model's current step: distinct per layer and step, fixed by the seed. */
 uint64_t nt_dropout_key(const nt_model *m, int layer);
+
+/* ---- sample-parallel steps (parts.c) --------------------------------------
+ * Generated forward and backward hand runs of layers to nt_parts_run, which
+ * calls fn once per share of the batch: on the calling thread for the whole
+ * batch, or, in a sample-parallel net with several threads, once per thread
+ * in one parallel region, inside which every kernel runs on its calling
+ * thread (nt_num_threads() is 1 there). Part 0's gradients accumulate into
+ * m->grads, part k's into its own arena; nt_parts_sum_grads adds those into
+ * m->grads in part order (deterministic for a fixed thread count) and
+ * zeroes them for the next step. */
+typedef struct nt_part {
+    int first, n;               /* examples [first, first + n) of the batch */
+    float *grads;               /* its parameter-gradient arena (NULL in an
+                                   inference model) */
+    float *scratch;             /* its kernel scratch */
+} nt_part;
+typedef void (*nt_part_fn)(nt_model *m, const nt_part *p, const void *ctx);
+void nt_parts_run(nt_model *m, int n, nt_part_fn fn, const void *ctx);
+void nt_parts_sum_grads(nt_model *m);
 
 /* The whole trainer: parses argv, runs, returns the process exit status. */
 int nt_trainer_main(const nt_net_desc *net, int argc, char **argv);

@@ -4,6 +4,7 @@
  * asked. */
 #include "nt_trainer.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +54,8 @@ void nt_profile_reset(nt_profile *p)
 double nt_profile_lap(nt_profile *p, double t, int layer, nt_prof_pass pass)
 {
     const double now = nt_now();
-    if (layer >= 0 && layer < p->net->nlayers)
+    /* in a sample-parallel step the first share's thread keeps the time */
+    if (omp_get_thread_num() == 0 && layer >= 0 && layer < p->net->nlayers)
         (pass == NT_PROF_FORWARD ? p->forward : p->backward)[layer] += now - t;
     return now;
 }

@@ -70,6 +70,20 @@ const nt_ukernel *nt_ukernel_of(nt_isa isa)
     return &nt_ukernel_generic;
 }
 
+const nt_ukernel *nt_ukernel_for(nt_isa isa, int M)
+{
+    const nt_ukernel *k = nt_ukernel_of(isa);
+#ifdef NT_HAVE_X86_KERNELS
+    if (k == &nt_ukernel_avx512) {
+        int pad12 = (M + 11) / 12 * 12 - M, pad8 = (M + 7) / 8 * 8 - M;
+        if (pad8 < pad12)
+            return &nt_ukernel_avx512_m8;
+    }
+#endif
+    (void)M;
+    return k;
+}
+
 /* ---- packing ------------------------------------------------------------ */
 
 /* Rows [0, mc) and columns [0, kc) of op(A) (already offset to the block)

@@ -42,12 +42,15 @@ extern const nt_ukernel nt_ukernel_generic;
 #define NT_HAVE_X86_KERNELS 1
 extern const nt_ukernel nt_ukernel_avx2;
 extern const nt_ukernel nt_ukernel_avx512;
+extern const nt_ukernel nt_ukernel_avx512_m8;
 void nt_transpose_avx(float *dst, int ldd, const float *src, int lds,
                       int rows, int cols);
 #endif
 
-/* The micro-kernel of an ISA. */
+/* The micro-kernel of an ISA; nt_ukernel_for: the one of that ISA that
+ * computes the fewest padding rows for a product of M rows (same results). */
 const nt_ukernel *nt_ukernel_of(nt_isa isa);
+const nt_ukernel *nt_ukernel_for(nt_isa isa, int M);
 
 /* C[M,N] = alpha * op(A) op(B) + beta * C on the calling thread with the
  * micro-kernel k (row-major, as nt_sgemm). Packing buffers are per thread,

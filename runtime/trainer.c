@@ -780,9 +780,10 @@ static void print_banner(const run *r, int load_data_now)
     nt_recipe_describe(recipe, sizeof recipe, &o->recipe);
     if (recipe[0])
         printf("recipe    %s\n", recipe);
-    printf("run       %d thread%s%s  seed %" PRIu64 "%s\n", threads,
-           threads == 1 ? "" : "s", nt_dist_size() > 1 ? " per process" : "", r->m.seed,
-           o->no_dropout ? "  dropout off" : "");
+    printf("run       %d thread%s%s%s  seed %" PRIu64 "%s  kernels %s, %s\n", threads,
+           threads == 1 ? "" : "s", nt_dist_size() > 1 ? " per process" : "",
+           r->m.parts > 1 ? " (sample-parallel)" : "", r->m.seed,
+           o->no_dropout ? "  dropout off" : "", nt_isa_name(nt_cpu_isa()), nt_gemm_name());
     if (nt_dist_size() > 1) {
         const int lo = o->batch / nt_dist_size(), hi = nt_dist_share_max(o->batch);
         char share[32];

@@ -109,9 +109,12 @@ static double check(const char *what, const float *got, size_t ngot, const float
     return rel;
 }
 
+/* The step runs on 3 threads: a sample-parallel net (the LeNets, kinds)
+ * then splits its batch into 3 uneven shares whatever the machine's cores. */
 static void run_single(const parity_case *c, const char *bin, const char *dir)
 {
     e2e_run r = e2e_sh("'%s' --load '%s/weights.safetensors' --train-step '%s/x.npy' "
+                       "--threads 3 "
                        "--labels '%s/y.npy' --dump parity_%s.st --no-dropout --lr %.17g "
                        "--momentum %.17g --weight-decay %.17g --quiet && "
                        "'%s' --load '%s/weights.safetensors' --infer '%s/x.npy' "

@@ -21,7 +21,8 @@ typedef struct conv_case {
 
 /* Shapes for optimised-against-reference checks. The comments name the path
  * each takes in conv.c with 2 threads (tiles are at most ~2^18 / (C*KH*KW)
- * columns, at least 256; output rows shorter than 16 take the gather path). */
+ * columns, at least 256; output rows shorter than 16 take the gather path,
+ * stride-1 ones as one vector per row and tap). */
 static const conv_case cases[] = {
     /* tiny: single thread, several images in one tile */
     {2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1},
@@ -49,8 +50,9 @@ static const conv_case cases[] = {
     /* short output rows (the gather path) in images split into 2 tiles */
     {3, 32, 64, 15, 8, 3, 3, 1, 1, 1, 1, 1},
     /* the direct path (conv_direct.c; stride 1, C <= 16, OC <= 32, rows of
-     * at most 64): LeNet's two convolutions, rows of 3 and of 4 vectors,
-     * and cases 0, 4 and 6 above */
+     * at most 64 that fill 3/4 of their vectors): LeNet's first convolution,
+     * rows of 3 and of 4 vectors, and cases 4 and 6 above; LeNet's second
+     * (rows of 10) and case 0 take im2col with the vector lowering */
     {4, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1},
     {4, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1},
     {2, 3, 20, 48, 4, 3, 3, 1, 1, 1, 1, 1},

@@ -208,10 +208,11 @@ START_TEST(test_by_hand)
 }
 END_TEST
 
-/* Sizes around the register tiles (4x16 generic, 6x16 AVX2, 12x32
- * AVX-512) and the cache blocks (kc = 256, mc = 120 or 240): a product of
- * each transpose combination for each of GRID index mixes of them. */
-static const int grid_m[] = {1, 3, 17, 33, 131, 250};
+/* Sizes around the register tiles (4x16 generic, 6x16 AVX2, 12x32 and
+ * 8x32 AVX-512: M = 1, 3, 16 and 40 take the 8-row kernel) and the cache
+ * blocks (kc = 256, mc = 120 or 240): a product of each transpose
+ * combination for each of GRID index mixes of them. */
+static const int grid_m[] = {1, 3, 16, 40, 131, 250};
 static const int grid_n[] = {1, 3, 17, 33, 100, 47};
 static const int grid_k[] = {1, 3, 17, 33, 300, 520};
 static const float grid_ab[][2] = {{1.0f, 0.0f}, {0.75f, -0.5f},

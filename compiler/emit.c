@@ -157,6 +157,26 @@ static int conv_grouped(emitter *e, int i)
     return a->groups > 1 || a->dh > 1 || a->dw > 1;
 }
 
+/* The relu whose kernel is node i's (plan.c's epilogues), or -1. */
+static int fused_relu(emitter *e, int i)
+{
+    for (int j = i + 1; j < e->g->n; j++)
+        if (e->p->nodes[j].epilogue_of == i)
+            return j;
+    return -1;
+}
+
+/* "" or "_relu" for node i's forward kernel, after a comment naming the
+ * relu it computes. */
+static const char *relu_epilogue(emitter *e, int i)
+{
+    int r = fused_relu(e, i);
+    if (r < 0)
+        return "";
+    P("    /* and %s: max(x, 0) as each tile of the output is written */\n", e->names[r]);
+    return "_relu";
+}
+
 static void conv_grouped_dims(emitter *e, int i, const char *nexpr)
 {
     const conv_attrs *a = &node(e, i)->a.conv;
@@ -192,8 +212,9 @@ static void CONV_emit(emitter *e, int i, pass ps)
         conv_dims(e, i, "1");
         P(", nthreads);\n");
     } else if (ps == FORWARD) {
-        P("    nt_conv2d_forward(%s, %s, %s, %s,\n                      ", act(e, i), act(e, x),
-          param(e, i, "weight", 0), param(e, i, "bias", 0));
+        const char *r = relu_epilogue(e, i);
+        P("    nt_conv2d%s_forward(%s, %s, %s, %s,\n                      %s", r, act(e, i), act(e, x),
+          param(e, i, "weight", 0), param(e, i, "bias", 0), *r ? "     " : "");
         conv_dims(e, i, "n");
         P(", b.scratch);\n");
     } else {
@@ -385,7 +406,14 @@ static void activation(emitter *e, int i, pass ps, const char *fn)
           grad(e, x), grad(e, i), act(e, i), size);
 }
 
-static void RELU_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "relu"); }
+static void RELU_emit(emitter *e, int i, pass ps)
+{
+    int x = e->p->nodes[i].epilogue_of;
+    if (ps == FORWARD && x >= 0)
+        P("    /* computed by %s's kernel, in place */\n", e->names[x]);
+    else
+        activation(e, i, ps, "relu");
+}
 static void SIGMOID_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "sigmoid"); }
 static void TANH_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "tanh"); }
 
@@ -454,10 +482,12 @@ static void LINEAR_emit(emitter *e, int i, pass ps)
 {
     int x = node(e, i)->inputs[0];
     long long in = (long long)in_shape(e, i, 0)->d[0], out = node(e, i)->a.linear.out;
-    if (ps == FORWARD)
-        P("    nt_linear_forward(%s, %s, %s, %s,\n                      n, %lld, %lld);\n",
-          act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0), in, out);
-    else
+    if (ps == FORWARD) {
+        const char *r = relu_epilogue(e, i);
+        P("    nt_linear%s_forward(%s, %s, %s, %s,\n                      %sn, %lld, %lld);\n",
+          r, act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
+          *r ? "     " : "", in, out);
+    } else
         P("    nt_linear_backward%s(%s, %s, %s,\n                       %s, %s, %s,\n"
           "                       n, %lld, %lld);\n",
           overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1),

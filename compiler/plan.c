@@ -97,6 +97,31 @@ static int64_t first_fit(interval *iv, int n, int64_t base, int reuse)
     return top;
 }
 
+/* The relus computed by their producer's kernel (plan.h): the producer is
+ * a conv (neither grouped nor dilated) or linear layer that nothing else
+ * reads. */
+static void plan_epilogues(const ir_graph *g, plan *p)
+{
+    int *readers = calloc((size_t)g->n, sizeof(int));
+    for (int j = 1; j < g->n; j++)
+        for (int k = 0; k < g->nodes[j].ninputs; k++)
+            readers[g->nodes[j].inputs[k]]++;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = &g->nodes[i];
+        p->nodes[i].epilogue_of = -1;
+        if (n->kind != L_RELU)
+            continue;
+        int x = n->inputs[0];
+        const ir_node *xn = &g->nodes[x];
+        int fits = xn->kind == L_LINEAR ||
+                   (xn->kind == L_CONV && xn->a.conv.groups == 1 && xn->a.conv.dh == 1 &&
+                    xn->a.conv.dw == 1);
+        if (x > 0 && fits && readers[x] == 1)
+            p->nodes[i].epilogue_of = x;
+    }
+    free(readers);
+}
+
 /* The forward-only plan: node i runs at time i; its output lives until
  * its last consumer (the logits until the end), its per-example saved
  * buffers only while it runs. */
@@ -115,9 +140,12 @@ static void plan_inference(const ir_graph *g, plan *p)
                 last[s] = j;
         }
     last[ir_storage(g, g->n - 1)] = g->n;
+    for (int i = g->n - 1; i >= 0; i--) /* a fused relu's memory is its producer's */
+        if (p->nodes[i].epilogue_of >= 0 && last[p->nodes[i].epilogue_of] < last[i])
+            last[p->nodes[i].epilogue_of] = last[i];
     for (int i = 0; i < g->n; i++) {
         plan_node *pn = &p->nodes[i];
-        if (layer_flags(g->nodes[i].kind) & LF_VIEW)
+        if ((layer_flags(g->nodes[i].kind) & LF_VIEW) || pn->epilogue_of >= 0)
             continue;
         iv[niv++] = (interval){round_up(shape_size(&g->nodes[i].out)), 0, i, last[i],
                                &pn->infer_act};
@@ -129,9 +157,12 @@ static void plan_inference(const ir_graph *g, plan *p)
         }
     }
     p->infer_floats = first_fit(iv, niv, 0, !p->sample_parallel);
-    for (int i = 0; i < g->n; i++)
+    for (int i = 0; i < g->n; i++) {
+        if (p->nodes[i].epilogue_of >= 0)
+            p->nodes[i].infer_act = p->nodes[p->nodes[i].epilogue_of].infer_act;
         if (layer_flags(g->nodes[i].kind) & LF_VIEW)
             p->nodes[i].infer_act = p->nodes[ir_storage(g, i)].infer_act;
+    }
     free(iv);
     free(last);
 }
@@ -168,6 +199,8 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         return -1;
     }
 
+    plan_epilogues(g, p);
+
     /* forward outputs and saved data: alive for the whole step */
     int64_t off = 0;
     for (int i = 0; i < g->n; i++) {
@@ -178,6 +211,10 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         pn->overwritten_by = -1;
         if (layer_flags(n->kind) & LF_VIEW) {
             pn->act = p->nodes[ir_storage(g, i)].act;
+            continue;
+        }
+        if (pn->epilogue_of >= 0) {
+            pn->act = p->nodes[pn->epilogue_of].act;
             continue;
         }
         pn->act = off;

@@ -484,10 +484,18 @@ static const float *lower_tile(int *ldb, float *col, const float *in,
     return col;
 }
 
+/* max(x, 0) over n floats (NaN stays NaN, as in PyTorch): the epilogue of
+ * a convolution that computes the ReLU after it, on output still in cache. */
+static void relu_inplace(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
 static void forward_tile(float *out, const float *in, const float *w,
                          const float *b, const conv_tile *t,
                          const conv_plan *p, const nt_conv2d_dims *d,
-                         conv_bufs bufs, int team, int nt)
+                         conv_bufs bufs, int team, int nt, int relu)
 {
     int OC = d->OC, P = p->P;
     int ldb;
@@ -501,6 +509,10 @@ static void forward_tile(float *out, const float *in, const float *w,
         }
         nt_sgemm(0, 0, OC, t->cols, p->ckk, 1.0f, w, p->ckk, B, ldb,
                  b ? 1.0f : 0.0f, o, P);
+        if (relu)
+#pragma omp parallel for schedule(static) num_threads(nt) if (team)
+            for (int oc = 0; oc < OC; oc++)
+                relu_inplace(o + (size_t)oc * P, (size_t)t->cols);
         return;
     }
     nt_sgemm(0, 0, OC, t->cols, p->ckk, 1.0f, w, p->ckk, B, ldb, 0.0f,
@@ -513,6 +525,8 @@ static void forward_tile(float *out, const float *in, const float *w,
             float *o = out + ((size_t)(t->n0 + i) * OC + oc) * P;
             for (int j = 0; j < P; j++)
                 o[j] = s[j] + bias;
+            if (relu)
+                relu_inplace(o, (size_t)P);
         }
     }
 }
@@ -567,8 +581,9 @@ static void backward_tile(float *din, float *dw_acc, float dw_beta,
                    (k + 1) * d->C / nblk, d);
 }
 
-void nt_conv2d_forward(float *out, const float *in, const float *w,
-                       const float *b, const nt_conv2d_dims *d, float *scratch)
+static void conv_forward(float *out, const float *in, const float *w,
+                         const float *b, const nt_conv2d_dims *d, float *scratch,
+                         int relu)
 {
     check_dims(d);
     assert(out && in && w);
@@ -585,9 +600,12 @@ void nt_conv2d_forward(float *out, const float *in, const float *w,
         direct_fwd_fn fwd = direct_forward();
         size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p.P;
 #pragma omp parallel for schedule(static) num_threads(nt) if (team)
-        for (int n = 0; n < N; n++)
+        for (int n = 0; n < N; n++) {
             fwd(out + n * out_img, in + n * in_img, w, b, d,
                 scratch + (size_t)omp_get_thread_num() * p.per_thread);
+            if (relu)
+                relu_inplace(out + n * out_img, out_img);
+        }
         return;
     }
 
@@ -595,12 +613,25 @@ void nt_conv2d_forward(float *out, const float *in, const float *w,
     for (int g = 0; g < npar; g++) {
         conv_bufs bufs = thread_bufs(scratch, &p, omp_get_thread_num());
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
-            forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt);
+            forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt, relu);
     }
     conv_bufs bufs0 = thread_bufs(scratch, &p, 0);
     for (int g = npar; g < s.ngroups; g++)
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
-            forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt);
+            forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt, relu);
+}
+
+void nt_conv2d_forward(float *out, const float *in, const float *w,
+                       const float *b, const nt_conv2d_dims *d, float *scratch)
+{
+    conv_forward(out, in, w, b, d, scratch, 0);
+}
+
+void nt_conv2d_relu_forward(float *out, const float *in, const float *w,
+                            const float *b, const nt_conv2d_dims *d,
+                            float *scratch)
+{
+    conv_forward(out, in, w, b, d, scratch, 1);
 }
 
 /* dw += the partial sums of threads 1 .. used - 1, in thread order. */

@@ -19,6 +19,17 @@ void nt_linear_forward(float *out, const float *in, const float *w,
     nt_sgemm(0, 1, N, OUT, IN, 1.0f, in, IN, w, IN, b ? 1.0f : 0.0f, out, OUT);
 }
 
+void nt_linear_relu_forward(float *out, const float *in, const float *w,
+                            const float *b, int N, int IN, int OUT)
+{
+    nt_linear_forward(out, in, w, b, N, IN, OUT);
+    /* on the output still in cache; NaN stays NaN, as in PyTorch */
+    const size_t n = (size_t)N * OUT;
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (n >= ((size_t)1 << 16))
+    for (size_t i = 0; i < n; i++)
+        out[i] = out[i] < 0.0f ? 0.0f : out[i];
+}
+
 /* acc: din += dout * W, else din = dout * W (beta 0: din is never read) */
 static void linear_backward(float *din, float *dw, float *db, const float *dout,
                             const float *in, const float *w, int N, int IN, int OUT, int acc)

@@ -78,6 +78,12 @@ void nt_conv2d_forward(float *out,        /* [N, OC, OH, OW] */
                        const float *b,    /* [OC] or NULL (no bias) */
                        const nt_conv2d_dims *d, float *scratch);
 
+/* The same followed by ReLU, applied as each tile of the output is written
+ * (out = max(conv(in), 0)): a conv and the relu after it in one kernel. */
+void nt_conv2d_relu_forward(float *out, const float *in, const float *w,
+                            const float *b, const nt_conv2d_dims *d,
+                            float *scratch);
+
 void nt_conv2d_backward(float *din,        /* [N, C, H, W] or NULL */
                         float *dw,         /* [OC, C, KH, KW] */
                         float *db,         /* [OC] or NULL (no bias) */
@@ -153,6 +159,9 @@ void nt_linear_forward(float *out,       /* [N, OUT] */
                        const float *w,   /* [OUT, IN] */
                        const float *b,   /* [OUT] or NULL */
                        int N, int IN, int OUT);
+/* The same followed by ReLU: a linear layer and the relu after it. */
+void nt_linear_relu_forward(float *out, const float *in, const float *w,
+                            const float *b, int N, int IN, int OUT);
 void nt_linear_backward(float *din,        /* [N, IN] or NULL */
                         float *dw,         /* [OUT, IN] */
                         float *db,         /* [OUT] or NULL */

@@ -188,7 +188,7 @@ END_TEST
 START_TEST(huge_memory_warns)
 {
     ASSERT_RUN("emit tests/compiler/cli/huge_memory.net -o /dev/null", 0, err,
-               "huge_memory.net:2:5: warning: the trainer needs about 1155.0 GiB at batch "
+               "huge_memory.net:2:5: warning: the trainer needs about 643.0 GiB at batch "
                "size 256 (parameters, gradients, momentum and activations), more than this "
                "machine's");
     ASSERT_RUN("check tests/compiler/cli/huge_memory.net", 0, out, "net big is valid");

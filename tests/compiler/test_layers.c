@@ -167,6 +167,11 @@ START_TEST(every_kind_is_complete)
     if (flags & LF_VIEW) {
         ck_assert_int_eq(pn->act, u.p.nodes[n->inputs[0]].act);
         ck_assert_int_eq(pn->nsaved, 0);
+    } else if (pn->epilogue_of >= 0) {
+        /* a relu computed by its producer's kernel (the sample's first layer) */
+        ck_assert_int_eq(pn->epilogue_of, n->inputs[0]);
+        ck_assert_int_eq(pn->act, u.p.nodes[n->inputs[0]].act);
+        ck_assert_msg(strstr(u.fwd, "_relu_forward(") != NULL, "%s: no fused kernel", li->name);
     } else {
         ck_assert_msg(pn->act != u.p.nodes[n->inputs[0]].act, "%s: shares its input's memory",
                       li->name);

@@ -21,6 +21,14 @@ typedef struct span {
 
 static int is_view(const ir_graph *g, int n) { return layer_flags(g->nodes[n].kind) & LF_VIEW; }
 
+/* The node whose memory node i's output is: through views, and from a relu
+ * computed in its producer's kernel to the producer. */
+static int mem_of(const ir_graph *g, const plan *p, int i)
+{
+    int s = ir_storage(g, i);
+    return p->nodes[s].epilogue_of >= 0 ? p->nodes[s].epilogue_of : s;
+}
+
 /* No two spans alive at the same time share memory; every span is inside
  * [0, top) and 64-byte aligned. */
 static void check_disjoint(const ir_graph *g, const span *s, int ns, int64_t top,
@@ -51,14 +59,14 @@ static void check_inference_plan(const ir_graph *g, const plan *p)
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = &g->nodes[i];
         const plan_node *pn = &p->nodes[i];
-        if (is_view(g, i)) {
-            ck_assert_int_eq(pn->infer_act, p->nodes[ir_storage(g, i)].infer_act);
+        if (is_view(g, i) || pn->epilogue_of >= 0) {
+            ck_assert_int_eq(pn->infer_act, p->nodes[mem_of(g, p, i)].infer_act);
             continue;
         }
-        int last = ir_storage(g, g->n - 1) == i ? g->n : i;
+        int last = mem_of(g, p, g->n - 1) == i ? g->n : i;
         for (int j = i + 1; j < g->n; j++)
             for (int k = 0; k < g->nodes[j].ninputs; k++)
-                if (ir_storage(g, g->nodes[j].inputs[k]) == i)
+                if (mem_of(g, p, g->nodes[j].inputs[k]) == i)
                     last = j > last ? j : last;
         s[ns++] = (span){pn->infer_act, pn->infer_act + shape_size(&n->out), i, last, i,
                          "output"};
@@ -97,7 +105,10 @@ static void check_plan(const ctest *t)
             continue;
         }
         int64_t size = shape_size(&n->out);
-        s[ns++] = (span){pn->act, pn->act + size, -1, T, i, "output"};
+        if (pn->epilogue_of >= 0) /* its producer's output, computed in place */
+            ck_assert_int_eq(pn->act, p.nodes[pn->epilogue_of].act);
+        else
+            s[ns++] = (span){pn->act, pn->act + size, -1, T, i, "output"};
         for (int k = 0; k < pn->nsaved; k++)
             if (pn->saved[k].d.per_example)
                 s[ns++] = (span){pn->saved[k].offset,
@@ -189,6 +200,46 @@ START_TEST(branchy_networks)
 }
 END_TEST
 
+/* A relu runs in its producer's kernel exactly when the producer is a plain
+ * conv or a linear layer that nothing else reads. */
+START_TEST(relu_epilogues)
+{
+    ctest t;
+    ctest_text(&t,
+               "net f { input(4, 8, 8) conv(4, 3, padding = 1) relu "  /* 1, 2: fused */
+               "conv(4, 3, groups = 2) relu "                         /* 3, 4: grouped */
+               "add { branch { conv(4, 1) } branch { } } relu "       /* 5-7: after add */
+               "conv(4, 1) add { branch { relu } branch { } } "       /* 8-10: two readers */
+               "flatten linear(8) relu linear(3) relu linear(10) }",  /* 11-16 */
+               NULL);
+    CTEST_ASSERT_OK(&t);
+    const ir_graph *g = &t.c.graph;
+    plan p;
+    arena ar = {0};
+    diag d;
+    diag_init(&d, &ar);
+    ck_assert_int_eq(plan_memory(g, &ar, &d, &p), 0);
+    int fused = 0;
+    for (int i = 0; i < g->n; i++) {
+        int x = p.nodes[i].epilogue_of;
+        if (g->nodes[i].kind != L_RELU) {
+            ck_assert_int_eq(x, -1);
+            continue;
+        }
+        const ir_node *in = &g->nodes[g->nodes[i].inputs[0]];
+        int want = (in->kind == L_CONV && in->a.conv.groups == 1 && i == 2) ||
+                   in->kind == L_LINEAR;
+        ck_assert_msg(want ? x == g->nodes[i].inputs[0] : x == -1, "%s: epilogue of %d",
+                      g->nodes[i].path, x);
+        fused += want;
+    }
+    ck_assert_int_eq(fused, 3);
+    check_plan(&t);
+    arena_free(&ar);
+    ctest_free(&t);
+}
+END_TEST
+
 /* Asserts that the plan of text fails with the diagnostic want. */
 static void plan_refuses(const char *text, const char *want)
 {
@@ -238,6 +289,7 @@ static Suite *plan_suite(void)
     tcase_add_loop_test(tc, seed_networks, 0, sizeof nets / sizeof *nets);
     tcase_add_loop_test(tc, branchy_networks, 0, 4);
     tcase_add_test(tc, output_must_be_flat);
+    tcase_add_test(tc, relu_epilogues);
     tcase_add_loop_test(tc, needs_learnable_parameters, 0, 3);
     suite_add_tcase(s, tc);
     return s;

@@ -199,9 +199,9 @@ static void CONV_emit(emitter *e, int i, pass ps)
             P("    nt_conv2d_grouped_forward(%s, %s, %s, %s,\n                              ",
               act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0));
         else
-            P("    nt_conv2d_grouped_backward(%s, %s, %s, %s,\n"
+            P("    nt_conv2d_grouped_backward%s(%s, %s, %s, %s,\n"
               "                               %s, %s,\n                               ",
-              grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
+              overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
               act(e, x), param(e, i, "weight", 0));
         conv_grouped_dims(e, i, ps == SCRATCH ? "1" : "n");
         P(ps == SCRATCH ? ", nthreads);\n" : ", b.scratch);\n");
@@ -218,9 +218,9 @@ static void CONV_emit(emitter *e, int i, pass ps)
         conv_dims(e, i, "n");
         P(", b.scratch);\n");
     } else {
-        P("    nt_conv2d_backward(%s, %s, %s, %s,\n                       %s, %s,\n"
+        P("    nt_conv2d_backward%s(%s, %s, %s, %s,\n                       %s, %s,\n"
           "                       ",
-          grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
+          overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
           param(e, i, "weight", 0));
         conv_dims(e, i, "n");
         P(", b.scratch);\n");
@@ -765,9 +765,12 @@ static int segments(emitter *e, int *seg_first, int *seg_last)
 
 /* Node j's backward: the zeroing of the gradient buffers whose first
  * accumulator it is, its kernels, its lap. */
-static void backward_node(emitter *e, int j, const int *zero_first, const int *zero_next)
+static void backward_node(emitter *e, int j, const int *zero_first, const int *zero_next,
+                          int start)
 {
     comment_line(e, j);
+    if (start) /* between runs of shares: its own lap */
+        P("    t = nt_prof_start(m);\n");
     for (int s = zero_first[j]; s >= 0; s = zero_next[s])
         P("    memset(b.d_%s, 0, sizeof(float) * (size_t)n * %s);\n", e->names[s],
           shape_product(e, &e->g->nodes[s].out));
@@ -877,8 +880,7 @@ static void emit_passes(emitter *e)
             }
             continue;
         }
-        P("    t = nt_prof_start(m);\n");
-        backward_node(e, j, zero_first, zero_next);
+        backward_node(e, j, zero_first, zero_next, 1);
     }
     P("    nt_parts_sum_grads(m); /* the shares' gradients into m->grads */\n");
     P("}\n\n");
@@ -892,7 +894,7 @@ static void emit_passes(emitter *e)
         P("    const int n = p->n;\n");
         P("    double t = nt_prof_start(m);\n");
         for (int j = seg_last[k]; j >= seg_first[k]; j--)
-            backward_node(e, j, zero_first, zero_next);
+            backward_node(e, j, zero_first, zero_next, 0);
         P("}\n\n");
     }
     free(zero_first);

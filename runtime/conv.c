@@ -532,12 +532,14 @@ static void forward_tile(float *out, const float *in, const float *w,
 }
 
 /* dw_acc[OC, ckk] = dout_tile * B^T + dw_beta * dw_acc, and din += the
- * tile's input gradient. */
+ * tile's input gradient; overwrite: din's images are written, not added to
+ * (the first tile of an image zeroes its planes, in cache, before the
+ * col2im of its bands adds into them). */
 static void backward_tile(float *din, float *dw_acc, float dw_beta,
                           const float *dout,
                           const float *in, const float *w, const conv_tile *t,
                           const conv_plan *p, const nt_conv2d_dims *d,
-                          conv_bufs bufs, int team, int nt)
+                          conv_bufs bufs, int team, int nt, int overwrite)
 {
     int OC = d->OC, P = p->P;
     const float *G; /* dout of the tile, [OC, cols] with row stride ldg */
@@ -565,8 +567,8 @@ static void backward_tile(float *din, float *dw_acc, float dw_beta,
 
     size_t in_img = (size_t)d->C * d->H * d->W;
     if (p->direct && t->nimg == 1) {
-        nt_sgemm(1, 0, p->ckk, t->cols, OC, 1.0f, w, p->ckk, G, ldg, 1.0f,
-                 din + t->n0 * in_img + t->p0, P);
+        nt_sgemm(1, 0, p->ckk, t->cols, OC, 1.0f, w, p->ckk, G, ldg,
+                 overwrite ? 0.0f : 1.0f, din + t->n0 * in_img + t->p0, P);
         return;
     }
     /* dcol overwrites col, which the dW product above has finished with */
@@ -575,10 +577,14 @@ static void backward_tile(float *din, float *dw_acc, float dw_beta,
     int nblk = team ? min_int(nt, d->C) : 1; /* channel blocks per image */
 #pragma omp parallel for collapse(2) schedule(static) num_threads(nt) if (team)
     for (int i = 0; i < t->nimg; i++)
-        for (int k = 0; k < nblk; k++)
-            col2im(din + (size_t)(t->n0 + i) * in_img, bufs.col + (size_t)i * P,
-                   t->cols, t->oh0, t->nrows, k * d->C / nblk,
-                   (k + 1) * d->C / nblk, d);
+        for (int k = 0; k < nblk; k++) {
+            int c0 = k * d->C / nblk, c1 = (k + 1) * d->C / nblk;
+            float *img = din + (size_t)(t->n0 + i) * in_img;
+            if (overwrite && t->oh0 == 0)
+                memset(img + (size_t)c0 * d->H * d->W, 0,
+                       sizeof(float) * (size_t)(c1 - c0) * d->H * d->W);
+            col2im(img, bufs.col + (size_t)i * P, t->cols, t->oh0, t->nrows, c0, c1, d);
+        }
 }
 
 static void conv_forward(float *out, const float *in, const float *w,
@@ -656,7 +662,7 @@ static void add_partials(float *dw, const float *partial, int used,
 static void backward_direct(float *din, float *dw, const float *dout,
                             const float *in, const float *w,
                             const nt_conv2d_dims *d, const conv_plan *p,
-                            float *scratch, int team, int nt)
+                            float *scratch, int team, int nt, int overwrite)
 {
     direct_bwd_fn bwd = direct_backward();
     size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p->P;
@@ -674,9 +680,12 @@ static void backward_direct(float *din, float *dw, const float *dout,
         used = omp_get_num_threads();
         memset(lanes, 0, sizeof(float) * 16 * wsize);
 #pragma omp for schedule(static)
-        for (int n = 0; n < d->N; n++)
+        for (int n = 0; n < d->N; n++) {
+            if (din && overwrite) /* in cache, just before its image adds into it */
+                memset(din + n * in_img, 0, sizeof(float) * in_img);
             bwd(din ? din + n * in_img : NULL, lanes, dout + n * out_img,
                 in + n * in_img, w, d, buf);
+        }
         for (size_t i = 0; i < wsize; i++) {
             const float *l = lanes + 16 * i;
             float s[8];
@@ -690,9 +699,9 @@ static void backward_direct(float *din, float *dw, const float *dout,
     add_partials(dw, partial, used, wsize, nt);
 }
 
-void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,
-                        const float *in, const float *w,
-                        const nt_conv2d_dims *d, float *scratch)
+static void conv_backward(float *din, float *dw, float *db, const float *dout,
+                          const float *in, const float *w,
+                          const nt_conv2d_dims *d, float *scratch, int overwrite)
 {
     check_dims(d);
     assert(dw && dout && in && w);
@@ -717,7 +726,7 @@ void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,
     }
 
     if (p.dconv) {
-        backward_direct(din, dw, dout, in, w, d, &p, scratch, team, nt);
+        backward_direct(din, dw, dout, in, w, d, &p, scratch, team, nt, overwrite);
         return;
     }
 
@@ -737,7 +746,7 @@ void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,
             for (int g = 0; g < npar; g++)
                 for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++) {
                     backward_tile(din, acc, fresh ? 0.0f : 1.0f, dout, in, w,
-                                  &t, &p, d, bufs, 0, nt);
+                                  &t, &p, d, bufs, 0, nt, overwrite);
                     fresh = 0;
                 }
             if (fresh)
@@ -750,7 +759,22 @@ void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,
     for (int g = npar; g < s.ngroups; g++)
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
             backward_tile(din, dw, 1.0f, dout, in, w, &t, &p, d, bufs0, team,
-                          nt);
+                          nt, overwrite);
+}
+
+void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,
+                        const float *in, const float *w,
+                        const nt_conv2d_dims *d, float *scratch)
+{
+    conv_backward(din, dw, db, dout, in, w, d, scratch, 0);
+}
+
+void nt_conv2d_backward_overwrite(float *din, float *dw, float *db,
+                                  const float *dout, const float *in,
+                                  const float *w, const nt_conv2d_dims *d,
+                                  float *scratch)
+{
+    conv_backward(din, dw, db, dout, in, w, d, scratch, 1);
 }
 
 /* ---- reference loops --------------------------------------------------- */

@@ -257,6 +257,16 @@ void nt_conv2d_grouped_backward(float *din, float *dw, float *db, const float *d
     }
 }
 
+/* The first writer of din's buffer: zero it, then add. */
+void nt_conv2d_grouped_backward_overwrite(float *din, float *dw, float *db, const float *dout,
+                                          const float *in, const float *w, const dims *d,
+                                          float *scratch)
+{
+    if (din)
+        memset(din, 0, sizeof(float) * (size_t)d->N * d->C * d->H * d->W);
+    nt_conv2d_grouped_backward(din, dw, db, dout, in, w, d, scratch);
+}
+
 /* ---- reference loops ---------------------------------------------------------- */
 
 void nt_conv2d_grouped_forward_ref(float *out, const float *in, const float *w, const float *b,

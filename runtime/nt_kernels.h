@@ -91,6 +91,12 @@ void nt_conv2d_backward(float *din,        /* [N, C, H, W] or NULL */
                         const float *in,   /* [N, C, H, W] */
                         const float *w,    /* [OC, C, KH, KW] */
                         const nt_conv2d_dims *d, float *scratch);
+/* The same, writing din instead of adding to it: for the first writer of
+ * its input's gradient buffer, which then needs no zeroing. */
+void nt_conv2d_backward_overwrite(float *din, float *dw, float *db,
+                                  const float *dout, const float *in,
+                                  const float *w, const nt_conv2d_dims *d,
+                                  float *scratch);
 
 /* Plain, obviously-correct loops, kept next to the optimised kernels for the
  * tests (and for anyone reading the optimised version). Same contract. */
@@ -380,6 +386,10 @@ void nt_conv2d_grouped_backward(float *din,        /* [N, C, H, W] or NULL */
                                 const float *dout, /* [N, OC, OH, OW] */
                                 const float *in, const float *w,
                                 const nt_conv2d_grouped_dims *d, float *scratch);
+/* The same, writing din instead of adding to it (its first writer). */
+void nt_conv2d_grouped_backward_overwrite(float *din, float *dw, float *db, const float *dout,
+                                          const float *in, const float *w,
+                                          const nt_conv2d_grouped_dims *d, float *scratch);
 void nt_conv2d_grouped_forward_ref(float *out, const float *in, const float *w,
                                    const float *b, const nt_conv2d_grouped_dims *d);
 void nt_conv2d_grouped_backward_ref(float *din, float *dw, float *db, const float *dout,

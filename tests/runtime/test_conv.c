@@ -273,6 +273,22 @@ START_TEST(test_backward)
         ck_assert_msg(memcmp(dw2, dw, sizeof(float) * nw) == 0 &&
                           memcmp(db2, db, sizeof(float) * nb) == 0,
                       "conv backward with din == NULL differs, %d thread(s)", nt);
+        /* _overwrite: din written from NaN, the same as adding to zeros;
+         * dw and db still add */
+        memcpy(dw2, dw0, sizeof(float) * nw);
+        memcpy(db2, db0, sizeof(float) * nb);
+        for (size_t i = 0; i < ni; i++)
+            din2[i] = NAN;
+        nt_conv2d_backward_overwrite(din2, dw2, t.b ? db2 : NULL, t.r, t.in, t.w, d, scratch);
+        float *zero_in = calloc(ni, sizeof(float)), *dwz = copy_of(dw0, nw);
+        nt_conv2d_backward(zero_in, dwz, NULL, t.r, t.in, t.w, d, scratch);
+        free(dwz);
+        describe(what, sizeof what, "conv din overwrite vs add to zeros", d, nt);
+        TU_ASSERT_CLOSE(what, din2, zero_in, ni, 0.0, 0.0);
+        ck_assert_msg(memcmp(dw2, dw, sizeof(float) * nw) == 0 &&
+                          memcmp(db2, db, sizeof(float) * nb) == 0,
+                      "conv backward_overwrite changes dw or db, %d thread(s)", nt);
+        free(zero_in);
         free(dw2);
         free(db2);
         free(din2);

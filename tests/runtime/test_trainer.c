@@ -530,7 +530,7 @@ START_TEST(test_training_learns)
         "200 training and 50 test images, 8x8\n",
         "input     1x8x8, 10 classes, 698 parameters\n",
         "lr 0.1  momentum 0.9  weight decay 0  batch size 32  epochs 4\n",
-        "run       1 thread  seed 1  kernels ", /* then the CPU's: avx512, ... */
+        "run       1 thread  seed 1  kernels ",
         "conv1       conv2d              1 x 4x8x8",
         "epoch 1/4  loss ", "epoch 4/4  loss ", " examples/s  ",
         "done: loss "};

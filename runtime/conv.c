@@ -29,6 +29,7 @@
  * OpenMP parallel region (their thread slices of the scratch are shared). */
 #include "conv_direct.h"
 #include "nt_kernels.h"
+#include "sgemm.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -148,6 +149,47 @@ static conv_plan make_plan(const nt_conv2d_dims *d)
     return p;
 }
 
+/* The weights packed once per call for the own GEMM's micro-kernel, as W
+ * (forward: OC rows) or W^T (input gradient: C*KH*KW rows), instead of once
+ * per tile: rows padded to the kernel's (at most 16). */
+static size_t packed_floats(const nt_conv2d_dims *d, const conv_plan *p)
+{
+    if (p->dconv)
+        return 0;
+    size_t a = (size_t)(d->OC + 16) * p->ckk, b = (size_t)(p->ckk + 16) * d->OC;
+    return a > b ? a : b;
+}
+
+/* W or W^T packed into the scratch after its other parts, with the kernel
+ * that runs it; NULL (and *uk NULL) when the GEMMs run on OpenBLAS. */
+static const float *pack_weights(const nt_ukernel **uk, float *scratch,
+                                 const float *w, int trans,
+                                 const nt_conv2d_dims *d, const conv_plan *p,
+                                 int nt)
+{
+    int M = trans ? p->ckk : d->OC, K = trans ? d->OC : p->ckk;
+    *uk = nt_gemm_own_kernel(M);
+    if (!*uk)
+        return NULL;
+    float *dst = scratch + (size_t)nt * p->per_thread +
+                 (size_t)(nt - 1) * d->OC * (size_t)p->ckk;
+    assert(nt_sgemm_pack_a_floats(*uk, M, K) <= packed_floats(d, p));
+    nt_sgemm_pack_a(*uk, trans, M, K, w, p->ckk, dst);
+    return dst;
+}
+
+/* C = alpha * op(W) B + beta C: from the packed weights wp when there are
+ * any (a tile on one thread), else nt_sgemm. */
+static void weights_gemm(const nt_ukernel *uk, const float *wp, int trans,
+                         int M, int N, int K, const float *w, const float *B,
+                         int ldb, float beta, float *C, int ldc)
+{
+    if (wp)
+        nt_sgemm_prepacked(uk, 0, M, N, K, 1.0f, wp, B, ldb, beta, C, ldc);
+    else
+        nt_sgemm(trans, 0, M, N, K, 1.0f, w, trans ? M : K, B, ldb, beta, C, ldc);
+}
+
 static int resolve_threads(int nthreads)
 {
     return nthreads > 0 ? nthreads : omp_get_num_procs();
@@ -158,9 +200,10 @@ size_t nt_conv2d_scratch_floats(const nt_conv2d_dims *d, int nthreads)
     check_dims(d);
     int nt = resolve_threads(nthreads);
     conv_plan p = make_plan(d);
-    /* per-thread tiles, then nt - 1 partial sums of dW */
+    /* per-thread tiles, nt - 1 partial sums of dW, then the weights packed
+     * for the GEMMs (packed_weights) */
     return (size_t)nt * p.per_thread +
-           (size_t)(nt - 1) * d->OC * (size_t)p.ckk;
+           (size_t)(nt - 1) * d->OC * (size_t)p.ckk + packed_floats(d, &p);
 }
 
 /* How the batch is cut into groups of whole images and how many of those run
@@ -492,10 +535,13 @@ static void relu_inplace(float *x, size_t n)
         x[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
+/* uk, wp: the weights packed for the micro-kernel uk (pack_weights), NULL
+ * to pack them here (team != 0: nt_sgemm spreads the GEMM over the team). */
 static void forward_tile(float *out, const float *in, const float *w,
                          const float *b, const conv_tile *t,
                          const conv_plan *p, const nt_conv2d_dims *d,
-                         conv_bufs bufs, int team, int nt, int relu)
+                         conv_bufs bufs, int team, int nt, int relu,
+                         const nt_ukernel *uk, const float *wp)
 {
     int OC = d->OC, P = p->P;
     int ldb;
@@ -507,16 +553,14 @@ static void forward_tile(float *out, const float *in, const float *w,
                 for (int j = 0; j < t->cols; j++)
                     o[(size_t)oc * P + j] = b[oc];
         }
-        nt_sgemm(0, 0, OC, t->cols, p->ckk, 1.0f, w, p->ckk, B, ldb,
-                 b ? 1.0f : 0.0f, o, P);
+        weights_gemm(uk, wp, 0, OC, t->cols, p->ckk, w, B, ldb, b ? 1.0f : 0.0f, o, P);
         if (relu)
 #pragma omp parallel for schedule(static) num_threads(nt) if (team)
             for (int oc = 0; oc < OC; oc++)
                 relu_inplace(o + (size_t)oc * P, (size_t)t->cols);
         return;
     }
-    nt_sgemm(0, 0, OC, t->cols, p->ckk, 1.0f, w, p->ckk, B, ldb, 0.0f,
-             bufs.tmp, t->cols);
+    weights_gemm(uk, wp, 0, OC, t->cols, p->ckk, w, B, ldb, 0.0f, bufs.tmp, t->cols);
 #pragma omp parallel for schedule(static) num_threads(nt) if (team)
     for (int oc = 0; oc < OC; oc++) {
         float bias = b ? b[oc] : 0.0f;
@@ -539,7 +583,8 @@ static void backward_tile(float *din, float *dw_acc, float dw_beta,
                           const float *dout,
                           const float *in, const float *w, const conv_tile *t,
                           const conv_plan *p, const nt_conv2d_dims *d,
-                          conv_bufs bufs, int team, int nt, int overwrite)
+                          conv_bufs bufs, int team, int nt, int overwrite,
+                          const nt_ukernel *uk, const float *wtp)
 {
     int OC = d->OC, P = p->P;
     const float *G; /* dout of the tile, [OC, cols] with row stride ldg */
@@ -567,13 +612,12 @@ static void backward_tile(float *din, float *dw_acc, float dw_beta,
 
     size_t in_img = (size_t)d->C * d->H * d->W;
     if (p->direct && t->nimg == 1) {
-        nt_sgemm(1, 0, p->ckk, t->cols, OC, 1.0f, w, p->ckk, G, ldg,
-                 overwrite ? 0.0f : 1.0f, din + t->n0 * in_img + t->p0, P);
+        weights_gemm(uk, wtp, 1, p->ckk, t->cols, OC, w, G, ldg,
+                     overwrite ? 0.0f : 1.0f, din + t->n0 * in_img + t->p0, P);
         return;
     }
     /* dcol overwrites col, which the dW product above has finished with */
-    nt_sgemm(1, 0, p->ckk, t->cols, OC, 1.0f, w, p->ckk, G, ldg, 0.0f,
-             bufs.col, t->cols);
+    weights_gemm(uk, wtp, 1, p->ckk, t->cols, OC, w, G, ldg, 0.0f, bufs.col, t->cols);
     int nblk = team ? min_int(nt, d->C) : 1; /* channel blocks per image */
 #pragma omp parallel for collapse(2) schedule(static) num_threads(nt) if (team)
     for (int i = 0; i < t->nimg; i++)
@@ -615,16 +659,19 @@ static void conv_forward(float *out, const float *in, const float *w,
         return;
     }
 
+    const nt_ukernel *uk = NULL;
+    const float *wp = npar > 0 || !team ? pack_weights(&uk, scratch, w, 0, d, &p, nt) : NULL;
 #pragma omp parallel for schedule(static) num_threads(nt) private(t) if (npar > 0)
     for (int g = 0; g < npar; g++) {
         conv_bufs bufs = thread_bufs(scratch, &p, omp_get_thread_num());
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
-            forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt, relu);
+            forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt, relu, uk, wp);
     }
     conv_bufs bufs0 = thread_bufs(scratch, &p, 0);
     for (int g = npar; g < s.ngroups; g++)
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
-            forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt, relu);
+            forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt, relu,
+                         team ? NULL : uk, team ? NULL : wp);
 }
 
 void nt_conv2d_forward(float *out, const float *in, const float *w,
@@ -730,6 +777,9 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
         return;
     }
 
+    const nt_ukernel *uk = NULL;
+    const float *wtp = din && (npar > 0 || !team)
+                           ? pack_weights(&uk, scratch, w, 1, d, &p, nt) : NULL;
     if (npar > 0) {
         /* thread 0 adds into dw, thread k > 0 into partial[k - 1] */
         float *partial = scratch + (size_t)nt * p.per_thread;
@@ -746,7 +796,7 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
             for (int g = 0; g < npar; g++)
                 for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++) {
                     backward_tile(din, acc, fresh ? 0.0f : 1.0f, dout, in, w,
-                                  &t, &p, d, bufs, 0, nt, overwrite);
+                                  &t, &p, d, bufs, 0, nt, overwrite, uk, wtp);
                     fresh = 0;
                 }
             if (fresh)
@@ -759,7 +809,7 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
     for (int g = npar; g < s.ngroups; g++)
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
             backward_tile(din, dw, 1.0f, dout, in, w, &t, &p, d, bufs0, team,
-                          nt, overwrite);
+                          nt, overwrite, team ? NULL : uk, team ? NULL : wtp);
 }
 
 void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,

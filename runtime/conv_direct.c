@@ -12,8 +12,10 @@
  * not on the thread count. */
 #include "conv_direct.h"
 
-
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
@@ -55,18 +57,8 @@ static direct_geom geom(const nt_conv2d_dims *d)
 size_t FN(nt_conv_direct_buf_floats)(const nt_conv2d_dims *d)
 {
     direct_geom g = geom(d);
-    return (size_t)d->C * g.Hp * g.Wp + (size_t)d->OC * g.Hd * g.Wd;
-}
-
-/* pin[c, y, x] = in[c, y - PH, x - PW], zero outside. */
-static void pad_input(float *pin, const float *in, const nt_conv2d_dims *d,
-                      const direct_geom *g)
-{
-    memset(pin, 0, sizeof(float) * (size_t)d->C * g->Hp * g->Wp);
-    for (int c = 0; c < d->C; c++)
-        for (int h = 0; h < d->H; h++)
-            memcpy(pin + ((size_t)c * g->Hp + h + d->PH) * g->Wp + d->PW,
-                   in + ((size_t)c * d->H + h) * d->W, sizeof(float) * d->W);
+    /* and a vector of slack: copy_row_pad may write zeros past a row */
+    return (size_t)d->C * g.Hp * g.Wp + (size_t)d->OC * g.Hd * g.Wd + 16;
 }
 
 /* Sixteen lanes: one zmm, two ymm or four xmm, as the ISA has. */
@@ -82,6 +74,55 @@ static ALWAYS_INLINE v16 load16(const float *p)
 }
 
 static ALWAYS_INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+
+/* dst[0, n) = src[0, n), inline: rows here are a few dozen floats, where a
+ * call of memcpy costs more than the copy. Whole vectors, then the tail
+ * (one masked move on AVX-512). */
+static ALWAYS_INLINE void copy_row(float *dst, const float *src, int n)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        store16(dst + i, load16(src + i));
+#ifdef __AVX512F__
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+    }
+#else
+    for (; i < n; i++)
+        dst[i] = src[i];
+#endif
+}
+
+/* The same into a padded buffer, where the tail may write zeros up to the
+ * next multiple of 16 floats past dst + n: into padding that must be zero
+ * anyway, or into rows written after this one, or into the buffer's slack.
+ * (A masked load is cheap; a masked store is not, on this CPU.) */
+static ALWAYS_INLINE void copy_row_pad(float *dst, const float *src, int n)
+{
+#ifdef __AVX512F__
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        store16(dst + i, load16(src + i));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_storeu_ps(dst + i, _mm512_maskz_loadu_ps(m, src + i));
+    }
+#else
+    copy_row(dst, src, n);
+#endif
+}
+
+/* pin[c, y, x] = in[c, y - PH, x - PW], zero outside. */
+static void pad_input(float *pin, const float *in, const nt_conv2d_dims *d,
+                      const direct_geom *g)
+{
+    memset(pin, 0, sizeof(float) * (size_t)d->C * g->Hp * g->Wp);
+    for (int c = 0; c < d->C; c++)
+        for (int h = 0; h < d->H; h++)
+            copy_row_pad(pin + ((size_t)c * g->Hp + h + d->PH) * g->Wp + d->PW,
+                         in + ((size_t)c * d->H + h) * d->W, d->W);
+}
 
 /* The loops below are written for NV vectors of 16 lanes per row and
  * blocks of R rows (forward) and OCB output channels; these are constants
@@ -128,8 +169,8 @@ static ALWAYS_INLINE void forward_blk(int NV, int R, int OCB, float *out,
                     float tmp[64];
                     for (int v = 0; v < NV; v++)
                         store16(tmp + 16 * v, acc[j][r][v]);
-                    memcpy(out + ((size_t)(oc0 + j) * d->OH + oh0 + r) * d->OW, tmp,
-                           sizeof(float) * d->OW);
+                    copy_row(out + ((size_t)(oc0 + j) * d->OH + oh0 + r) * d->OW, tmp,
+                             d->OW);
                 }
         }
 }
@@ -260,9 +301,8 @@ void FN(nt_conv_direct_backward)(float *din, float *lanes, const float *dout,
     memset(dp, 0, sizeof(float) * (size_t)d->OC * g.Hd * g.Wd);
     for (int oc = 0; oc < d->OC; oc++)
         for (int oh = 0; oh < d->OH; oh++)
-            memcpy(dp + ((size_t)oc * g.Hd + top + oh) * g.Wd + left,
-                   dout + ((size_t)oc * d->OH + oh) * d->OW,
-                   sizeof(float) * d->OW);
+            copy_row_pad(dp + ((size_t)oc * g.Hd + top + oh) * g.Wd + left,
+                         dout + ((size_t)oc * d->OH + oh) * d->OW, d->OW);
     switch (g.OWv / 16) {
     case 1: dweight_nv(1, lanes, dp, pin, d, &g); break;
     case 2: dweight_nv(2, lanes, dp, pin, d, &g); break;
@@ -306,8 +346,7 @@ void FN(nt_conv_im2col_small)(float *col, int ldc, const float *in, int oh0,
     for (int c = c0; c < c1; c++) {
         const float *plane = in + (size_t)c * d->H * d->W;
         for (int h = 0; h < d->H; h++)
-            memcpy(pad + (h + d->PH) * Wp + d->PW, plane + (size_t)h * d->W,
-                   sizeof(float) * (size_t)d->W);
+            copy_row_pad(pad + (h + d->PH) * Wp + d->PW, plane + (size_t)h * d->W, d->W);
         for (int kh = 0; kh < d->KH; kh++)
             for (int kw = 0; kw < d->KW; kw++) {
                 float *o = col + (size_t)((c * d->KH + kh) * d->KW + kw) * ldc;
@@ -323,7 +362,6 @@ void FN(nt_conv_im2col_small)(float *col, int ldc, const float *in, int oh0,
 }
 
 #ifdef __AVX512F__
-#include <immintrin.h>
 
 /* The adjoint: din[c, ...] += the dcol entries of each input pixel (AVX-512
  * only; conv.c runs the scalar one on other ISAs). Row by row of the padded

@@ -71,6 +71,11 @@ static nt_gemm_impl choose(void)
     return nt_cpu_isa() == NT_ISA_AVX512 ? NT_GEMM_OWN : NT_GEMM_OPENBLAS;
 }
 
+const nt_ukernel *nt_gemm_own_kernel(int M)
+{
+    return choose() == NT_GEMM_OWN ? nt_ukernel_for(nt_cpu_isa(), M) : NULL;
+}
+
 const char *nt_gemm_name(void)
 {
     return choose() == NT_GEMM_OWN ? "own GEMM" : "OpenBLAS GEMM";

@@ -191,9 +191,43 @@ static void tile(const nt_ukernel *uk, int kc, const float *a, const float *b,
         memcpy(c + (size_t)i * ldc, t + i * nr, sizeof(float) * (size_t)n);
 }
 
-void nt_sgemm_packed(const nt_ukernel *uk, int trans_a, int trans_b, int M,
-                     int N, int K, float alpha, const float *A, int lda,
-                     const float *B, int ldb, float beta, float *C, int ldc)
+/* ---- op(A) packed once ---------------------------------------------------
+ * For a run of products with the same A (a convolution's weights, tile after
+ * tile): its blocks in the order the product visits them, block (pc, ic) at
+ * Mpad * pc + ic * kc, Mpad = M rounded up to the micro-kernel's rows (MC is
+ * a multiple of MR, so only the last block of rows is padded). */
+
+static int padded_rows(const nt_ukernel *uk, int M)
+{
+    return (M + uk->mr - 1) / uk->mr * uk->mr;
+}
+
+size_t nt_sgemm_pack_a_floats(const nt_ukernel *uk, int M, int K)
+{
+    return (size_t)padded_rows(uk, M) * (size_t)K;
+}
+
+void nt_sgemm_pack_a(const nt_ukernel *uk, int trans_a, int M, int K,
+                     const float *A, int lda, float *dst)
+{
+    const int MC = uk->mc, KC = uk->kc, Mpad = padded_rows(uk, M);
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = K - pc < KC ? K - pc : KC;
+        for (int ic = 0; ic < M; ic += MC) {
+            int mc = M - ic < MC ? M - ic : MC;
+            pack_a(dst + (size_t)Mpad * pc + (size_t)ic * kc, uk, trans_a,
+                   trans_a ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc,
+                   lda, mc, kc);
+        }
+    }
+}
+
+/* The blocked product; Ap: op(A) packed by nt_sgemm_pack_a, or NULL to
+ * pack A here. */
+static void sgemm_blocked(const nt_ukernel *uk, int trans_a, int trans_b, int M,
+                          int N, int K, float alpha, const float *A, int lda,
+                          const float *Ap, const float *B, int ldb, float beta,
+                          float *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -214,6 +248,7 @@ void nt_sgemm_packed(const nt_ukernel *uk, int trans_a, int trans_b, int M,
     size_t b_floats = (size_t)(nc_max + NR - 1) / NR * NR * kc_max;
     float *bufa = thread_buffer(a_floats + b_floats);
     float *bufb = bufa + a_floats;
+    const int Mpad = (M + MR - 1) / MR * MR;
     int unpacked_b = !trans_b && M <= UNPACKED_B_MAX_M;
 
     for (int jc = 0; jc < N; jc += NC) {
@@ -230,10 +265,12 @@ void nt_sgemm_packed(const nt_ukernel *uk, int trans_a, int trans_b, int M,
                        ldb, kc, nc - nfull);
             for (int ic = 0; ic < M; ic += MC) {
                 int mc = M - ic < MC ? M - ic : MC;
-                pack_a(bufa, uk, trans_a,
-                       trans_a ? A + (size_t)pc * lda + ic
-                               : A + (size_t)ic * lda + pc,
-                       lda, mc, kc);
+                const float *a = Ap ? Ap + (size_t)Mpad * pc + (size_t)ic * kc : bufa;
+                if (!Ap)
+                    pack_a(bufa, uk, trans_a,
+                           trans_a ? A + (size_t)pc * lda + ic
+                                   : A + (size_t)ic * lda + pc,
+                           lda, mc, kc);
                 for (int jr = 0; jr < nc; jr += NR) {
                     int n = nc - jr < NR ? nc - jr : NR;
                     const float *b;
@@ -247,7 +284,7 @@ void nt_sgemm_packed(const nt_ukernel *uk, int trans_a, int trans_b, int M,
                     }
                     for (int ir = 0; ir < mc; ir += MR) {
                         int m = mc - ir < MR ? mc - ir : MR;
-                        tile(uk, kc, bufa + (size_t)ir * kc, b, bld,
+                        tile(uk, kc, a + (size_t)ir * kc, b, bld,
                              C + (size_t)(ic + ir) * ldc + jc + jr, ldc, m, n,
                              alpha, bet);
                     }
@@ -255,4 +292,20 @@ void nt_sgemm_packed(const nt_ukernel *uk, int trans_a, int trans_b, int M,
             }
         }
     }
+}
+
+void nt_sgemm_packed(const nt_ukernel *uk, int trans_a, int trans_b, int M,
+                     int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc)
+{
+    sgemm_blocked(uk, trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb,
+                  beta, C, ldc);
+}
+
+void nt_sgemm_prepacked(const nt_ukernel *uk, int trans_b, int M, int N, int K,
+                        float alpha, const float *Ap, const float *B, int ldb,
+                        float beta, float *C, int ldc)
+{
+    sgemm_blocked(uk, 0, trans_b, M, N, K, alpha, NULL, 0, Ap, B, ldb, beta, C,
+                  ldc);
 }

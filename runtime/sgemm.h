@@ -59,4 +59,18 @@ void nt_sgemm_packed(const nt_ukernel *k, int trans_a, int trans_b, int M,
                      int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The micro-kernel nt_sgemm would use for a product of M rows, or NULL when
+ * it runs on OpenBLAS (gemm.c). */
+const nt_ukernel *nt_gemm_own_kernel(int M);
+
+/* op(A) packed once for a run of products with the same A: floats it
+ * takes, the packing, and the product from it (on the calling thread; the
+ * same results as nt_sgemm_packed). */
+size_t nt_sgemm_pack_a_floats(const nt_ukernel *k, int M, int K);
+void nt_sgemm_pack_a(const nt_ukernel *k, int trans_a, int M, int K,
+                     const float *A, int lda, float *dst);
+void nt_sgemm_prepacked(const nt_ukernel *k, int trans_b, int M, int N, int K,
+                        float alpha, const float *Ap, const float *B, int ldb,
+                        float beta, float *C, int ldc);
+
 #endif

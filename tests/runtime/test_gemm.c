@@ -16,6 +16,7 @@
 
 #include "gemm_paths.h"
 #include "nt_kernels.h"
+#include "sgemm.h"
 
 typedef struct gemm_case {
     int ta, tb, M, N, K;
@@ -321,6 +322,39 @@ START_TEST(test_bit_identical)
 }
 END_TEST
 
+/* op(A) packed once (nt_sgemm_pack_a, as conv.c packs its weights) gives
+ * the same bits as packing it in the product, for each of this ISA's
+ * micro-kernels, with several blocks of rows (M > mc) and of k (K > kc). */
+START_TEST(test_prepacked_same_bits)
+{
+    const int M = _i < 2 ? 250 : 37, N = 70, K = 300, ta = _i & 1;
+    const nt_ukernel *kernels[] = {nt_ukernel_of(nt_cpu_isa()), nt_ukernel_for(nt_cpu_isa(), 16)};
+    nt_rng rng;
+    nt_rng_seed(&rng, 700 + (uint64_t)_i);
+    float *A = tu_alloc_rand((size_t)M * K, &rng), *B = tu_alloc_rand((size_t)K * N, &rng);
+    float *C0 = tu_alloc_rand((size_t)M * N, &rng);
+    float *C1 = malloc(sizeof(float) * (size_t)M * N), *C2 = malloc(sizeof(float) * (size_t)M * N);
+    for (int k = 0; k < 2; k++) {
+        const nt_ukernel *uk = kernels[k];
+        float *Ap = malloc(sizeof(float) * nt_sgemm_pack_a_floats(uk, M, K));
+        nt_sgemm_pack_a(uk, ta, M, K, A, ta ? M : K, Ap);
+        memcpy(C1, C0, sizeof(float) * (size_t)M * N);
+        memcpy(C2, C0, sizeof(float) * (size_t)M * N);
+        nt_sgemm_packed(uk, ta, 0, M, N, K, 0.5f, A, ta ? M : K, B, N, 1.0f, C1, N);
+        nt_sgemm_prepacked(uk, 0, M, N, K, 0.5f, Ap, B, N, 1.0f, C2, N);
+        ck_assert_msg(memcmp(C1, C2, sizeof(float) * (size_t)M * N) == 0,
+                      "%s: %dx%d kernel, A%s packed once differs", tu_gemm_path, uk->mr, uk->nr,
+                      ta ? "^T" : "");
+        free(Ap);
+    }
+    free(A);
+    free(B);
+    free(C0);
+    free(C1);
+    free(C2);
+}
+END_TEST
+
 static Suite *gemm_suite(const char *name)
 {
     Suite *s = suite_create(name);
@@ -344,6 +378,7 @@ static Suite *gemm_suite(const char *name)
     tcase_add_test(tc, test_by_hand);
     tcase_add_loop_test(tc, test_beta_zero_ignores_c, 0, 2);
     tcase_add_loop_test(tc, test_bit_identical, 0, 4);
+    tcase_add_loop_test(tc, test_prepacked_same_bits, 0, 4);
     /* the portable kernel in a sanitizer build is slow */
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);

@@ -2,6 +2,7 @@
  * reference, huge logits, ties in the accuracy count, the gradient against
  * finite differences, and PyTorch's CrossEntropyLoss. */
 #include "testutil.h"
+#include "isa_paths.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -207,9 +208,9 @@ START_TEST(test_torch)
 }
 END_TEST
 
-static Suite *loss_suite(void)
+static Suite *loss_suite(const char *name)
 {
-    Suite *s = suite_create("loss");
+    Suite *s = suite_create(name);
     TCase *tc = tcase_create("forward");
     tcase_add_loop_test(tc, test_forward, 0, sizeof shapes / sizeof shapes[0]);
     tcase_add_test(tc, test_ties);
@@ -228,9 +229,5 @@ static Suite *loss_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(loss_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_isa_paths("loss", loss_suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -71,12 +71,24 @@ static int has_grad(emitter *e, int i)
     return e->p->nodes[ir_storage(e->g, i)].grad != PLAN_NONE;
 }
 
-/* "_overwrite" if node i's backward is the first writer of its input's
- * gradient and overwrites it (plan.c, LF_OVERWRITE), else "" */
+/* Node i's backward writes the gradient of its input k instead of adding
+ * to it: i is that buffer's first writer and overwrites it (plan.c,
+ * LF_OVERWRITE), and k is i's first input on that buffer (add(x, x): the
+ * first term writes, the second adds). */
+static int overwrites(emitter *e, int i, int k)
+{
+    const ir_node *n = &e->g->nodes[i];
+    int s = ir_storage(e->g, n->inputs[k]);
+    for (int j = 0; j < k; j++)
+        if (ir_storage(e->g, n->inputs[j]) == s)
+            return 0;
+    return e->p->nodes[s].overwritten_by == i;
+}
+
+/* The kernel suffix of a one-input layer: "_overwrite" or "" */
 static const char *overwrite(emitter *e, int i)
 {
-    int x = ir_storage(e->g, e->g->nodes[i].inputs[0]);
-    return e->p->nodes[x].overwritten_by == i ? "_overwrite" : "";
+    return overwrites(e, i, 0) ? "_overwrite" : "";
 }
 
 static const char *tensor_field(emitter *e, const plan_tensor *t, int d)
@@ -234,8 +246,8 @@ static void MAXPOOL_emit(emitter *e, int i, pass ps)
     } else {
         if (!has_grad(e, x))
             return;
-        P("    nt_maxpool2d_backward(%s, %s, b.%s_argmax,\n                          ",
-          grad(e, x), grad(e, i), e->names[i]);
+        P("    nt_maxpool2d_backward%s(%s, %s, b.%s_argmax,\n                          ",
+          overwrite(e, i), grad(e, x), grad(e, i), e->names[i]);
     }
     pool_dims(e, i);
     P(");\n");
@@ -249,7 +261,8 @@ static void AVGPOOL_emit(emitter *e, int i, pass ps)
     } else {
         if (!has_grad(e, x))
             return;
-        P("    nt_avgpool2d_backward(%s, %s,\n                          ", grad(e, x), grad(e, i));
+        P("    nt_avgpool2d_backward%s(%s, %s,\n                          ", overwrite(e, i),
+          grad(e, x), grad(e, i));
     }
     pool_dims(e, i);
     P(");\n");
@@ -275,16 +288,16 @@ static void ADAPTIVE_AVGPOOL_emit(emitter *e, int i, pass ps)
             P("    nt_global_avgpool_forward(%s, %s, n, %lld, %lld);\n", act(e, i), act(e, x),
               (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
         else
-            P("    nt_global_avgpool_backward(%s, %s, n, %lld, %lld);\n", grad(e, x), grad(e, i),
-              (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
+            P("    nt_global_avgpool_backward%s(%s, %s, n, %lld, %lld);\n", overwrite(e, i),
+              grad(e, x), grad(e, i), (long long)s->d[0], (long long)(s->d[1] * s->d[2]));
         return;
     }
     if (ps == FORWARD)
         P("    nt_adaptive_avgpool2d_forward(%s, %s,\n                                  ",
           act(e, i), act(e, x));
     else
-        P("    nt_adaptive_avgpool2d_backward(%s, %s,\n                                   ",
-          grad(e, x), grad(e, i));
+        P("    nt_adaptive_avgpool2d_backward%s(%s, %s,\n                                   ",
+          overwrite(e, i), grad(e, x), grad(e, i));
     adaptive_dims(e, i);
     P(");\n");
 }
@@ -299,9 +312,9 @@ static void ADAPTIVE_MAXPOOL_emit(emitter *e, int i, pass ps)
     } else {
         if (!has_grad(e, x))
             return;
-        P("    nt_adaptive_maxpool2d_backward(%s, %s, b.%s_argmax,\n"
+        P("    nt_adaptive_maxpool2d_backward%s(%s, %s, b.%s_argmax,\n"
           "                                   ",
-          grad(e, x), grad(e, i), e->names[i]);
+          overwrite(e, i), grad(e, x), grad(e, i), e->names[i]);
     }
     adaptive_dims(e, i);
     P(");\n");
@@ -353,9 +366,10 @@ static void norm_emit(emitter *e, int i, pass ps, const char *fn, const char *di
           fn, act(e, i), nm, nm, act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
           dims);
     else
-        P("    nt_%s_backward(%s, %s, %s,\n"
+        P("    nt_%s_backward%s(%s, %s, %s,\n"
           "                   %s, %s, %s, b.%s_mean, b.%s_invstd,\n                   %s);\n",
-          fn, grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i),
+          fn, overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1),
+          grad(e, i),
           act(e, x), param(e, i, "weight", 0), nm, nm, dims);
 }
 
@@ -452,9 +466,9 @@ static void DROPOUT_emit(emitter *e, int i, pass ps)
           "nt_dropout_key(m, %d));\n",
           act(e, i), e->names[i], act(e, x), size, p, index);
     } else if (has_grad(e, x)) {
-        P("    nt_dropout_backward(%s, %s, b.%s_mask, (size_t)n * %lld,\n"
+        P("    nt_dropout_backward%s(%s, %s, b.%s_mask, (size_t)n * %lld,\n"
           "                        m->dropout_enabled ? %s : 0.0f);\n",
-          grad(e, x), grad(e, i), e->names[i], size, p);
+          overwrite(e, i), grad(e, x), grad(e, i), e->names[i], size, p);
     }
 }
 
@@ -474,10 +488,10 @@ static void LINEAR_emit(emitter *e, int i, pass ps)
           r, act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
           *r ? "     " : "", in, out);
     } else
-        P("    nt_linear_backward(%s, %s, %s,\n                       %s, %s, %s,\n"
+        P("    nt_linear_backward%s(%s, %s, %s,\n                       %s, %s, %s,\n"
           "                       n, %lld, %lld);\n",
-          grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
-          param(e, i, "weight", 0), in, out);
+          overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1),
+          grad(e, i), act(e, x), param(e, i, "weight", 0), in, out);
 }
 
 static void SLICE_emit(emitter *e, int i, pass ps)
@@ -490,34 +504,48 @@ static void SLICE_emit(emitter *e, int i, pass ps)
         P("    nt_slice_forward(%s, %s, n, %lld, %lld, %d, %d);\n", act(e, i), act(e, x),
           (long long)s->d[0], hw, n->a.slice.start, n->a.slice.end);
     else if (has_grad(e, x))
-        P("    nt_slice_backward(%s, %s, n, %lld, %lld, %d, %d);\n", grad(e, x), grad(e, i),
-          (long long)s->d[0], hw, n->a.slice.start, n->a.slice.end);
+        P("    nt_slice_backward%s(%s, %s, n, %lld, %lld, %d, %d);\n", overwrite(e, i),
+          grad(e, x), grad(e, i), (long long)s->d[0], hw, n->a.slice.start, n->a.slice.end);
+}
+
+/* The end of a concat call: the inputs' channel counts and the sizes. */
+static void concat_sizes(emitter *e, int i)
+{
+    const ir_node *n = node(e, i);
+    const shape *y = &n->out;
+    long long hw = y->rank == 3 ? (long long)(y->d[1] * y->d[2]) : 1;
+    P(",\n                      (const int[]){");
+    for (int k = 0; k < n->ninputs; k++)
+        P("%s%lld", k ? ", " : "", (long long)in_shape(e, i, k)->d[0]);
+    P("}, %d, n, %lld);\n", n->ninputs, hw);
 }
 
 static void CONCAT_emit(emitter *e, int i, pass ps)
 {
     const ir_node *n = node(e, i);
-    const shape *y = &n->out;
-    long long hw = y->rank == 3 ? (long long)(y->d[1] * y->d[2]) : 1;
-    if (ps == BACKWARD) {
+    if (ps == FORWARD) {
+        P("    nt_concat_forward(%s, (const float *const[]){", act(e, i));
+        for (int k = 0; k < n->ninputs; k++)
+            P("%s%s", k ? ", " : "", act(e, n->inputs[k]));
+        P("}");
+        concat_sizes(e, i);
+        return;
+    }
+    /* one call for the gradients this layer writes first, one for those it
+     * adds to */
+    for (int ovw = 1; ovw >= 0; ovw--) {
         int any = 0;
         for (int k = 0; k < n->ninputs; k++)
-            any |= has_grad(e, n->inputs[k]);
+            any |= has_grad(e, n->inputs[k]) && overwrites(e, i, k) == ovw;
         if (!any)
-            return;
-    }
-    P(ps == FORWARD ? "    nt_concat_forward(%s, (const float *const[]){" :
-                      "    nt_concat_backward((float *const[]){", ps == FORWARD ? act(e, i) : "");
-    for (int k = 0; k < n->ninputs; k++)
-        P("%s%s", k ? ", " : "", ps == FORWARD ? act(e, n->inputs[k]) : grad(e, n->inputs[k]));
-    if (ps == BACKWARD)
+            continue;
+        P("    nt_concat_backward%s((float *const[]){", ovw ? "_overwrite" : "");
+        for (int k = 0; k < n->ninputs; k++)
+            P("%s%s", k ? ", " : "",
+              overwrites(e, i, k) == ovw ? grad(e, n->inputs[k]) : "NULL");
         P("},\n                       %s", grad(e, i));
-    else
-        P("}");
-    P(",\n                      (const int[]){");
-    for (int k = 0; k < n->ninputs; k++)
-        P("%s%lld", k ? ", " : "", (long long)in_shape(e, i, k)->d[0]);
-    P("}, %d, n, %lld);\n", n->ninputs, hw);
+        concat_sizes(e, i);
+    }
 }
 
 static void ADD_emit(emitter *e, int i, pass ps)
@@ -532,12 +560,24 @@ static void ADD_emit(emitter *e, int i, pass ps)
               act(e, n->inputs[k]), size);
         return;
     }
-    for (int k = 0; k < n->ninputs; k += 2) {
-        const char *a = grad(e, n->inputs[k]);
-        const char *c = k + 1 < n->ninputs ? grad(e, n->inputs[k + 1]) : "NULL";
-        if (strcmp(a, "NULL") == 0 && strcmp(c, "NULL") == 0)
-            continue;
-        P("    nt_add_backward(%s, %s, %s, (size_t)n * %lld);\n", a, c, grad(e, i), size);
+    /* two gradients a call: first those this layer writes first, then
+     * those it adds to */
+    for (int ovw = 1; ovw >= 0; ovw--) {
+        const char *pending = NULL;
+        for (int k = 0; k < n->ninputs; k++) {
+            if (!has_grad(e, n->inputs[k]) || overwrites(e, i, k) != ovw)
+                continue;
+            if (!pending) {
+                pending = grad(e, n->inputs[k]);
+                continue;
+            }
+            P("    nt_add_backward%s(%s, %s, %s, (size_t)n * %lld);\n", ovw ? "_overwrite" : "",
+              pending, grad(e, n->inputs[k]), grad(e, i), size);
+            pending = NULL;
+        }
+        if (pending)
+            P("    nt_add_backward%s(%s, NULL, %s, (size_t)n * %lld);\n",
+              ovw ? "_overwrite" : "", pending, grad(e, i), size);
     }
 }
 

@@ -20,7 +20,7 @@
 #define LF_VIEW 2       /* its output is its input's memory, reshaped */
 #define LF_TRAIN 4      /* behaves differently in training (forward's `train`) */
 #define LF_SCRATCH 8    /* its kernels need scratch (emit's SCRATCH pass sizes it) */
-#define LF_OVERWRITE 16 /* as the first writer of its input's gradient, its backward
+#define LF_OVERWRITE 16 /* as the first writer of an input's gradient, its backward
                            overwrites it (an _overwrite kernel): no memset */
 #define LF_BATCH 32     /* couples the examples of a batch (batch statistics, one random
                            stream over the batch): a sample-parallel net runs it on the

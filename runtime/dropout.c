@@ -37,13 +37,27 @@ void nt_dropout_forward(float *out, uint8_t *mask, const float *in, size_t n,
     }
 }
 
-void nt_dropout_backward(float *din, const float *dout, const uint8_t *mask,
-                         size_t n, float p)
+/* acc: din += ..., else din = 0 + ... (as memset then +=; din is never
+ * read) */
+static void dropout_backward(float *din, const float *dout, const uint8_t *mask, size_t n,
+                             float p, int acc)
 {
     assert(p >= 0.0f && p < 1.0f);
     const float scale = 1.0f / (1.0f - p);
     /* grad * mask * scale, as PyTorch's dropout backward */
 #pragma omp parallel for num_threads(threads_for(n)) schedule(static)
     for (size_t i = 0; i < n; i++)
-        din[i] += dout[i] * (float)mask[i] * scale;
+        din[i] = (acc ? din[i] : 0.0f) + dout[i] * (float)mask[i] * scale;
+}
+
+void nt_dropout_backward(float *din, const float *dout, const uint8_t *mask,
+                         size_t n, float p)
+{
+    dropout_backward(din, dout, mask, n, p, 1);
+}
+
+void nt_dropout_backward_overwrite(float *din, const float *dout, const uint8_t *mask,
+                                   size_t n, float p)
+{
+    dropout_backward(din, dout, mask, n, p, 0);
 }

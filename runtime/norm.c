@@ -58,9 +58,10 @@ void nt_groupnorm_forward(float *out, float *mean, float *invstd, const float *i
     }
 }
 
-void nt_groupnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
-                           const float *in, const float *gamma, const float *mean,
-                           const float *invstd, const nt_norm_dims *d)
+/* acc: din += ..., else din = 0 + ... (din is never read) */
+static void groupnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                               const float *in, const float *gamma, const float *mean,
+                               const float *invstd, const nt_norm_dims *d, int acc)
 {
     check_dims(d);
     const int cg = d->C / d->G, groups = d->N * d->G;
@@ -105,7 +106,23 @@ void nt_groupnorm_backward(float *din, float *dgamma, float *dbeta, const float 
             for (int k = 0; k < d->HW; k++) {
                 size_t i = base + (size_t)c * d->HW + k;
                 double dxh = (double)dout[i] * gamma[c0 + c];
-                din[i] += (float)(is * (dxh - s1 - (in[i] - mu) * is * s2));
+                din[i] = (acc ? din[i] : 0.0f) +
+                         (float)(is * (dxh - s1 - (in[i] - mu) * is * s2));
             }
     }
+}
+
+void nt_groupnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                           const float *in, const float *gamma, const float *mean,
+                           const float *invstd, const nt_norm_dims *d)
+{
+    groupnorm_backward(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, 1);
+}
+
+void nt_groupnorm_backward_overwrite(float *din, float *dgamma, float *dbeta,
+                                     const float *dout, const float *in, const float *gamma,
+                                     const float *mean, const float *invstd,
+                                     const nt_norm_dims *d)
+{
+    groupnorm_backward(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, 0);
 }

@@ -108,6 +108,11 @@ void nt_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
 
 /* ---- pooling --------------------------------------------------------------- */
 
+/* Every pooling backward has an _overwrite twin that writes din instead of
+ * accumulating into it (its old contents are never read; elements no window
+ * covers get 0): for the first writer of a gradient buffer, which then
+ * needs no memset. */
+
 typedef struct nt_pool2d_dims {
     int N, C, H, W;   /* input */
     int KH, KW;       /* window */
@@ -129,12 +134,15 @@ void nt_maxpool2d_backward(float *din,           /* [N, C, H, W] */
                            const float *dout,    /* [N, C, OH, OW] */
                            const int32_t *argmax,/* [N, C, OH, OW] */
                            const nt_pool2d_dims *d);
+void nt_maxpool2d_backward_overwrite(float *din, const float *dout, const int32_t *argmax,
+                                     const nt_pool2d_dims *d);
 
 /* count_include_pad = true (PyTorch's default): every window divides by
  * KH * KW. */
 void nt_avgpool2d_forward(float *out, const float *in, const nt_pool2d_dims *d);
 void nt_avgpool2d_backward(float *din, const float *dout,
                            const nt_pool2d_dims *d);
+void nt_avgpool2d_backward_overwrite(float *din, const float *dout, const nt_pool2d_dims *d);
 
 /* Adaptive average pooling to 1x1: the mean over each [H, W] plane. */
 void nt_global_avgpool_forward(float *out,      /* [N, C] */
@@ -143,6 +151,7 @@ void nt_global_avgpool_forward(float *out,      /* [N, C] */
 void nt_global_avgpool_backward(float *din,        /* [N, C, HW] */
                                 const float *dout, /* [N, C] */
                                 int N, int C, int HW);
+void nt_global_avgpool_backward_overwrite(float *din, const float *dout, int N, int C, int HW);
 
 void nt_maxpool2d_forward_ref(float *out, int32_t *argmax, const float *in,
                               const nt_pool2d_dims *d);
@@ -166,6 +175,11 @@ void nt_linear_backward(float *din,        /* [N, IN] or NULL */
                         const float *in,   /* [N, IN] */
                         const float *w,    /* [OUT, IN] */
                         int N, int IN, int OUT);
+/* The same, writing din instead of accumulating into it (its old contents
+ * are never read; dw and db still accumulate): for the first writer of din,
+ * which then needs no memset. */
+void nt_linear_backward_overwrite(float *din, float *dw, float *db, const float *dout,
+                                  const float *in, const float *w, int N, int IN, int OUT);
 
 /* ---- batch norm ------------------------------------------------------------ */
 
@@ -253,6 +267,9 @@ void nt_dropout_forward(float *out, uint8_t *mask, const float *in, size_t n,
                         float p, uint64_t key);
 void nt_dropout_backward(float *din, const float *dout, const uint8_t *mask,
                          size_t n, float p);
+/* din written, not accumulated into (the first writer: no memset) */
+void nt_dropout_backward_overwrite(float *din, const float *dout, const uint8_t *mask,
+                                   size_t n, float p);
 
 /* ---- concat and add -------------------------------------------------------- */
 
@@ -260,14 +277,21 @@ void nt_dropout_backward(float *din, const float *dout, const uint8_t *mask,
  * [N, sum(channels), HW], in the given order. */
 void nt_concat_forward(float *out, const float *const *ins, const int *channels,
                        int nin, int N, int HW);
-/* dins[i] may be NULL (branch needs no gradient). Accumulates. */
+/* dins[i] may be NULL (branch needs no gradient). Accumulates; the
+ * _overwrite twin writes (copies), for the first writer of every non-NULL
+ * dins[i], which then need no memset. */
 void nt_concat_backward(float *const *dins, const float *dout,
                         const int *channels, int nin, int N, int HW);
+void nt_concat_backward_overwrite(float *const *dins, const float *dout, const int *channels,
+                                  int nin, int N, int HW);
 
 /* out = a + b, n elements. */
 void nt_add_forward(float *out, const float *a, const float *b, size_t n);
 /* da += dout, db += dout. */
 void nt_add_backward(float *da, float *db, const float *dout, size_t n);
+/* da = dout, db = dout (either may be NULL; not the same buffer): for the
+ * first writer of both, which then need no memset. */
+void nt_add_backward_overwrite(float *da, float *db, const float *dout, size_t n);
 
 /* ---- loss ------------------------------------------------------------------ */
 
@@ -384,11 +408,17 @@ void nt_adaptive_avgpool2d_forward(float *out, const float *in,
                                    const nt_adaptive_pool2d_dims *d);
 void nt_adaptive_avgpool2d_backward(float *din, const float *dout,
                                     const nt_adaptive_pool2d_dims *d);
+void nt_adaptive_avgpool2d_backward_overwrite(float *din, const float *dout,
+                                              const nt_adaptive_pool2d_dims *d);
 /* argmax as nt_maxpool2d_forward's (first maximum in row-major order) */
 void nt_adaptive_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
                                    const nt_adaptive_pool2d_dims *d);
 void nt_adaptive_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax,
                                     const nt_adaptive_pool2d_dims *d);
+/* din written, as nt_maxpool2d_backward_overwrite's */
+void nt_adaptive_maxpool2d_backward_overwrite(float *din, const float *dout,
+                                              const int32_t *argmax,
+                                              const nt_adaptive_pool2d_dims *d);
 
 /* ---- activations that read their input (activation.c) ----------------------- */
 
@@ -437,14 +467,22 @@ void nt_groupnorm_backward(float *din,          /* [N, C, HW] or NULL */
                            const float *dout, const float *in, const float *gamma,
                            const float *mean, const float *invstd,
                            const nt_norm_dims *d);
+/* din written, not accumulated into (the first writer: no memset) */
+void nt_groupnorm_backward_overwrite(float *din, float *dgamma, float *dbeta,
+                                     const float *dout, const float *in, const float *gamma,
+                                     const float *mean, const float *invstd,
+                                     const nt_norm_dims *d);
 
 /* ---- channel slice (slice.c) ------------------------------------------------ */
 
 /* x[:, start:end] of [N, C, HW]: out is [N, end - start, HW]. Backward adds
- * dout into those channels of din. */
+ * dout into those channels of din; its _overwrite twin writes them and
+ * zeros the other channels (the first writer of din: no memset). */
 void nt_slice_forward(float *out, const float *in, int N, int C, int HW, int start, int end);
 void nt_slice_backward(float *din, const float *dout, int N, int C, int HW, int start,
                        int end);
+void nt_slice_backward_overwrite(float *din, const float *dout, int N, int C, int HW,
+                                 int start, int end);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,13 @@
  * average pooling (count_include_pad = true, floor mode), global and
  * adaptive average pooling and adaptive max pooling, forward and backward,
  * PyTorch semantics; plus the plain reference loops of the windowed
- * forwards. No dilation.
+ * forwards. No dilation. Backward accumulates into din; each _overwrite
+ * twin writes din instead (its old contents are never read), for the first
+ * writer of a gradient buffer, which then needs no memset: tiled average
+ * pooling (stride == window, no padding) writes each element once, the
+ * others zero a plane while it is in cache and accumulate into it (a
+ * vectorised one-write max pooling backward measured no faster than that
+ * zeroing and scattering in cache).
  *
  * Every kernel is parallel over the N*C planes, which are independent, so
  * results do not depend on the thread count. */
@@ -10,6 +16,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <string.h>
 
 /* Below this many window reads a parallel region costs more than it saves. */
 #define PAR_MIN_WORK 32768.0
@@ -84,40 +91,159 @@ static void window_add(float *dx, int W, int ha, int hb, int wa, int wb, float v
             dx[h * W + w] += v;
 }
 
+/* ---- rows of windows ------------------------------------------------------ */
+
+/* The windowed forwards go one output row at a time. Output columns
+ * [*ja, *jb) have their whole window inside the input horizontally; the
+ * vectorisable row loops below do those, visiting each window's elements
+ * in the row-major order of window_max and window_sum, so that the results
+ * are the same bit for bit. The columns at the edges (padding) go through
+ * the one-window functions. */
+static void inner_cols(const nt_pool2d_dims *d, int *ja, int *jb)
+{
+    int a = (d->PW + d->SW - 1) / d->SW;        /* the first ow with ow*SW - PW >= 0 */
+    int b = (d->W + d->PW - d->KW) / d->SW + 1; /* past the last with ow*SW - PW + KW <= W */
+    *ja = min_int(a, d->OW);
+    *jb = max_int(*ja, min_int(b, d->OW));
+}
+
+/* The output columns outside [ja, jb), in order: from edge_next(-1, ...). */
+static int edge_next(int ow, int ja, int jb)
+{
+    ow++;
+    return ow == ja ? jb : ow;
+}
+
+/* GCC unrolls and vectorises the row loops when the window's rows in the
+ * input (NR), its width (KW) and the stride (SW) are constants: ROW_CASES
+ * calls f with the common triples as literals, else with the variables. */
+#define ROW_CASES(f, NR, KW, SW, ...)                    \
+    do {                                                 \
+        if ((NR) == 2 && (KW) == 2 && (SW) == 2)         \
+            f(__VA_ARGS__, 2, 2, 2);                     \
+        else if ((NR) == 3 && (KW) == 3 && (SW) == 2)    \
+            f(__VA_ARGS__, 3, 3, 2);                     \
+        else if ((NR) == 3 && (KW) == 3 && (SW) == 1)    \
+            f(__VA_ARGS__, 3, 3, 1);                     \
+        else if ((NR) == 3 && (KW) == 3 && (SW) == 3)    \
+            f(__VA_ARGS__, 3, 3, 3);                     \
+        else                                             \
+            f(__VA_ARGS__, NR, KW, SW);                  \
+    } while (0)
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* o[j] and at[j], j < n: the maximum of rows [ha, ha + NR) x columns
+ * [w0 + j*SW, w0 + j*SW + KW) of a plane W wide, as window_max: from -inf
+ * with the first element's index, a later element wins if greater or NaN
+ * (nothing is greater than a NaN: it stays). */
+INLINE void max_row(float *restrict o, int32_t *restrict at, const float *restrict x, int W,
+                    int ha, int w0, int n, int NR, int KW, int SW)
+{
+    const float *r = x + ha * W + w0;
+    const int base = ha * W + w0;
+    for (int j = 0; j < n; j++) {
+        float best = -INFINITY;
+        int32_t bi = base + j * SW;
+        for (int h = 0; h < NR; h++)
+            for (int kw = 0; kw < KW; kw++) {
+                float v = r[h * W + j * SW + kw];
+                int take = v > best || v != v;
+                best = take ? v : best;
+                bi = take ? base + h * W + j * SW + kw : bi;
+            }
+        o[j] = best;
+        at[j] = bi;
+    }
+}
+
+/* o[j] = the sum of the same window / area, as window_sum: from 0, row by
+ * row, left to right. */
+INLINE void avg_row(float *restrict o, const float *restrict x, int W, int ha, int w0, int n,
+                    float area, int NR, int KW, int SW)
+{
+    const float *r = x + ha * W + w0;
+    for (int j = 0; j < n; j++) {
+        float s = 0.0f;
+        for (int h = 0; h < NR; h++)
+            for (int kw = 0; kw < KW; kw++)
+                s += r[h * W + j * SW + kw];
+        o[j] = s / area;
+    }
+}
+
+/* Tiled windows (stride == window, no padding): every input element is in
+ * at most one window, so backward writes it once. */
+static int tiled(const nt_pool2d_dims *d)
+{
+    return d->SH == d->KH && d->SW == d->KW && d->PH == 0 && d->PW == 0 &&
+           d->OH * d->KH <= d->H && d->OW * d->KW <= d->W; /* no partial (ceil) window */
+}
+
+/* The columns and rows of a plane that no tiled window covers: zeroed by an
+ * overwriting backward. */
+static void zero_uncovered(float *dx, const nt_pool2d_dims *d)
+{
+    for (int h = 0; h < d->OH * d->KH; h++)
+        for (int w = d->OW * d->KW; w < d->W; w++)
+            dx[h * d->W + w] = 0.0f;
+    memset(dx + (size_t)d->OH * d->KH * d->W, 0,
+           sizeof(float) * (size_t)(d->H - d->OH * d->KH) * d->W);
+}
+
+/* Row kh of the tiled windows of output row g, avg pooling: r[j*KW + kw]
+ * (+)= g[j] / area, as window_add (memset then += when overwriting). */
+INLINE void spread_row(float *restrict r, const float *restrict g, int n, float area, int acc,
+                       int KW)
+{
+    for (int j = 0; j < n; j++) {
+        float v = g[j] / area;
+        for (int kw = 0; kw < KW; kw++)
+            r[j * KW + kw] = (acc ? r[j * KW + kw] : 0.0f) + v;
+    }
+}
+
 /* ---- max pooling ------------------------------------------------------- */
 
 void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
                           const nt_pool2d_dims *d)
 {
     check_dims(d);
-    int planes = d->N * d->C;
+    int planes = d->N * d->C, ja, jb;
     size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
+    inner_cols(d, &ja, &jb);
 #pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
     for (int q = 0; q < planes; q++) {
         const float *x = in + q * isz;
-        float *o = out + q * osz;
-        int32_t *a = argmax + q * osz;
         for (int oh = 0; oh < d->OH; oh++) {
+            float *o = out + q * osz + oh * d->OW;
+            int32_t *a = argmax + q * osz + oh * d->OW;
             int h0 = oh * d->SH - d->PH;
             int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
-            for (int ow = 0; ow < d->OW; ow++) {
+            if (ja < jb)
+                ROW_CASES(max_row, hb - ha, d->KW, d->SW, o + ja, a + ja, x, d->W, ha,
+                          ja * d->SW - d->PW, jb - ja);
+            for (int ow = edge_next(-1, ja, jb); ow < d->OW; ow = edge_next(ow, ja, jb)) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
-                o[oh * d->OW + ow] = window_max(x, d->W, ha, hb, wa, wb, &a[oh * d->OW + ow]);
+                o[ow] = window_max(x, d->W, ha, hb, wa, wb, &a[ow]);
             }
         }
     }
 }
 
-/* din[argmax] += dout, plane by plane */
+/* din[argmax] (+)= dout, plane by plane (overwriting: each plane zeroed
+ * first, while it is in cache) */
 static void scatter_argmax(float *din, const float *dout, const int32_t *argmax, int planes,
-                           size_t isz, size_t osz, int team)
+                           size_t isz, size_t osz, int team, int acc)
 {
 #pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (team)
     for (int q = 0; q < planes; q++) {
         float *dx = din + q * isz;
         const float *g = dout + q * osz;
         const int32_t *a = argmax + q * osz;
+        if (!acc)
+            memset(dx, 0, sizeof(float) * isz);
         for (size_t j = 0; j < osz; j++) {
             assert(a[j] >= 0 && (size_t)a[j] < isz);
             dx[a[j]] += g[j];
@@ -125,12 +251,24 @@ static void scatter_argmax(float *din, const float *dout, const int32_t *argmax,
     }
 }
 
-void nt_maxpool2d_backward(float *din, const float *dout,
-                           const int32_t *argmax, const nt_pool2d_dims *d)
+static void maxpool_backward(float *din, const float *dout, const int32_t *argmax,
+                             const nt_pool2d_dims *d, int acc)
 {
     check_dims(d);
     scatter_argmax(din, dout, argmax, d->N * d->C, (size_t)d->H * d->W, (size_t)d->OH * d->OW,
-                   use_team(d));
+                   use_team(d), acc);
+}
+
+void nt_maxpool2d_backward(float *din, const float *dout,
+                           const int32_t *argmax, const nt_pool2d_dims *d)
+{
+    maxpool_backward(din, dout, argmax, d, 1);
+}
+
+void nt_maxpool2d_backward_overwrite(float *din, const float *dout,
+                                     const int32_t *argmax, const nt_pool2d_dims *d)
+{
+    maxpool_backward(din, dout, argmax, d, 0);
 }
 
 void nt_maxpool2d_forward_ref(float *out, int32_t *argmax, const float *in,
@@ -168,37 +306,66 @@ void nt_avgpool2d_forward(float *out, const float *in, const nt_pool2d_dims *d)
 {
     check_dims(d);
     assert(!d->ceil_mode);
-    int planes = d->N * d->C;
+    int planes = d->N * d->C, ja, jb;
     size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
     float area = (float)(d->KH * d->KW); /* divided by, as PyTorch does */
+    inner_cols(d, &ja, &jb);
 #pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
     for (int q = 0; q < planes; q++) {
         const float *x = in + q * isz;
-        float *o = out + q * osz;
         for (int oh = 0; oh < d->OH; oh++) {
+            float *o = out + q * osz + oh * d->OW;
             int h0 = oh * d->SH - d->PH;
             int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
-            for (int ow = 0; ow < d->OW; ow++) {
+            if (ja < jb)
+                ROW_CASES(avg_row, hb - ha, d->KW, d->SW, o + ja, x, d->W, ha,
+                          ja * d->SW - d->PW, jb - ja, area);
+            for (int ow = edge_next(-1, ja, jb); ow < d->OW; ow = edge_next(ow, ja, jb)) {
                 int w0 = ow * d->SW - d->PW;
                 int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
-                o[oh * d->OW + ow] = window_sum(x, d->W, ha, hb, wa, wb) / area;
+                o[ow] = window_sum(x, d->W, ha, hb, wa, wb) / area;
             }
         }
     }
 }
 
-void nt_avgpool2d_backward(float *din, const float *dout,
-                           const nt_pool2d_dims *d)
+/* One plane of tiled windows. */
+static void spread_tiled(float *dx, const float *g, const nt_pool2d_dims *d, float area, int acc)
+{
+    for (int oh = 0; oh < d->OH; oh++)
+        for (int kh = 0; kh < d->KH; kh++) {
+            float *r = dx + (oh * d->KH + kh) * d->W;
+            const float *gr = g + oh * d->OW;
+            if (acc && d->KW == 2)
+                spread_row(r, gr, d->OW, area, 1, 2);
+            else if (acc)
+                spread_row(r, gr, d->OW, area, 1, d->KW);
+            else if (d->KW == 2)
+                spread_row(r, gr, d->OW, area, 0, 2);
+            else
+                spread_row(r, gr, d->OW, area, 0, d->KW);
+        }
+    if (!acc)
+        zero_uncovered(dx, d);
+}
+
+static void avgpool_backward(float *din, const float *dout, const nt_pool2d_dims *d, int acc)
 {
     check_dims(d);
     assert(!d->ceil_mode);
-    int planes = d->N * d->C;
+    int planes = d->N * d->C, tile = tiled(d);
     size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
     float area = (float)(d->KH * d->KW); /* divided by, as PyTorch does */
 #pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
     for (int q = 0; q < planes; q++) {
         float *dx = din + q * isz;
         const float *g = dout + q * osz;
+        if (tile) {
+            spread_tiled(dx, g, d, area, acc);
+            continue;
+        }
+        if (!acc)
+            memset(dx, 0, sizeof(float) * isz); /* while the plane is in cache */
         for (int oh = 0; oh < d->OH; oh++) {
             int h0 = oh * d->SH - d->PH;
             int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
@@ -209,6 +376,16 @@ void nt_avgpool2d_backward(float *din, const float *dout,
             }
         }
     }
+}
+
+void nt_avgpool2d_backward(float *din, const float *dout, const nt_pool2d_dims *d)
+{
+    avgpool_backward(din, dout, d, 1);
+}
+
+void nt_avgpool2d_backward_overwrite(float *din, const float *dout, const nt_pool2d_dims *d)
+{
+    avgpool_backward(din, dout, d, 0);
 }
 
 void nt_avgpool2d_forward_ref(float *out, const float *in,
@@ -251,8 +428,9 @@ void nt_global_avgpool_forward(float *out, const float *in, int N, int C,
     }
 }
 
-void nt_global_avgpool_backward(float *din, const float *dout, int N, int C,
-                                int HW)
+/* dx (+)= dout / HW; overwriting: 0 + dout / HW, as memset then += */
+static void global_avgpool_backward(float *din, const float *dout, int N, int C, int HW,
+                                    int acc)
 {
     assert(N >= 0 && C > 0 && HW > 0);
     int planes = N * C;
@@ -262,8 +440,18 @@ void nt_global_avgpool_backward(float *din, const float *dout, int N, int C,
         float *dx = din + (size_t)q * HW;
         float v = dout[q] / (float)HW;
         for (int i = 0; i < HW; i++)
-            dx[i] += v;
+            dx[i] = (acc ? dx[i] : 0.0f) + v;
     }
+}
+
+void nt_global_avgpool_backward(float *din, const float *dout, int N, int C, int HW)
+{
+    global_avgpool_backward(din, dout, N, C, HW, 1);
+}
+
+void nt_global_avgpool_backward_overwrite(float *din, const float *dout, int N, int C, int HW)
+{
+    global_avgpool_backward(din, dout, N, C, HW, 0);
 }
 
 /* ---- adaptive pooling ---------------------------------------------------- */
@@ -308,8 +496,8 @@ void nt_adaptive_avgpool2d_forward(float *out, const float *in,
     }
 }
 
-void nt_adaptive_avgpool2d_backward(float *din, const float *dout,
-                                    const nt_adaptive_pool2d_dims *d)
+static void adaptive_avgpool2d_backward(float *din, const float *dout,
+                                        const nt_adaptive_pool2d_dims *d, int acc)
 {
     check_adaptive(d);
     int planes = d->N * d->C;
@@ -318,6 +506,8 @@ void nt_adaptive_avgpool2d_backward(float *din, const float *dout,
     for (int q = 0; q < planes; q++) {
         float *dx = din + q * isz;
         const float *g = dout + q * osz;
+        if (!acc)
+            memset(dx, 0, sizeof(float) * isz); /* while the plane is in cache */
         for (int oh = 0; oh < d->OH; oh++) {
             int ha = win_start(oh, d->H, d->OH), hb = win_end(oh, d->H, d->OH);
             for (int ow = 0; ow < d->OW; ow++) {
@@ -327,6 +517,18 @@ void nt_adaptive_avgpool2d_backward(float *din, const float *dout,
             }
         }
     }
+}
+
+void nt_adaptive_avgpool2d_backward(float *din, const float *dout,
+                                    const nt_adaptive_pool2d_dims *d)
+{
+    adaptive_avgpool2d_backward(din, dout, d, 1);
+}
+
+void nt_adaptive_avgpool2d_backward_overwrite(float *din, const float *dout,
+                                              const nt_adaptive_pool2d_dims *d)
+{
+    adaptive_avgpool2d_backward(din, dout, d, 0);
 }
 
 void nt_adaptive_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
@@ -355,5 +557,14 @@ void nt_adaptive_maxpool2d_backward(float *din, const float *dout, const int32_t
 {
     check_adaptive(d);
     scatter_argmax(din, dout, argmax, d->N * d->C, (size_t)d->H * d->W, (size_t)d->OH * d->OW,
-                   adaptive_team(d));
+                   adaptive_team(d), 1);
+}
+
+void nt_adaptive_maxpool2d_backward_overwrite(float *din, const float *dout,
+                                              const int32_t *argmax,
+                                              const nt_adaptive_pool2d_dims *d)
+{
+    check_adaptive(d);
+    scatter_argmax(din, dout, argmax, d->N * d->C, (size_t)d->H * d->W, (size_t)d->OH * d->OW,
+                   adaptive_team(d), 0);
 }

@@ -1,5 +1,6 @@
 /* tensor_ops.c - the two ways branches join: channel concatenation of
  * [N, c_i, HW] tensors and elementwise addition (residual connections).
+ * Backward accumulates; the _overwrite twins write (copy) instead.
  * No broadcasting: the compiler has already checked that shapes agree. */
 #include "nt_kernels.h"
 
@@ -41,8 +42,10 @@ void nt_concat_forward(float *out, const float *const *ins, const int *channels,
     }
 }
 
-void nt_concat_backward(float *const *dins, const float *dout,
-                        const int *channels, int nin, int N, int HW)
+/* acc: dins[i] += their part of dout, else dins[i] = 0 + it (as memset
+ * then +=; dins are never read) */
+static void concat_backward(float *const *dins, const float *dout, const int *channels, int nin,
+                            int N, int HW, int acc)
 {
     assert(nin > 0 && N > 0 && HW > 0);
     const int ctot = total_channels(channels, nin);
@@ -55,11 +58,23 @@ void nt_concat_backward(float *const *dins, const float *dout,
             if (dins[i]) {
                 float *d = dins[i] + n * len;
                 for (size_t j = 0; j < len; j++)
-                    d[j] += g[j];
+                    d[j] = (acc ? d[j] : 0.0f) + g[j];
             }
             g += len;
         }
     }
+}
+
+void nt_concat_backward(float *const *dins, const float *dout, const int *channels, int nin,
+                        int N, int HW)
+{
+    concat_backward(dins, dout, channels, nin, N, HW, 1);
+}
+
+void nt_concat_backward_overwrite(float *const *dins, const float *dout, const int *channels,
+                                  int nin, int N, int HW)
+{
+    concat_backward(dins, dout, channels, nin, N, HW, 0);
 }
 
 /* out may alias a or b. */
@@ -82,5 +97,26 @@ void nt_add_backward(float *da, float *db, const float *dout, size_t n)
 #pragma omp parallel for num_threads(threads_for(n)) schedule(static)
         for (size_t i = 0; i < n; i++)
             db[i] += dout[i];
+    }
+}
+
+/* da = db = 0 + dout in one pass (as memset then +=); da != db. */
+void nt_add_backward_overwrite(float *da, float *db, const float *dout, size_t n)
+{
+    assert(!da || da != db);
+    if (da && db) {
+#pragma omp parallel for num_threads(threads_for(n)) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            const float g = 0.0f + dout[i];
+            da[i] = g;
+            db[i] = g;
+        }
+        return;
+    }
+    float *d = da ? da : db;
+    if (d) {
+#pragma omp parallel for num_threads(threads_for(n)) schedule(static)
+        for (size_t i = 0; i < n; i++)
+            d[i] = 0.0f + dout[i];
     }
 }

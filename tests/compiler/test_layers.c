@@ -7,6 +7,9 @@
  *     backward (and a trainable tensor's gradient by backward);
  *   - LF_TRAIN kinds, and only they, read forward's `train`; LF_SCRATCH
  *     kinds, and only they, size their scratch; LF_VIEW kinds own no memory;
+ *   - LF_OVERWRITE kinds, and only they, as the first writer of their input's
+ *     gradient (the sample's conv output), call an _overwrite kernel with no
+ *     memset before it; concat and add of one input twice also add to it;
  *   - every attribute bind sets is a declared field (no byte of the node's
  *     attributes outside them is set), and each field moves the network hash.
  * A kind without a sample here fails: adding a kind means adding its use. */
@@ -177,6 +180,20 @@ START_TEST(every_kind_is_complete)
         const char *at = strstr(u.fwd, want), *next = at ? strstr(at + 1, "/* ") : NULL;
         ck_assert_msg(at && next && within(at, next, "nt_"), "%s: forward calls no kernel",
                       li->name);
+        /* its backward, between its comment and the next */
+        at = strstr(u.bwd, want);
+        next = at ? strstr(at + 1, "/* ") : NULL;
+        ck_assert(at && next);
+        int ovw = (flags & LF_OVERWRITE) != 0;
+        ck_assert_msg(within(at, next, "_overwrite(") == ovw && within(at, next, "memset(") != ovw,
+                      "%s: LF_OVERWRITE says %d, but its backward %s an _overwrite kernel and "
+                      "%s a memset", li->name, ovw,
+                      within(at, next, "_overwrite(") ? "calls" : "calls no",
+                      within(at, next, "memset(") ? "has" : "has no");
+        if (flags & LF_BRANCHES) { /* both branches are the conv: the second adds */
+            snprintf(want, sizeof want, "nt_%s_backward(", li->name);
+            ck_assert_msg(within(at, next, want), "%s: the second branch does not add", li->name);
+        }
     }
 
     /* attributes: bind sets only declared fields, each of which is hashed */

@@ -185,11 +185,18 @@ START_TEST(test_backward_threads)
     nt_rng_seed(&rng, 11);
     tu_fill(dout, NBIG, -1, 1, &rng);
     nt_dropout_forward(b.y, b.mask, b.x, NBIG, 0.3f, 5);
+    float *ovw = tu_alloc_nan(NBIG);
     for (int th = 1; th <= 2; th++) {
         nt_set_num_threads(th);
         nt_dropout_backward(din[th - 1], dout, b.mask, NBIG, 0.3f);
+        /* overwriting a NaN-filled din: as accumulating into zeros */
+        for (size_t i = 0; i < NBIG; i++)
+            ovw[i] = NAN;
+        nt_dropout_backward_overwrite(ovw, dout, b.mask, NBIG, 0.3f);
+        ck_assert_mem_eq(ovw, din[th - 1], NBIG * sizeof(float));
     }
     ck_assert_mem_eq(din[0], din[1], NBIG * sizeof(float));
+    free(ovw);
     free(dout);
     free(din[0]);
     free(din[1]);

@@ -1,7 +1,7 @@
 /* test_linear.c - linear.c: forward against a double-precision loop (with
  * and without bias, 1 and 2 threads), backward against central finite
- * differences of that loop, accumulation into pre-filled gradients, NULL
- * din / db, and PyTorch's numbers. */
+ * differences of that loop, accumulation into pre-filled gradients, the
+ * overwriting backward, NULL din / db, and PyTorch's numbers. */
 #include "testutil.h"
 
 #include <math.h>
@@ -234,6 +234,41 @@ START_TEST(test_backward_accumulates)
 }
 END_TEST
 
+/* The overwriting backward into a NaN-filled din equals the accumulating one
+ * into zeros (a GEMM with beta 0 never reads din); dw and db still
+ * accumulate. */
+START_TEST(test_backward_overwrite)
+{
+    lin_case c = cases[_i];
+    lin_data t = lin_make(c, 40 + (uint64_t)_i);
+    size_t nin = (size_t)c.N * c.IN, nw = (size_t)c.OUT * c.IN;
+    for (int nt = 1; nt <= 2; nt++) {
+        nt_set_num_threads(nt);
+        float *din = calloc(nin, sizeof(float)), *dw = calloc(nw, sizeof(float));
+        float *db = calloc((size_t)c.OUT, sizeof(float));
+        float *din2 = tu_alloc_nan(nin), *dw2 = calloc(nw, sizeof(float));
+        float *db2 = calloc((size_t)c.OUT, sizeof(float));
+        nt_linear_backward(din, dw, db, t.r, t.in, t.w, c.N, c.IN, c.OUT);
+        nt_linear_backward_overwrite(din2, dw2, db2, t.r, t.in, t.w, c.N, c.IN, c.OUT);
+        TU_ASSERT_CLOSE("linear din overwritten", din2, din, nin, 0.0, 0.0);
+        TU_ASSERT_CLOSE("linear dw", dw2, dw, nw, 0.0, 0.0);
+        TU_ASSERT_CLOSE("linear db", db2, db, (size_t)c.OUT, 0.0, 0.0);
+        nt_linear_backward_overwrite(din2, dw2, db2, t.r, t.in, t.w, c.N, c.IN, c.OUT);
+        for (size_t i = 0; i < nw; i++) /* accumulated twice: exactly doubled */
+            dw[i] *= 2.0f;
+        TU_ASSERT_CLOSE("linear din overwritten again", din2, din, nin, 0.0, 0.0);
+        TU_ASSERT_CLOSE("linear dw accumulates", dw2, dw, nw, 0.0, 0.0);
+        free(din);
+        free(dw);
+        free(db);
+        free(din2);
+        free(dw2);
+        free(db2);
+    }
+    lin_free(&t);
+}
+END_TEST
+
 START_TEST(test_torch)
 {
     nt_set_num_threads(_i + 1);
@@ -262,6 +297,7 @@ static Suite *linear_suite(const char *name)
     tc = tcase_create("backward");
     tcase_add_loop_test(tc, test_backward, 0, ncases);
     tcase_add_test(tc, test_backward_accumulates);
+    tcase_add_loop_test(tc, test_backward_overwrite, 0, ncases);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("torch");

@@ -143,6 +143,21 @@ START_TEST(test_backward)
         TU_ASSERT_CLOSE_D("groupnorm dbeta", db[0], want, d->C, 2e-4, 1e-3);
         free(want);
     }
+    /* overwriting a NaN-filled din: as accumulating into zeros, while the
+     * parameter gradients accumulate as before */
+    for (size_t i = 0; i < n; i++) {
+        din[0][i] = 0.0f;
+        din[1][i] = NAN;
+    }
+    memcpy(dg[1], dg0, d->C * sizeof(float));
+    memcpy(db[1], db0, d->C * sizeof(float));
+    nt_groupnorm_backward(din[0], dg[1], db[1], r, x, g, mean, invstd, d);
+    memcpy(dg[1], dg0, d->C * sizeof(float));
+    memcpy(db[1], db0, d->C * sizeof(float));
+    nt_groupnorm_backward_overwrite(din[1], dg[1], db[1], r, x, g, mean, invstd, d);
+    ck_assert_mem_eq(din[0], din[1], n * sizeof(float));
+    ck_assert_mem_eq(dg[0], dg[1], d->C * sizeof(float));
+    ck_assert_mem_eq(db[0], db[1], d->C * sizeof(float));
     /* no input gradient wanted: the parameter gradients are the same */
     memcpy(dg[1], dg0, d->C * sizeof(float));
     memcpy(db[1], db0, d->C * sizeof(float));

@@ -3,8 +3,9 @@
  * backward against central finite differences, hand-built cases for argmax
  * ties, -inf padding and count_include_pad, ceil-mode max pooling, adaptive
  * average and max pooling of any output size (against PyTorch's window
- * definition and finite differences), global average pooling, and
- * PyTorch's numbers. */
+ * definition and finite differences), global average pooling, the
+ * overwriting backwards against the accumulating ones, and PyTorch's
+ * numbers. */
 #include "testutil.h"
 
 #include <math.h>
@@ -14,13 +15,21 @@
 #include "fixtures/pool_torch.h"
 #include "nt_kernels.h"
 
-/* N, C, H, W, KH, KW, SH, SW, PH, PW; OH and OW are derived. The last one is
- * large enough (2*8*40*40*9 window reads) for the kernels to use threads. */
+/* N, C, H, W, KH, KW, SH, SW, PH, PW; OH and OW are derived. Tiled windows
+ * (stride == window, no padding: pool.c's one-write backward) with rows and
+ * columns no window covers: 2x2, 3x3, 3x1, 4x2; overlapping 3x3/2 windows
+ * with and without padding (AlexNet's and ResNet's); rows wider and
+ * narrower than a vector. The last three are large enough (over 32768
+ * window reads) for the kernels to use threads, with N*C odd so that the
+ * two threads get unequal shares. */
 static const int shapes[][10] = {
     {1, 1, 5, 5, 2, 2, 2, 2, 0, 0},  {2, 3, 7, 9, 3, 3, 2, 2, 1, 1},
     {1, 2, 6, 11, 2, 3, 1, 2, 1, 1}, {3, 1, 4, 4, 4, 4, 1, 1, 2, 2},
     {2, 2, 9, 5, 3, 1, 3, 1, 0, 0},  {1, 3, 3, 3, 3, 3, 1, 1, 1, 1},
-    {2, 8, 40, 40, 3, 3, 1, 1, 1, 1},
+    {2, 3, 10, 11, 3, 3, 3, 3, 0, 0}, {2, 1, 9, 7, 4, 2, 4, 2, 0, 0},
+    {1, 2, 8, 13, 3, 3, 2, 2, 0, 0}, {1, 1, 19, 37, 2, 2, 2, 2, 0, 0},
+    {2, 8, 40, 40, 3, 3, 1, 1, 1, 1}, {3, 7, 43, 41, 2, 2, 2, 2, 0, 0},
+    {3, 7, 29, 29, 3, 3, 2, 2, 1, 1},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
@@ -216,8 +225,8 @@ START_TEST(test_avg_forward)
         for (size_t i = 0; i < no; i++)
             out[i] = NAN;
         nt_avgpool2d_forward(out, in, &d);
-        /* at most 16 terms of magnitude <= 1: error ~1e-7 */
-        TU_ASSERT_CLOSE("avgpool forward", out, want, no, 1e-6, 1e-6);
+        /* the same sums in the same order as the reference: exact */
+        TU_ASSERT_CLOSE("avgpool forward", out, want, no, 0.0, 0.0);
     }
     free(in);
     free(want);
@@ -325,6 +334,59 @@ START_TEST(test_avg_count_include_pad)
 }
 END_TEST
 
+/* ---- overwriting backward -------------------------------------------------- */
+
+/* The _overwrite backwards into a NaN-filled din give, bit for bit, what
+ * the accumulating ones give into zeros (1 and 2 threads): every element
+ * is written, none is read. */
+static void check_overwrite(const char *what, const float *acc, const float *ovw, size_t n)
+{
+    if (memcmp(acc, ovw, n * sizeof(float)) == 0)
+        return;
+    size_t i = 0;
+    while (memcmp(&acc[i], &ovw[i], sizeof(float)) == 0)
+        i++;
+    ck_abort_msg("%s: din[%zu] = %.9g overwriting, %.9g accumulating into zeros", what, i,
+                 ovw[i], acc[i]);
+}
+
+START_TEST(test_backward_overwrite)
+{
+    nt_pool2d_dims d = dims_of(shapes[_i]);
+    nt_rng rng;
+    nt_rng_seed(&rng, 90 + (uint64_t)_i);
+    size_t ni = in_size(&d), no = out_size(&d);
+    float *in = tu_alloc_nan(ni), *r = tu_alloc_nan(no), *out = tu_alloc_nan(no);
+    float *acc = malloc(sizeof(float) * ni), *ovw = malloc(sizeof(float) * ni);
+    int32_t *arg = malloc(sizeof(int32_t) * no);
+    fill_distinct(in, ni, &rng);
+    tu_fill(r, no, -1.0f, 1.0f, &rng);
+    for (int nt = 1; nt <= 2; nt++) {
+        nt_set_num_threads(nt);
+        nt_maxpool2d_forward(out, arg, in, &d);
+        memset(acc, 0, sizeof(float) * ni);
+        nt_maxpool2d_backward(acc, r, arg, &d);
+        for (size_t i = 0; i < ni; i++)
+            ovw[i] = NAN;
+        nt_maxpool2d_backward_overwrite(ovw, r, arg, &d);
+        check_overwrite("maxpool", acc, ovw, ni);
+
+        memset(acc, 0, sizeof(float) * ni);
+        nt_avgpool2d_backward(acc, r, &d);
+        for (size_t i = 0; i < ni; i++)
+            ovw[i] = NAN;
+        nt_avgpool2d_backward_overwrite(ovw, r, &d);
+        check_overwrite("avgpool", acc, ovw, ni);
+    }
+    free(in);
+    free(r);
+    free(out);
+    free(acc);
+    free(ovw);
+    free(arg);
+}
+END_TEST
+
 /* ---- global average pooling ------------------------------------------------ */
 
 typedef struct gap_loss {
@@ -390,6 +452,12 @@ START_TEST(test_gap)
                 ck_assert_msg(fabs(g - exact) < 1e-6, "din[%zu] = %.9g, want %.9g",
                               q * HW + i, g, exact);
             }
+        float *ovw = tu_alloc_nan(ni), *acc = calloc(ni, sizeof(float));
+        nt_global_avgpool_backward(acc, r, N, C, HW);
+        nt_global_avgpool_backward_overwrite(ovw, r, N, C, HW);
+        check_overwrite("global avgpool", acc, ovw, ni);
+        free(ovw);
+        free(acc);
         if (num) {
             for (size_t i = 0; i < ni; i++)
                 din[i] -= 0.5f;
@@ -512,6 +580,10 @@ START_TEST(test_max_ceil_mode)
             fd[i] = (hi - lo) / 2e-3;
         }
         TU_ASSERT_CLOSE_D("ceil-mode maxpool din", din, fd, in_size(d), 1e-3, 1e-3);
+        float *ovw = tu_alloc_nan(in_size(d));
+        nt_maxpool2d_backward_overwrite(ovw, r, arg, d);
+        check_overwrite("ceil-mode maxpool", din, ovw, in_size(d));
+        free(ovw);
         free(x);
         free(y);
         free(want);
@@ -611,6 +683,14 @@ START_TEST(test_adaptive)
             ck_assert_float_eq(x[o / (d->OH * d->OW) * d->H * d->W + arg[o]], max[o]);
         nt_adaptive_avgpool2d_backward(din[th - 1], r, d);
         nt_adaptive_maxpool2d_backward(dinm[th - 1], r, arg, d);
+        float *ovw = tu_alloc_nan(ad_in(d));
+        nt_adaptive_avgpool2d_backward_overwrite(ovw, r, d);
+        check_overwrite("adaptive avgpool", din[th - 1], ovw, ad_in(d));
+        for (size_t i = 0; i < ad_in(d); i++)
+            ovw[i] = NAN;
+        nt_adaptive_maxpool2d_backward_overwrite(ovw, r, arg, d);
+        check_overwrite("adaptive maxpool", dinm[th - 1], ovw, ad_in(d));
+        free(ovw);
     }
     ck_assert_mem_eq(y[0], y[1], ad_out(d) * sizeof(float));
     ck_assert_mem_eq(din[0], din[1], ad_in(d) * sizeof(float));
@@ -652,6 +732,7 @@ static Suite *pool_suite(void)
     tcase_add_loop_test(tc, test_avg_forward, 0, NSHAPES);
     tcase_add_loop_test(tc, test_avg_backward, 0, NSHAPES);
     tcase_add_test(tc, test_avg_count_include_pad);
+    tcase_add_loop_test(tc, test_backward_overwrite, 0, NSHAPES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ceil mode and adaptive");

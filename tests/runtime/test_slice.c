@@ -1,8 +1,10 @@
 /* test_slice.c - slice.c against plain loops: forward copies channels
  * [start, end) of each example, backward adds into exactly those (and
- * leaves the others as they were). */
+ * leaves the others as they were); the overwriting backward writes them
+ * and zeros the others. */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,13 @@ START_TEST(test_slice)
     TU_ASSERT_CLOSE("slice forward", y, want_y, out_n, 0, 0);
     nt_slice_backward(din, g, N, C, HW, a, b);
     TU_ASSERT_CLOSE("slice backward", din, want_din, in_n, 0, 0);
+    /* overwriting a NaN-filled din: as accumulating into zeros */
+    memset(want_din, 0, in_n * sizeof(float));
+    nt_slice_backward(want_din, g, N, C, HW, a, b);
+    for (size_t i = 0; i < in_n; i++)
+        din[i] = NAN;
+    nt_slice_backward_overwrite(din, g, N, C, HW, a, b);
+    ck_assert_mem_eq(din, want_din, in_n * sizeof(float));
     free(x);
     free(g);
     free(din);

@@ -187,6 +187,32 @@ START_TEST(test_concat_backward_threads)
 }
 END_TEST
 
+/* The overwriting backward into NaN-filled gradients (one NULL) equals the
+ * accumulating one into zeros, bit for bit, with 1 and 2 threads. */
+START_TEST(test_concat_backward_overwrite)
+{
+    nt_rng rng;
+    nt_rng_seed(&rng, 25);
+    const concat_case *k = &concat_cases[3];
+    const size_t n0 = (size_t)k->N * k->channels[0] * k->HW;
+    const size_t n1 = (size_t)k->N * k->channels[1] * k->HW;
+    float *dout = malloc((n0 + n1) * sizeof(float));
+    tu_fill(dout, n0 + n1, -1, 1, &rng);
+    for (int th = 1; th <= 2; th++) {
+        nt_set_num_threads(th);
+        float *acc[2] = {calloc(n0, sizeof(float)), calloc(n1, sizeof(float))};
+        float *ovw[2] = {tu_alloc_nan(n0), NULL};
+        nt_concat_backward(acc, dout, k->channels, k->nin, k->N, k->HW);
+        nt_concat_backward_overwrite(ovw, dout, k->channels, k->nin, k->N, k->HW);
+        ck_assert_mem_eq(ovw[0], acc[0], n0 * sizeof(float));
+        free(acc[0]);
+        free(acc[1]);
+        free(ovw[0]);
+    }
+    free(dout);
+}
+END_TEST
+
 /* ---- add ------------------------------------------------------------------- */
 
 static const size_t add_sizes[] = {1, 33, 70001};
@@ -271,6 +297,22 @@ START_TEST(test_add_backward)
     nt_add_backward(da, da, r, N);
     for (int i = 0; i < N; i++)
         ck_assert_float_eq(da[i], (da0[i] + r[i]) + r[i]);
+
+    /* overwriting: NaN-filled gradients get 0 + dout, both, either */
+    for (int i = 0; i < N; i++)
+        da[i] = db[i] = NAN;
+    nt_add_backward_overwrite(da, db, r, N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_float_eq(da[i], 0.0f + r[i]);
+        ck_assert_float_eq(db[i], 0.0f + r[i]);
+    }
+    for (int i = 0; i < N; i++)
+        da[i] = db[i] = NAN;
+    nt_add_backward_overwrite(NULL, db, r, N);
+    nt_add_backward_overwrite(da, NULL, r, N);
+    ck_assert_mem_eq(da, db, sizeof da);
+    for (int i = 0; i < N; i++)
+        ck_assert_float_eq(da[i], 0.0f + r[i]);
 }
 END_TEST
 
@@ -283,6 +325,7 @@ static Suite *tensor_ops_suite(void)
     /* finite differences on the small cases only */
     tcase_add_loop_test(tc, test_concat_backward, 0, nconcat - 1);
     tcase_add_test(tc, test_concat_backward_threads);
+    tcase_add_test(tc, test_concat_backward_overwrite);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("add");

@@ -142,8 +142,22 @@ int nt_batchnorm_set_reduce(nt_bn_reduce_fn reduce, int max_channels)
 
 /* ---- the pieces of one block of channels [c0, c0 + nc) ------------------------- */
 
+/* One value per channel and example (batch norm after a linear layer,
+ * HW == 1): the block functions below then run along the channels of an
+ * example, which are contiguous, instead of calling a loop of length one per
+ * value. Each channel's sum still runs over the examples in order, in
+ * double: the same bits. */
+
 static void block_sum(double *s, const float *in, const nt_bn_dims *d, int c0, int nc)
 {
+    if (d->HW == 1) {
+        for (int n = 0; n < d->N; n++) {
+            const float *x = in + (size_t)n * d->C + c0;
+            for (int j = 0; j < nc; j++)
+                s[j] += x[j];
+        }
+        return;
+    }
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++)
             s[j] += sum_f(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW);
@@ -152,6 +166,16 @@ static void block_sum(double *s, const float *in, const nt_bn_dims *d, int c0, i
 static void block_sumsq(double *ss, const double *m, const float *in, const nt_bn_dims *d,
                         int c0, int nc)
 {
+    if (d->HW == 1) {
+        for (int n = 0; n < d->N; n++) {
+            const float *x = in + (size_t)n * d->C + c0;
+            for (int j = 0; j < nc; j++) {
+                const double dv = x[j] - m[j];
+                ss[j] += dv * dv;
+            }
+        }
+        return;
+    }
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++)
             ss[j] += sumsq_dev(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW, m[j]);
@@ -179,6 +203,14 @@ static void block_normalise(float *out, const float *in, const float *mean,
                             const float *scale, const float *beta, const nt_bn_dims *d,
                             int c0, int nc)
 {
+    if (d->HW == 1) {
+        for (int n = 0; n < d->N; n++) {
+            const size_t off = (size_t)n * d->C + c0;
+            for (int j = 0; j < nc; j++)
+                out[off + j] = (in[off + j] - mean[c0 + j]) * scale[j] + beta[c0 + j];
+        }
+        return;
+    }
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++) {
             const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
@@ -299,6 +331,16 @@ void nt_batchnorm_forward_eval(float *out, const float *in, const float *gamma,
 static void block_sums_dy(double *sdy, double *sdyx, const float *dout, const float *in,
                           const float *mean, const nt_bn_dims *d, int c0, int nc)
 {
+    if (d->HW == 1) {
+        for (int n = 0; n < d->N; n++) {
+            const float *dy = dout + (size_t)n * d->C + c0, *x = in + (size_t)n * d->C + c0;
+            for (int j = 0; j < nc; j++) {
+                sdy[j] += dy[j];
+                sdyx[j] += (double)dy[j] * (x[j] - mean[c0 + j]);
+            }
+        }
+        return;
+    }
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++) {
             const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
@@ -329,6 +371,16 @@ static void block_din(float *din, const float *dout, const float *in, const floa
         k[j] = gamma[c] * invstd[c];
         a[j] = (float)(sdy[j] / cnt);
         b[j] = (float)(sdyx[j] * is * is / cnt);
+    }
+    if (d->HW == 1) {
+        for (int n = 0; n < d->N; n++) {
+            const size_t off = (size_t)n * d->C + c0;
+            for (int j = 0; j < nc; j++) {
+                const float v = k[j] * (dout[off + j] - a[j] - (in[off + j] - mean[c0 + j]) * b[j]);
+                din[off + j] = acc ? din[off + j] + v : v;
+            }
+        }
+        return;
     }
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++) {

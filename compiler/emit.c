@@ -157,20 +157,11 @@ static int conv_grouped(emitter *e, int i)
     return a->groups > 1 || a->dh > 1 || a->dw > 1;
 }
 
-/* The relu whose kernel is node i's (plan.c's epilogues), or -1. */
-static int fused_relu(emitter *e, int i)
-{
-    for (int j = i + 1; j < e->g->n; j++)
-        if (e->p->nodes[j].epilogue_of == i)
-            return j;
-    return -1;
-}
-
 /* "" or "_relu" for node i's forward kernel, after a comment naming the
  * relu it computes. */
 static const char *relu_epilogue(emitter *e, int i)
 {
-    int r = fused_relu(e, i);
+    int r = e->p->nodes[i].epilogue;
     if (r < 0)
         return "";
     P("    /* and %s: max(x, 0) as each tile of the output is written */\n", e->names[r]);

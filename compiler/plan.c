@@ -106,6 +106,8 @@ static void plan_epilogues(const ir_graph *g, plan *p)
     for (int j = 1; j < g->n; j++)
         for (int k = 0; k < g->nodes[j].ninputs; k++)
             readers[g->nodes[j].inputs[k]]++;
+    for (int i = 0; i < g->n; i++)
+        p->nodes[i].epilogue = -1;
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = &g->nodes[i];
         p->nodes[i].epilogue_of = -1;
@@ -116,8 +118,10 @@ static void plan_epilogues(const ir_graph *g, plan *p)
         int fits = xn->kind == L_LINEAR ||
                    (xn->kind == L_CONV && xn->a.conv.groups == 1 && xn->a.conv.dh == 1 &&
                     xn->a.conv.dw == 1);
-        if (x > 0 && fits && readers[x] == 1)
+        if (x > 0 && fits && readers[x] == 1) {
             p->nodes[i].epilogue_of = x;
+            p->nodes[x].epilogue = i;
+        }
     }
     free(readers);
 }

@@ -70,6 +70,8 @@ typedef struct plan_node {
     int epilogue_of;         /* a relu computed by the kernel of this conv or
                                 linear node (its only consumer) as it writes
                                 its output, in place: both share memory; -1 */
+    int epilogue;            /* the reverse: the relu this node's kernel
+                                computes, -1 */
     plan_saved saved[LAYER_MAX_SAVED];
     int nsaved;
     int first_tensor;        /* index into tensors, -1 */

@@ -527,14 +527,6 @@ static const float *lower_tile(int *ldb, float *col, const float *in,
     return col;
 }
 
-/* max(x, 0) over n floats (NaN stays NaN, as in PyTorch): the epilogue of
- * a convolution that computes the ReLU after it, on output still in cache. */
-static void relu_inplace(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = x[i] < 0.0f ? 0.0f : x[i];
-}
-
 /* uk, wp: the weights packed for the micro-kernel uk (pack_weights), NULL
  * to pack them here (team != 0: nt_sgemm spreads the GEMM over the team). */
 static void forward_tile(float *out, const float *in, const float *w,
@@ -554,10 +546,10 @@ static void forward_tile(float *out, const float *in, const float *w,
                     o[(size_t)oc * P + j] = b[oc];
         }
         weights_gemm(uk, wp, 0, OC, t->cols, p->ckk, w, B, ldb, b ? 1.0f : 0.0f, o, P);
-        if (relu)
+        if (relu) /* the epilogue, on the tile still in cache */
 #pragma omp parallel for schedule(static) num_threads(nt) if (team)
             for (int oc = 0; oc < OC; oc++)
-                relu_inplace(o + (size_t)oc * P, (size_t)t->cols);
+                nt_relu_forward(o + (size_t)oc * P, o + (size_t)oc * P, (size_t)t->cols);
         return;
     }
     weights_gemm(uk, wp, 0, OC, t->cols, p->ckk, w, B, ldb, 0.0f, bufs.tmp, t->cols);
@@ -570,7 +562,7 @@ static void forward_tile(float *out, const float *in, const float *w,
             for (int j = 0; j < P; j++)
                 o[j] = s[j] + bias;
             if (relu)
-                relu_inplace(o, (size_t)P);
+                nt_relu_forward(o, o, (size_t)P);
         }
     }
 }
@@ -654,7 +646,7 @@ static void conv_forward(float *out, const float *in, const float *w,
             fwd(out + n * out_img, in + n * in_img, w, b, d,
                 scratch + (size_t)omp_get_thread_num() * p.per_thread);
             if (relu)
-                relu_inplace(out + n * out_img, out_img);
+                nt_relu_forward(out + n * out_img, out + n * out_img, out_img);
         }
         return;
     }

@@ -23,11 +23,7 @@ void nt_linear_relu_forward(float *out, const float *in, const float *w,
                             const float *b, int N, int IN, int OUT)
 {
     nt_linear_forward(out, in, w, b, N, IN, OUT);
-    /* on the output still in cache; NaN stays NaN, as in PyTorch */
-    const size_t n = (size_t)N * OUT;
-#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (n >= ((size_t)1 << 16))
-    for (size_t i = 0; i < n; i++)
-        out[i] = out[i] < 0.0f ? 0.0f : out[i];
+    nt_relu_forward(out, out, (size_t)N * OUT); /* on the output still in cache */
 }
 
 /* acc: din += dout * W, else din = dout * W (beta 0: din is never read) */

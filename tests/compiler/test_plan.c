@@ -231,6 +231,8 @@ START_TEST(relu_epilogues)
                    in->kind == L_LINEAR;
         ck_assert_msg(want ? x == g->nodes[i].inputs[0] : x == -1, "%s: epilogue of %d",
                       g->nodes[i].path, x);
+        if (want) /* and the producer knows its relu */
+            ck_assert_int_eq(p.nodes[x].epilogue, i);
         fused += want;
     }
     ck_assert_int_eq(fused, 3);

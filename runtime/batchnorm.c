@@ -7,7 +7,8 @@
  * Statistics are computed per channel in double, two-pass (mean, then the
  * sum of squared deviations), so large offsets do not cancel. Each channel is
  * handled by one thread from start to end, so results are bitwise identical
- * for any thread count.
+ * for any thread count. The loops along a channel's values are bn_rows.c's
+ * (vectors of the CPU's ISA; the same bits on every ISA).
  *
  * n = N * HW values per channel. PyTorch rejects training with n == 1; here
  * that is an assertion (debug builds). In a release build n == 1 gives
@@ -19,6 +20,7 @@
  * channels instead of one per block, with the sums reduced over the
  * processes in between; without a reduction the one-pass path is used, so
  * single-process results do not change. */
+#include "bn_rows.h"
 #include "nt_kernels.h"
 
 #include <assert.h>
@@ -60,68 +62,6 @@ static int bn_block(const nt_bn_dims *d, int nth)
     return (int)cb;
 }
 
-/* sum of x[0..n) in double; four accumulators break the dependency chain */
-static double sum_f(const float *x, int n)
-{
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        a0 += x[i];
-        a1 += x[i + 1];
-        a2 += x[i + 2];
-        a3 += x[i + 3];
-    }
-    for (; i < n; i++)
-        a0 += x[i];
-    return (a0 + a1) + (a2 + a3);
-}
-
-/* sum of (x[i] - m)^2 in double */
-static double sumsq_dev(const float *x, int n, double m)
-{
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        double d0 = x[i] - m, d1 = x[i + 1] - m;
-        double d2 = x[i + 2] - m, d3 = x[i + 3] - m;
-        a0 += d0 * d0;
-        a1 += d1 * d1;
-        a2 += d2 * d2;
-        a3 += d3 * d3;
-    }
-    for (; i < n; i++) {
-        double d0 = x[i] - m;
-        a0 += d0 * d0;
-    }
-    return (a0 + a1) + (a2 + a3);
-}
-
-/* sum of dy[i] and of dy[i] * (x[i] - m), in double, four accumulators
- * each */
-static void sums_dy(double *sdy, double *sdyx, const float *dy, const float *x,
-                    int n, float m)
-{
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    double b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        a0 += dy[i];
-        a1 += dy[i + 1];
-        a2 += dy[i + 2];
-        a3 += dy[i + 3];
-        b0 += (double)dy[i] * (x[i] - m);
-        b1 += (double)dy[i + 1] * (x[i + 1] - m);
-        b2 += (double)dy[i + 2] * (x[i + 2] - m);
-        b3 += (double)dy[i + 3] * (x[i + 3] - m);
-    }
-    for (; i < n; i++) {
-        a0 += dy[i];
-        b0 += (double)dy[i] * (x[i] - m);
-    }
-    *sdy += (a0 + a1) + (a2 + a3);
-    *sdyx += (b0 + b1) + (b2 + b3);
-}
-
 /* ---- synchronised batch norm (nt_batchnorm_set_reduce) ------------------------ */
 
 static nt_bn_reduce_fn bn_reduce;   /* NULL: the batch is this process's */
@@ -158,9 +98,10 @@ static void block_sum(double *s, const float *in, const nt_bn_dims *d, int c0, i
         }
         return;
     }
+    const nt_bn_rows *rows = nt_bn_rows_get();
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++)
-            s[j] += sum_f(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW);
+            s[j] += rows->sum(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW);
 }
 
 static void block_sumsq(double *ss, const double *m, const float *in, const nt_bn_dims *d,
@@ -176,9 +117,10 @@ static void block_sumsq(double *ss, const double *m, const float *in, const nt_b
         }
         return;
     }
+    const nt_bn_rows *rows = nt_bn_rows_get();
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++)
-            ss[j] += sumsq_dev(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW, m[j]);
+            ss[j] += rows->sumsq_dev(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW, m[j]);
 }
 
 /* Channel c's batch statistics from its mean m and sum of squared deviations
@@ -211,12 +153,11 @@ static void block_normalise(float *out, const float *in, const float *mean,
         }
         return;
     }
+    const nt_bn_rows *rows = nt_bn_rows_get();
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++) {
             const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
-            const float mj = mean[c0 + j], sj = scale[j], bj = beta[c0 + j];
-            for (int i = 0; i < d->HW; i++)
-                out[off + i] = (in[off + i] - mj) * sj + bj;
+            rows->normalise(out + off, in + off, d->HW, mean[c0 + j], scale[j], beta[c0 + j]);
         }
 }
 
@@ -302,6 +243,7 @@ void nt_batchnorm_forward_eval(float *out, const float *in, const float *gamma,
     assert(N > 0 && C > 0 && HW > 0);
     const int nth = bn_threads(d), cb = bn_block(d, nth);
     const int nblocks = (C + cb - 1) / cb;
+    const nt_bn_rows *rows = nt_bn_rows_get();
 
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
@@ -313,10 +255,8 @@ void nt_batchnorm_forward_eval(float *out, const float *in, const float *gamma,
         for (int n = 0; n < N; n++)
             for (int j = 0; j < nc; j++) {
                 const size_t off = ((size_t)n * C + c0 + j) * HW;
-                const float mj = running_mean[c0 + j], sj = scale[j];
-                const float bj = beta[c0 + j];
-                for (int i = 0; i < HW; i++)
-                    out[off + i] = (in[off + i] - mj) * sj + bj;
+                rows->normalise(out + off, in + off, HW, running_mean[c0 + j], scale[j],
+                                beta[c0 + j]);
             }
     }
 }
@@ -341,10 +281,11 @@ static void block_sums_dy(double *sdy, double *sdyx, const float *dout, const fl
         }
         return;
     }
+    const nt_bn_rows *rows = nt_bn_rows_get();
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++) {
             const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
-            sums_dy(&sdy[j], &sdyx[j], dout + off, in + off, d->HW, mean[c0 + j]);
+            rows->sums_dy(&sdy[j], &sdyx[j], dout + off, in + off, d->HW, mean[c0 + j]);
         }
 }
 
@@ -382,16 +323,12 @@ static void block_din(float *din, const float *dout, const float *in, const floa
         }
         return;
     }
+    const nt_bn_rows *rows = nt_bn_rows_get();
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++) {
             const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
-            const float mj = mean[c0 + j], kj = k[j], aj = a[j], bj = b[j];
-            if (acc)
-                for (int i = 0; i < d->HW; i++)
-                    din[off + i] += kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
-            else
-                for (int i = 0; i < d->HW; i++)
-                    din[off + i] = kj * (dout[off + i] - aj - (in[off + i] - mj) * bj);
+            rows->din(din + off, dout + off, in + off, d->HW, k[j], a[j], mean[c0 + j], b[j],
+                      acc);
         }
 }
 

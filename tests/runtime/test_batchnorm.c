@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bn_rows.h"
 #include "fixtures/bn_torch.h"
+#include "isa_paths.h"
 #include "nt_kernels.h"
 
 #define EPS 1e-5f
@@ -650,9 +652,49 @@ START_TEST(test_torch)
 }
 END_TEST
 
-static Suite *batchnorm_suite(void)
+/* Every ISA's copy of bn_rows.c gives the generic copy's bits, for rows of
+ * every length mod 16 (the tail loops) and a large offset (the two-pass
+ * sums); and its sums are those of a double loop up to rounding. */
+START_TEST(test_rows_same_bits)
 {
-    Suite *s = suite_create("batchnorm");
+    const nt_bn_rows *g = nt_bn_rows_of(NT_ISA_GENERIC), *r = nt_bn_rows_get();
+    enum { MAXN = 203 };
+    float x[MAXN], dy[MAXN], o1[MAXN], o2[MAXN];
+    for (int i = 0; i < MAXN; i++) {
+        x[i] = 1000.0f + (float)((i * 37) % 101) / 7.0f - 5.0f;
+        dy[i] = (float)((i * 53) % 89) / 13.0f - 3.0f;
+    }
+    for (int n = 1; n <= MAXN; n += _i + 1) {
+        double ref = 0;
+        for (int i = 0; i < n; i++)
+            ref += x[i];
+        const double s = r->sum(x, n), m = s / n;
+        ck_assert_msg(memcmp(&s, &(double){g->sum(x, n)}, sizeof s) == 0, "sum n=%d", n);
+        ck_assert_msg(fabs(s - ref) <= 1e-12 * fabs(ref), "sum n=%d: %.17g vs %.17g", n, s, ref);
+        const double ss = r->sumsq_dev(x, n, m);
+        ck_assert_msg(memcmp(&ss, &(double){g->sumsq_dev(x, n, m)}, sizeof ss) == 0,
+                      "sumsq n=%d", n);
+        double a1 = 0.5, b1 = -0.25, a2 = 0.5, b2 = -0.25;
+        r->sums_dy(&a1, &b1, dy, x, n, (float)m);
+        g->sums_dy(&a2, &b2, dy, x, n, (float)m);
+        ck_assert_msg(a1 == a2 && b1 == b2, "sums_dy n=%d", n);
+        r->normalise(o1, x, n, (float)m, 1.5f, 0.25f);
+        g->normalise(o2, x, n, (float)m, 1.5f, 0.25f);
+        ck_assert_msg(memcmp(o1, o2, sizeof(float) * (size_t)n) == 0, "normalise n=%d", n);
+        for (int acc = 0; acc < 2; acc++) {
+            for (int i = 0; i < n; i++)
+                o1[i] = o2[i] = (float)i;
+            r->din(o1, dy, x, n, 0.75f, 0.125f, (float)m, 0.0625f, acc);
+            g->din(o2, dy, x, n, 0.75f, 0.125f, (float)m, 0.0625f, acc);
+            ck_assert_msg(memcmp(o1, o2, sizeof(float) * (size_t)n) == 0, "din n=%d", n);
+        }
+    }
+}
+END_TEST
+
+static Suite *batchnorm_suite(const char *name)
+{
+    Suite *s = suite_create(name);
     TCase *tc = tcase_create("train_forward");
     tcase_add_loop_test(tc, test_train_forward, 0,
                         sizeof train_shapes / sizeof train_shapes[0]);
@@ -680,6 +722,10 @@ static Suite *batchnorm_suite(void)
     tcase_add_loop_test(tc, test_synced, 0, 8);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("rows");
+    tcase_add_loop_test(tc, test_rows_same_bits, 0, 3);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("torch");
     tcase_add_loop_test(tc, test_torch, 0, 2);
     suite_add_tcase(s, tc);
@@ -688,9 +734,5 @@ static Suite *batchnorm_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(batchnorm_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_isa_paths("batchnorm", batchnorm_suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

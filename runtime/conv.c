@@ -27,6 +27,7 @@
  * The kernels use nt_num_threads() threads, which must not exceed the count
  * given to nt_conv2d_scratch_floats(), and must be called from outside any
  * OpenMP parallel region (their thread slices of the scratch are shared). */
+#include "bn_rows.h"
 #include "conv_direct.h"
 #include "nt_kernels.h"
 #include "sgemm.h"
@@ -77,13 +78,17 @@ static void check_dims(const nt_conv2d_dims *d)
 /* Stride-1 layers with a few channels and narrow images (LeNet's first) go
  * through conv_direct.c: their im2col matrices are as big as the arithmetic
  * and their GEMMs too thin to run fast. Its loops run along output rows in
- * 16-lane vectors, so rows that would leave more than a quarter of the lanes
- * idle (LeNet's second conv, 10 wide in 16 lanes) take im2col + GEMM. */
+ * strips of 16-lane vectors, so rows that would leave more than a quarter of
+ * the lanes idle (LeNet's second conv, 10 wide in 16 lanes) take im2col +
+ * GEMM. Wider images go there only with one input channel (VGG's first
+ * conv: a GEMM of K = KH*KW = 9 over a column matrix 9 times the image);
+ * from 3 channels on, im2col + GEMM measured faster in backward. */
 static int direct_fits(const nt_conv2d_dims *d)
 {
+    int narrow = d->W <= NT_DIRECT_MAX_W && d->OW <= NT_DIRECT_MAX_W;
     return d->SH == 1 && d->SW == 1 && d->KH * d->KW > 1 && d->C <= 16 &&
-           d->OC <= 32 && d->W <= NT_DIRECT_MAX_W &&
-           d->OW <= NT_DIRECT_MAX_W && 4 * d->OW >= 3 * ((d->OW + 15) / 16 * 16);
+           d->OC <= 32 && (narrow || d->C == 1) &&
+           4 * d->OW >= 3 * ((d->OW + 15) / 16 * 16);
 }
 
 typedef void (*direct_fwd_fn)(float *, const float *, const float *,
@@ -453,20 +458,6 @@ static void col2im(float *din, const float *dcol, int ldc, int oh0, int nrows,
         col2im_rows(din, dcol, ldc, oh0, nrows, c0, c1, d);
 }
 
-/* Sum of x[0, n) in double, in a fixed order; eight independent partial
- * sums keep the loop from waiting on the adder's latency. */
-static double sum_row(const float *x, size_t n)
-{
-    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            s[k] += x[i + k];
-    for (; i < n; i++)
-        s[i % 8] += x[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
 /* Per-thread buffers of a tile. */
 typedef struct conv_bufs {
     float *col; /* [ckk, tile] */
@@ -755,11 +746,14 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
     conv_tile t;
 
     if (db) {
+        /* each image's row summed in double (bn_rows.c: 16 lanes, the same
+         * bits on every ISA), the images in order */
+        const nt_bn_rows *rows = nt_bn_rows_get();
 #pragma omp parallel for schedule(static) num_threads(nt) if (team)
         for (int oc = 0; oc < OC; oc++) {
             double sum = 0.0;
             for (int n = 0; n < N; n++)
-                sum += sum_row(dout + ((size_t)n * OC + oc) * p.P, (size_t)p.P);
+                sum += rows->sum(dout + ((size_t)n * OC + oc) * p.P, p.P);
             db[oc] += (float)sum;
         }
     }

@@ -1,11 +1,11 @@
 /* conv_direct.c - direct convolution of one image, forward and backward, for
- * layers with few channels and small images (LeNet's), where im2col costs
- * more than the arithmetic. conv.c decides when (nt_conv_direct_fits) and
+ * layers with few channels and small images (LeNet's) or one channel (VGG's
+ * first), where im2col costs more than the arithmetic. conv.c decides when (nt_conv_direct_fits) and
  * does the threads; the plain reference loops are conv.c's.
  *
- * The loops run along output (or input) rows in vectors of 16 lanes (GCC's
- * vector extension: one zmm, two ymm or four xmm), over zero-padded copies
- * of the image so that rows need no remainder loops. This one source is
+ * The loops run along output (or input) rows in strips of up to 4 vectors
+ * of 16 lanes (GCC's vector extension: one zmm, two ymm or four xmm), over
+ * zero-padded copies of the image so that rows need no remainder loops. This one source is
  * compiled once per ISA (conv_direct_ISA.c with meson's -m flags), and
  * conv.c calls the copy of nt_cpu_isa(). Each output or gradient element is
  * one chain of multiply-adds in a fixed order: results depend on the ISA,
@@ -32,20 +32,41 @@ static int min_int(int a, int b) { return a < b ? a : b; }
  * block computes rows past the end (on zero padding) and drops them. */
 #define BLK 4
 
+/* Vectors of 16 lanes per row strip for rows `width` wide: the whole row up
+ * to 4 vectors; a wider row goes in strips of 4, 3 or 2 vectors, the one
+ * that computes the fewest lanes past its end (VGG's 224: 7 strips of 2). */
+static int strip_vectors(int width)
+{
+    int v = round16(width) / 16;
+    if (v <= 4)
+        return v;
+    int best = 4;
+    for (int nv = 3; nv >= 2; nv--) {
+        int waste = (width + 16 * nv - 1) / (16 * nv) * (16 * nv) - width;
+        int best_waste = (width + 16 * best - 1) / (16 * best) * (16 * best) - width;
+        if (waste < best_waste)
+            best = nv;
+    }
+    return best;
+}
+
 /* The padded planes of one image. */
 typedef struct direct_geom {
-    int Hp, Wp;  /* input plane with the conv's padding, wide enough for a
-                    block of 16-lane rows of output: [C, Hp, Wp] */
-    int OWv, Wv; /* output and input widths rounded up to 16 */
-    int Hd, Wd;  /* output gradient with KH-1 / KW-1 rows and columns of
-                    zeros before it, for the input gradient: [OC, Hd, Wd] */
+    int NVo, NVi; /* vectors per strip of an output row, of an input row */
+    int OWv, Wv;  /* output and input widths rounded up to whole strips */
+    int Hp, Wp;   /* input plane with the conv's padding, wide enough for a
+                     block of rows of output strips: [C, Hp, Wp] */
+    int Hd, Wd;   /* output gradient with KH-1 / KW-1 rows and columns of
+                     zeros before it, for the input gradient: [OC, Hd, Wd] */
 } direct_geom;
 
 static direct_geom geom(const nt_conv2d_dims *d)
 {
     direct_geom g;
-    g.OWv = round16(d->OW);
-    g.Wv = round16(d->W);
+    g.NVo = strip_vectors(d->OW);
+    g.NVi = strip_vectors(d->W);
+    g.OWv = (d->OW + 16 * g.NVo - 1) / (16 * g.NVo) * (16 * g.NVo);
+    g.Wv = (d->W + 16 * g.NVi - 1) / (16 * g.NVi) * (16 * g.NVi);
     g.Hp = max_int(d->H + 2 * d->PH, round4(d->OH) + d->KH - 1);
     g.Wp = max_int(d->W + 2 * d->PW, g.OWv + d->KW - 1);
     g.Hd = max_int(round4(d->H) + d->PH + d->KH - 1, d->H + 2 * d->PH);
@@ -124,8 +145,8 @@ static void pad_input(float *pin, const float *in, const nt_conv2d_dims *d,
                          in + ((size_t)c * d->H + h) * d->W, d->W);
 }
 
-/* The loops below are written for NV vectors of 16 lanes per row and
- * blocks of R rows (forward) and OCB output channels; these are constants
+/* The loops below are written for strips of NV vectors of 16 lanes per row
+ * and blocks of R rows (forward) and OCB output channels; these are constants
  * in each copy that the switches select, so the accumulators stay in
  * registers (at most 24 of them, plus the operands, in 32 zmm). A block
  * past the last output channel recomputes the last one and drops it. */
@@ -136,7 +157,8 @@ static ALWAYS_INLINE void forward_blk(int NV, int R, int OCB, float *out,
 {
     size_t wstride = (size_t)d->C * d->KH * d->KW;
     for (int oc0 = 0; oc0 < d->OC; oc0 += OCB)
-        for (int oh0 = 0; oh0 < d->OH; oh0 += R) {
+        for (int oh0 = 0; oh0 < d->OH; oh0 += R)
+        for (int x0 = 0; x0 < d->OW; x0 += 16 * NV) {
             v16 acc[6][4][4];
             const float *wj[6];
             for (int j = 0; j < OCB; j++) {
@@ -149,7 +171,7 @@ static ALWAYS_INLINE void forward_blk(int NV, int R, int OCB, float *out,
             }
             for (int c = 0; c < d->C; c++)
                 for (int kh = 0; kh < d->KH; kh++) {
-                    const float *row = pin + ((size_t)c * g->Hp + oh0 + kh) * g->Wp;
+                    const float *row = pin + ((size_t)c * g->Hp + oh0 + kh) * g->Wp + x0;
                     size_t wo = ((size_t)c * d->KH + kh) * d->KW;
                     for (int kw = 0; kw < d->KW; kw++) {
                         v16 x[4][4];
@@ -169,8 +191,8 @@ static ALWAYS_INLINE void forward_blk(int NV, int R, int OCB, float *out,
                     float tmp[64];
                     for (int v = 0; v < NV; v++)
                         store16(tmp + 16 * v, acc[j][r][v]);
-                    copy_row(out + ((size_t)(oc0 + j) * d->OH + oh0 + r) * d->OW, tmp,
-                             d->OW);
+                    copy_row(out + ((size_t)(oc0 + j) * d->OH + oh0 + r) * d->OW + x0, tmp,
+                             min_int(16 * NV, d->OW - x0));
                 }
         }
 }
@@ -182,7 +204,7 @@ void FN(nt_conv_direct_forward)(float *out, const float *in, const float *w,
     direct_geom g = geom(d);
     float *pin = buf;
     pad_input(pin, in, d, &g);
-    switch (g.OWv / 16) {
+    switch (g.NVo) {
     case 1: forward_blk(1, 4, 6, out, pin, w, b, d, &g); break;
     case 2: forward_blk(2, 2, 6, out, pin, w, b, d, &g); break;
     case 3: forward_blk(3, 2, 4, out, pin, w, b, d, &g); break;
@@ -190,18 +212,26 @@ void FN(nt_conv_direct_forward)(float *out, const float *in, const float *w,
     }
 }
 
+/* The output gradient as dweight_blk reads it: dout[oc, oh, ow] at
+ * base[oc * ch + oh * row + ow], for ow up to the strips' end (OWv), zero
+ * past OW: either dp, dout copied with zero margins, or dout itself when
+ * its rows end at a strip's end and no input gradient needs dp. */
+typedef struct dout_view {
+    const float *base;
+    size_t ch, row;
+} dout_view;
+
 /* lanes[(weight) * 16 + x] += lane x of the sum over oh and ow = x (mod 16)
  * of dout[oc, oh, ow] * pin[c, oh + kh, ow + kw], for each weight (oc, c,
- * kh, kw). dp: dout with its zero margins. A block covers OCB output
+ * kh, kw), rows in strips of NV vectors. A block covers OCB output
  * channels and KB taps of a kernel row; blocks past the last channel or tap
  * recompute the last one and drop it. */
 static ALWAYS_INLINE void dweight_blk(int NV, int KB, float *lanes,
-                                      const float *dp, const float *pin,
+                                      const dout_view *gv_, const float *pin,
                                       const nt_conv2d_dims *d,
                                       const direct_geom *g)
 {
     const int OCB = max_int(1, min_int(8, 20 / (KB * NV)));
-    int top = d->KH - 1, left = d->KW - 1;
     for (int oc0 = 0; oc0 < d->OC; oc0 += OCB)
         for (int c = 0; c < d->C; c++)
             for (int kh = 0; kh < d->KH; kh++)
@@ -209,7 +239,7 @@ static ALWAYS_INLINE void dweight_blk(int NV, int KB, float *lanes,
                     const float *gr[8];
                     int kws[5];
                     for (int j = 0; j < OCB; j++)
-                        gr[j] = dp + ((size_t)min_int(oc0 + j, d->OC - 1) * g->Hd + top) * g->Wd + left;
+                        gr[j] = gv_->base + (size_t)min_int(oc0 + j, d->OC - 1) * gv_->ch;
                     for (int k = 0; k < KB; k++)
                         kws[k] = min_int(kw0 + k, d->KW - 1);
                     v16 acc[8][5][4];
@@ -217,9 +247,10 @@ static ALWAYS_INLINE void dweight_blk(int NV, int KB, float *lanes,
                         for (int k = 0; k < KB; k++)
                             for (int v = 0; v < NV; v++)
                                 acc[j][k][v] = (v16){0};
-                    for (int oh = 0; oh < d->OH; oh++) {
-                        const float *r = pin + ((size_t)c * g->Hp + oh + kh) * g->Wp;
-                        size_t go = (size_t)oh * g->Wd;
+                    for (int oh = 0; oh < d->OH; oh++)
+                    for (int x0 = 0; x0 < d->OW; x0 += 16 * NV) {
+                        const float *r = pin + ((size_t)c * g->Hp + oh + kh) * g->Wp + x0;
+                        size_t go = (size_t)oh * gv_->row + x0;
                         v16 gv[8][4];
                         for (int j = 0; j < OCB; j++)
                             for (int v = 0; v < NV; v++)
@@ -243,7 +274,7 @@ static ALWAYS_INLINE void dweight_blk(int NV, int KB, float *lanes,
 
 /* The kernel-row block of dweight_blk for NV vectors: the whole row up to
  * 5 taps, else blocks of 4. */
-static ALWAYS_INLINE void dweight_nv(int NV, float *lanes, const float *dp,
+static ALWAYS_INLINE void dweight_nv(int NV, float *lanes, const dout_view *dp,
                                      const float *pin, const nt_conv2d_dims *d,
                                      const direct_geom *g)
 {
@@ -264,14 +295,15 @@ static ALWAYS_INLINE void dinput_nv(int NV, float *din, const float *dp,
 {
     int top = d->KH - 1, left = d->KW - 1;
     for (int c = 0; c < d->C; c++)
-        for (int ih0 = 0; ih0 < d->H; ih0 += BLK) {
+        for (int ih0 = 0; ih0 < d->H; ih0 += BLK)
+        for (int x0 = 0; x0 < d->W; x0 += 16 * NV) {
             v16 acc[BLK][4];
             for (int r = 0; r < BLK; r++)
                 for (int v = 0; v < NV; v++)
                     acc[r][v] = (v16){0};
             for (int oc = 0; oc < d->OC; oc++)
                 for (int kh = 0; kh < d->KH; kh++) {
-                    const float *row = dp + ((size_t)oc * g->Hd + ih0 + d->PH - kh + top) * g->Wd + d->PW + left;
+                    const float *row = dp + ((size_t)oc * g->Hd + ih0 + d->PH - kh + top) * g->Wd + d->PW + left + x0;
                     const float *wk = w + (((size_t)oc * d->C + c) * d->KH + kh) * d->KW;
                     for (int kw = 0; kw < d->KW; kw++) {
                         float wv = wk[kw];
@@ -282,8 +314,8 @@ static ALWAYS_INLINE void dinput_nv(int NV, float *din, const float *dp,
                 }
             for (int r = 0; r < min_int(BLK, d->H - ih0); r++) {
                 float *o = din + ((size_t)c * d->H + ih0 + r) * d->W;
-                for (int x = 0; x < d->W; x++)
-                    o[x] += acc[r][x / 16][x % 16];
+                for (int x = x0; x < min_int(x0 + 16 * NV, d->W); x++)
+                    o[x] += acc[r][(x - x0) / 16][(x - x0) % 16];
             }
         }
 }
@@ -297,21 +329,25 @@ void FN(nt_conv_direct_backward)(float *din, float *lanes, const float *dout,
     float *dp = pin + (size_t)d->C * g.Hp * g.Wp;
     int top = d->KH - 1, left = d->KW - 1;
     pad_input(pin, in, d, &g);
-    /* dp[oc, top + oh, left + ow] = dout[oc, oh, ow], zero elsewhere */
-    memset(dp, 0, sizeof(float) * (size_t)d->OC * g.Hd * g.Wd);
-    for (int oc = 0; oc < d->OC; oc++)
-        for (int oh = 0; oh < d->OH; oh++)
-            copy_row_pad(dp + ((size_t)oc * g.Hd + top + oh) * g.Wd + left,
-                         dout + ((size_t)oc * d->OH + oh) * d->OW, d->OW);
-    switch (g.OWv / 16) {
-    case 1: dweight_nv(1, lanes, dp, pin, d, &g); break;
-    case 2: dweight_nv(2, lanes, dp, pin, d, &g); break;
-    case 3: dweight_nv(3, lanes, dp, pin, d, &g); break;
-    default: dweight_nv(4, lanes, dp, pin, d, &g); break;
+    dout_view view = {dout, (size_t)d->OH * d->OW, (size_t)d->OW};
+    if (din || g.OWv != d->OW) {
+        /* dp[oc, top + oh, left + ow] = dout[oc, oh, ow], zero elsewhere */
+        memset(dp, 0, sizeof(float) * (size_t)d->OC * g.Hd * g.Wd);
+        for (int oc = 0; oc < d->OC; oc++)
+            for (int oh = 0; oh < d->OH; oh++)
+                copy_row_pad(dp + ((size_t)oc * g.Hd + top + oh) * g.Wd + left,
+                             dout + ((size_t)oc * d->OH + oh) * d->OW, d->OW);
+        view = (dout_view){dp + (size_t)top * g.Wd + left, (size_t)g.Hd * g.Wd, (size_t)g.Wd};
+    }
+    switch (g.NVo) {
+    case 1: dweight_nv(1, lanes, &view, pin, d, &g); break;
+    case 2: dweight_nv(2, lanes, &view, pin, d, &g); break;
+    case 3: dweight_nv(3, lanes, &view, pin, d, &g); break;
+    default: dweight_nv(4, lanes, &view, pin, d, &g); break;
     }
     if (!din)
         return;
-    switch (g.Wv / 16) {
+    switch (g.NVi) {
     case 1: dinput_nv(1, din, dp, w, d, &g); break;
     case 2: dinput_nv(2, din, dp, w, d, &g); break;
     case 3: dinput_nv(3, din, dp, w, d, &g); break;

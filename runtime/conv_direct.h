@@ -1,12 +1,14 @@
 /* conv_direct.h - inside the runtime only: the direct convolution of one
  * image (conv_direct.c), compiled once per ISA. conv.c uses it for stride-1
- * layers with few channels and narrow images (nt_conv_direct_fits). */
+ * layers with few channels and narrow images, or one channel (direct_fits). */
 #ifndef NT_CONV_DIRECT_H
 #define NT_CONV_DIRECT_H
 
 #include "nt_kernels.h"
 
-/* Widest row (input or output, rounded up to 16) the direct path handles. */
+/* Widest row (input or output) for which conv.c takes the direct path with
+ * more than one input channel; the loops themselves take rows of any width,
+ * in strips. */
 #define NT_DIRECT_MAX_W 64
 
 /* The small-image im2col handles stride-1 layers with OW <= 16 and a

@@ -57,6 +57,12 @@ static const conv_case cases[] = {
     {4, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1},
     {2, 3, 20, 48, 4, 3, 3, 1, 1, 1, 1, 1},
     {3, 2, 50, 62, 3, 3, 2, 1, 1, 1, 1, 0},
+    /* the direct path on wide rows of one channel, in strips: 150 in 5
+     * strips of 2 vectors, 224 (VGG's first conv) in 7 strips that end where
+     * the rows end (dout read in place when din is NULL), 80 in strips of 3 */
+    {3, 1, 9, 150, 4, 3, 3, 1, 1, 1, 1, 1},
+    {2, 1, 6, 224, 5, 3, 3, 1, 1, 1, 1, 0},
+    {2, 1, 7, 80, 3, 5, 3, 1, 1, 2, 1, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define NRANDOM 8
@@ -72,6 +78,8 @@ static const conv_case grad_cases[] = {
     /* the direct path: LeNet-like, and padding wider than the kernel */
     {2, 2, 8, 9, 3, 5, 5, 1, 1, 2, 2, 1},
     {2, 2, 4, 5, 2, 2, 3, 1, 1, 3, 3, 0},
+    /* the direct path on a wide row of one channel, in strips */
+    {1, 1, 3, 70, 2, 3, 3, 1, 1, 1, 1, 1},
 };
 #define NGRAD (int)(sizeof grad_cases / sizeof grad_cases[0])
 

@@ -73,10 +73,18 @@ static void vgrad(nt_vgrad_fn *g, float *din, const float *dout, const float *x,
     }
 }
 
-/* NaN propagates (x < 0 is false for NaN), as in PyTorch. */
+/* NaN propagates (x < 0 is false for NaN), as in PyTorch. Without a fork,
+ * no parallel region at all: the fused epilogues (conv.c, linear.c) call
+ * this once per row of a tile, where even a region of one thread (a few
+ * microseconds when nested) would cost more than the row. */
 void nt_relu_forward(float *out, const float *in, size_t n)
 {
     const int nth = threads_for(n, CHEAP_PAR_MIN);
+    if (nth == 1) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = in[i] < 0.0f ? 0.0f : in[i];
+        return;
+    }
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (size_t i = 0; i < n; i++)
         out[i] = in[i] < 0.0f ? 0.0f : in[i];

@@ -226,7 +226,7 @@ typedef struct dout_view {
  * kh, kw), rows in strips of NV vectors. A block covers OCB output
  * channels and KB taps of a kernel row; blocks past the last channel or tap
  * recompute the last one and drop it. */
-static ALWAYS_INLINE void dweight_blk(int NV, int KB, float *lanes,
+static ALWAYS_INLINE void dweight_blk(int NV, int KB, int FULL, float *lanes,
                                       const dout_view *gv_, const float *pin,
                                       const nt_conv2d_dims *d,
                                       const direct_geom *g)
@@ -247,21 +247,24 @@ static ALWAYS_INLINE void dweight_blk(int NV, int KB, float *lanes,
                         for (int k = 0; k < KB; k++)
                             for (int v = 0; v < NV; v++)
                                 acc[j][k][v] = (v16){0};
-                    for (int oh = 0; oh < d->OH; oh++)
-                    for (int x0 = 0; x0 < d->OW; x0 += 16 * NV) {
-                        const float *r = pin + ((size_t)c * g->Hp + oh + kh) * g->Wp + x0;
-                        size_t go = (size_t)oh * gv_->row + x0;
-                        v16 gv[8][4];
-                        for (int j = 0; j < OCB; j++)
-                            for (int v = 0; v < NV; v++)
-                                gv[j][v] = load16(gr[j] + go + 16 * v);
-                        for (int k = 0; k < KB; k++)
-                            for (int v = 0; v < NV; v++) {
-                                v16 p = load16(r + kws[k] + 16 * v);
-                                for (int j = 0; j < OCB; j++)
-                                    acc[j][k][v] += gv[j][v] * p;
-                            }
-                    }
+                    /* strips outermost: the row loop inside keeps its
+                     * counter and pointers in registers */
+                    for (int x0 = 0; x0 < d->OW; x0 += 16 * NV)
+                        for (int oh = 0; oh < d->OH; oh++) {
+                            const float *r = pin + ((size_t)c * g->Hp + oh + kh) * g->Wp + x0;
+                            size_t go = (size_t)oh * gv_->row + x0;
+                            v16 gv[8][4];
+                            for (int j = 0; j < OCB; j++)
+                                for (int v = 0; v < NV; v++)
+                                    gv[j][v] = load16(gr[j] + go + 16 * v);
+                            for (int k = 0; k < KB; k++)
+                                for (int v = 0; v < NV; v++) {
+                                    /* a whole kernel row (FULL): tap k itself */
+                                    v16 p = load16(r + (FULL ? k : kws[k]) + 16 * v);
+                                    for (int j = 0; j < OCB; j++)
+                                        acc[j][k][v] += gv[j][v] * p;
+                                }
+                        }
                     for (int j = 0; j < min_int(OCB, d->OC - oc0); j++)
                         for (int k = 0; k < min_int(KB, d->KW - kw0); k++) {
                             for (int v = 1; v < NV; v++)
@@ -279,11 +282,11 @@ static ALWAYS_INLINE void dweight_nv(int NV, float *lanes, const dout_view *dp,
                                      const direct_geom *g)
 {
     switch (d->KW) {
-    case 1: dweight_blk(NV, 1, lanes, dp, pin, d, g); break;
-    case 2: dweight_blk(NV, 2, lanes, dp, pin, d, g); break;
-    case 3: dweight_blk(NV, 3, lanes, dp, pin, d, g); break;
-    case 5: dweight_blk(NV, 5, lanes, dp, pin, d, g); break;
-    default: dweight_blk(NV, 4, lanes, dp, pin, d, g); break;
+    case 1: dweight_blk(NV, 1, 1, lanes, dp, pin, d, g); break;
+    case 2: dweight_blk(NV, 2, 1, lanes, dp, pin, d, g); break;
+    case 3: dweight_blk(NV, 3, 1, lanes, dp, pin, d, g); break;
+    case 5: dweight_blk(NV, 5, 1, lanes, dp, pin, d, g); break;
+    default: dweight_blk(NV, 4, 0, lanes, dp, pin, d, g); break;
     }
 }
 
@@ -339,12 +342,10 @@ void FN(nt_conv_direct_backward)(float *din, float *lanes, const float *dout,
                              dout + ((size_t)oc * d->OH + oh) * d->OW, d->OW);
         view = (dout_view){dp + (size_t)top * g.Wd + left, (size_t)g.Hd * g.Wd, (size_t)g.Wd};
     }
-    switch (g.NVo) {
-    case 1: dweight_nv(1, lanes, &view, pin, d, &g); break;
-    case 2: dweight_nv(2, lanes, &view, pin, d, &g); break;
-    case 3: dweight_nv(3, lanes, &view, pin, d, &g); break;
-    default: dweight_nv(4, lanes, &view, pin, d, &g); break;
-    }
+    /* one vector per strip: each tap's row load then feeds the most
+     * output channels (a load per FMA would bound the loop, most of them
+     * across two cache lines at the taps' shifts) */
+    dweight_nv(1, lanes, &view, pin, d, &g);
     if (!din)
         return;
     switch (g.NVi) {

@@ -17,6 +17,9 @@
 #include <assert.h>
 #include <math.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 /* Below this many window reads a parallel region costs more than it saves. */
 #define PAR_MIN_WORK 32768.0
@@ -203,6 +206,144 @@ INLINE void spread_row(float *restrict r, const float *restrict g, int n, float 
     }
 }
 
+/* ---- small stride-1 planes, flattened ----------------------------------- */
+
+/* Stride-1 max pooling of small planes (GoogLeNet's 3x3 pools beside its
+ * inception branches, 24 pixels wide and less): rows of a few windows leave
+ * the row loops above no vector to fill, so the plane goes whole. Its
+ * padded copy (-inf around it) is read as one flat array, Wp = W + 2*PW
+ * wide: flat output i = oh * Wp + ow takes the window starting at flat
+ * input i; the lanes with ow >= OW compute windows that wrap around a row
+ * and are dropped. Each window is visited in row-major order from -inf
+ * with its first in-plane element's index, as max_row does (padding, -inf,
+ * never wins), so the results are the same bit for bit. */
+#define FLAT_MAX 4096 /* flat outputs and padded plane, floats */
+
+static int flat_fits(const nt_pool2d_dims *d)
+{
+    const int Wp = d->W + 2 * d->PW, Hp = d->H + 2 * d->PH;
+    return d->SH == 1 && d->SW == 1 && !d->ceil_mode && d->OH * Wp + 16 <= FLAT_MAX &&
+           Hp * Wp + d->KW + 16 <= FLAT_MAX;
+}
+
+/* Per flat output: the input index of its window's top-left tap (possibly
+ * in the padding), and of its first tap inside the plane. */
+static void flat_index(int32_t *base, int32_t *first, const nt_pool2d_dims *d)
+{
+    const int Wp = d->W + 2 * d->PW, n = (d->OH * Wp + 15) / 16 * 16;
+    for (int i = 0; i < n; i++) {
+        const int oh = i / Wp, ow = i % Wp;
+        base[i] = (oh - d->PH) * d->W + (ow - d->PW);
+        first[i] = max_int(oh - d->PH, 0) * d->W + min_int(max_int(ow - d->PW, 0), d->W - 1);
+    }
+}
+
+/* The padded copy of a plane, for max_flat: -inf around it and past it. */
+INLINE void flat_pad(float *pad, const float *x, const nt_pool2d_dims *d)
+{
+    const int W = d->W, Wp = W + 2 * d->PW, padn = (d->H + 2 * d->PH) * Wp + d->KW + 16;
+    for (int i = 0; i < padn; i++)
+        pad[i] = -INFINITY;
+    for (int h = 0; h < d->H; h++)
+        memcpy(pad + (h + d->PH) * Wp + d->PW, x + h * W, sizeof(float) * (size_t)W);
+}
+
+/* The flat outputs' rows without their wrapped lanes. */
+INLINE void flat_unpack(float *o, int32_t *a, const float *best_v, const int32_t *best_i,
+                        const nt_pool2d_dims *d)
+{
+    const int Wp = d->W + 2 * d->PW;
+    for (int oh = 0; oh < d->OH; oh++) {
+        memcpy(o + oh * d->OW, best_v + oh * Wp, sizeof(float) * (size_t)d->OW);
+        memcpy(a + oh * d->OW, best_i + oh * Wp, sizeof(int32_t) * (size_t)d->OW);
+    }
+}
+
+/* In 8 lanes (GCC's vectors: one ymm on AVX2, two xmm on SSE2): the
+ * comparisons give lane masks the selects use directly. */
+typedef float pv8 __attribute__((vector_size(32)));
+typedef int32_t pv8i __attribute__((vector_size(32)));
+
+INLINE void max_flat8(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d,
+                      const int32_t *base, const int32_t *first)
+{
+    const int W = d->W, Wp = W + 2 * d->PW, n = d->OH * Wp;
+    float pad[FLAT_MAX], best_v[FLAT_MAX];
+    int32_t best_i[FLAT_MAX];
+    flat_pad(pad, x, d);
+    for (int i = 0; i < n; i += 8) {
+        pv8 best = (pv8){0} - INFINITY;
+        pv8i at, b0;
+        memcpy(&at, first + i, sizeof at);
+        memcpy(&b0, base + i, sizeof b0);
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++) {
+                pv8 v;
+                memcpy(&v, pad + i + kh * Wp + kw, sizeof v);
+                const pv8i take = (v > best) | (v != v);
+                best = (pv8)(((pv8i)v & take) | ((pv8i)best & ~take));
+                at = ((b0 + (kh * W + kw)) & take) | (at & ~take);
+            }
+        memcpy(best_v + i, &best, sizeof best);
+        memcpy(best_i + i, &at, sizeof at);
+    }
+    flat_unpack(o, a, best_v, best_i, d);
+}
+
+/* max_flat8 compiled for AVX2, and on AVX-512 the same loop in 16 lanes
+ * with mask registers (GCC splits 16-lane vector comparisons into scalar
+ * ones without AVX512DQ, and 8-lane ones on SSE2 too: measured 8x slower
+ * than the row loops, which the portable path keeps); chosen by
+ * nt_cpu_isa(), NULL for the portable path. */
+typedef void (*max_flat_fn)(float *, int32_t *, const float *, const nt_pool2d_dims *,
+                            const int32_t *, const int32_t *);
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) static void
+max_flat_avx2(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d,
+              const int32_t *base, const int32_t *first)
+{
+    max_flat8(o, a, x, d, base, first);
+}
+
+__attribute__((target("avx512f"))) static void
+max_flat_avx512(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d,
+                const int32_t *base, const int32_t *first)
+{
+    const int W = d->W, Wp = W + 2 * d->PW, n = d->OH * Wp;
+    float pad[FLAT_MAX], best_v[FLAT_MAX];
+    int32_t best_i[FLAT_MAX];
+    flat_pad(pad, x, d);
+    for (int i = 0; i < n; i += 16) {
+        __m512 best = _mm512_set1_ps(-INFINITY);
+        __m512i at = _mm512_loadu_si512(first + i), b0 = _mm512_loadu_si512(base + i);
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++) {
+                const __m512 v = _mm512_loadu_ps(pad + i + kh * Wp + kw);
+                const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                                       _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                best = _mm512_mask_mov_ps(best, take, v);
+                at = _mm512_mask_add_epi32(at, take, b0, _mm512_set1_epi32(kh * W + kw));
+            }
+        _mm512_storeu_ps(best_v + i, best);
+        _mm512_storeu_si512(best_i + i, at);
+    }
+    flat_unpack(o, a, best_v, best_i, d);
+}
+#endif
+
+static max_flat_fn max_flat_get(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    switch (nt_cpu_isa()) {
+    case NT_ISA_AVX512: return max_flat_avx512;
+    case NT_ISA_AVX2: return max_flat_avx2;
+    default: break;
+    }
+#endif
+    return NULL;
+}
+
 /* ---- max pooling ------------------------------------------------------- */
 
 void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
@@ -211,6 +352,15 @@ void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
     check_dims(d);
     int planes = d->N * d->C, ja, jb;
     size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
+    const max_flat_fn f = max_flat_get();
+    if (f && flat_fits(d)) {
+        int32_t base[FLAT_MAX], first[FLAT_MAX];
+        flat_index(base, first, d);
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
+        for (int q = 0; q < planes; q++)
+            f(out + q * osz, argmax + q * osz, in + q * isz, d, base, first);
+        return;
+    }
     inner_cols(d, &ja, &jb);
 #pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
     for (int q = 0; q < planes; q++) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fixtures/pool_torch.h"
+#include "isa_paths.h"
 #include "nt_kernels.h"
 
 /* N, C, H, W, KH, KW, SH, SW, PH, PW; OH and OW are derived. Tiled windows
@@ -719,9 +720,9 @@ START_TEST(test_adaptive)
 }
 END_TEST
 
-static Suite *pool_suite(void)
+static Suite *pool_suite(const char *name)
 {
-    Suite *s = suite_create("pool");
+    Suite *s = suite_create(name);
     TCase *tc = tcase_create("maxpool");
     tcase_add_loop_test(tc, test_max_forward, 0, NSHAPES);
     tcase_add_loop_test(tc, test_max_backward, 0, NSHAPES);
@@ -750,11 +751,10 @@ static Suite *pool_suite(void)
     return s;
 }
 
+/* Small stride-1 max pooling runs flattened on AVX2 and AVX-512 and by
+ * rows on the portable path: the suite runs on each ISA, against the same
+ * reference loops bit for bit. */
 int main(void)
 {
-    SRunner *sr = srunner_create(pool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_isa_paths("pool", pool_suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -442,6 +442,10 @@ static void im2col(float *col, int ldc, const float *in, int oh0, int nrows,
         im2col_vec()(col, ldc, in, oh0, nrows, c0, c1, d);
     else if (is_small(d))
         im2col_small(col, ldc, in, oh0, nrows, c0, c1, d);
+#if defined(__x86_64__) || defined(__i386__)
+    else if (d->SW == 2 && nt_cpu_isa() == NT_ISA_AVX512)
+        nt_conv_im2col_rows_s2_avx512(col, ldc, in, oh0, nrows, c0, c1, d);
+#endif
     else
         im2col_rows(col, ldc, in, oh0, nrows, c0, c1, d);
 }

@@ -400,6 +400,53 @@ void FN(nt_conv_im2col_small)(float *col, int ldc, const float *in, int oh0,
 
 #ifdef __AVX512F__
 
+/* conv.c's im2col_rows for stride-2 columns (ResNet's and GoogLeNet's first
+ * convs, 7x7 stride 2), AVX-512 only: 16 outputs of a row from 32
+ * consecutive inputs by one two-source permute, instead of a scalar gather
+ * per pixel. Reads stay inside the row's valid inputs: whole vectors only
+ * while the next 16 outputs are not the last, then scalars. */
+void nt_conv_im2col_rows_s2_avx512(float *col, int ldc, const float *in, int oh0,
+                                   int nrows, int c0, int c1, const nt_conv2d_dims *d)
+{
+    const int OW = d->OW, W = d->W;
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6,
+                                          4, 2, 0);
+    for (int c = c0; c < c1; c++) {
+        const float *plane = in + (size_t)c * d->H * W;
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++) {
+                float *dst = col + (size_t)((c * d->KH + kh) * d->KW + kw) * ldc;
+                /* output columns whose tap is inside the row: 0 <= 2x - PW + kw < W */
+                const int last = W - 1 + d->PW - kw; /* 2x <= last */
+                const int lo = min_int(max_int((d->PW - kw + 1) / 2, 0), OW);
+                const int hi = max_int(min_int(last < 0 ? 0 : last / 2 + 1, OW), lo);
+                for (int r = 0; r < nrows; r++) {
+                    float *o = dst + (size_t)r * OW;
+                    const int ih = (oh0 + r) * d->SH - d->PH + kh;
+                    if (ih < 0 || ih >= d->H) {
+                        memset(o, 0, sizeof(float) * (size_t)OW);
+                        continue;
+                    }
+                    const float *row = plane + (size_t)ih * W - d->PW + kw;
+                    int x = 0;
+                    for (; x < lo; x++)
+                        o[x] = 0.0f;
+                    for (; x + 16 < hi; x += 16)
+                        _mm512_storeu_ps(o + x, _mm512_permutex2var_ps(
+                                                    _mm512_loadu_ps(row + 2 * x), even,
+                                                    _mm512_loadu_ps(row + 2 * x + 16)));
+                    for (; x < hi; x++)
+                        o[x] = row[2 * x];
+                    for (; x < OW; x++)
+                        o[x] = 0.0f;
+                }
+            }
+    }
+}
+#endif
+
+#ifdef __AVX512F__
+
 /* The adjoint: din[c, ...] += the dcol entries of each input pixel (AVX-512
  * only; conv.c runs the scalar one on other ISAs). Row by row of the padded
  * plane, in registers: the taps' rows are read with masked loads shifted by

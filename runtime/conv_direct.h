@@ -42,6 +42,10 @@ NT_DIRECT_DECLARE(avx512)
 void nt_conv_col2im_small_avx512(float *din, const float *dcol, int ldc,
                                  int oh0, int nrows, int c0, int c1,
                                  const nt_conv2d_dims *d);
+/* conv.c's row lowering for stride-2 columns, on AVX-512 only. */
+void nt_conv_im2col_rows_s2_avx512(float *col, int ldc, const float *in,
+                                   int oh0, int nrows, int c0, int c1,
+                                   const nt_conv2d_dims *d);
 #endif
 
 #endif

@@ -63,6 +63,10 @@ static const conv_case cases[] = {
     {3, 1, 9, 150, 4, 3, 3, 1, 1, 1, 1, 1},
     {2, 1, 6, 224, 5, 3, 3, 1, 1, 1, 1, 0},
     {2, 1, 7, 80, 3, 5, 3, 1, 1, 2, 1, 1},
+    /* stride-2 columns (ResNet's first conv, 7x7 stride 2), rows of 20
+     * and 37 outputs: one permute per 16 on AVX-512, then scalars */
+    {2, 3, 40, 40, 4, 7, 7, 2, 2, 3, 3, 1},
+    {1, 2, 9, 75, 3, 3, 4, 2, 2, 1, 0, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define NRANDOM 8

@@ -332,6 +332,85 @@ max_flat_avx512(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d,
 }
 #endif
 
+/* Stride-2 columns on AVX-512 (the 3x3 stride-2 pools of AlexNet, NiN,
+ * GoogLeNet and ResNet-18): a -inf padded copy of the plane, wide and deep
+ * enough for every window of whole 16-lane groups of outputs, and per group
+ * and tap one two-source permute of 32 consecutive inputs; each window in
+ * row-major order from its first in-plane element, as max_row (the same
+ * bits). NULL elsewhere, for rows of fewer than 8 outputs, or when the copy
+ * would not fit. */
+static int s2_pad_dims(int *Hpad, int *Wpad, const nt_pool2d_dims *d)
+{
+    const int OWv = (d->OW + 15) / 16 * 16;
+    *Wpad = max_int(d->W + 2 * d->PW, 2 * OWv + d->KW);
+    *Hpad = max_int(d->H + 2 * d->PH, (d->OH - 1) * d->SH + d->KH);
+    /* rows of fewer than 8 outputs leave most lanes idle: the row loops
+     * measured faster there */
+    return d->SW == 2 && d->OW >= 8 && *Hpad * *Wpad <= FLAT_MAX && d->OH * OWv <= FLAT_MAX;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx512f"))) static void
+max_s2_avx512(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d)
+{
+    int Hpad, Wpad;
+    s2_pad_dims(&Hpad, &Wpad, d);
+    const int W = d->W, OWv = (d->OW + 15) / 16 * 16;
+    float pad[FLAT_MAX], best_v[FLAT_MAX];
+    int32_t best_i[FLAT_MAX];
+    for (int i = 0; i < Hpad * Wpad; i++)
+        pad[i] = -INFINITY;
+    for (int h = 0; h < d->H; h++)
+        memcpy(pad + (h + d->PH) * Wpad + d->PW, x + h * W, sizeof(float) * (size_t)W);
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i even = _mm512_add_epi32(iota, iota);
+    for (int oh = 0; oh < d->OH; oh++) {
+        const int h0 = oh * d->SH - d->PH;
+        for (int x0 = 0; x0 < d->OW; x0 += 16) {
+            /* input column of each lane's window: 2 ow - PW */
+            const __m512i w0 = _mm512_sub_epi32(_mm512_add_epi32(even, _mm512_set1_epi32(2 * x0)),
+                                                _mm512_set1_epi32(d->PW));
+            const __m512i b0 = _mm512_add_epi32(w0, _mm512_set1_epi32(h0 * W));
+            const __m512i wa = _mm512_min_epi32(_mm512_max_epi32(w0, _mm512_setzero_si512()),
+                                                _mm512_set1_epi32(W - 1));
+            __m512i at = _mm512_add_epi32(wa, _mm512_set1_epi32(max_int(h0, 0) * W));
+            __m512 best = _mm512_set1_ps(-INFINITY);
+            for (int kh = 0; kh < d->KH; kh++) {
+                const float *row = pad + (oh * d->SH + kh) * Wpad + 2 * x0;
+                for (int kw = 0; kw < d->KW; kw++) {
+                    const __m512 v = _mm512_permutex2var_ps(_mm512_loadu_ps(row + kw), even,
+                                                            _mm512_loadu_ps(row + kw + 16));
+                    const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                                           _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                    best = _mm512_mask_mov_ps(best, take, v);
+                    at = _mm512_mask_add_epi32(at, take, b0, _mm512_set1_epi32(kh * W + kw));
+                }
+            }
+            /* whole vectors into rows OWv wide, then copied (masked
+             * stores are slow on this CPU) */
+            _mm512_storeu_ps(best_v + oh * OWv + x0, best);
+            _mm512_storeu_si512(best_i + oh * OWv + x0, at);
+        }
+        memcpy(o + oh * d->OW, best_v + oh * OWv, sizeof(float) * (size_t)d->OW);
+        memcpy(a + oh * d->OW, best_i + oh * OWv, sizeof(int32_t) * (size_t)d->OW);
+    }
+}
+#endif
+
+typedef void (*max_s2_fn)(float *, int32_t *, const float *, const nt_pool2d_dims *);
+
+static max_s2_fn max_s2_get(const nt_pool2d_dims *d)
+{
+    int Hpad, Wpad;
+    if (!s2_pad_dims(&Hpad, &Wpad, d))
+        return NULL;
+#if defined(__x86_64__) || defined(__i386__)
+    if (nt_cpu_isa() == NT_ISA_AVX512)
+        return max_s2_avx512;
+#endif
+    return NULL;
+}
+
 static max_flat_fn max_flat_get(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -359,6 +438,13 @@ void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
 #pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
         for (int q = 0; q < planes; q++)
             f(out + q * osz, argmax + q * osz, in + q * isz, d, base, first);
+        return;
+    }
+    const max_s2_fn f2 = max_s2_get(d);
+    if (f2) {
+#pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (use_team(d))
+        for (int q = 0; q < planes; q++)
+            f2(out + q * osz, argmax + q * osz, in + q * isz, d);
         return;
     }
     inner_cols(d, &ja, &jb);

@@ -10,6 +10,7 @@
  * contracted into an FMA, so every ISA gives the same bits; the order
  * differs from a plain loop's, by rounding only. */
 #include "bn_rows.h"
+#include "vec16.h"
 
 #include <string.h>
 
@@ -19,9 +20,6 @@
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
-typedef float v16f __attribute__((vector_size(64)));
-
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static ALWAYS_INLINE v8d load8d(const float *p)
 {
@@ -29,15 +27,6 @@ static ALWAYS_INLINE v8d load8d(const float *p)
     memcpy(&v, p, sizeof v);
     return __builtin_convertvector(v, v8d);
 }
-
-static ALWAYS_INLINE v16f load16(const float *p)
-{
-    v16f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static ALWAYS_INLINE void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 
 /* lanes 0..7 of lo, then 0..7 of hi, added pairwise, then the tail */
 static ALWAYS_INLINE double reduce(v8d lo, v8d hi, double tail)
@@ -86,7 +75,7 @@ static void FN(sums_dy)(double *sdy, double *sdyx, const float *dy, const float 
     int i = 0;
     for (; i + 16 <= n; i += 16) {
         /* x - m in float, as the backward's formula has it */
-        v16f xm = load16(x + i) - m;
+        v16 xm = load16(x + i) - m;
         v8f xm0 = __builtin_shufflevector(xm, xm, 0, 1, 2, 3, 4, 5, 6, 7);
         v8f xm1 = __builtin_shufflevector(xm, xm, 8, 9, 10, 11, 12, 13, 14, 15);
         v8d a = load8d(dy + i), b = load8d(dy + i + 8);

@@ -11,6 +11,7 @@
  * one chain of multiply-adds in a fixed order: results depend on the ISA,
  * not on the thread count. */
 #include "conv_direct.h"
+#include "vec16.h"
 
 #include <string.h>
 #ifdef __AVX512F__
@@ -81,20 +82,6 @@ size_t FN(nt_conv_direct_buf_floats)(const nt_conv2d_dims *d)
     /* and a vector of slack: copy_row_pad may write zeros past a row */
     return (size_t)d->C * g.Hp * g.Wp + (size_t)d->OC * g.Hd * g.Wd + 16;
 }
-
-/* Sixteen lanes: one zmm, two ymm or four xmm, as the ISA has. */
-typedef float v16 __attribute__((vector_size(64)));
-
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-
-static ALWAYS_INLINE v16 load16(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static ALWAYS_INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
 /* dst[0, n) = src[0, n), inline: rows here are a few dozen floats, where a
  * call of memcpy costs more than the copy. Whole vectors, then the tail

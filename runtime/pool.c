@@ -238,14 +238,14 @@ static void flat_index(int32_t *base, int32_t *first, const nt_pool2d_dims *d)
     }
 }
 
-/* The padded copy of a plane, for max_flat: -inf around it and past it. */
-INLINE void flat_pad(float *pad, const float *x, const nt_pool2d_dims *d)
+/* The padded copy of a plane for the vector max pools: n floats of -inf,
+ * then the plane's rows, Wpad apart, after PH rows and PW columns. */
+INLINE void pad_plane(float *pad, int n, int Wpad, const float *x, const nt_pool2d_dims *d)
 {
-    const int W = d->W, Wp = W + 2 * d->PW, padn = (d->H + 2 * d->PH) * Wp + d->KW + 16;
-    for (int i = 0; i < padn; i++)
+    for (int i = 0; i < n; i++)
         pad[i] = -INFINITY;
     for (int h = 0; h < d->H; h++)
-        memcpy(pad + (h + d->PH) * Wp + d->PW, x + h * W, sizeof(float) * (size_t)W);
+        memcpy(pad + (h + d->PH) * Wpad + d->PW, x + h * d->W, sizeof(float) * (size_t)d->W);
 }
 
 /* The flat outputs' rows without their wrapped lanes. */
@@ -259,18 +259,21 @@ INLINE void flat_unpack(float *o, int32_t *a, const float *best_v, const int32_t
     }
 }
 
-/* In 8 lanes (GCC's vectors: one ymm on AVX2, two xmm on SSE2): the
- * comparisons give lane masks the selects use directly. */
+/* In 8 lanes (GCC's vectors, one ymm): the comparisons give lane masks the
+ * selects use directly. Compiled for AVX2 and for AVX-512 (a 16-lane
+ * version with mask registers measured 5-7% faster there, not worth a
+ * second loop); the portable path keeps the row loops, since on SSE2 GCC
+ * splits these comparisons into scalar ones (measured 8x slower). */
 typedef float pv8 __attribute__((vector_size(32)));
 typedef int32_t pv8i __attribute__((vector_size(32)));
 
-INLINE void max_flat8(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d,
-                      const int32_t *base, const int32_t *first)
+INLINE void max_flat(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d,
+                     const int32_t *base, const int32_t *first)
 {
     const int W = d->W, Wp = W + 2 * d->PW, n = d->OH * Wp;
     float pad[FLAT_MAX], best_v[FLAT_MAX];
     int32_t best_i[FLAT_MAX];
-    flat_pad(pad, x, d);
+    pad_plane(pad, (d->H + 2 * d->PH) * Wp + d->KW + 16, Wp, x, d);
     for (int i = 0; i < n; i += 8) {
         pv8 best = (pv8){0} - INFINITY;
         pv8i at, b0;
@@ -290,11 +293,6 @@ INLINE void max_flat8(float *o, int32_t *a, const float *x, const nt_pool2d_dims
     flat_unpack(o, a, best_v, best_i, d);
 }
 
-/* max_flat8 compiled for AVX2, and on AVX-512 the same loop in 16 lanes
- * with mask registers (GCC splits 16-lane vector comparisons into scalar
- * ones without AVX512DQ, and 8-lane ones on SSE2 too: measured 8x slower
- * than the row loops, which the portable path keeps); chosen by
- * nt_cpu_isa(), NULL for the portable path. */
 typedef void (*max_flat_fn)(float *, int32_t *, const float *, const nt_pool2d_dims *,
                             const int32_t *, const int32_t *);
 
@@ -303,32 +301,14 @@ __attribute__((target("avx2"))) static void
 max_flat_avx2(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d,
               const int32_t *base, const int32_t *first)
 {
-    max_flat8(o, a, x, d, base, first);
+    max_flat(o, a, x, d, base, first);
 }
 
 __attribute__((target("avx512f"))) static void
 max_flat_avx512(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d,
                 const int32_t *base, const int32_t *first)
 {
-    const int W = d->W, Wp = W + 2 * d->PW, n = d->OH * Wp;
-    float pad[FLAT_MAX], best_v[FLAT_MAX];
-    int32_t best_i[FLAT_MAX];
-    flat_pad(pad, x, d);
-    for (int i = 0; i < n; i += 16) {
-        __m512 best = _mm512_set1_ps(-INFINITY);
-        __m512i at = _mm512_loadu_si512(first + i), b0 = _mm512_loadu_si512(base + i);
-        for (int kh = 0; kh < d->KH; kh++)
-            for (int kw = 0; kw < d->KW; kw++) {
-                const __m512 v = _mm512_loadu_ps(pad + i + kh * Wp + kw);
-                const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
-                                       _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-                best = _mm512_mask_mov_ps(best, take, v);
-                at = _mm512_mask_add_epi32(at, take, b0, _mm512_set1_epi32(kh * W + kw));
-            }
-        _mm512_storeu_ps(best_v + i, best);
-        _mm512_storeu_si512(best_i + i, at);
-    }
-    flat_unpack(o, a, best_v, best_i, d);
+    max_flat(o, a, x, d, base, first);
 }
 #endif
 
@@ -358,10 +338,7 @@ max_s2_avx512(float *o, int32_t *a, const float *x, const nt_pool2d_dims *d)
     const int W = d->W, OWv = (d->OW + 15) / 16 * 16;
     float pad[FLAT_MAX], best_v[FLAT_MAX];
     int32_t best_i[FLAT_MAX];
-    for (int i = 0; i < Hpad * Wpad; i++)
-        pad[i] = -INFINITY;
-    for (int h = 0; h < d->H; h++)
-        memcpy(pad + (h + d->PH) * Wpad + d->PW, x + h * W, sizeof(float) * (size_t)W);
+    pad_plane(pad, Hpad * Wpad, Wpad, x, d);
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i even = _mm512_add_epi32(iota, iota);
     for (int oh = 0; oh < d->OH; oh++) {

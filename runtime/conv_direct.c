@@ -1,5 +1,5 @@
 /* conv_direct.c - direct convolution of one image, forward and backward, for
- * layers with few channels and small images (LeNet's) or one channel (VGG's
+ * layers with few channels and narrow images or one channel (VGG's
  * first), where im2col costs more than the arithmetic. conv.c decides when (nt_conv_direct_fits) and
  * does the threads; the plain reference loops are conv.c's.
  *

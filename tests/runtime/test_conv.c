@@ -22,9 +22,11 @@ typedef struct conv_case {
 /* Shapes for optimised-against-reference checks. The comments name the path
  * each takes in conv.c with 2 threads (tiles are at most ~2^18 / (C*KH*KW)
  * columns, at least 256; output rows shorter than 16 take the gather path,
- * stride-1 ones as one vector per row and tap). */
+ * stride-1 ones as one vector per row and tap; stride-1 layers with
+ * C*KH*KW <= 256, OC <= 64 and planes of at most 1024 pixels take the
+ * lanes path, conv_lanes.c). */
 static const conv_case cases[] = {
-    /* tiny: single thread, several images in one tile */
+    /* the lanes path: tiny, one block of images padded with empty lanes */
     {2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1},
     /* images split into 2 tiles; 2 images in parallel, the third by the
      * whole team */
@@ -34,13 +36,13 @@ static const conv_case cases[] = {
     /* AlexNet-like 11x11 stride 4, images split into 2 tiles */
     {2, 3, 115, 115, 4, 11, 11, 4, 4, 2, 2, 1},
     /* groups of 3 images: 2 in parallel, the third by the whole team */
-    {9, 2, 30, 30, 3, 3, 3, 1, 1, 1, 1, 1},
+    {9, 2, 33, 33, 3, 3, 3, 1, 1, 1, 1, 1},
     /* non-square kernel, stride and padding; groups of 3 and 2 images */
     {5, 8, 9, 12, 16, 2, 5, 2, 3, 1, 2, 0},
     /* batch 1: one tile run by the team, nt_sgemm splits the GEMMs */
     {1, 16, 20, 20, 32, 3, 3, 1, 1, 1, 1, 1},
     /* small spatial size, many channels: one image per thread */
-    {2, 8, 6, 6, 64, 3, 3, 1, 1, 1, 1, 0},
+    {2, 8, 6, 6, 65, 3, 3, 1, 1, 1, 1, 0},
     /* 1x1, batch 1, tiny */
     {1, 3, 8, 8, 4, 1, 1, 1, 1, 0, 0, 1},
     /* 1x1 stride 2: not the direct path */
@@ -49,13 +51,21 @@ static const conv_case cases[] = {
     {1, 32, 30, 30, 16, 1, 1, 1, 1, 0, 0, 0},
     /* short output rows (the gather path) in images split into 2 tiles */
     {3, 32, 64, 15, 8, 3, 3, 1, 1, 1, 1, 1},
+    /* the vector lowering of short stride-1 rows (GoogLeNet's, ResNet's
+     * 7x7 layers), too many taps for the lanes path */
+    {3, 32, 7, 7, 16, 3, 3, 1, 1, 1, 1, 1},
+    /* the lanes path: LeNet's two convolutions (a batch of 20: a full block
+     * of 16 and a part block on AVX-512, on AVX2 two full and a part), many
+     * output channels, and padding wider than the kernel */
+    {20, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1},
+    {20, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1},
+    {3, 4, 9, 11, 64, 3, 3, 1, 1, 1, 1, 1},
+    {2, 2, 6, 7, 3, 3, 2, 1, 1, 4, 3, 0},
     /* the direct path (conv_direct.c; stride 1, C <= 16, OC <= 32, rows of
-     * at most 64 that fill 3/4 of their vectors): LeNet's first convolution,
-     * rows of 3 and of 4 vectors, and cases 4 and 6 above; LeNet's second
-     * (rows of 10) and case 0 take im2col with the vector lowering */
-    {4, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1},
-    {4, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1},
-    {2, 3, 20, 48, 4, 3, 3, 1, 1, 1, 1, 1},
+     * at most 64 that fill 3/4 of their vectors), with planes too big for
+     * the lanes path: rows of 2, 3 and 4 vectors */
+    {3, 1, 36, 36, 6, 5, 5, 1, 1, 2, 2, 1},
+    {2, 3, 24, 48, 4, 3, 3, 1, 1, 1, 1, 1},
     {3, 2, 50, 62, 3, 3, 2, 1, 1, 1, 1, 0},
     /* the direct path on wide rows of one channel, in strips: 150 in 5
      * strips of 2 vectors, 224 (VGG's first conv) in 7 strips that end where
@@ -79,11 +89,11 @@ static const conv_case grad_cases[] = {
     {1, 2, 9, 10, 3, 5, 5, 3, 3, 2, 1, 0},
     {2, 4, 3, 5, 3, 1, 1, 1, 1, 0, 0, 1},
     {3, 2, 5, 6, 3, 3, 3, 2, 1, 3, 0, 1},
-    /* the direct path: LeNet-like, and padding wider than the kernel */
+    /* the lanes path: LeNet-like, and padding wider than the kernel */
     {2, 2, 8, 9, 3, 5, 5, 1, 1, 2, 2, 1},
     {2, 2, 4, 5, 2, 2, 3, 1, 1, 3, 3, 0},
     /* the direct path on a wide row of one channel, in strips */
-    {1, 1, 3, 70, 2, 3, 3, 1, 1, 1, 1, 1},
+    {1, 1, 3, 350, 2, 3, 3, 1, 1, 1, 1, 1},
 };
 #define NGRAD (int)(sizeof grad_cases / sizeof grad_cases[0])
 

@@ -157,13 +157,17 @@ static int conv_grouped(emitter *e, int i)
     return a->groups > 1 || a->dh > 1 || a->dw > 1;
 }
 
-/* "" or "_relu" for node i's forward kernel, after a comment naming the
- * relu it computes. */
-static const char *relu_epilogue(emitter *e, int i)
+/* "", "_relu" or "_sigmoid" for node i's forward kernel, after a comment
+ * naming the activation it computes. */
+static const char *epilogue(emitter *e, int i)
 {
     int r = e->p->nodes[i].epilogue;
     if (r < 0)
         return "";
+    if (node(e, r)->kind == L_SIGMOID) {
+        P("    /* and %s: sigmoid(x) as each tile of the output is written */\n", e->names[r]);
+        return "_sigmoid";
+    }
     P("    /* and %s: max(x, 0) as each tile of the output is written */\n", e->names[r]);
     return "_relu";
 }
@@ -203,9 +207,9 @@ static void CONV_emit(emitter *e, int i, pass ps)
         conv_dims(e, i, "1");
         P(", nthreads);\n");
     } else if (ps == FORWARD) {
-        const char *r = relu_epilogue(e, i);
-        P("    nt_conv2d%s_forward(%s, %s, %s, %s,\n                      %s", r, act(e, i), act(e, x),
-          param(e, i, "weight", 0), param(e, i, "bias", 0), *r ? "     " : "");
+        const char *r = epilogue(e, i);
+        P("    nt_conv2d%s_forward(%s, %s, %s, %s,\n                      %*s", r, act(e, i), act(e, x),
+          param(e, i, "weight", 0), param(e, i, "bias", 0), (int)strlen(r), "");
         conv_dims(e, i, "n");
         P(", b.scratch);\n");
     } else {
@@ -390,21 +394,16 @@ static void activation(emitter *e, int i, pass ps, const char *fn)
 {
     int x = node(e, i)->inputs[0];
     long long size = (long long)shape_size(&node(e, i)->out);
-    if (ps == FORWARD)
+    if (ps == FORWARD && e->p->nodes[i].epilogue_of >= 0)
+        P("    /* computed by %s's kernel, in place */\n", e->names[e->p->nodes[i].epilogue_of]);
+    else if (ps == FORWARD)
         P("    nt_%s_forward(%s, %s, (size_t)n * %lld);\n", fn, act(e, i), act(e, x), size);
     else if (has_grad(e, x))
         P("    nt_%s_backward%s(%s, %s, %s, (size_t)n * %lld);\n", fn, overwrite(e, i),
           grad(e, x), grad(e, i), act(e, i), size);
 }
 
-static void RELU_emit(emitter *e, int i, pass ps)
-{
-    int x = e->p->nodes[i].epilogue_of;
-    if (ps == FORWARD && x >= 0)
-        P("    /* computed by %s's kernel, in place */\n", e->names[x]);
-    else
-        activation(e, i, ps, "relu");
-}
+static void RELU_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "relu"); }
 static void SIGMOID_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "sigmoid"); }
 static void TANH_emit(emitter *e, int i, pass ps) { activation(e, i, ps, "tanh"); }
 
@@ -474,10 +473,10 @@ static void LINEAR_emit(emitter *e, int i, pass ps)
     int x = node(e, i)->inputs[0];
     long long in = (long long)in_shape(e, i, 0)->d[0], out = node(e, i)->a.linear.out;
     if (ps == FORWARD) {
-        const char *r = relu_epilogue(e, i);
-        P("    nt_linear%s_forward(%s, %s, %s, %s,\n                      %sn, %lld, %lld);\n",
+        const char *r = epilogue(e, i);
+        P("    nt_linear%s_forward(%s, %s, %s, %s,\n                      %*sn, %lld, %lld);\n",
           r, act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
-          *r ? "     " : "", in, out);
+          (int)strlen(r), "", in, out);
     } else
         P("    nt_linear_backward%s(%s, %s, %s,\n                       %s, %s, %s,\n"
           "                       n, %lld, %lld);\n",

@@ -97,9 +97,9 @@ static int64_t first_fit(interval *iv, int n, int64_t base, int reuse)
     return top;
 }
 
-/* The relus computed by their producer's kernel (plan.h): the producer is
- * a conv (neither grouped nor dilated) or linear layer that nothing else
- * reads. */
+/* The relus and sigmoids computed by their producer's kernel (plan.h): the
+ * producer is a conv (neither grouped nor dilated) or linear layer that
+ * nothing else reads. */
 static void plan_epilogues(const ir_graph *g, plan *p)
 {
     int *readers = calloc((size_t)g->n, sizeof(int));
@@ -111,7 +111,7 @@ static void plan_epilogues(const ir_graph *g, plan *p)
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = &g->nodes[i];
         p->nodes[i].epilogue_of = -1;
-        if (n->kind != L_RELU)
+        if (n->kind != L_RELU && n->kind != L_SIGMOID)
             continue;
         int x = n->inputs[0];
         const ir_node *xn = &g->nodes[x];

@@ -13,9 +13,9 @@
  * LF_OVERWRITE (its backward kernel writes the buffer). A view (flatten)
  * shares its input's buffers.
  *
- * Fusion: a relu whose input is a conv (not grouped or dilated) or linear
- * layer with no other consumer is computed in that layer's kernel
- * (epilogue_of): the relu's output is the layer's output buffer.
+ * Fusion: a relu or sigmoid whose input is a conv (not grouped or dilated)
+ * or linear layer with no other consumer is computed in that layer's kernel
+ * (epilogue_of): the activation's output is the layer's output buffer.
  *
  * A second, forward-only plan serves eval mode (--eval, --infer): layer
  * outputs live from their layer to their last consumer, per-example saved
@@ -67,10 +67,10 @@ typedef struct plan_node {
     int overwritten_by;      /* the node whose backward writes `grad` first and
                                 overwrites it (so no zeroing), -1 */
     int64_t infer_act;       /* output, in the inference plan */
-    int epilogue_of;         /* a relu computed by the kernel of this conv or
+    int epilogue_of;         /* an activation computed by the kernel of this conv or
                                 linear node (its only consumer) as it writes
                                 its output, in place: both share memory; -1 */
-    int epilogue;            /* the reverse: the relu this node's kernel
+    int epilogue;            /* the reverse: the activation this node's kernel
                                 computes, -1 */
     plan_saved saved[LAYER_MAX_SAVED];
     int nsaved;

@@ -35,6 +35,7 @@
 #include "conv_lanes.h"
 #include "nt_kernels.h"
 #include "sgemm.h"
+#include "vmath.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -612,21 +613,36 @@ static const float *lower_tile(int *ldb, float *col, const float *in,
     return col;
 }
 
-/* The rows of a forward tile after its GEMM: output channel item's relu
- * (one image's band, in place), or its bias and relu on the way from the
- * staging buffer to each image (groups). */
+/* The activation a forward kernel applies as it writes its output (the
+ * relu or sigmoid after the conv, in the same kernel), to x[0, n) in place
+ * on this thread: the same bits as nt_relu_forward and nt_sigmoid_forward. */
+typedef enum epilogue { EPI_NONE, EPI_RELU, EPI_SIGMOID } epilogue;
+
+static void apply_epilogue(epilogue epi, float *x, size_t n)
+{
+    if (epi == EPI_RELU) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] < 0.0f ? 0.0f : x[i];
+    } else if (epi == EPI_SIGMOID) {
+        nt_vmath_get()->sigmoid(x, x, n, 0.0f, 0.0f);
+    }
+}
+
+/* The rows of a forward tile after its GEMM: output channel item's
+ * activation (one image's band, in place), or its bias and activation on
+ * the way from the staging buffer to each image (groups). */
 typedef struct epilogue_ctx {
     float *out;
     const float *b, *tmp;
     const conv_tile *t;
-    int P, OC, relu;
+    int P, OC;
+    epilogue epi;
 } epilogue_ctx;
 
-static void relu_item(const void *ctx, int oc)
+static void epilogue_item(const void *ctx, int oc)
 {
     const epilogue_ctx *c = ctx;
-    float *o = c->out + (size_t)oc * c->P;
-    nt_relu_forward(o, o, (size_t)c->t->cols);
+    apply_epilogue(c->epi, c->out + (size_t)oc * c->P, (size_t)c->t->cols);
 }
 
 static void unstage_item(const void *ctx, int oc)
@@ -639,8 +655,7 @@ static void unstage_item(const void *ctx, int oc)
         float *o = c->out + ((size_t)(c->t->n0 + i) * c->OC + oc) * P;
         for (int j = 0; j < P; j++)
             o[j] = s[j] + bias;
-        if (c->relu)
-            nt_relu_forward(o, o, (size_t)P);
+        apply_epilogue(c->epi, o, (size_t)P);
     }
 }
 
@@ -649,7 +664,7 @@ static void unstage_item(const void *ctx, int oc)
 static void forward_tile(float *out, const float *in, const float *w,
                          const float *b, const conv_tile *t,
                          const conv_plan *p, const nt_conv2d_dims *d,
-                         conv_bufs bufs, int team, int nt, int relu,
+                         conv_bufs bufs, int team, int nt, epilogue epi,
                          const nt_ukernel *uk, const float *wp)
 {
     int OC = d->OC, P = p->P;
@@ -663,14 +678,14 @@ static void forward_tile(float *out, const float *in, const float *w,
                     o[(size_t)oc * P + j] = b[oc];
         }
         weights_gemm(uk, wp, 0, OC, t->cols, p->ckk, w, B, ldb, b ? 1.0f : 0.0f, o, P);
-        if (relu) { /* the epilogue, on the tile still in cache */
-            const epilogue_ctx c = {o, b, NULL, t, P, OC, relu};
-            tile_loop(team, nt, OC, relu_item, &c);
+        if (epi != EPI_NONE) { /* on the tile still in cache */
+            const epilogue_ctx c = {o, b, NULL, t, P, OC, epi};
+            tile_loop(team, nt, OC, epilogue_item, &c);
         }
         return;
     }
     weights_gemm(uk, wp, 0, OC, t->cols, p->ckk, w, B, ldb, 0.0f, bufs.tmp, t->cols);
-    const epilogue_ctx c = {out, b, bufs.tmp, t, P, OC, relu};
+    const epilogue_ctx c = {out, b, bufs.tmp, t, P, OC, epi};
     tile_loop(team, nt, OC, unstage_item, &c);
 }
 
@@ -756,7 +771,7 @@ static void backward_tile(float *din, float *dw_acc, float dw_beta,
 
 static void conv_forward(float *out, const float *in, const float *w,
                          const float *b, const nt_conv2d_dims *d, float *scratch,
-                         int relu)
+                         epilogue epi)
 {
     check_dims(d);
     assert(out && in && w);
@@ -776,9 +791,11 @@ static void conv_forward(float *out, const float *in, const float *w,
 #pragma omp parallel for schedule(static) num_threads(nt) if (team)
         for (int k = 0; k < nb; k++) {
             const size_t n0 = (size_t)k * li.width;
-            li.forward(out + n0 * out_img, in + n0 * in_img, w, b, d,
-                       min_int(li.width, N - (int)n0), relu,
+            const int n = min_int(li.width, N - (int)n0);
+            li.forward(out + n0 * out_img, in + n0 * in_img, w, b, d, n, epi == EPI_RELU,
                        scratch + (size_t)omp_get_thread_num() * p.per_thread);
+            if (epi == EPI_SIGMOID) /* on the block's output, still in cache */
+                apply_epilogue(epi, out + n0 * out_img, (size_t)n * out_img);
         }
         return;
     }
@@ -790,8 +807,7 @@ static void conv_forward(float *out, const float *in, const float *w,
         for (int n = 0; n < N; n++) {
             fwd(out + n * out_img, in + n * in_img, w, b, d,
                 scratch + (size_t)omp_get_thread_num() * p.per_thread);
-            if (relu)
-                nt_relu_forward(out + n * out_img, out + n * out_img, out_img);
+            apply_epilogue(epi, out + n * out_img, out_img);
         }
         return;
     }
@@ -802,26 +818,33 @@ static void conv_forward(float *out, const float *in, const float *w,
     for (int g = 0; g < npar; g++) {
         conv_bufs bufs = thread_bufs(scratch, &p, omp_get_thread_num());
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
-            forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt, relu, uk, wp);
+            forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt, epi, uk, wp);
     }
     conv_bufs bufs0 = thread_bufs(scratch, &p, 0);
     for (int g = npar; g < s.ngroups; g++)
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
-            forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt, relu,
+            forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt, epi,
                          team ? NULL : uk, team ? NULL : wp);
 }
 
 void nt_conv2d_forward(float *out, const float *in, const float *w,
                        const float *b, const nt_conv2d_dims *d, float *scratch)
 {
-    conv_forward(out, in, w, b, d, scratch, 0);
+    conv_forward(out, in, w, b, d, scratch, EPI_NONE);
 }
 
 void nt_conv2d_relu_forward(float *out, const float *in, const float *w,
                             const float *b, const nt_conv2d_dims *d,
                             float *scratch)
 {
-    conv_forward(out, in, w, b, d, scratch, 1);
+    conv_forward(out, in, w, b, d, scratch, EPI_RELU);
+}
+
+void nt_conv2d_sigmoid_forward(float *out, const float *in, const float *w,
+                               const float *b, const nt_conv2d_dims *d,
+                               float *scratch)
+{
+    conv_forward(out, in, w, b, d, scratch, EPI_SIGMOID);
 }
 
 /* dw += the partial sums of threads 1 .. used - 1, in thread order. */

@@ -26,6 +26,13 @@ void nt_linear_relu_forward(float *out, const float *in, const float *w,
     nt_relu_forward(out, out, (size_t)N * OUT); /* on the output still in cache */
 }
 
+void nt_linear_sigmoid_forward(float *out, const float *in, const float *w,
+                               const float *b, int N, int IN, int OUT)
+{
+    nt_linear_forward(out, in, w, b, N, IN, OUT);
+    nt_sigmoid_forward(out, out, (size_t)N * OUT);
+}
+
 /* acc: din += dout * W, else din = dout * W (beta 0: din is never read) */
 static void linear_backward(float *din, float *dw, float *db, const float *dout,
                             const float *in, const float *w, int N, int IN, int OUT, int acc)

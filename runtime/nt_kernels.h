@@ -83,6 +83,10 @@ void nt_conv2d_forward(float *out,        /* [N, OC, OH, OW] */
 void nt_conv2d_relu_forward(float *out, const float *in, const float *w,
                             const float *b, const nt_conv2d_dims *d,
                             float *scratch);
+/* The same with the sigmoid (nt_sigmoid_forward's bits). */
+void nt_conv2d_sigmoid_forward(float *out, const float *in, const float *w,
+                               const float *b, const nt_conv2d_dims *d,
+                               float *scratch);
 
 void nt_conv2d_backward(float *din,        /* [N, C, H, W] or NULL */
                         float *dw,         /* [OC, C, KH, KW] */
@@ -168,6 +172,9 @@ void nt_linear_forward(float *out,       /* [N, OUT] */
 /* The same followed by ReLU: a linear layer and the relu after it. */
 void nt_linear_relu_forward(float *out, const float *in, const float *w,
                             const float *b, int N, int IN, int OUT);
+/* And with the sigmoid. */
+void nt_linear_sigmoid_forward(float *out, const float *in, const float *w,
+                               const float *b, int N, int IN, int OUT);
 void nt_linear_backward(float *din,        /* [N, IN] or NULL */
                         float *dw,         /* [OUT, IN] */
                         float *db,         /* [OUT] or NULL */

@@ -168,10 +168,12 @@ START_TEST(every_kind_is_complete)
         ck_assert_int_eq(pn->act, u.p.nodes[n->inputs[0]].act);
         ck_assert_int_eq(pn->nsaved, 0);
     } else if (pn->epilogue_of >= 0) {
-        /* a relu computed by its producer's kernel (the sample's first layer) */
+        /* an activation computed by its producer's kernel (the sample's
+         * first layer) */
         ck_assert_int_eq(pn->epilogue_of, n->inputs[0]);
         ck_assert_int_eq(pn->act, u.p.nodes[n->inputs[0]].act);
-        ck_assert_msg(strstr(u.fwd, "_relu_forward(") != NULL, "%s: no fused kernel", li->name);
+        snprintf(want, sizeof want, "_%s_forward(", li->name);
+        ck_assert_msg(strstr(u.fwd, want) != NULL, "%s: no fused kernel", li->name);
     } else {
         ck_assert_msg(pn->act != u.p.nodes[n->inputs[0]].act, "%s: shares its input's memory",
                       li->name);

@@ -200,8 +200,8 @@ START_TEST(branchy_networks)
 }
 END_TEST
 
-/* A relu runs in its producer's kernel exactly when the producer is a plain
- * conv or a linear layer that nothing else reads. */
+/* A relu or sigmoid runs in its producer's kernel exactly when the
+ * producer is a plain conv or a linear layer that nothing else reads. */
 START_TEST(relu_epilogues)
 {
     ctest t;
@@ -210,7 +210,8 @@ START_TEST(relu_epilogues)
                "conv(4, 3, groups = 2) relu "                         /* 3, 4: grouped */
                "add { branch { conv(4, 1) } branch { } } relu "       /* 5-7: after add */
                "conv(4, 1) add { branch { relu } branch { } } "       /* 8-10: two readers */
-               "flatten linear(8) relu linear(3) relu linear(10) }",  /* 11-16 */
+               "conv(4, 1) sigmoid "                                  /* 11, 12: fused */
+               "flatten linear(8) relu linear(3) sigmoid linear(10) }",  /* 13-18 */
                NULL);
     CTEST_ASSERT_OK(&t);
     const ir_graph *g = &t.c.graph;
@@ -222,20 +223,20 @@ START_TEST(relu_epilogues)
     int fused = 0;
     for (int i = 0; i < g->n; i++) {
         int x = p.nodes[i].epilogue_of;
-        if (g->nodes[i].kind != L_RELU) {
+        if (g->nodes[i].kind != L_RELU && g->nodes[i].kind != L_SIGMOID) {
             ck_assert_int_eq(x, -1);
             continue;
         }
         const ir_node *in = &g->nodes[g->nodes[i].inputs[0]];
-        int want = (in->kind == L_CONV && in->a.conv.groups == 1 && i == 2) ||
+        int want = (in->kind == L_CONV && in->a.conv.groups == 1 && (i == 2 || i == 12)) ||
                    in->kind == L_LINEAR;
         ck_assert_msg(want ? x == g->nodes[i].inputs[0] : x == -1, "%s: epilogue of %d",
                       g->nodes[i].path, x);
-        if (want) /* and the producer knows its relu */
+        if (want) /* and the producer knows its activation */
             ck_assert_int_eq(p.nodes[x].epilogue, i);
         fused += want;
     }
-    ck_assert_int_eq(fused, 3);
+    ck_assert_int_eq(fused, 4);
     check_plan(&t);
     arena_free(&ar);
     ctest_free(&t);

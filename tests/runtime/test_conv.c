@@ -221,13 +221,19 @@ START_TEST(test_forward)
     }
     describe(what, sizeof what, "conv forward 1 vs 2 threads", d, 2);
     TU_ASSERT_CLOSE(what, out[1], out[0], no, 1e-6 * ckk, 1e-5);
-    /* with the relu epilogue: exactly max(forward, 0), every path */
-    float *fused = tu_alloc_nan(no);
+    /* with the sigmoid epilogue: exactly nt_sigmoid_forward's bits, and
+     * with the relu epilogue exactly max(forward, 0), every path */
+    float *fused = tu_alloc_nan(no), *act = tu_alloc_nan(no);
+    nt_conv2d_sigmoid_forward(fused, t.in, t.w, t.b, d, scratch);
+    nt_sigmoid_forward(act, out[1], no);
+    describe(what, sizeof what, "conv+sigmoid forward vs forward then sigmoid", d, 2);
+    TU_ASSERT_CLOSE(what, fused, act, no, 0.0, 0.0);
     nt_conv2d_relu_forward(fused, t.in, t.w, t.b, d, scratch);
     for (size_t i = 0; i < no; i++)
         out[1][i] = out[1][i] < 0.0f ? 0.0f : out[1][i];
     describe(what, sizeof what, "conv+relu forward vs forward then relu", d, 2);
     TU_ASSERT_CLOSE(what, fused, out[1], no, 0.0, 0.0);
+    free(act);
     free(fused);
     free(out[0]);
     free(out[1]);

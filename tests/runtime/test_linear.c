@@ -76,8 +76,13 @@ START_TEST(test_forward)
         /* float dot products of IN <= 300 terms of magnitude <= 1 with random
          * signs: rounding error below 1e-5; a wrong term is off by ~0.1 */
         TU_ASSERT_CLOSE_D("linear forward", out, want, no, 1e-4, 1e-5);
+        /* with the sigmoid epilogue: exactly nt_sigmoid_forward's bits */
+        float *fused = tu_alloc_nan(no), *act = tu_alloc_nan(no);
+        nt_linear_sigmoid_forward(fused, t.in, t.w, t.b, c.N, c.IN, c.OUT);
+        nt_sigmoid_forward(act, out, no);
+        TU_ASSERT_CLOSE("linear+sigmoid forward", fused, act, no, 0.0, 0.0);
+        free(act);
         /* with the relu epilogue: exactly max(forward, 0) */
-        float *fused = tu_alloc_nan(no);
         nt_linear_relu_forward(fused, t.in, t.w, t.b, c.N, c.IN, c.OUT);
         for (size_t i = 0; i < no; i++)
             out[i] = out[i] < 0.0f ? 0.0f : out[i];

@@ -149,9 +149,9 @@ typedef struct lanes_isa {
     int width;
     size_t (*buf_floats)(const nt_conv2d_dims *);
     void (*forward)(float *, const float *, const float *, const float *,
-                    const nt_conv2d_dims *, int, int, float *);
+                    const nt_conv2d_dims *, int, int, int, float *);
     void (*backward)(float *, int, float *, const float *, const float *,
-                     const float *, const nt_conv2d_dims *, int, float *);
+                     const float *, const nt_conv2d_dims *, int, int, float *);
 } lanes_isa;
 
 static lanes_isa lanes_get(void)
@@ -788,14 +788,20 @@ static void conv_forward(float *out, const float *in, const float *w,
         const lanes_isa li = lanes_get();
         const int nb = ceil_div(N, li.width);
         size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p.P;
-#pragma omp parallel for schedule(static) num_threads(nt) if (team)
-        for (int k = 0; k < nb; k++) {
-            const size_t n0 = (size_t)k * li.width;
-            const int n = min_int(li.width, N - (int)n0);
-            li.forward(out + n0 * out_img, in + n0 * in_img, w, b, d, n, epi == EPI_RELU,
-                       scratch + (size_t)omp_get_thread_num() * p.per_thread);
-            if (epi == EPI_SIGMOID) /* on the block's output, still in cache */
-                apply_epilogue(epi, out + n0 * out_img, (size_t)n * out_img);
+#pragma omp parallel num_threads(nt) if (team)
+        {
+            float *buf = scratch + (size_t)omp_get_thread_num() * p.per_thread;
+            int fresh = 1;
+#pragma omp for schedule(static)
+            for (int k = 0; k < nb; k++) {
+                const size_t n0 = (size_t)k * li.width;
+                const int n = min_int(li.width, N - (int)n0);
+                li.forward(out + n0 * out_img, in + n0 * in_img, w, b, d, n, epi == EPI_RELU,
+                           fresh, buf);
+                fresh = 0;
+                if (epi == EPI_SIGMOID) /* on the block's output, still in cache */
+                    apply_epilogue(epi, out + n0 * out_img, (size_t)n * out_img);
+            }
         }
         return;
     }
@@ -930,11 +936,13 @@ static void backward_lanes(float *din, float *dw, const float *dout,
 #pragma omp single
         used = omp_get_num_threads();
         memset(dwl, 0, sizeof(float) * (size_t)Lw * wsize);
+        int fresh = 1;
 #pragma omp for schedule(static)
         for (int k = 0; k < nb; k++) {
             const size_t n0 = (size_t)k * Lw;
             li.backward(din ? din + n0 * in_img : NULL, overwrite, dwl, dout + n0 * out_img,
-                        in + n0 * in_img, w, d, min_int(Lw, d->N - (int)n0), buf);
+                        in + n0 * in_img, w, d, min_int(Lw, d->N - (int)n0), fresh, buf);
+            fresh = 0;
         }
         for (size_t i = 0; i < wsize; i++) {
             const float *l = dwl + (size_t)Lw * i;

@@ -288,11 +288,18 @@ static ALWAYS_INLINE void transpose16(__m512 r[16])
 
 /* dst[c, y0 + h, x0 + w, k] = src[k, c, h, w] for images k < n, zero
  * elsewhere: dst is [C, Hp, Wp] of L-lane vectors. On AVX-512 16 columns
- * of 16 images at a time, through a transpose in registers. */
+ * of 16 images at a time, through a transpose in registers, which writes
+ * the lanes past n too; the padding around is zeroed only when fresh (the
+ * buffer's first block in a call: no other block writes there). */
 static void to_lanes(float *dst, const float *src, int n, int C, int H, int W,
-                     int Hp, int Wp, int y0, int x0)
+                     int Hp, int Wp, int y0, int x0, int fresh)
 {
-    memset(dst, 0, sizeof(float) * (size_t)C * Hp * Wp * L);
+#ifdef __AVX512F__
+    if (fresh)
+#else
+    if (fresh || n < L)
+#endif
+        memset(dst, 0, sizeof(float) * (size_t)C * Hp * Wp * L);
     const size_t img = (size_t)C * H * W;
     for (int c = 0; c < C; c++)
         for (int h = 0; h < H; h++) {
@@ -383,11 +390,11 @@ static void block_weights(float *wb, const float *w, int Co, int Cop, int B, int
 
 void FN(nt_conv_lanes_forward)(float *out, const float *in, const float *w,
                                const float *b, const nt_conv2d_dims *d, int n,
-                               int relu, float *buf)
+                               int relu, int fresh, float *buf)
 {
     const geom g = geometry(d);
     float *bias = buf + g.bias;
-    to_lanes(buf + g.inp, in, n, d->C, d->H, d->W, g.Hp, g.Wp, d->PH, d->PW);
+    to_lanes(buf + g.inp, in, n, d->C, d->H, d->W, g.Hp, g.Wp, d->PH, d->PW, fresh);
     block_weights(buf + g.wb, w, d->OC, g.OCp, g.fwd.a, d->C, d->KH, d->KW, 0);
     for (int o = 0; o < g.OCp; o++)
         bias[o] = b && o < d->OC ? b[o] : 0.0f;
@@ -400,11 +407,12 @@ void FN(nt_conv_lanes_forward)(float *out, const float *in, const float *w,
 void FN(nt_conv_lanes_backward)(float *din, int overwrite, float *dwl,
                                 const float *dout, const float *in,
                                 const float *w, const nt_conv2d_dims *d, int n,
-                                float *buf)
+                                int fresh, float *buf)
 {
     const geom g = geometry(d);
-    to_lanes(buf + g.inp, in, n, d->C, d->H, d->W, g.Hp, g.Wp, d->PH, d->PW);
-    to_lanes(buf + g.dp, dout, n, d->OC, d->OH, d->OW, g.Hd, g.Wd, d->KH - 1, d->KW - 1);
+    to_lanes(buf + g.inp, in, n, d->C, d->H, d->W, g.Hp, g.Wp, d->PH, d->PW, fresh);
+    to_lanes(buf + g.dp, dout, n, d->OC, d->OH, d->OW, g.Hd, g.Wd, d->KH - 1, d->KW - 1,
+             fresh);
     const dwc c = {dwl, buf + g.dp, buf + g.inp, d->OC, d->C, d->KH, d->KW, d->OH, d->OW,
                    g.Hd, g.Wd, d->KH - 1, d->KW - 1, g.Hp, g.Wp};
     run_dw(g.dw, &c);

@@ -15,19 +15,21 @@
  * sum per weight and lane ([OC*C*KH*KW, width], which the caller adds up in
  * a fixed order once every block is done) and, unless din is NULL, writes
  * (overwrite) or adds their input gradient to din. buf holds
- * nt_conv_lanes_buf_floats() floats. Stride 1 only. */
+ * nt_conv_lanes_buf_floats() floats; fresh: the first block a call runs on
+ * this buf (which may hold another layer's data), later blocks find the
+ * padding the first one zeroed. Stride 1 only. */
 #define NT_LANES_DECLARE(isa)                                                  \
     int nt_conv_lanes_width_##isa(void);                                       \
     size_t nt_conv_lanes_buf_floats_##isa(const nt_conv2d_dims *d);            \
     void nt_conv_lanes_forward_##isa(float *out, const float *in,              \
                                      const float *w, const float *b,           \
                                      const nt_conv2d_dims *d, int n, int relu, \
-                                     float *buf);                              \
+                                     int fresh, float *buf);                   \
     void nt_conv_lanes_backward_##isa(float *din, int overwrite, float *dwl,   \
                                       const float *dout, const float *in,      \
                                       const float *w,                          \
                                       const nt_conv2d_dims *d, int n,          \
-                                      float *buf);
+                                      int fresh, float *buf);
 
 NT_LANES_DECLARE(generic)
 #if defined(__x86_64__) || defined(__i386__)

@@ -289,8 +289,16 @@ void nt_dataset_free(nt_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
+/* x / 255 for the 256 byte values, folded by the compiler (the same bits
+ * as the division at run time): a load per pixel instead of a division. */
+#define U8_1(i) (float)(i) / 255.0f,
+#define U8_4(i) U8_1(i) U8_1(i + 1) U8_1(i + 2) U8_1(i + 3)
+#define U8_16(i) U8_4(i) U8_4(i + 4) U8_4(i + 8) U8_4(i + 12)
+#define U8_64(i) U8_16(i) U8_16(i + 16) U8_16(i + 32) U8_16(i + 48)
+static const float u8_scale[256] = {U8_64(0) U8_64(64) U8_64(128) U8_64(192)};
+
 void nt_u8_to_float(float *out, const uint8_t *in, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = (float)in[i] / 255.0f;
+        out[i] = u8_scale[in[i]];
 }

@@ -98,12 +98,15 @@ static blk choose(const blk *list, int n, int rows, int cols)
  * in[i, y + y0 + a, x + x0 + b] for o < Cop, y < Ho, x < Wop, on arrays of
  * L-lane vectors in [Ci, Hi, Wi] and out [Cop, Ho, Wop]. The weights are
  * blocked, wb[Cop / OCB, Ci*KH*KW, OCB], so that a tap's OCB weights are
- * adjacent; bias has Cop entries. */
+ * adjacent; bias has Cop entries. Rows of in outside [r0, r1) are zero
+ * padding, whose taps are skipped: the input gradient's padded output
+ * gradient has KH-1 of them at each end, which would otherwise double its
+ * work on LeNet's 10-row outputs. */
 typedef struct corr {
     float *out;
     const float *in, *wb, *bias;
     int Cop, Ho, Wop;
-    int Ci, Hi, Wi, y0, x0;
+    int Ci, Hi, Wi, y0, x0, r0, r1;
     int KH, KW;
 } corr;
 
@@ -118,11 +121,14 @@ static ALWAYS_INLINE void corr_blk(int OCB, int OWB, const corr *c)
                 for (int o = 0; o < OCB; o++)
                     for (int j = 0; j < OWB; j++)
                         acc[o][j] = (vl){0} + c->bias[ob + o];
-                const float *wt = c->wb + (size_t)ob * taps;
+                const int a0 = max_int(0, c->r0 - y - c->y0);
+                const int a1 = min_int(c->KH, c->r1 - y - c->y0);
                 for (int i = 0; i < c->Ci; i++)
-                    for (int a = 0; a < c->KH; a++) {
+                    for (int a = a0; a < a1; a++) {
                         const float *row = c->in + (((size_t)i * c->Hi + y + c->y0 + a) *
                                                         c->Wi + x0 + c->x0) * L;
+                        const float *wt = c->wb + (size_t)ob * taps +
+                                          ((size_t)i * c->KH + a) * c->KW * OCB;
                         for (int b = 0; b < c->KW; b++, wt += OCB) {
                             vl x[8];
                             for (int j = 0; j < OWB; j++)
@@ -399,7 +405,8 @@ void FN(nt_conv_lanes_forward)(float *out, const float *in, const float *w,
     for (int o = 0; o < g.OCp; o++)
         bias[o] = b && o < d->OC ? b[o] : 0.0f;
     const corr c = {buf + g.outt, buf + g.inp, buf + g.wb, bias,
-                    g.OCp, d->OH, g.OWp, d->C, g.Hp, g.Wp, 0, 0, d->KH, d->KW};
+                    g.OCp, d->OH, g.OWp, d->C, g.Hp, g.Wp, 0, 0, d->PH, d->PH + d->H,
+                    d->KH, d->KW};
     run_corr(g.fwd, &c);
     from_lanes(out, buf + g.outt, n, d->OC, d->OH, d->OW, g.OWp, relu, 0);
 }
@@ -423,7 +430,8 @@ void FN(nt_conv_lanes_backward)(float *din, int overwrite, float *dwl,
     for (int o = 0; o < g.Cp; o++)
         zero[o] = 0.0f;
     const corr t = {buf + g.outt, buf + g.dp, buf + g.wb, zero,
-                    g.Cp, d->H, g.Wq, d->OC, g.Hd, g.Wd, d->PH, d->PW, d->KH, d->KW};
+                    g.Cp, d->H, g.Wq, d->OC, g.Hd, g.Wd, d->PH, d->PW,
+                    d->KH - 1, d->KH - 1 + d->OH, d->KH, d->KW};
     run_corr(g.bwd, &t);
     from_lanes(din, buf + g.outt, n, d->C, d->H, d->W, g.Wq, 0, !overwrite);
 }

@@ -1,5 +1,7 @@
-/* base.c - error messages and the runtime's thread count.
- * OpenBLAS is pinned to one thread here; all parallelism is OpenMP. */
+/* base.c - error messages, the runtime's thread count and large
+ * allocations. OpenBLAS is pinned to one thread here; all parallelism is
+ * OpenMP. */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include "nt_base.h"
 
 #include <cblas.h>
@@ -7,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 int nt_fail(nt_error *err, const char *fmt, ...)
@@ -18,6 +21,24 @@ int nt_fail(nt_error *err, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *nt_alloc_big(size_t bytes)
+{
+    void *p = NULL;
+    if (bytes < HUGE_PAGE)
+        return posix_memalign(&p, 64, bytes ? bytes : 1) == 0 ? p : NULL;
+    if (bytes > SIZE_MAX - HUGE_PAGE)
+        return NULL;
+    const size_t whole = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    if (posix_memalign(&p, HUGE_PAGE, whole) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, whole, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+#endif
+    return p;
 }
 
 static int num_threads = 0; /* 0: not set yet */

@@ -156,6 +156,39 @@ out:
     return rc;
 }
 
+/* A copy of old[0, bytes) in nt_alloc_big's memory, old freed; NULL (old
+ * kept) when out of memory. */
+static void *moved_big(void *old, size_t bytes)
+{
+    void *p = nt_alloc_big(bytes);
+    if (p) {
+        memcpy(p, old, bytes);
+        free(old);
+    }
+    return p;
+}
+
+/* The images into huge pages (nt_alloc_big): batches gather shuffled
+ * examples from all over them. */
+static int move_big(nt_dataset *ds)
+{
+    const size_t n = (size_t)ds->n * ds->c * ds->h * ds->w;
+    if (n == 0)
+        return 0;
+    if (ds->fimages) {
+        float *p = moved_big(ds->fimages, n * sizeof(float));
+        if (!p)
+            return -1;
+        ds->fimages = p;
+    } else if (ds->images) {
+        uint8_t *p = moved_big(ds->images, n);
+        if (!p)
+            return -1;
+        ds->images = p;
+    }
+    return 0;
+}
+
 int nt_data_load(nt_dataset *ds, const char *dir, int train, int classes, int in_c,
                  nt_layout layout, nt_error *err)
 {
@@ -205,6 +238,10 @@ out:
     free(probe);
     free(ipath);
     free(lpath);
+    if (rc == 0 && move_big(ds) != 0) {
+        nt_dataset_free(ds);
+        rc = nt_fail(err, "out of memory for the images of %s", dir);
+    }
     return rc;
 }
 

@@ -40,8 +40,8 @@ static float *alloc_floats(size_t n, const char *what, int zero, nt_error *err)
         return NULL;
     }
     size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes) != 0) {
+    void *p = nt_alloc_big(bytes);
+    if (!p) {
         nt_fail(err, "out of memory: the %s need %.1f MiB", what,
                 (double)bytes / (1024.0 * 1024.0));
         return NULL;

@@ -157,19 +157,24 @@ static int conv_grouped(emitter *e, int i)
     return a->groups > 1 || a->dh > 1 || a->dw > 1;
 }
 
-/* "", "_relu" or "_sigmoid" for node i's forward kernel, after a comment
- * naming the activation it computes. */
-static const char *epilogue(emitter *e, int i)
+/* The activation node i's kernel computes as it writes its output (plan.h's
+ * epilogue), after a comment naming it: L_RELU, L_SIGMOID, or -1. */
+static int fused_activation(emitter *e, int i)
 {
     int r = e->p->nodes[i].epilogue;
     if (r < 0)
-        return "";
-    if (node(e, r)->kind == L_SIGMOID) {
-        P("    /* and %s: sigmoid(x) as each tile of the output is written */\n", e->names[r]);
-        return "_sigmoid";
-    }
-    P("    /* and %s: max(x, 0) as each tile of the output is written */\n", e->names[r]);
-    return "_relu";
+        return -1;
+    const int kind = node(e, r)->kind;
+    P("    /* and %s: %s as the output is written */\n", e->names[r],
+      kind == L_SIGMOID ? "sigmoid(x)" : "max(x, 0)");
+    return kind;
+}
+
+/* "", "_relu" or "_sigmoid": node i's forward kernel (conv, linear) */
+static const char *epilogue(emitter *e, int i)
+{
+    const int kind = fused_activation(e, i);
+    return kind == L_SIGMOID ? "_sigmoid" : kind == L_RELU ? "_relu" : "";
 }
 
 static void conv_grouped_dims(emitter *e, int i, const char *nexpr)
@@ -320,11 +325,14 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
     int x = node(e, i)->inputs[0];
     const shape *s = in_shape(e, i, 0);
     const bn_attrs *a = &node(e, i)->a.bn;
-    char dims[200];
+    char dims[240];
+    const int kind = ps == FORWARD ? fused_activation(e, i) : -1;
     snprintf(dims, sizeof dims,
-             "&(nt_bn_dims){.N = n, .C = %lld, .HW = %lld, .eps = %s, .momentum = %s}",
+             "&(nt_bn_dims){.N = n, .C = %lld, .HW = %lld, .eps = %s, .momentum = %s%s}",
              (long long)s->d[0], (long long)(s->rank == 3 ? s->d[1] * s->d[2] : 1), flt(e, a->eps),
-             flt(e, a->momentum));
+             flt(e, a->momentum),
+             kind == L_SIGMOID ? ",\n                                   .act = NT_ACT_SIGMOID"
+             : kind == L_RELU ? ",\n                                   .act = NT_ACT_RELU" : "");
     const char *nm = e->names[i];
     if (ps == FORWARD) {
         P("    if (train)\n");

@@ -98,8 +98,8 @@ static int64_t first_fit(interval *iv, int n, int64_t base, int reuse)
 }
 
 /* The relus and sigmoids computed by their producer's kernel (plan.h): the
- * producer is a conv (neither grouped nor dilated) or linear layer that
- * nothing else reads. */
+ * producer is a conv (neither grouped nor dilated), linear or batch-norm
+ * layer that nothing else reads. */
 static void plan_epilogues(const ir_graph *g, plan *p)
 {
     int *readers = calloc((size_t)g->n, sizeof(int));
@@ -115,7 +115,7 @@ static void plan_epilogues(const ir_graph *g, plan *p)
             continue;
         int x = n->inputs[0];
         const ir_node *xn = &g->nodes[x];
-        int fits = xn->kind == L_LINEAR ||
+        int fits = xn->kind == L_LINEAR || xn->kind == L_BATCHNORM ||
                    (xn->kind == L_CONV && xn->a.conv.groups == 1 && xn->a.conv.dh == 1 &&
                     xn->a.conv.dw == 1);
         if (x > 0 && fits && readers[x] == 1) {

@@ -13,9 +13,10 @@
  * LF_OVERWRITE (its backward kernel writes the buffer). A view (flatten)
  * shares its input's buffers.
  *
- * Fusion: a relu or sigmoid whose input is a conv (not grouped or dilated)
- * or linear layer with no other consumer is computed in that layer's kernel
- * (epilogue_of): the activation's output is the layer's output buffer.
+ * Fusion: a relu or sigmoid whose input is a conv (not grouped or dilated),
+ * linear or batch-norm layer with no other consumer is computed in that
+ * layer's kernel (epilogue_of): the activation's output is the layer's
+ * output buffer (the producers' backward never reads their output).
  *
  * A second, forward-only plan serves eval mode (--eval, --infer): layer
  * outputs live from their layer to their last consumer, per-example saved
@@ -67,8 +68,8 @@ typedef struct plan_node {
     int overwritten_by;      /* the node whose backward writes `grad` first and
                                 overwrites it (so no zeroing), -1 */
     int64_t infer_act;       /* output, in the inference plan */
-    int epilogue_of;         /* an activation computed by the kernel of this conv or
-                                linear node (its only consumer) as it writes
+    int epilogue_of;         /* an activation computed by the kernel of this conv,
+                                linear or batch-norm node (its only consumer) as it writes
                                 its output, in place: both share memory; -1 */
     int epilogue;            /* the reverse: the activation this node's kernel
                                 computes, -1 */

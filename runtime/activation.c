@@ -90,6 +90,16 @@ void nt_relu_forward(float *out, const float *in, size_t n)
         out[i] = in[i] < 0.0f ? 0.0f : in[i];
 }
 
+void nt_act_apply(nt_act act, float *x, size_t n)
+{
+    if (act == NT_ACT_RELU) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] < 0.0f ? 0.0f : x[i];
+    } else if (act == NT_ACT_SIGMOID) {
+        nt_vmath_get()->sigmoid(x, x, n, 0.0f, 0.0f);
+    }
+}
+
 /* acc: din += ..., else din = ... (din's old value is never used: NaN is
  * fine) */
 static void relu_backward(float *din, const float *dout, const float *out, size_t n, int acc)

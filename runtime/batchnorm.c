@@ -150,6 +150,7 @@ static void block_normalise(float *out, const float *in, const float *mean,
             const size_t off = (size_t)n * d->C + c0;
             for (int j = 0; j < nc; j++)
                 out[off + j] = (in[off + j] - mean[c0 + j]) * scale[j] + beta[c0 + j];
+            nt_act_apply(d->act, out + off, (size_t)nc);
         }
         return;
     }
@@ -158,6 +159,7 @@ static void block_normalise(float *out, const float *in, const float *mean,
         for (int j = 0; j < nc; j++) {
             const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
             rows->normalise(out + off, in + off, d->HW, mean[c0 + j], scale[j], beta[c0 + j]);
+            nt_act_apply(d->act, out + off, (size_t)d->HW);
         }
 }
 
@@ -257,6 +259,7 @@ void nt_batchnorm_forward_eval(float *out, const float *in, const float *gamma,
                 const size_t off = ((size_t)n * C + c0 + j) * HW;
                 rows->normalise(out + off, in + off, HW, running_mean[c0 + j], scale[j],
                                 beta[c0 + j]);
+                nt_act_apply(d->act, out + off, (size_t)HW);
             }
     }
 }

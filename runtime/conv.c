@@ -35,7 +35,6 @@
 #include "conv_lanes.h"
 #include "nt_kernels.h"
 #include "sgemm.h"
-#include "vmath.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -613,21 +612,6 @@ static const float *lower_tile(int *ldb, float *col, const float *in,
     return col;
 }
 
-/* The activation a forward kernel applies as it writes its output (the
- * relu or sigmoid after the conv, in the same kernel), to x[0, n) in place
- * on this thread: the same bits as nt_relu_forward and nt_sigmoid_forward. */
-typedef enum epilogue { EPI_NONE, EPI_RELU, EPI_SIGMOID } epilogue;
-
-static void apply_epilogue(epilogue epi, float *x, size_t n)
-{
-    if (epi == EPI_RELU) {
-        for (size_t i = 0; i < n; i++)
-            x[i] = x[i] < 0.0f ? 0.0f : x[i];
-    } else if (epi == EPI_SIGMOID) {
-        nt_vmath_get()->sigmoid(x, x, n, 0.0f, 0.0f);
-    }
-}
-
 /* The rows of a forward tile after its GEMM: output channel item's
  * activation (one image's band, in place), or its bias and activation on
  * the way from the staging buffer to each image (groups). */
@@ -636,13 +620,13 @@ typedef struct epilogue_ctx {
     const float *b, *tmp;
     const conv_tile *t;
     int P, OC;
-    epilogue epi;
+    nt_act epi;
 } epilogue_ctx;
 
 static void epilogue_item(const void *ctx, int oc)
 {
     const epilogue_ctx *c = ctx;
-    apply_epilogue(c->epi, c->out + (size_t)oc * c->P, (size_t)c->t->cols);
+    nt_act_apply(c->epi, c->out + (size_t)oc * c->P, (size_t)c->t->cols);
 }
 
 static void unstage_item(const void *ctx, int oc)
@@ -655,7 +639,7 @@ static void unstage_item(const void *ctx, int oc)
         float *o = c->out + ((size_t)(c->t->n0 + i) * c->OC + oc) * P;
         for (int j = 0; j < P; j++)
             o[j] = s[j] + bias;
-        apply_epilogue(c->epi, o, (size_t)P);
+        nt_act_apply(c->epi, o, (size_t)P);
     }
 }
 
@@ -664,7 +648,7 @@ static void unstage_item(const void *ctx, int oc)
 static void forward_tile(float *out, const float *in, const float *w,
                          const float *b, const conv_tile *t,
                          const conv_plan *p, const nt_conv2d_dims *d,
-                         conv_bufs bufs, int team, int nt, epilogue epi,
+                         conv_bufs bufs, int team, int nt, nt_act epi,
                          const nt_ukernel *uk, const float *wp)
 {
     int OC = d->OC, P = p->P;
@@ -678,7 +662,7 @@ static void forward_tile(float *out, const float *in, const float *w,
                     o[(size_t)oc * P + j] = b[oc];
         }
         weights_gemm(uk, wp, 0, OC, t->cols, p->ckk, w, B, ldb, b ? 1.0f : 0.0f, o, P);
-        if (epi != EPI_NONE) { /* on the tile still in cache */
+        if (epi != NT_ACT_NONE) { /* on the tile still in cache */
             const epilogue_ctx c = {o, b, NULL, t, P, OC, epi};
             tile_loop(team, nt, OC, epilogue_item, &c);
         }
@@ -771,7 +755,7 @@ static void backward_tile(float *din, float *dw_acc, float dw_beta,
 
 static void conv_forward(float *out, const float *in, const float *w,
                          const float *b, const nt_conv2d_dims *d, float *scratch,
-                         epilogue epi)
+                         nt_act epi)
 {
     check_dims(d);
     assert(out && in && w);
@@ -796,11 +780,11 @@ static void conv_forward(float *out, const float *in, const float *w,
             for (int k = 0; k < nb; k++) {
                 const size_t n0 = (size_t)k * li.width;
                 const int n = min_int(li.width, N - (int)n0);
-                li.forward(out + n0 * out_img, in + n0 * in_img, w, b, d, n, epi == EPI_RELU,
+                li.forward(out + n0 * out_img, in + n0 * in_img, w, b, d, n, epi == NT_ACT_RELU,
                            fresh, buf);
                 fresh = 0;
-                if (epi == EPI_SIGMOID) /* on the block's output, still in cache */
-                    apply_epilogue(epi, out + n0 * out_img, (size_t)n * out_img);
+                if (epi == NT_ACT_SIGMOID) /* on the block's output, still in cache */
+                    nt_act_apply(epi, out + n0 * out_img, (size_t)n * out_img);
             }
         }
         return;
@@ -813,7 +797,7 @@ static void conv_forward(float *out, const float *in, const float *w,
         for (int n = 0; n < N; n++) {
             fwd(out + n * out_img, in + n * in_img, w, b, d,
                 scratch + (size_t)omp_get_thread_num() * p.per_thread);
-            apply_epilogue(epi, out + n * out_img, out_img);
+            nt_act_apply(epi, out + n * out_img, out_img);
         }
         return;
     }
@@ -836,21 +820,21 @@ static void conv_forward(float *out, const float *in, const float *w,
 void nt_conv2d_forward(float *out, const float *in, const float *w,
                        const float *b, const nt_conv2d_dims *d, float *scratch)
 {
-    conv_forward(out, in, w, b, d, scratch, EPI_NONE);
+    conv_forward(out, in, w, b, d, scratch, NT_ACT_NONE);
 }
 
 void nt_conv2d_relu_forward(float *out, const float *in, const float *w,
                             const float *b, const nt_conv2d_dims *d,
                             float *scratch)
 {
-    conv_forward(out, in, w, b, d, scratch, EPI_RELU);
+    conv_forward(out, in, w, b, d, scratch, NT_ACT_RELU);
 }
 
 void nt_conv2d_sigmoid_forward(float *out, const float *in, const float *w,
                                const float *b, const nt_conv2d_dims *d,
                                float *scratch)
 {
-    conv_forward(out, in, w, b, d, scratch, EPI_SIGMOID);
+    conv_forward(out, in, w, b, d, scratch, NT_ACT_SIGMOID);
 }
 
 /* dw += the partial sums of threads 1 .. used - 1, in thread order. */

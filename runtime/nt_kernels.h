@@ -190,12 +190,18 @@ void nt_linear_backward_overwrite(float *din, float *dw, float *db, const float 
 
 /* ---- batch norm ------------------------------------------------------------ */
 
+/* An activation a kernel applies to its output as it writes it, in cache:
+ * the relu or sigmoid the compiler fused into the layer before it (the same
+ * bits as nt_relu_forward and nt_sigmoid_forward; nt_act_apply). */
+typedef enum nt_act { NT_ACT_NONE, NT_ACT_RELU, NT_ACT_SIGMOID } nt_act;
+
 /* Per channel over [N, C, HW] (BatchNorm2d, HW = H*W) or per feature over
- * [N, C] (BatchNorm1d, HW = 1). */
+ * [N, C] (BatchNorm1d, HW = 1). act: the forward's activation (fused). */
 typedef struct nt_bn_dims {
     int N, C, HW;
     float eps;       /* 1e-5 */
     float momentum;  /* 0.1, PyTorch's convention */
+    nt_act act;      /* NT_ACT_NONE unless a relu or sigmoid is fused */
 } nt_bn_dims;
 
 /* Training mode: normalises with the batch mean and biased variance, saves
@@ -254,6 +260,9 @@ int nt_batchnorm_set_reduce(nt_bn_reduce_fn reduce, int max_channels);
  * uses them for the first writer of a gradient buffer, which then needs no
  * memset. */
 void nt_relu_forward(float *out, const float *in, size_t n);
+/* x[0, n) = act(x) in place, on the calling thread: the epilogue of the
+ * kernels an activation is fused into. */
+void nt_act_apply(nt_act act, float *x, size_t n);
 void nt_relu_backward(float *din, const float *dout, const float *out, size_t n);
 void nt_relu_backward_overwrite(float *din, const float *dout, const float *out, size_t n);
 void nt_sigmoid_forward(float *out, const float *in, size_t n);

@@ -201,7 +201,8 @@ START_TEST(branchy_networks)
 END_TEST
 
 /* A relu or sigmoid runs in its producer's kernel exactly when the
- * producer is a plain conv or a linear layer that nothing else reads. */
+ * producer is a plain conv, a linear or a batch-norm layer that nothing else
+ * reads. */
 START_TEST(relu_epilogues)
 {
     ctest t;
@@ -211,7 +212,8 @@ START_TEST(relu_epilogues)
                "add { branch { conv(4, 1) } branch { } } relu "       /* 5-7: after add */
                "conv(4, 1) add { branch { relu } branch { } } "       /* 8-10: two readers */
                "conv(4, 1) sigmoid "                                  /* 11, 12: fused */
-               "flatten linear(8) relu linear(3) sigmoid linear(10) }",  /* 13-18 */
+               "conv(4, 1) batchnorm relu "                           /* 13-15: fused */
+               "flatten linear(8) relu linear(3) sigmoid linear(10) }",  /* 16-21 */
                NULL);
     CTEST_ASSERT_OK(&t);
     const ir_graph *g = &t.c.graph;
@@ -229,14 +231,14 @@ START_TEST(relu_epilogues)
         }
         const ir_node *in = &g->nodes[g->nodes[i].inputs[0]];
         int want = (in->kind == L_CONV && in->a.conv.groups == 1 && (i == 2 || i == 12)) ||
-                   in->kind == L_LINEAR;
+                   in->kind == L_LINEAR || in->kind == L_BATCHNORM;
         ck_assert_msg(want ? x == g->nodes[i].inputs[0] : x == -1, "%s: epilogue of %d",
                       g->nodes[i].path, x);
         if (want) /* and the producer knows its activation */
             ck_assert_int_eq(p.nodes[x].epilogue, i);
         fused += want;
     }
-    ck_assert_int_eq(fused, 4);
+    ck_assert_int_eq(fused, 5);
     check_plan(&t);
     arena_free(&ar);
     ctest_free(&t);

@@ -69,7 +69,7 @@ typedef struct bn_buf {
 static bn_buf bn_alloc(int N, int C, int HW, float off, nt_rng *rng)
 {
     bn_buf b;
-    b.d = (nt_bn_dims){N, C, HW, EPS, MOMENTUM};
+    b.d = (nt_bn_dims){N, C, HW, EPS, MOMENTUM, NT_ACT_NONE};
     b.n = (size_t)N * C * HW;
     b.x = malloc(b.n * sizeof(float));
     b.out = malloc(b.n * sizeof(float));
@@ -190,6 +190,21 @@ START_TEST(test_train_forward)
         else /* one thread per channel: identical for any thread count */
             ck_assert_mem_eq(out1, b.out, b.n * sizeof(float));
     }
+    /* a fused relu or sigmoid: exactly that activation of the output */
+    for (int a = NT_ACT_RELU; a <= NT_ACT_SIGMOID; a++) {
+        nt_bn_dims da = b.d;
+        da.act = (nt_act)a;
+        memcpy(b.rm, rm0, C * sizeof(float));
+        memcpy(b.rv, rv0, C * sizeof(float));
+        nt_batchnorm_forward_train(b.out, b.mean, b.invstd, b.rm, b.rv, b.x,
+                                   b.gamma, b.beta, &da);
+        float *want = malloc(b.n * sizeof(float));
+        ck_assert(want);
+        memcpy(want, out1, b.n * sizeof(float));
+        nt_act_apply((nt_act)a, want, b.n);
+        ck_assert_mem_eq(want, b.out, b.n * sizeof(float));
+        free(want);
+    }
     free(invstd);
     free(mean);
     free(var);
@@ -242,7 +257,7 @@ START_TEST(test_running_by_hand)
 {
     const float x[4] = {1, 2, 3, 4};
     float out[4], mean, invstd, rm = 0, rv = 1, g = 1, bt = 0;
-    nt_bn_dims d = {4, 1, 1, EPS, MOMENTUM};
+    nt_bn_dims d = {4, 1, 1, EPS, MOMENTUM, NT_ACT_NONE};
     nt_batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, x, &g, &bt, &d);
     /* a few float roundings of numbers near 1 */
     ck_assert_float_eq_tol(mean, 2.5f, 1e-6f);
@@ -250,7 +265,7 @@ START_TEST(test_running_by_hand)
     ck_assert_float_eq_tol(rm, 0.25f, 1e-6f);
     ck_assert_double_eq_tol(rv, 0.9 + 0.1 * 5.0 / 3.0, 1e-6);
     /* the same data as [N=2, C=1, HW=2]: n = 4 still, same statistics */
-    nt_bn_dims d2 = {2, 1, 2, EPS, MOMENTUM};
+    nt_bn_dims d2 = {2, 1, 2, EPS, MOMENTUM, NT_ACT_NONE};
     rm = 0;
     rv = 1;
     nt_batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, x, &g, &bt, &d2);
@@ -322,6 +337,15 @@ START_TEST(test_eval_forward)
             memcpy(out1, b.out, b.n * sizeof(float));
         else
             ck_assert_mem_eq(out1, b.out, b.n * sizeof(float));
+    }
+    /* a fused relu or sigmoid: exactly that activation of the output */
+    for (int a = NT_ACT_RELU; a <= NT_ACT_SIGMOID; a++) {
+        nt_bn_dims da = b.d;
+        da.act = (nt_act)a;
+        nt_batchnorm_forward_eval(b.out, b.x, b.gamma, b.beta, b.rm, b.rv, &da);
+        nt_act_apply((nt_act)a, out1, b.n);
+        ck_assert_mem_eq(out1, b.out, b.n * sizeof(float));
+        nt_batchnorm_forward_eval(out1, b.x, b.gamma, b.beta, b.rm, b.rv, &b.d);
     }
     free(mean);
     free(var);
@@ -612,7 +636,7 @@ static const torch_case torch_cases[2] = {
 START_TEST(test_torch)
 {
     const torch_case *t = &torch_cases[_i];
-    const nt_bn_dims d = {t->N, t->C, t->HW, EPS, MOMENTUM};
+    const nt_bn_dims d = {t->N, t->C, t->HW, EPS, MOMENTUM, NT_ACT_NONE};
     const size_t n = (size_t)t->N * t->C * t->HW;
     const int C = t->C;
     float out[64], mean[8], invstd[8], rm[8], rv[8];

@@ -38,6 +38,7 @@
 
 #include <assert.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A tile's column matrix should stay near the 1 MiB L2 cache, but GEMMs
@@ -138,12 +139,13 @@ static direct_bwd_fn direct_backward(void)
 
 static int lanes_fits(const nt_conv2d_dims *d)
 {
-    return d->SH == 1 && d->SW == 1 && d->KH * d->KW > 1 &&
+    const nt_isa isa = nt_cpu_isa(); /* conv_lanes.c has no portable copy */
+    return (isa == NT_ISA_AVX2 || isa == NT_ISA_AVX512) && d->SH == 1 && d->SW == 1 && d->KH * d->KW > 1 &&
            d->C * d->KH * d->KW <= LANES_MAX_CKK && d->OC <= LANES_MAX_OC &&
            d->H * d->W <= LANES_MAX_PLANE && d->OH * d->OW <= LANES_MAX_PLANE;
 }
 
-/* conv_lanes.c's copy for nt_cpu_isa() */
+/* conv_lanes.c's copy for nt_cpu_isa() (AVX2 or AVX-512: lanes_fits) */
 typedef struct lanes_isa {
     int width;
     size_t (*buf_floats)(const nt_conv2d_dims *);
@@ -156,18 +158,14 @@ typedef struct lanes_isa {
 static lanes_isa lanes_get(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    switch (nt_cpu_isa()) {
-    case NT_ISA_AVX512:
+    if (nt_cpu_isa() == NT_ISA_AVX512)
         return (lanes_isa){nt_conv_lanes_width_avx512(), nt_conv_lanes_buf_floats_avx512,
                            nt_conv_lanes_forward_avx512, nt_conv_lanes_backward_avx512};
-    case NT_ISA_AVX2:
-        return (lanes_isa){nt_conv_lanes_width_avx2(), nt_conv_lanes_buf_floats_avx2,
-                           nt_conv_lanes_forward_avx2, nt_conv_lanes_backward_avx2};
-    default: break;
-    }
+    return (lanes_isa){nt_conv_lanes_width_avx2(), nt_conv_lanes_buf_floats_avx2,
+                       nt_conv_lanes_forward_avx2, nt_conv_lanes_backward_avx2};
+#else
+    abort(); /* lanes_fits is false off x86 */
 #endif
-    return (lanes_isa){nt_conv_lanes_width_generic(), nt_conv_lanes_buf_floats_generic,
-                       nt_conv_lanes_forward_generic, nt_conv_lanes_backward_generic};
 }
 
 static conv_plan make_plan(const nt_conv2d_dims *d)

@@ -1,6 +1,5 @@
 /* conv_lanes.c - convolution of small images with the batch in the vector
- * lanes: a block of up to L images (16 on AVX-512, 8 on AVX2 and in the
- * portable copy) is reordered into arrays of L-lane vectors, [C, H, W, L],
+ * lanes: a block of up to L images (16 on AVX-512, 8 on AVX2) is reordered into arrays of L-lane vectors, [C, H, W, L],
  * so that lane k holds image k. Every pixel is then one vector, whatever
  * the width of the rows, and the convolution is a register-blocked loop of
  * vector multiply-adds with broadcast weights: no im2col, no idle lanes on
@@ -13,8 +12,8 @@
  * transposed. The weight gradient (dw_blk) keeps one partial sum per lane,
  * which the caller adds up in a fixed order.
  *
- * This one source is compiled once per ISA (conv_lanes_ISA.c with meson's -m
- * flags, FMA contraction allowed). Each output is one chain of multiply-adds
+ * This one source is compiled for AVX2 and for AVX-512 (conv_lanes_ISA.c with
+ * meson's -m flags, FMA contraction allowed); there is no portable copy. Each output is one chain of multiply-adds
  * in a fixed order: results depend on the ISA, never on the thread count or
  * on which lane an image lands in. */
 #include "conv_lanes.h"
@@ -29,10 +28,12 @@
 #define FN(name) CAT(name, NT_ISA_SUFFIX)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__)
 #define L 16
-#else
+#elif defined(__AVX2__)
 #define L 8
+#else
+#error "conv_lanes.c is compiled for AVX2 or AVX-512"
 #endif
 typedef float vl __attribute__((vector_size(4 * L)));
 
@@ -52,16 +53,13 @@ static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 /* Register blocks: a correlation computes OCB output channels times OWB
  * pixels of a row at once, the weight gradient OCB output channels times
  * KWB taps of a kernel row. Each list fits the ISA's registers (32 zmm;
- * 16 ymm; 16 xmm, two per 8-lane vector) with the operands. */
+ * 16 ymm) with the operands. */
 #ifdef __AVX512F__
 #define CORR_BLOCKS(X) X(8, 3) X(6, 4) X(4, 6) X(4, 5) X(3, 8) X(3, 7) X(2, 8) X(1, 8)
 #define DW_BLOCKS(X) X(4, 5) X(4, 4) X(4, 3) X(3, 5) X(3, 4) X(3, 3) X(2, 5) X(2, 4) X(2, 3)
-#elif defined(__AVX2__)
+#else
 #define CORR_BLOCKS(X) X(4, 3) X(3, 4) X(2, 5) X(2, 4) X(1, 6)
 #define DW_BLOCKS(X) X(2, 5) X(2, 4) X(2, 3) X(1, 5) X(1, 4) X(1, 3)
-#else
-#define CORR_BLOCKS(X) X(2, 3) X(3, 2) X(2, 2) X(1, 4)
-#define DW_BLOCKS(X) X(2, 3) X(1, 5) X(1, 4) X(1, 3)
 #endif
 
 typedef struct blk {

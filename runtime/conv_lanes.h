@@ -3,13 +3,14 @@
  * conv.c uses it for stride-1 layers with few channels and small planes
  * (lanes_fits), where im2col + GEMM spends as long packing as multiplying
  * and the direct loops along rows leave lanes idle (LeNet's second conv:
- * rows of 10 outputs). */
+ * rows of 10 outputs). AVX2 and AVX-512 only: the portable path keeps
+ * im2col + GEMM and the direct loops. */
 #ifndef NT_CONV_LANES_H
 #define NT_CONV_LANES_H
 
 #include "nt_kernels.h"
 
-/* A block is up to nt_conv_lanes_width() images (16 on AVX-512, 8 else):
+/* A block is up to nt_conv_lanes_width() images (16 on AVX-512, 8 on AVX2):
  * forward writes their out[n, OC, OH, OW] = conv(in[n, C, H, W]) + b (and
  * ReLU when relu); backward adds their weight gradient to dwl, one partial
  * sum per weight and lane ([OC*C*KH*KW, width], which the caller adds up in
@@ -31,7 +32,6 @@
                                       const nt_conv2d_dims *d, int n,          \
                                       int fresh, float *buf);
 
-NT_LANES_DECLARE(generic)
 #if defined(__x86_64__) || defined(__i386__)
 NT_LANES_DECLARE(avx2)
 NT_LANES_DECLARE(avx512)

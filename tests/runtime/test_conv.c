@@ -22,9 +22,10 @@ typedef struct conv_case {
 /* Shapes for optimised-against-reference checks. The comments name the path
  * each takes in conv.c with 2 threads (tiles are at most ~2^18 / (C*KH*KW)
  * columns, at least 256; output rows shorter than 16 take the gather path,
- * stride-1 ones as one vector per row and tap; stride-1 layers with
- * C*KH*KW <= 256, OC <= 64 and planes of at most 1024 pixels take the
- * lanes path, conv_lanes.c). */
+ * stride-1 ones as one vector per row and tap; on AVX2 and AVX-512,
+ * stride-1 layers with C*KH*KW <= 256, OC <= 64 and planes of at most 1024
+ * pixels take the lanes path, conv_lanes.c, and on the portable path the
+ * path they would take without it). */
 static const conv_case cases[] = {
     /* the lanes path: tiny, one block of images padded with empty lanes */
     {2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1},

@@ -850,63 +850,63 @@ static void add_partials(float *dw, const float *partial, int used,
     }
 }
 
-/* The backward of conv_direct.c, image by image. Each thread gathers 16
- * partial sums per weight over its images, then adds them up in a fixed
- * order: thread 0 into dw, thread k > 0 into partial[k - 1]; then the
- * partials are added in thread order. */
-static void backward_direct(float *din, float *dw, const float *dout,
-                            const float *in, const float *w,
-                            const nt_conv2d_dims *d, const conv_plan *p,
-                            float *scratch, int team, int nt, int overwrite)
+/* The backwards that run item by item: conv_direct.c image by image,
+ * conv_lanes.c block by block of images. Each thread gathers `width` partial
+ * sums per weight over its items (lanes), then adds each weight's lanes
+ * pairwise in a fixed order, thread 0 into dw, thread k > 0 into
+ * partial[k - 1]; then the partials are added in thread order: the same
+ * bits for a thread count. */
+typedef struct bwd_ctx {
+    float *din;
+    const float *dout, *in, *w;
+    const nt_conv2d_dims *d;
+    size_t in_img, out_img;
+    int overwrite;
+    direct_bwd_fn direct;
+    lanes_isa lanes;
+} bwd_ctx;
+
+typedef void (*bwd_item_fn)(const bwd_ctx *c, int item, float *lanes, float *buf,
+                            int fresh);
+
+/* image n through conv_direct.c (overwrite: din's image zeroed in cache
+ * just before it adds into it) */
+static void direct_item(const bwd_ctx *c, int n, float *lanes, float *buf, int fresh)
 {
-    direct_bwd_fn bwd = direct_backward();
-    size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p->P;
-    size_t wsize = (size_t)d->OC * p->ckk;
-    size_t planes = nt_conv_direct_buf_floats_generic(d);
-    float *partial = scratch + (size_t)nt * p->per_thread;
-    int used = 1;
-#pragma omp parallel num_threads(nt) if (team)
-    {
-        int tid = omp_get_thread_num();
-        float *acc = tid == 0 ? dw : partial + (size_t)(tid - 1) * wsize;
-        float *buf = scratch + (size_t)tid * p->per_thread;
-        float *lanes = buf + planes;
-#pragma omp single
-        used = omp_get_num_threads();
-        memset(lanes, 0, sizeof(float) * 16 * wsize);
-#pragma omp for schedule(static)
-        for (int n = 0; n < d->N; n++) {
-            if (din && overwrite) /* in cache, just before its image adds into it */
-                memset(din + n * in_img, 0, sizeof(float) * in_img);
-            bwd(din ? din + n * in_img : NULL, lanes, dout + n * out_img,
-                in + n * in_img, w, d, buf);
-        }
-        for (size_t i = 0; i < wsize; i++) {
-            const float *l = lanes + 16 * i;
-            float s[8];
-            for (int k = 0; k < 8; k++)
-                s[k] = l[k] + l[k + 8];
-            float sum = ((s[0] + s[4]) + (s[2] + s[6])) +
-                        ((s[1] + s[5]) + (s[3] + s[7]));
-            acc[i] = tid == 0 ? acc[i] + sum : sum;
-        }
-    }
-    add_partials(dw, partial, used, wsize, nt);
+    (void)fresh;
+    float *din = c->din ? c->din + n * c->in_img : NULL;
+    if (din && c->overwrite)
+        memset(din, 0, sizeof(float) * c->in_img);
+    c->direct(din, lanes, c->dout + n * c->out_img, c->in + n * c->in_img, c->w, c->d, buf);
 }
 
-/* The backward of conv_lanes.c, block by block, with the weight gradient
- * summed like backward_direct's: per lane over a thread's blocks, then the
- * lanes in order, then the threads in order. */
-static void backward_lanes(float *din, float *dw, const float *dout,
-                           const float *in, const float *w,
-                           const nt_conv2d_dims *d, const conv_plan *p,
-                           float *scratch, int team, int nt, int overwrite)
+/* block k of conv_lanes.c's width images */
+static void lanes_item(const bwd_ctx *c, int k, float *lanes, float *buf, int fresh)
 {
-    const lanes_isa li = lanes_get();
-    const int Lw = li.width, nb = ceil_div(d->N, Lw);
-    size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p->P;
-    size_t wsize = (size_t)d->OC * p->ckk;
-    size_t bufs = li.buf_floats(d);
+    const size_t n0 = (size_t)k * c->lanes.width;
+    c->lanes.backward(c->din ? c->din + n0 * c->in_img : NULL, c->overwrite, lanes,
+                      c->dout + n0 * c->out_img, c->in + n0 * c->in_img, c->w, c->d,
+                      min_int(c->lanes.width, c->d->N - (int)n0), fresh, buf);
+}
+
+/* l[0] + ... + l[width - 1], width a power of two up to 16: halves added */
+static float sum_lanes(const float *l, int width)
+{
+    float s[16];
+    memcpy(s, l, sizeof(float) * (size_t)width);
+    for (int h = width / 2; h >= 1; h /= 2)
+        for (int k = 0; k < h; k++)
+            s[k] += s[k + h];
+    return s[0];
+}
+
+/* items [0, nitems) of fn with `width` lanes per weight, which live in each
+ * thread's slice of the scratch from float lanes_at on */
+static void backward_items(float *dw, const bwd_ctx *c, bwd_item_fn fn, int nitems,
+                           int width, size_t lanes_at, const conv_plan *p,
+                           float *scratch, int team, int nt)
+{
+    const size_t wsize = (size_t)c->d->OC * p->ckk;
     float *partial = scratch + (size_t)nt * p->per_thread;
     int used = 1;
 #pragma omp parallel num_threads(nt) if (team)
@@ -914,23 +914,18 @@ static void backward_lanes(float *din, float *dw, const float *dout,
         int tid = omp_get_thread_num();
         float *acc = tid == 0 ? dw : partial + (size_t)(tid - 1) * wsize;
         float *buf = scratch + (size_t)tid * p->per_thread;
-        float *dwl = buf + bufs;
+        float *lanes = buf + lanes_at;
 #pragma omp single
         used = omp_get_num_threads();
-        memset(dwl, 0, sizeof(float) * (size_t)Lw * wsize);
+        memset(lanes, 0, sizeof(float) * (size_t)width * wsize);
         int fresh = 1;
 #pragma omp for schedule(static)
-        for (int k = 0; k < nb; k++) {
-            const size_t n0 = (size_t)k * Lw;
-            li.backward(din ? din + n0 * in_img : NULL, overwrite, dwl, dout + n0 * out_img,
-                        in + n0 * in_img, w, d, min_int(Lw, d->N - (int)n0), fresh, buf);
+        for (int k = 0; k < nitems; k++) {
+            fn(c, k, lanes, buf, fresh);
             fresh = 0;
         }
         for (size_t i = 0; i < wsize; i++) {
-            const float *l = dwl + (size_t)Lw * i;
-            float sum = 0.0f;
-            for (int k = 0; k < Lw; k++)
-                sum += l[k];
+            const float sum = sum_lanes(lanes + (size_t)width * i, width);
             acc[i] = tid == 0 ? acc[i] + sum : sum;
         }
     }
@@ -966,13 +961,18 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
         }
     }
 
-    if (p.lanes) {
-        backward_lanes(din, dw, dout, in, w, d, &p, scratch, team, nt, overwrite);
-        return;
-    }
-
-    if (p.dconv) {
-        backward_direct(din, dw, dout, in, w, d, &p, scratch, team, nt, overwrite);
+    if (p.lanes || p.dconv) {
+        bwd_ctx c = {din, dout, in, w, d, (size_t)d->C * d->H * d->W, (size_t)OC * p.P,
+                     overwrite, NULL, {0, NULL, NULL, NULL}};
+        if (p.lanes) {
+            c.lanes = lanes_get();
+            backward_items(dw, &c, lanes_item, ceil_div(N, c.lanes.width), c.lanes.width,
+                           c.lanes.buf_floats(d), &p, scratch, team, nt);
+        } else {
+            c.direct = direct_backward();
+            backward_items(dw, &c, direct_item, N, 16, nt_conv_direct_buf_floats_generic(d),
+                           &p, scratch, team, nt);
+        }
         return;
     }
 

@@ -143,11 +143,14 @@ static ALWAYS_INLINE void corr_blk(int OCB, int OWB, const corr *c)
             }
 }
 
-#define CORR_CASE(p, q)              \
+/* The copy of fn for register block k, from the list X's instantiations. */
+#define BLOCK_CASE(fn, p, q)         \
     if (k.a == (p) && k.b == (q)) { \
-        corr_blk(p, q, c);           \
+        fn(p, q, c);                 \
         return;                      \
     }
+#define CORR_CASE(p, q) BLOCK_CASE(corr_blk, p, q)
+#define DW_CASE(p, q) BLOCK_CASE(dw_blk, p, q)
 
 static void run_corr(blk k, const corr *c) { CORR_BLOCKS(CORR_CASE) }
 
@@ -202,12 +205,6 @@ static ALWAYS_INLINE void dw_blk(int OCB, int KWB, const dwc *c)
                 }
     }
 }
-
-#define DW_CASE(p, q)                \
-    if (k.a == (p) && k.b == (q)) { \
-        dw_blk(p, q, c);             \
-        return;                      \
-    }
 
 static void run_dw(blk k, const dwc *c) { DW_BLOCKS(DW_CASE) }
 

@@ -10,9 +10,11 @@
  * contracted into an FMA, so every ISA gives the same bits; the order
  * differs from a plain loop's, by rounding only. */
 #include "bn_rows.h"
-#include "vec16.h"
+#include "vecf.h"
 
 #include <string.h>
+
+NT_VECF(v16, 16, load16, store16)
 
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)

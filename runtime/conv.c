@@ -140,8 +140,8 @@ static direct_bwd_fn direct_backward(void)
 static int lanes_fits(const nt_conv2d_dims *d)
 {
     const nt_isa isa = nt_cpu_isa(); /* conv_lanes.c has no portable copy */
-    return (isa == NT_ISA_AVX2 || isa == NT_ISA_AVX512) && d->SH == 1 && d->SW == 1 && d->KH * d->KW > 1 &&
-           d->C * d->KH * d->KW <= LANES_MAX_CKK && d->OC <= LANES_MAX_OC &&
+    return (isa == NT_ISA_AVX2 || isa == NT_ISA_AVX512) && d->SH == 1 && d->SW == 1 &&
+           d->KH * d->KW > 1 && d->C * d->KH * d->KW <= LANES_MAX_CKK && d->OC <= LANES_MAX_OC &&
            d->H * d->W <= LANES_MAX_PLANE && d->OH * d->OW <= LANES_MAX_PLANE;
 }
 
@@ -150,7 +150,7 @@ typedef struct lanes_isa {
     int width;
     size_t (*buf_floats)(const nt_conv2d_dims *);
     void (*forward)(float *, const float *, const float *, const float *,
-                    const nt_conv2d_dims *, int, int, int, float *);
+                    const nt_conv2d_dims *, int, int, float *);
     void (*backward)(float *, int, float *, const float *, const float *,
                      const float *, const nt_conv2d_dims *, int, int, float *);
 } lanes_isa;
@@ -751,6 +751,52 @@ static void backward_tile(float *din, float *dw_acc, float dw_beta,
     tile_loop(team, nt, t->nimg * c.nblk, raise_item, &c);
 }
 
+/* The forwards that run item by item: conv_direct.c image by image,
+ * conv_lanes.c block by block of width images, each thread with its slice
+ * of the scratch; the fused activation on each item's output, in cache. */
+typedef struct fwd_ctx {
+    float *out;
+    const float *in, *w, *b;
+    const nt_conv2d_dims *d;
+    size_t in_img, out_img;
+    direct_fwd_fn direct;
+    lanes_isa lanes;
+} fwd_ctx;
+
+/* images [n0, n0 + n); fresh: the first item of the call on buf */
+typedef void (*fwd_item_fn)(const fwd_ctx *c, size_t n0, int n, float *buf, int fresh);
+
+static void direct_fwd_item(const fwd_ctx *c, size_t n0, int n, float *buf, int fresh)
+{
+    (void)n, (void)fresh; /* one image an item, no state kept between items */
+    c->direct(c->out + n0 * c->out_img, c->in + n0 * c->in_img, c->w, c->b, c->d, buf);
+}
+
+static void lanes_fwd_item(const fwd_ctx *c, size_t n0, int n, float *buf, int fresh)
+{
+    c->lanes.forward(c->out + n0 * c->out_img, c->in + n0 * c->in_img, c->w, c->b, c->d, n,
+                     fresh, buf);
+}
+
+static void forward_items(const fwd_ctx *c, fwd_item_fn fn, int per_item, nt_act epi,
+                          const conv_plan *p, float *scratch, int team, int nt)
+{
+    const int N = c->d->N, nitems = ceil_div(N, per_item);
+#pragma omp parallel num_threads(nt) if (team)
+    {
+        float *buf = scratch + (size_t)omp_get_thread_num() * p->per_thread;
+        int fresh = 1;
+#pragma omp for schedule(static)
+        for (int k = 0; k < nitems; k++) {
+            const size_t n0 = (size_t)k * per_item;
+            const int n = min_int(per_item, N - (int)n0);
+            fn(c, n0, n, buf, fresh);
+            fresh = 0;
+            nt_act_apply(epi, c->out + n0 * c->out_img, (size_t)n * c->out_img);
+        }
+    }
+}
+
 static void conv_forward(float *out, const float *in, const float *w,
                          const float *b, const nt_conv2d_dims *d, float *scratch,
                          nt_act epi)
@@ -766,36 +812,15 @@ static void conv_forward(float *out, const float *in, const float *w,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
-    if (p.lanes) {
-        const lanes_isa li = lanes_get();
-        const int nb = ceil_div(N, li.width);
-        size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p.P;
-#pragma omp parallel num_threads(nt) if (team)
-        {
-            float *buf = scratch + (size_t)omp_get_thread_num() * p.per_thread;
-            int fresh = 1;
-#pragma omp for schedule(static)
-            for (int k = 0; k < nb; k++) {
-                const size_t n0 = (size_t)k * li.width;
-                const int n = min_int(li.width, N - (int)n0);
-                li.forward(out + n0 * out_img, in + n0 * in_img, w, b, d, n, epi == NT_ACT_RELU,
-                           fresh, buf);
-                fresh = 0;
-                if (epi == NT_ACT_SIGMOID) /* on the block's output, still in cache */
-                    nt_act_apply(epi, out + n0 * out_img, (size_t)n * out_img);
-            }
-        }
-        return;
-    }
-
-    if (p.dconv) {
-        direct_fwd_fn fwd = direct_forward();
-        size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)d->OC * p.P;
-#pragma omp parallel for schedule(static) num_threads(nt) if (team)
-        for (int n = 0; n < N; n++) {
-            fwd(out + n * out_img, in + n * in_img, w, b, d,
-                scratch + (size_t)omp_get_thread_num() * p.per_thread);
-            nt_act_apply(epi, out + n * out_img, out_img);
+    if (p.lanes || p.dconv) {
+        fwd_ctx c = {out, in, w, b, d, (size_t)d->C * d->H * d->W, (size_t)d->OC * p.P, NULL,
+                     {0, NULL, NULL, NULL}};
+        if (p.lanes) {
+            c.lanes = lanes_get();
+            forward_items(&c, lanes_fwd_item, c.lanes.width, epi, &p, scratch, team, nt);
+        } else {
+            c.direct = direct_forward();
+            forward_items(&c, direct_fwd_item, 1, epi, &p, scratch, team, nt);
         }
         return;
     }
@@ -871,7 +896,7 @@ typedef void (*bwd_item_fn)(const bwd_ctx *c, int item, float *lanes, float *buf
 
 /* image n through conv_direct.c (overwrite: din's image zeroed in cache
  * just before it adds into it) */
-static void direct_item(const bwd_ctx *c, int n, float *lanes, float *buf, int fresh)
+static void direct_bwd_item(const bwd_ctx *c, int n, float *lanes, float *buf, int fresh)
 {
     (void)fresh;
     float *din = c->din ? c->din + n * c->in_img : NULL;
@@ -881,7 +906,7 @@ static void direct_item(const bwd_ctx *c, int n, float *lanes, float *buf, int f
 }
 
 /* block k of conv_lanes.c's width images */
-static void lanes_item(const bwd_ctx *c, int k, float *lanes, float *buf, int fresh)
+static void lanes_bwd_item(const bwd_ctx *c, int k, float *lanes, float *buf, int fresh)
 {
     const size_t n0 = (size_t)k * c->lanes.width;
     c->lanes.backward(c->din ? c->din + n0 * c->in_img : NULL, c->overwrite, lanes,
@@ -966,11 +991,11 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
                      overwrite, NULL, {0, NULL, NULL, NULL}};
         if (p.lanes) {
             c.lanes = lanes_get();
-            backward_items(dw, &c, lanes_item, ceil_div(N, c.lanes.width), c.lanes.width,
+            backward_items(dw, &c, lanes_bwd_item, ceil_div(N, c.lanes.width), c.lanes.width,
                            c.lanes.buf_floats(d), &p, scratch, team, nt);
         } else {
             c.direct = direct_backward();
-            backward_items(dw, &c, direct_item, N, 16, nt_conv_direct_buf_floats_generic(d),
+            backward_items(dw, &c, direct_bwd_item, N, 16, nt_conv_direct_buf_floats_generic(d),
                            &p, scratch, team, nt);
         }
         return;

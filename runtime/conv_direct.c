@@ -11,12 +11,14 @@
  * one chain of multiply-adds in a fixed order: results depend on the ISA,
  * not on the thread count. */
 #include "conv_direct.h"
-#include "vec16.h"
+#include "vecf.h"
 
 #include <string.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
+
+NT_VECF(v16, 16, load16, store16)
 
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)

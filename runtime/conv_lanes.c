@@ -17,6 +17,7 @@
  * in a fixed order: results depend on the ISA, never on the thread count or
  * on which lane an image lands in. */
 #include "conv_lanes.h"
+#include "vecf.h"
 
 #include <string.h>
 #ifdef __AVX512F__
@@ -26,7 +27,6 @@
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
 #define FN(name) CAT(name, NT_ISA_SUFFIX)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 #if defined(__AVX512F__)
 #define L 16
@@ -35,16 +35,7 @@
 #else
 #error "conv_lanes.c is compiled for AVX2 or AVX-512"
 #endif
-typedef float vl __attribute__((vector_size(4 * L)));
-
-static ALWAYS_INLINE vl loadl(const float *p)
-{
-    vl v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static ALWAYS_INLINE void storel(float *p, vl v) { memcpy(p, &v, sizeof v); }
+NT_VECF(vl, L, loadl, storel)
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int max_int(int a, int b) { return a > b ? a : b; }
@@ -327,9 +318,9 @@ static void to_lanes(float *dst, const float *src, int n, int C, int H, int W,
 }
 
 /* dst[k, c, h, w] = (or +=, add) src[c, h, w, k] for images k < n; src is
- * [C, H, Wp] of L-lane vectors. relu: max(x, 0) on the way. */
+ * [C, H, Wp] of L-lane vectors. */
 static void from_lanes(float *dst, const float *src, int n, int C, int H, int W,
-                       int Wp, int relu, int add)
+                       int Wp, int add)
 {
     const size_t img = (size_t)C * H * W;
     for (int c = 0; c < C; c++)
@@ -347,8 +338,6 @@ static void from_lanes(float *dst, const float *src, int n, int C, int H, int W,
                 transpose16(r);
                 for (int k = 0; k < n; k++) {
                     __m512 v = r[k];
-                    if (relu) /* x < 0 ? 0 : x, NaN kept */
-                        v = _mm512_max_ps(_mm512_setzero_ps(), v);
                     if (add)
                         v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, o + k * img + x), v);
                     _mm512_mask_storeu_ps(o + k * img + x, mask, v);
@@ -358,9 +347,7 @@ static void from_lanes(float *dst, const float *src, int n, int C, int H, int W,
             for (int k = 0; k < n; k++) {
                 float *ok = o + k * img;
                 for (int x = 0; x < W; x++) {
-                    float v = row[(size_t)x * L + k];
-                    if (relu)
-                        v = v < 0.0f ? 0.0f : v;
+                    const float v = row[(size_t)x * L + k];
                     ok[x] = add ? ok[x] + v : v;
                 }
             }
@@ -391,19 +378,21 @@ static void block_weights(float *wb, const float *w, int Co, int Cop, int B, int
 
 void FN(nt_conv_lanes_forward)(float *out, const float *in, const float *w,
                                const float *b, const nt_conv2d_dims *d, int n,
-                               int relu, int fresh, float *buf)
+                               int fresh, float *buf)
 {
     const geom g = geometry(d);
     float *bias = buf + g.bias;
     to_lanes(buf + g.inp, in, n, d->C, d->H, d->W, g.Hp, g.Wp, d->PH, d->PW, fresh);
-    block_weights(buf + g.wb, w, d->OC, g.OCp, g.fwd.a, d->C, d->KH, d->KW, 0);
-    for (int o = 0; o < g.OCp; o++)
-        bias[o] = b && o < d->OC ? b[o] : 0.0f;
+    if (fresh) { /* the call's weights: the same for all its blocks */
+        block_weights(buf + g.wb, w, d->OC, g.OCp, g.fwd.a, d->C, d->KH, d->KW, 0);
+        for (int o = 0; o < g.OCp; o++)
+            bias[o] = b && o < d->OC ? b[o] : 0.0f;
+    }
     const corr c = {buf + g.outt, buf + g.inp, buf + g.wb, bias,
                     g.OCp, d->OH, g.OWp, d->C, g.Hp, g.Wp, 0, 0, d->PH, d->PH + d->H,
                     d->KH, d->KW};
     run_corr(g.fwd, &c);
-    from_lanes(out, buf + g.outt, n, d->OC, d->OH, d->OW, g.OWp, relu, 0);
+    from_lanes(out, buf + g.outt, n, d->OC, d->OH, d->OW, g.OWp, 0);
 }
 
 void FN(nt_conv_lanes_backward)(float *din, int overwrite, float *dwl,
@@ -421,12 +410,14 @@ void FN(nt_conv_lanes_backward)(float *din, int overwrite, float *dwl,
     if (!din)
         return;
     float *zero = buf + g.bias;
-    block_weights(buf + g.wb, w, d->C, g.Cp, g.bwd.a, d->OC, d->KH, d->KW, 1);
-    for (int o = 0; o < g.Cp; o++)
-        zero[o] = 0.0f;
+    if (fresh) { /* the call's flipped weights: the same for all its blocks */
+        block_weights(buf + g.wb, w, d->C, g.Cp, g.bwd.a, d->OC, d->KH, d->KW, 1);
+        for (int o = 0; o < g.Cp; o++)
+            zero[o] = 0.0f;
+    }
     const corr t = {buf + g.outt, buf + g.dp, buf + g.wb, zero,
                     g.Cp, d->H, g.Wq, d->OC, g.Hd, g.Wd, d->PH, d->PW,
                     d->KH - 1, d->KH - 1 + d->OH, d->KH, d->KW};
     run_corr(g.bwd, &t);
-    from_lanes(din, buf + g.outt, n, d->C, d->H, d->W, g.Wq, 0, !overwrite);
+    from_lanes(din, buf + g.outt, n, d->C, d->H, d->W, g.Wq, !overwrite);
 }

@@ -11,20 +11,20 @@
 #include "nt_kernels.h"
 
 /* A block is up to nt_conv_lanes_width() images (16 on AVX-512, 8 on AVX2):
- * forward writes their out[n, OC, OH, OW] = conv(in[n, C, H, W]) + b (and
- * ReLU when relu); backward adds their weight gradient to dwl, one partial
+ * forward writes their out[n, OC, OH, OW] = conv(in[n, C, H, W]) + b;
+ * backward adds their weight gradient to dwl, one partial
  * sum per weight and lane ([OC*C*KH*KW, width], which the caller adds up in
  * a fixed order once every block is done) and, unless din is NULL, writes
  * (overwrite) or adds their input gradient to din. buf holds
  * nt_conv_lanes_buf_floats() floats; fresh: the first block a call runs on
  * this buf (which may hold another layer's data), later blocks find the
- * padding the first one zeroed. Stride 1 only. */
+ * padding the first one zeroed and the weights it laid out. Stride 1 only. */
 #define NT_LANES_DECLARE(isa)                                                  \
     int nt_conv_lanes_width_##isa(void);                                       \
     size_t nt_conv_lanes_buf_floats_##isa(const nt_conv2d_dims *d);            \
     void nt_conv_lanes_forward_##isa(float *out, const float *in,              \
                                      const float *w, const float *b,           \
-                                     const nt_conv2d_dims *d, int n, int relu, \
+                                     const nt_conv2d_dims *d, int n,           \
                                      int fresh, float *buf);                   \
     void nt_conv_lanes_backward_##isa(float *din, int overwrite, float *dwl,   \
                                       const float *dout, const float *in,      \

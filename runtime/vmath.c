@@ -25,6 +25,7 @@
  * Special values as libm: NaN propagates; exp(+inf) = +inf, exp(-inf) = 0;
  * tanh(+-inf) = +-1; erfc(+inf) = 0, erfc(-inf) = 2; log1p(-1) = -inf. */
 #include "vmath.h"
+#include "vecf.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -42,20 +43,9 @@
 #else
 #define VLEN 4
 #endif
-typedef float vf __attribute__((vector_size(VLEN * sizeof(float))));
+NT_VECF(vf, VLEN, loadv, storev)
 typedef int32_t vi __attribute__((vector_size(VLEN * sizeof(int32_t))));
 typedef uint32_t vu __attribute__((vector_size(VLEN * sizeof(uint32_t))));
-
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-
-static ALWAYS_INLINE vf loadv(const float *p)
-{
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static ALWAYS_INLINE void storev(float *p, vf v) { memcpy(p, &v, sizeof v); }
 
 static ALWAYS_INLINE vf splat(float c) { return (vf){0} + c; }
 static ALWAYS_INLINE vi splati(int32_t c) { return (vi){0} + c; }

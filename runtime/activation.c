@@ -73,31 +73,38 @@ static void vgrad(nt_vgrad_fn *g, float *din, const float *dout, const float *x,
     }
 }
 
-/* NaN propagates (x < 0 is false for NaN), as in PyTorch. Without a fork,
- * no parallel region at all: the fused epilogues (conv.c, linear.c) call
- * this once per row of a tile, where even a region of one thread (a few
- * microseconds when nested) would cost more than the row. */
-void nt_relu_forward(float *out, const float *in, size_t n)
+/* out[0, n) = max(in, 0); NaN propagates (x < 0 is false for NaN), as in
+ * PyTorch. */
+static void relu_range(float *out, const float *in, size_t n)
 {
-    const int nth = threads_for(n, CHEAP_PAR_MIN);
-    if (nth == 1) {
-        for (size_t i = 0; i < n; i++)
-            out[i] = in[i] < 0.0f ? 0.0f : in[i];
-        return;
-    }
-#pragma omp parallel for num_threads(nth) schedule(static)
     for (size_t i = 0; i < n; i++)
         out[i] = in[i] < 0.0f ? 0.0f : in[i];
 }
 
+/* Without a fork, no parallel region at all: even a region of one thread
+ * costs a few microseconds when nested, more than a small array's work. */
+void nt_relu_forward(float *out, const float *in, size_t n)
+{
+    const int nth = threads_for(n, CHEAP_PAR_MIN);
+    if (nth == 1) {
+        relu_range(out, in, n);
+        return;
+    }
+#pragma omp parallel num_threads(nth)
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        if (lo < hi)
+            relu_range(out + lo, in + lo, hi - lo);
+    }
+}
+
 void nt_act_apply(nt_act act, float *x, size_t n)
 {
-    if (act == NT_ACT_RELU) {
-        for (size_t i = 0; i < n; i++)
-            x[i] = x[i] < 0.0f ? 0.0f : x[i];
-    } else if (act == NT_ACT_SIGMOID) {
+    if (act == NT_ACT_RELU)
+        relu_range(x, x, n);
+    else if (act == NT_ACT_SIGMOID)
         nt_vmath_get()->sigmoid(x, x, n, 0.0f, 0.0f);
-    }
 }
 
 /* acc: din += ..., else din = ... (din's old value is never used: NaN is

@@ -100,6 +100,24 @@ START_TEST(test_alloc_layout)
 }
 END_TEST
 
+/* nt_alloc_big: 64-byte aligned below 2 MiB, 2 MiB aligned from there on,
+ * the whole length writable; NULL for what cannot be addressed. */
+START_TEST(test_alloc_big)
+{
+    const size_t sizes[] = {1, 1000, ((size_t)2 << 20) - 4, (size_t)2 << 20, (size_t)3 << 20};
+    for (int i = 0; i < 5; i++) {
+        unsigned char *p = nt_alloc_big(sizes[i]);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_eq((uintptr_t)p % (sizes[i] < ((size_t)2 << 20) ? 64 : (size_t)2 << 20),
+                          0);
+        memset(p, 0xab, sizes[i]);
+        ck_assert(p[0] == 0xab && p[sizes[i] - 1] == 0xab);
+        free(p);
+    }
+    ck_assert_ptr_null(nt_alloc_big(SIZE_MAX - 100));
+}
+END_TEST
+
 START_TEST(test_alloc_refuses)
 {
     nt_model m;
@@ -669,6 +687,7 @@ static Suite *model_suite(void)
     TCase *tc = tcase_create("alloc");
     tcase_set_timeout(tc, TIMEOUT);
     tcase_add_test(tc, test_alloc_layout);
+    tcase_add_test(tc, test_alloc_big);
     tcase_add_test(tc, test_alloc_refuses);
     suite_add_tcase(s, tc);
     tc = tcase_create("init");

@@ -69,6 +69,10 @@ START_TEST(laps_and_table)
         nt_profile_phase(p, nt_now() - 0.002, NT_PROF_DATA);
     }
     nt_profile_lap(p, nt_now() - 0.020, 1, NT_PROF_BACKWARD);
+    /* linear1: a forward of a clock's lap (an activation fused into its
+     * producer takes no time of its own), a 10 ms backward */
+    nt_profile_lap(p, nt_now(), 4, NT_PROF_FORWARD);
+    nt_profile_lap(p, nt_now() - 0.010, 4, NT_PROF_BACKWARD);
     nt_profile_lap(p, nt_now(), 99, NT_PROF_BACKWARD); /* out of range: ignored */
     char *text = print_table(p, 2, 100, 0.200);
     /* ms per step, share of the 100 ms step, GFLOP/s over 100 examples */
@@ -94,6 +98,13 @@ START_TEST(laps_and_table)
     ck_assert_int_eq(sscanf(line_with(text, "data (batch"), " data (batch preparation) %lf",
                             &fwd), 1);
     ck_assert_msg(fwd > 1.9 && fwd < 2.5, "data: %f ms per step", fwd);
+    /* below 1 us a step the forward rate is left blank: the one rate on
+     * linear1's line is its backward's, 2e6 FLOPs x 100 examples in 10 ms */
+    double lin_gf;
+    ck_assert_int_eq(sscanf(line_with(text, "linear1"), " linear1 linear %lf %lf %lf%% %lf %lf",
+                            &fwd, &bwd, &share, &lin_gf, &gb), 4);
+    ck_assert_msg(fwd < 0.001 && lin_gf > 18 && lin_gf < 20.1, "linear1: %s",
+                  line_with(text, "linear1"));
     line_with(text, "optimizer (SGD step)");
     line_with(text, "other (untimed)");
     free(text);

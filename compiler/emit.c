@@ -19,6 +19,9 @@ typedef struct emitter {
     arena ar;                /* strings of the expressions being printed */
     int sample_parallel;     /* runs of layers go to the threads by shares of
                                 the batch (see emit_forward) */
+    int64_t *team_off;       /* per node: where a batch norm's sums begin in a
+                                share's team slot (nt_part_bn_share) */
+    int64_t team_doubles;    /* doubles of a share's team slot */
 } emitter;
 
 /* ---- names ------------------------------------------------------------------ */
@@ -334,14 +337,19 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
              kind == L_SIGMOID ? ",\n                                   .act = NT_ACT_SIGMOID"
              : kind == L_RELU ? ",\n                                   .act = NT_ACT_RELU" : "");
     const char *nm = e->names[i];
+    /* in a sample-parallel step: on this share, with the team's sums */
+    const char *share = !e->sample_parallel ? ""
+                        : arena_printf(&e->ar, ",\n%*snt_part_bn_share(p, %lld)",
+                                       ps == FORWARD ? 35 : 26, "", (long long)e->team_off[i]);
     if (ps == FORWARD) {
         P("    if (train)\n");
-        P("        nt_batchnorm_forward_train(%s, b.%s_mean, b.%s_invstd,\n"
+        P("        nt_batchnorm%s_forward_train(%s, b.%s_mean, b.%s_invstd,\n"
           "                                   %s, %s,\n"
           "                                   %s, %s, %s,\n"
-          "                                   %s);\n",
-          act(e, i), nm, nm, param(e, i, "running_mean", 0), param(e, i, "running_var", 0),
-          act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0), dims);
+          "                                   %s%s);\n",
+          e->sample_parallel ? "_share" : "", act(e, i), nm, nm,
+          param(e, i, "running_mean", 0), param(e, i, "running_var", 0),
+          act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0), dims, share);
         P("    else\n");
         P("        nt_batchnorm_forward_eval(%s, %s, %s, %s,\n"
           "                                  %s, %s,\n"
@@ -349,11 +357,12 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
           act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
           param(e, i, "running_mean", 0), param(e, i, "running_var", 0), dims);
     } else {
-        P("    nt_batchnorm_backward%s(%s, %s, %s,\n"
+        P("    nt_batchnorm%s_backward%s(%s, %s, %s,\n"
           "                          %s, %s, %s, b.%s_mean, b.%s_invstd,\n"
-          "                          %s);\n",
-          overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
-          param(e, i, "weight", 0), nm, nm, dims);
+          "                          %s%s);\n",
+          e->sample_parallel ? "_share" : "", overwrite(e, i), grad(e, x),
+          param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
+          param(e, i, "weight", 0), nm, nm, dims, share);
     }
 }
 
@@ -728,9 +737,10 @@ static void emit_buffers(emitter *e)
  * layers in segments: a maximal run of layers that treat examples
  * independently is one function over a share of the batch, which
  * nt_parts_run calls once per thread in one parallel region; a layer that
- * couples the examples (LF_BATCH: batch norm, dropout) runs between them on
- * the whole batch, its kernels parallel as usual. Any other net has one
- * segment of all its layers, run on the whole batch. */
+ * couples the examples (LF_BATCH: dropout) runs between them on the whole
+ * batch, its kernels parallel as usual. Batch norm stays inside a run: its
+ * _share kernels add the shares' sums at a barrier (nt_bn_share). Any other
+ * net has one segment of all its layers, run on the whole batch. */
 
 /* Node i runs on the whole batch between segments. */
 static int couples(emitter *e, int i)
@@ -1040,6 +1050,8 @@ static void emit_desc(emitter *e, const emit_opts *o)
     P("    .scratch_floats = scratch_floats,\n");
     if (e->sample_parallel)
         P("    .sample_parallel = 1,\n");
+    if (e->team_doubles)
+        P("    .team_doubles = %lld,\n", (long long)e->team_doubles);
     P("    .forward = forward,\n    .backward = backward,\n");
     P("    .layer_table = layer_table,\n");
     P("    .layers = layers,\n    .nlayers = %d,\n", g->n);
@@ -1064,7 +1076,7 @@ static void emit_desc(emitter *e, const emit_opts *o)
 
 void emit_c(const ir_graph *g, const plan *p, const emit_opts *o, FILE *out)
 {
-    emitter e = {out, g, p, NULL, {0}, 0};
+    emitter e = {.out = out, .g = g, .p = p};
     make_names(&e);
     char b1[64], b2[64];
     fprintf(out,
@@ -1079,10 +1091,17 @@ void emit_c(const ir_graph *g, const plan *p, const emit_opts *o, FILE *out)
     fprintf(out, "#include <stdint.h>\n#include <string.h>\n\n#include \"netc_runtime.h\"\n"
                  "#include \"nt_trainer.h\"\n\n");
     e.sample_parallel = p->sample_parallel;
+    e.team_off = calloc((size_t)g->n, sizeof *e.team_off);
+    for (int i = 1; i < g->n && e.sample_parallel; i++)
+        if (g->nodes[i].kind == L_BATCHNORM) {
+            e.team_off[i] = e.team_doubles;
+            e.team_doubles += 2 * in_shape(&e, i, 0)->d[0] + 1; /* NT_BN_SHARE_DOUBLES */
+        }
     emit_buffers(&e);
     emit_passes(&e);
     emit_scratch(&e);
     emit_desc(&e, o);
     free_names(&e);
+    free(e.team_off);
     arena_free(&e.ar);
 }

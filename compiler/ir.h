@@ -22,9 +22,11 @@
 #define LF_SCRATCH 8    /* its kernels need scratch (emit's SCRATCH pass sizes it) */
 #define LF_OVERWRITE 16 /* as the first writer of an input's gradient, its backward
                            overwrites it (an _overwrite kernel): no memset */
-#define LF_BATCH 32     /* couples the examples of a batch (batch statistics, one random
-                           stream over the batch): a sample-parallel net runs it on the
-                           whole batch, between its shares' runs of other layers */
+#define LF_BATCH 32     /* couples the examples of a batch (one random stream over the
+                           batch): a sample-parallel net runs it on the whole batch,
+                           between its shares' runs of other layers. (Batch norm couples
+                           them too, but its _share kernels exchange the sums inside
+                           the run.) */
 
 typedef enum {
     L_INPUT,    /* the network's input; node 0 */

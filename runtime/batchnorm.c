@@ -124,23 +124,27 @@ static void block_sumsq(double *ss, const double *m, const float *in, const nt_b
 }
 
 /* Channel c's batch statistics from its mean m and sum of squared deviations
- * ss over cnt values: saves mean and invstd, updates the running statistics,
- * returns gamma * invstd. */
-static float channel_stats(int c, double m, double ss, double cnt, float *mean,
-                           float *invstd, float *running_mean, float *running_var,
-                           const float *gamma, const nt_bn_dims *d)
+ * ss over cnt values: the mean as a float in *mf, returns gamma * invstd;
+ * store: also saves mean and invstd and updates the running statistics. */
+static float channel_stats(int c, double m, double ss, double cnt, float *mf, int store,
+                           float *mean, float *invstd, float *running_mean,
+                           float *running_var, const float *gamma, const nt_bn_dims *d)
 {
     const double mom = d->momentum;
     const double var = ss / cnt;
     const double is = 1.0 / sqrt(var + d->eps);
     const double unbiased = cnt > 1 ? ss / (cnt - 1) : var;
-    mean[c] = (float)m;
-    invstd[c] = (float)is;
-    running_mean[c] = (float)(mom * m + (1 - mom) * running_mean[c]);
-    running_var[c] = (float)(mom * unbiased + (1 - mom) * running_var[c]);
+    *mf = (float)m;
+    if (store) {
+        mean[c] = (float)m;
+        invstd[c] = (float)is;
+        running_mean[c] = (float)(mom * m + (1 - mom) * running_mean[c]);
+        running_var[c] = (float)(mom * unbiased + (1 - mom) * running_var[c]);
+    }
     return (float)(gamma[c] * is);
 }
 
+/* mean and scale: the block's own [nc] */
 static void block_normalise(float *out, const float *in, const float *mean,
                             const float *scale, const float *beta, const nt_bn_dims *d,
                             int c0, int nc)
@@ -149,7 +153,7 @@ static void block_normalise(float *out, const float *in, const float *mean,
         for (int n = 0; n < d->N; n++) {
             const size_t off = (size_t)n * d->C + c0;
             for (int j = 0; j < nc; j++)
-                out[off + j] = (in[off + j] - mean[c0 + j]) * scale[j] + beta[c0 + j];
+                out[off + j] = (in[off + j] - mean[j]) * scale[j] + beta[c0 + j];
             nt_act_apply(d->act, out + off, (size_t)nc);
         }
         return;
@@ -158,7 +162,7 @@ static void block_normalise(float *out, const float *in, const float *mean,
     for (int n = 0; n < d->N; n++)
         for (int j = 0; j < nc; j++) {
             const size_t off = ((size_t)n * d->C + c0 + j) * d->HW;
-            rows->normalise(out + off, in + off, d->HW, mean[c0 + j], scale[j], beta[c0 + j]);
+            rows->normalise(out + off, in + off, d->HW, mean[j], scale[j], beta[c0 + j]);
             nt_act_apply(d->act, out + off, (size_t)d->HW);
         }
 }
@@ -195,11 +199,11 @@ static void forward_train_synced(float *out, float *mean, float *invstd,
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
         const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
-        float scale[BN_CB_MAX];
+        float mf[BN_CB_MAX], scale[BN_CB_MAX];
         for (int j = 0; j < nc; j++)
-            scale[j] = channel_stats(c0 + j, s[c0 + j], ss[c0 + j], cnt, mean, invstd,
-                                     running_mean, running_var, gamma, d);
-        block_normalise(out, in, mean, scale, beta, d, c0, nc);
+            scale[j] = channel_stats(c0 + j, s[c0 + j], ss[c0 + j], cnt, &mf[j], 1, mean,
+                                     invstd, running_mean, running_var, gamma, d);
+        block_normalise(out, in, mf, scale, beta, d, c0, nc);
     }
 }
 
@@ -225,15 +229,15 @@ void nt_batchnorm_forward_train(float *out, float *mean, float *invstd,
     for (int blk = 0; blk < nblocks; blk++) {
         const int c0 = blk * cb, nc = C - c0 < cb ? C - c0 : cb;
         double s[BN_CB_MAX] = {0}, ss[BN_CB_MAX] = {0}, m[BN_CB_MAX];
-        float scale[BN_CB_MAX];
+        float mf[BN_CB_MAX], scale[BN_CB_MAX];
         block_sum(s, in, d, c0, nc);
         for (int j = 0; j < nc; j++)
             m[j] = s[j] / cnt;
         block_sumsq(ss, m, in, d, c0, nc);
         for (int j = 0; j < nc; j++)
-            scale[j] = channel_stats(c0 + j, m[j], ss[j], cnt, mean, invstd, running_mean,
-                                     running_var, gamma, d);
-        block_normalise(out, in, mean, scale, beta, d, c0, nc);
+            scale[j] = channel_stats(c0 + j, m[j], ss[j], cnt, &mf[j], 1, mean, invstd,
+                                     running_mean, running_var, gamma, d);
+        block_normalise(out, in, mf, scale, beta, d, c0, nc);
     }
 }
 
@@ -404,4 +408,154 @@ void nt_batchnorm_backward_overwrite(float *din, float *dgamma, float *dbeta,
                                      const float *invstd, const nt_bn_dims *d)
 {
     batchnorm_backward(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, 0);
+}
+
+/* ---- on shares of a batch (nt_bn_share) ------------------------------------------ *
+ * A share's slot of sh.sums holds [0, C) its sums per channel, [C] its count
+ * of values and [C + 1, 2C + 1) its second sums; slot `size` is the team's
+ * total when the sums are also reduced over processes. */
+
+static double *share_slot(const nt_bn_share *sh, int C, int k)
+{
+    return sh->sums + (size_t)k * NT_BN_SHARE_DOUBLES(C);
+}
+
+/* Every share has written its slot's [j0, j0 + n): wait for the team. With
+ * a reduction over processes, rank 0 then adds the team's entries into slot
+ * `size` and reduces them there, and the team waits for that. */
+static void share_sync(const nt_bn_share *sh, int C, int j0, int n)
+{
+    if (sh->size > 1) {
+#pragma omp barrier
+    }
+    if (!bn_reduce)
+        return;
+    if (sh->rank == 0) {
+        double *all = share_slot(sh, C, sh->size);
+        for (int j = j0; j < j0 + n; j++) {
+            all[j] = 0;
+            for (int k = 0; k < sh->size; k++)
+                all[j] += share_slot(sh, C, k)[j];
+        }
+        bn_reduce(all + j0, n);
+    }
+    if (sh->size > 1) {
+#pragma omp barrier
+    }
+}
+
+/* The totals of entries [j0, j0 + n) after share_sync: the shares' in rank
+ * order (or the reduced ones) */
+static void share_totals(double *t, const nt_bn_share *sh, int C, int j0, int n)
+{
+    if (bn_reduce) {
+        const double *all = share_slot(sh, C, sh->size);
+        for (int j = 0; j < n; j++)
+            t[j] = all[j0 + j];
+        return;
+    }
+    for (int j = 0; j < n; j++)
+        t[j] = 0;
+    for (int k = 0; k < sh->size; k++) {
+        const double *v = share_slot(sh, C, k) + j0;
+        for (int j = 0; j < n; j++)
+            t[j] += v[j];
+    }
+}
+
+void nt_batchnorm_share_forward_train(float *out, float *mean, float *invstd,
+                                      float *running_mean, float *running_var,
+                                      const float *in, const float *gamma,
+                                      const float *beta, const nt_bn_dims *d,
+                                      nt_bn_share sh)
+{
+    const int C = d->C;
+    assert(d->N > 0 && C > 0 && d->HW > 0 && d->eps > 0);
+    assert(sh.size >= 1 && sh.rank >= 0 && sh.rank < sh.size);
+    double *mine = share_slot(&sh, C, sh.rank);
+    for (int c0 = 0; c0 < C; c0 += BN_CB_MAX) {
+        const int nc = C - c0 < BN_CB_MAX ? C - c0 : BN_CB_MAX;
+        double s[BN_CB_MAX] = {0};
+        block_sum(s, in, d, c0, nc);
+        for (int j = 0; j < nc; j++)
+            mine[c0 + j] = s[j];
+    }
+    mine[C] = (double)d->N * d->HW;
+    share_sync(&sh, C, 0, C + 1);
+    double cnt;
+    share_totals(&cnt, &sh, C, C, 1);
+    assert(cnt > 1); /* PyTorch: "Expected more than 1 value per channel" */
+    for (int c0 = 0; c0 < C; c0 += BN_CB_MAX) {
+        const int nc = C - c0 < BN_CB_MAX ? C - c0 : BN_CB_MAX;
+        double m[BN_CB_MAX], ss[BN_CB_MAX] = {0};
+        share_totals(m, &sh, C, c0, nc);
+        for (int j = 0; j < nc; j++)
+            m[j] /= cnt;
+        block_sumsq(ss, m, in, d, c0, nc);
+        for (int j = 0; j < nc; j++)
+            mine[C + 1 + c0 + j] = ss[j];
+    }
+    share_sync(&sh, C, C + 1, C);
+    for (int c0 = 0; c0 < C; c0 += BN_CB_MAX) {
+        const int nc = C - c0 < BN_CB_MAX ? C - c0 : BN_CB_MAX;
+        double m[BN_CB_MAX], ss[BN_CB_MAX];
+        float mf[BN_CB_MAX], scale[BN_CB_MAX];
+        share_totals(m, &sh, C, c0, nc);
+        share_totals(ss, &sh, C, C + 1 + c0, nc);
+        for (int j = 0; j < nc; j++)
+            scale[j] = channel_stats(c0 + j, m[j] / cnt, ss[j], cnt, &mf[j], sh.rank == 0,
+                                     mean, invstd, running_mean, running_var, gamma, d);
+        block_normalise(out, in, mf, scale, beta, d, c0, nc);
+    }
+}
+
+static void backward_share(float *din, float *dgamma, float *dbeta, const float *dout,
+                           const float *in, const float *gamma, const float *mean,
+                           const float *invstd, const nt_bn_dims *d, nt_bn_share sh, int acc)
+{
+    const int C = d->C;
+    assert(d->N > 0 && C > 0 && d->HW > 0);
+    assert(sh.size >= 1 && sh.rank >= 0 && sh.rank < sh.size);
+    double *mine = share_slot(&sh, C, sh.rank);
+    for (int c0 = 0; c0 < C; c0 += BN_CB_MAX) {
+        const int nc = C - c0 < BN_CB_MAX ? C - c0 : BN_CB_MAX;
+        double sdy[BN_CB_MAX] = {0}, sdyx[BN_CB_MAX] = {0};
+        block_sums_dy(sdy, sdyx, dout, in, mean, d, c0, nc);
+        block_dparams(dgamma, dbeta, sdy, sdyx, invstd, c0, nc);
+        for (int j = 0; j < nc; j++) {
+            mine[c0 + j] = sdy[j];
+            mine[C + 1 + c0 + j] = sdyx[j];
+        }
+    }
+    mine[C] = (double)d->N * d->HW;
+    /* every share waits, with din or without: the team's calls must match */
+    share_sync(&sh, C, 0, 2 * C + 1);
+    if (!din)
+        return;
+    double cnt;
+    share_totals(&cnt, &sh, C, C, 1);
+    for (int c0 = 0; c0 < C; c0 += BN_CB_MAX) {
+        const int nc = C - c0 < BN_CB_MAX ? C - c0 : BN_CB_MAX;
+        double sdy[BN_CB_MAX], sdyx[BN_CB_MAX];
+        share_totals(sdy, &sh, C, c0, nc);
+        share_totals(sdyx, &sh, C, C + 1 + c0, nc);
+        block_din(din, dout, in, gamma, mean, invstd, sdy, sdyx, cnt, d, c0, nc, acc);
+    }
+}
+
+void nt_batchnorm_share_backward(float *din, float *dgamma, float *dbeta,
+                                 const float *dout, const float *in, const float *gamma,
+                                 const float *mean, const float *invstd,
+                                 const nt_bn_dims *d, nt_bn_share sh)
+{
+    backward_share(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, sh, 1);
+}
+
+void nt_batchnorm_share_backward_overwrite(float *din, float *dgamma, float *dbeta,
+                                           const float *dout, const float *in,
+                                           const float *gamma, const float *mean,
+                                           const float *invstd, const nt_bn_dims *d,
+                                           nt_bn_share sh)
+{
+    backward_share(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, sh, 0);
 }

@@ -108,6 +108,12 @@ static int model_alloc(nt_model *m, const nt_net_desc *net, int batch_max,
         nt_model_free(m);
         return -1;
     }
+    if (net->sample_parallel && net->team_doubles &&
+        !(m->team = calloc((size_t)(parts + 1) * net->team_doubles, sizeof(double)))) {
+        nt_fail(err, "out of memory: the batch-norm sums of %d threads", parts);
+        nt_model_free(m);
+        return -1;
+    }
     if (inference) {
         m->input = m->act + net->infer_input_offset * B;
         m->logits = m->act + net->infer_logits_offset * B;
@@ -144,6 +150,7 @@ void nt_model_free(nt_model *m)
     free(m->params);
     free(m->grads);
     free(m->part_grads);
+    free(m->team);
     free(m->momentum);
     free(m->moment2);
     free(m->act);

@@ -252,6 +252,40 @@ void nt_batchnorm_backward_overwrite(float *din, float *dgamma, float *dbeta,
 typedef void (*nt_bn_reduce_fn)(double *sums, int n);
 int nt_batchnorm_set_reduce(nt_bn_reduce_fn reduce, int max_channels);
 
+/* Batch norm on shares of a batch: `size` threads of one parallel region
+ * (a sample-parallel step, nt_parts_run) each hold examples of the batch
+ * and call the same kernel with their own share (d->N its examples). Each
+ * share sums its examples per channel, the team waits at a barrier
+ * (#pragma omp barrier), and every share adds the team's sums in rank
+ * order, so the statistics are the whole batch's and the same bits on every
+ * share; then each normalises (or back-propagates) its own examples. The
+ * forward waits twice (mean, then squared deviations), the backward once;
+ * with a reduction set (nt_batchnorm_set_reduce) rank 0 also reduces the
+ * team's sums over the processes, one more wait each. Results depend on the
+ * number of shares (the order of the sums), not on timing. Only rank 0
+ * writes mean, invstd and the running statistics. dgamma and dbeta receive
+ * this share's part (each share has its own gradient arena). */
+typedef struct nt_bn_share {
+    int rank, size;   /* this share, and the shares of the batch */
+    double *sums;     /* (size + 1) x (2C + 1) doubles that the team shares,
+                         this layer's own for the region (NT_BN_SHARE_DOUBLES) */
+} nt_bn_share;
+#define NT_BN_SHARE_DOUBLES(C) (2 * (size_t)(C) + 1) /* per share, and one more */
+void nt_batchnorm_share_forward_train(float *out, float *mean, float *invstd,
+                                      float *running_mean, float *running_var,
+                                      const float *in, const float *gamma,
+                                      const float *beta, const nt_bn_dims *d,
+                                      nt_bn_share sh);
+void nt_batchnorm_share_backward(float *din, float *dgamma, float *dbeta,
+                                 const float *dout, const float *in, const float *gamma,
+                                 const float *mean, const float *invstd,
+                                 const nt_bn_dims *d, nt_bn_share sh);
+void nt_batchnorm_share_backward_overwrite(float *din, float *dgamma, float *dbeta,
+                                           const float *dout, const float *in,
+                                           const float *gamma, const float *mean,
+                                           const float *invstd, const nt_bn_dims *d,
+                                           nt_bn_share sh);
+
 /* ---- activations ----------------------------------------------------------- */
 
 /* n = number of elements. Backward takes the forward's output. In-place

@@ -121,6 +121,10 @@ typedef struct nt_net_desc {
      * batch per thread, in one parallel region per run of layers that treat
      * examples independently, each thread with its own gradient arena. */
     int sample_parallel;
+    /* Doubles per share of the sums that the shares of a sample-parallel
+     * step exchange (nt_part.team), the sum of NT_BN_SHARE_DOUBLES(C) over
+     * its batch norms. */
+    size_t team_doubles;
     /* Computes m->logits from m->input for n <= m->batch_max examples;
      * train != 0: batch statistics, dropout (unless disabled), keeps what
      * backward needs. An inference model (m->inference) takes train = 0
@@ -172,6 +176,7 @@ struct nt_model {
     int parts;                  /* threads that take a share of a batch
                                    (nt_parts_run): 1 unless sample-parallel */
     size_t part_scratch;        /* floats of scratch per part */
+    double *team;               /* (parts + 1) x net->team_doubles: nt_part.team */
     float *part_grads;          /* (parts - 1) x param_floats: the gradient
                                    arenas of parts 1.., zero between steps */
     int parts_used;             /* most parts a backward used since the last
@@ -205,10 +210,22 @@ typedef struct nt_part {
     float *grads;               /* its parameter-gradient arena (NULL in an
                                    inference model) */
     float *scratch;             /* its kernel scratch */
+    int rank, size;             /* this share, and the shares of the batch
+                                   (the threads of the region) */
+    double *team;               /* the sums the shares exchange (batch norm:
+                                   nt_bn_share), shared by the region */
 } nt_part;
 typedef void (*nt_part_fn)(nt_model *m, const nt_part *p, const void *ctx);
 void nt_parts_run(nt_model *m, int n, nt_part_fn fn, const void *ctx);
 void nt_parts_sum_grads(nt_model *m);
+
+/* The team sums of the batch norm whose own begin `off` doubles into each
+ * share's slot (the compiler adds NT_BN_SHARE_DOUBLES(C) per batch norm;
+ * net->team_doubles in all): for the _share kernels. */
+static inline nt_bn_share nt_part_bn_share(const nt_part *p, size_t off)
+{
+    return (nt_bn_share){p->rank, p->size, p->team + (size_t)(p->size + 1) * off};
+}
 
 /* The whole trainer: parses argv, runs, returns the process exit status. */
 int nt_trainer_main(const nt_net_desc *net, int argc, char **argv);

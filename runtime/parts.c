@@ -18,7 +18,7 @@ void nt_parts_run(nt_model *m, int n, nt_part_fn fn, const void *ctx)
 {
     int np = m->parts < n ? m->parts : n;
     if (np <= 1) {
-        nt_part whole = {0, n, m->grads, m->scratch};
+        nt_part whole = {0, n, m->grads, m->scratch, 0, 1, m->team};
         fn(m, &whole, ctx);
         return;
     }
@@ -32,9 +32,10 @@ void nt_parts_run(nt_model *m, int n, nt_part_fn fn, const void *ctx)
         const int lo = (int)((long)n * k / got), hi = (int)((long)n * (k + 1) / got);
         nt_part p = {lo, hi - lo,
                      !m->grads ? NULL : k == 0 ? m->grads : m->part_grads + (size_t)(k - 1) * pf,
-                     m->scratch + (size_t)k * m->part_scratch};
-        if (p.n > 0)
-            fn(m, &p, ctx);
+                     m->scratch + (size_t)k * m->part_scratch, k, got, m->team};
+        /* every share has an example (got <= np <= n): each calls fn, so
+         * the barriers of batch norm's _share kernels are met by all */
+        fn(m, &p, ctx);
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -574,6 +575,188 @@ START_TEST(test_synced)
 }
 END_TEST
 
+/* ---- on shares of a batch ---------------------------------------------------- */
+
+/* The _share kernels with `size` threads of one region, each on its share
+ * of the examples (split as nt_parts_run splits them), optionally with
+ * reduce_twice: each share's results go into the whole-batch buffers. The
+ * team's sums are allocated here, NaN-filled so that a read before a write
+ * shows. dgamma and dbeta are the shares' parts added in rank order. */
+static void run_shares(bn_buf *b, int size, const float *dout, float *din, float *dg, float *db,
+                       int acc)
+{
+    const int N = b->d.N, C = b->d.C, HW = b->d.HW;
+    const size_t slots = (size_t)(size + 1) * NT_BN_SHARE_DOUBLES(C);
+    double *sums = malloc(slots * sizeof(double));
+    float *pg = calloc((size_t)size * C, sizeof(float)), *pb = calloc((size_t)size * C, sizeof(float));
+    ck_assert(sums && pg && pb);
+    for (size_t i = 0; i < slots; i++)
+        sums[i] = NAN;
+    int got = 0;
+#pragma omp parallel num_threads(size)
+    {
+        const int k = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp single
+        got = nt;
+        const int lo = (int)((long)N * k / nt), hi = (int)((long)N * (k + 1) / nt);
+        const size_t off = (size_t)lo * C * HW;
+        nt_bn_dims d = b->d;
+        d.N = hi - lo;
+        const nt_bn_share sh = {k, nt, sums};
+        nt_batchnorm_share_forward_train(b->out + off, b->mean, b->invstd, b->rm, b->rv,
+                                         b->x + off, b->gamma, b->beta, &d, sh);
+#pragma omp barrier
+        (acc ? nt_batchnorm_share_backward : nt_batchnorm_share_backward_overwrite)(
+            din + off, pg + (size_t)k * C, pb + (size_t)k * C, dout + off, b->x + off,
+            b->gamma, b->mean, b->invstd, &d, sh);
+    }
+    ck_assert_int_eq(got, size);
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k < size; k++) {
+            dg[c] += pg[(size_t)k * C + c];
+            db[c] += pb[(size_t)k * C + c];
+        }
+    free(sums);
+    free(pg);
+    free(pb);
+}
+
+/* The kernels on 1, 2 and 3 shares of a batch against the whole-batch
+ * kernels: one share gives the same bits; more shares the same results up
+ * to the order of the sums, and the same bits run to run. Shapes 1, 4, 5,
+ * 6 of train_shapes (BatchNorm1d with 300 channels: several blocks). */
+START_TEST(test_shares)
+{
+    static const int pick[4] = {1, 4, 5, 6};
+    const int *s = train_shapes[pick[_i % 4]];
+    const int N = s[0], C = s[1], HW = s[2], acc = _i / 4;
+    nt_rng rng;
+    nt_rng_seed(&rng, 1000 + _i);
+    bn_buf want = bn_alloc(N, C, HW, 2, &rng), got = bn_alloc(N, C, HW, 0, &rng);
+    const size_t n = want.n;
+    memcpy(got.x, want.x, n * sizeof(float));
+    memcpy(got.gamma, want.gamma, C * sizeof(float));
+    memcpy(got.beta, want.beta, C * sizeof(float));
+    float *rm0 = malloc(C * sizeof(float)), *rv0 = malloc(C * sizeof(float));
+    float *dout = tu_alloc_rand(n, &rng), *din0 = tu_alloc_rand(n, &rng);
+    float *dw = malloc(n * sizeof(float)), *dgw = calloc(C, sizeof(float)), *dbw = calloc(C, sizeof(float));
+    float *dgot = malloc(n * sizeof(float)), *dg = malloc(C * sizeof(float)), *db = malloc(C * sizeof(float));
+    float *first = malloc(n * sizeof(float));
+    ck_assert(rm0 && rv0 && dout && din0 && dw && dgw && dbw && dgot && dg && db && first);
+    memcpy(rm0, want.rm, C * sizeof(float));
+    memcpy(rv0, want.rv, C * sizeof(float));
+    memcpy(dw, din0, n * sizeof(float));
+    nt_batchnorm_forward_train(want.out, want.mean, want.invstd, want.rm, want.rv, want.x,
+                               want.gamma, want.beta, &want.d);
+    (acc ? nt_batchnorm_backward : nt_batchnorm_backward_overwrite)(
+        dw, dgw, dbw, dout, want.x, want.gamma, want.mean, want.invstd, &want.d);
+    for (int size = 1; size <= 3 && size <= N; size++)
+        for (int rep = 0; rep < (size > 1 ? 2 : 1); rep++) {
+            memcpy(got.rm, rm0, C * sizeof(float));
+            memcpy(got.rv, rv0, C * sizeof(float));
+            memcpy(dgot, din0, n * sizeof(float));
+            memset(dg, 0, C * sizeof(float));
+            memset(db, 0, C * sizeof(float));
+            run_shares(&got, size, dout, dgot, dg, db, acc);
+            const struct { const char *what; const float *a, *b; size_t n; } cmp[] = {
+                {"out", got.out, want.out, n},         {"mean", got.mean, want.mean, C},
+                {"invstd", got.invstd, want.invstd, C}, {"running_mean", got.rm, want.rm, C},
+                {"running_var", got.rv, want.rv, C},   {"din", dgot, dw, n},
+                {"dgamma", dg, dgw, C},                {"dbeta", db, dbw, C},
+            };
+            for (size_t k = 0; k < sizeof cmp / sizeof *cmp; k++) {
+                const double err = max_diff(cmp[k].a, cmp[k].b, cmp[k].n);
+                const double scale = max_abs(cmp[k].b, cmp[k].n);
+                if (size == 1)
+                    ck_assert_msg(memcmp(cmp[k].a, cmp[k].b, cmp[k].n * sizeof(float)) == 0,
+                                  "N %d C %d HW %d, one share: %s differs by %g", N, C, HW,
+                                  cmp[k].what, err);
+                else
+                    ck_assert_msg(err <= 1e-6 * scale,
+                                  "N %d C %d HW %d, %d shares: %s differs by %g (scale %g)", N,
+                                  C, HW, size, cmp[k].what, err, scale);
+            }
+            if (rep == 0)
+                memcpy(first, dgot, n * sizeof(float));
+            else
+                ck_assert_mem_eq(first, dgot, n * sizeof(float));
+        }
+    free(rm0);
+    free(rv0);
+    free(dout);
+    free(din0);
+    free(dw);
+    free(dgw);
+    free(dbw);
+    free(dgot);
+    free(dg);
+    free(db);
+    free(first);
+    bn_free(&want);
+    bn_free(&got);
+}
+END_TEST
+
+/* Shares with a reduction over processes (reduce_twice: a second process
+ * holding the same batch) compute what the whole-batch kernels compute on
+ * [X; X], as test_synced checks for the whole-batch synchronised kernels. */
+START_TEST(test_shares_synced)
+{
+    static const int pick[2] = {5, 6};
+    const int *s = train_shapes[pick[_i]];
+    const int N = s[0], C = s[1], HW = s[2];
+    nt_rng rng;
+    nt_rng_seed(&rng, 1100 + _i);
+    bn_buf one = bn_alloc(N, C, HW, 2, &rng), two = bn_alloc(2 * N, C, HW, 2, &rng);
+    const size_t n = one.n;
+    memcpy(two.x, one.x, n * sizeof(float));
+    memcpy(two.x + n, one.x, n * sizeof(float));
+    memcpy(two.gamma, one.gamma, C * sizeof(float));
+    memcpy(two.beta, one.beta, C * sizeof(float));
+    memcpy(two.rm, one.rm, C * sizeof(float));
+    memcpy(two.rv, one.rv, C * sizeof(float));
+    float *dout = malloc(2 * n * sizeof(float));
+    float *din1 = calloc(n, sizeof(float)), *din2 = calloc(2 * n, sizeof(float));
+    float *g1 = calloc(C, sizeof(float)), *g2 = calloc(C, sizeof(float));
+    float *b1 = calloc(C, sizeof(float)), *b2 = calloc(C, sizeof(float));
+    ck_assert(dout && din1 && din2 && g1 && g2 && b1 && b2);
+    tu_fill(dout, n, -1, 1, &rng);
+    memcpy(dout + n, dout, n * sizeof(float));
+    nt_batchnorm_forward_train(two.out, two.mean, two.invstd, two.rm, two.rv, two.x,
+                               two.gamma, two.beta, &two.d);
+    nt_batchnorm_backward(din2, g2, b2, dout, two.x, two.gamma, two.mean, two.invstd,
+                          &two.d);
+    ck_assert_int_eq(nt_batchnorm_set_reduce(reduce_twice, C), 0);
+    run_shares(&one, 2, dout, din1, g1, b1, 1);
+    ck_assert_int_eq(nt_batchnorm_set_reduce(NULL, 0), 0);
+    for (int c = 0; c < C; c++) {
+        g1[c] *= 2;
+        b1[c] *= 2;
+    }
+    const struct { const char *what; const float *a, *b; size_t n; } cmp[] = {
+        {"out", one.out, two.out, n},         {"mean", one.mean, two.mean, C},
+        {"invstd", one.invstd, two.invstd, C}, {"running_mean", one.rm, two.rm, C},
+        {"running_var", one.rv, two.rv, C},   {"din", din1, din2, n},
+        {"2 dgamma", g1, g2, C},              {"2 dbeta", b1, b2, C},
+    };
+    for (size_t k = 0; k < sizeof cmp / sizeof *cmp; k++) {
+        const double err = max_diff(cmp[k].a, cmp[k].b, cmp[k].n);
+        const double scale = max_abs(cmp[k].b, cmp[k].n);
+        ck_assert_msg(err <= 1e-6 * scale, "N %d C %d HW %d: %s differs by %g (scale %g)", N,
+                      C, HW, cmp[k].what, err, scale);
+    }
+    free(dout);
+    free(din1);
+    free(din2);
+    free(g1);
+    free(g2);
+    free(b1);
+    free(b2);
+    bn_free(&one);
+    bn_free(&two);
+}
+END_TEST
+
 /* ---- PyTorch --------------------------------------------------------------- */
 
 /* The overwriting backward into a NaN-filled din equals the accumulating
@@ -744,6 +927,11 @@ static Suite *batchnorm_suite(const char *name)
 
     tc = tcase_create("synchronised");
     tcase_add_loop_test(tc, test_synced, 0, 8);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("shares");
+    tcase_add_loop_test(tc, test_shares, 0, 8);
+    tcase_add_loop_test(tc, test_shares_synced, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rows");

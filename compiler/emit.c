@@ -230,14 +230,30 @@ static void CONV_emit(emitter *e, int i, pass ps)
     }
 }
 
-static void pool_dims(emitter *e, int i)
+/* backward: the activation whose backward the pool's applies (plan.h's
+ * grad_epilogue) */
+static void pool_dims(emitter *e, int i, pass ps)
 {
     const pool_attrs *a = &node(e, i)->a.pool;
     const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
+    const int r = ps == BACKWARD ? e->p->nodes[i].grad_epilogue : -1;
     P("&(nt_pool2d_dims){.N = n, .C = %lld, .H = %lld, .W = %lld, .KH = %d, .KW = %d,\n"
-      "                         .SH = %d, .SW = %d, .PH = %d, .PW = %d, .OH = %lld, .OW = %lld%s}",
+      "                         .SH = %d, .SW = %d, .PH = %d, .PW = %d, .OH = %lld, .OW = %lld%s",
       (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->kh, a->kw, a->sh, a->sw,
       a->ph, a->pw, (long long)y->d[1], (long long)y->d[2], a->ceil_mode ? ", .ceil_mode = 1" : "");
+    if (r >= 0)
+        P(",\n                         .act = %s, .act_out = %s",
+          node(e, r)->kind == L_SIGMOID ? "NT_ACT_SIGMOID" : "NT_ACT_RELU", act(e, r));
+    P("}");
+}
+
+/* A pool's backward comment on the activation backward it applies. */
+static void pool_grad_epilogue(emitter *e, int i)
+{
+    const int r = e->p->nodes[i].grad_epilogue;
+    if (r >= 0)
+        P("    /* and %s's backward: %s as the gradient is written */\n", e->names[r],
+          node(e, r)->kind == L_SIGMOID ? "times y (1 - y)" : "zero where y <= 0");
 }
 
 static void MAXPOOL_emit(emitter *e, int i, pass ps)
@@ -249,10 +265,11 @@ static void MAXPOOL_emit(emitter *e, int i, pass ps)
     } else {
         if (!has_grad(e, x))
             return;
+        pool_grad_epilogue(e, i);
         P("    nt_maxpool2d_backward%s(%s, %s, b.%s_argmax,\n                          ",
           overwrite(e, i), grad(e, x), grad(e, i), e->names[i]);
     }
-    pool_dims(e, i);
+    pool_dims(e, i, ps);
     P(");\n");
 }
 
@@ -264,10 +281,11 @@ static void AVGPOOL_emit(emitter *e, int i, pass ps)
     } else {
         if (!has_grad(e, x))
             return;
+        pool_grad_epilogue(e, i);
         P("    nt_avgpool2d_backward%s(%s, %s,\n                          ", overwrite(e, i),
           grad(e, x), grad(e, i));
     }
-    pool_dims(e, i);
+    pool_dims(e, i, ps);
     P(");\n");
 }
 
@@ -413,6 +431,9 @@ static void activation(emitter *e, int i, pass ps, const char *fn)
     long long size = (long long)shape_size(&node(e, i)->out);
     if (ps == FORWARD && e->p->nodes[i].epilogue_of >= 0)
         P("    /* computed by %s's kernel, in place */\n", e->names[e->p->nodes[i].epilogue_of]);
+    else if (ps == BACKWARD && e->p->nodes[i].grad_epilogue_of >= 0)
+        P("    /* computed by %s's backward kernel, in place */\n",
+          e->names[e->p->nodes[i].grad_epilogue_of]);
     else if (ps == FORWARD)
         P("    nt_%s_forward(%s, %s, (size_t)n * %lld);\n", fn, act(e, i), act(e, x), size);
     else if (has_grad(e, x))

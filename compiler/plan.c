@@ -126,6 +126,47 @@ static void plan_epilogues(const ir_graph *g, plan *p)
     free(readers);
 }
 
+/* Backward epilogues: a relu or sigmoid whose only reader is a max or
+ * average pool, and which is the only reader of its input (a layer that
+ * needs a gradient), has its backward applied by the pool's overwriting
+ * backward, plane by plane as it writes the gradient: the activation's
+ * input gradient is then its output gradient's memory, rewritten in place,
+ * and one pass over it is saved. */
+static void plan_grad_epilogues(const ir_graph *g, plan *p)
+{
+    int *readers = calloc((size_t)g->n, sizeof(int));
+    for (int j = 1; j < g->n; j++)
+        for (int k = 0; k < g->nodes[j].ninputs; k++)
+            readers[g->nodes[j].inputs[k]]++;
+    for (int i = 0; i < g->n; i++)
+        p->nodes[i].grad_epilogue = p->nodes[i].grad_epilogue_of = -1;
+    for (int r = 1; r < g->n; r++) {
+        const ir_node *rn = &g->nodes[r];
+        if (rn->kind != L_AVGPOOL && rn->kind != L_MAXPOOL)
+            continue;
+        const int a = rn->inputs[0];
+        const ir_node *an = &g->nodes[a];
+        if ((an->kind != L_RELU && an->kind != L_SIGMOID) || readers[a] != 1)
+            continue;
+        const int x = an->inputs[0];
+        if (ir_storage(g, x) != x || x == 0 || readers[x] != 1)
+            continue;
+        p->nodes[r].grad_epilogue = a;
+        p->nodes[a].grad_epilogue_of = r;
+    }
+    free(readers);
+}
+
+/* Node x is the input of an activation whose backward a pool applies
+ * (plan_grad_epilogues): its only reader. */
+static int readers_grad_fused(const ir_graph *g, const plan *p, int x)
+{
+    for (int j = x + 1; j < g->n; j++)
+        if (p->nodes[j].grad_epilogue_of >= 0 && g->nodes[j].inputs[0] == x)
+            return 1;
+    return 0;
+}
+
 /* The forward-only plan: node i runs at time i; its output lives until
  * its last consumer (the logits until the end), its per-example saved
  * buffers only while it runs. */
@@ -204,6 +245,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
     }
 
     plan_epilogues(g, p);
+    plan_grad_epilogues(g, p);
 
     /* forward outputs and saved data: alive for the whole step */
     int64_t off = 0;
@@ -254,12 +296,19 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
     for (int i = 1; i < g->n; i++) {
         if ((layer_flags(g->nodes[i].kind) & LF_VIEW) || ir_storage(g, i) == 0)
             continue;
+        /* the input of an activation whose backward a pool applies: its
+         * gradient is the activation's (below) */
+        if (readers_grad_fused(g, p, i))
+            continue;
         int from = i == g->n - 1 || first_writer[i] < 0 ? 0 : g->n - 1 - first_writer[i];
         /* the output's gradient (dlogits) is written by the trainer, before
          * any backward: live from the start */
         if (ir_storage(g, g->n - 1) == i)
             from = 0;
-        interval v = {round_up(shape_size(&g->nodes[i].out)), 0, from, g->n - 1 - i,
+        /* an activation's gradient that becomes its input's lives on until
+         * its input's backward */
+        const int until = p->nodes[i].grad_epilogue_of >= 0 ? g->nodes[i].inputs[0] : i;
+        interval v = {round_up(shape_size(&g->nodes[i].out)), 0, from, g->n - 1 - until,
                       &p->nodes[i].grad};
         iv[niv++] = v;
         if (ir_storage(g, g->n - 1) != i && first_writer[i] >= 0) {
@@ -270,6 +319,9 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
         }
     }
     p->act_floats = first_fit(iv, niv, p->forward_floats, !p->sample_parallel);
+    for (int i = 0; i < g->n; i++)
+        if (p->nodes[i].grad_epilogue_of >= 0)
+            p->nodes[g->nodes[i].inputs[0]].grad = p->nodes[i].grad;
     for (int i = 0; i < g->n; i++)
         if (layer_flags(g->nodes[i].kind) & LF_VIEW)
             p->nodes[i].grad = p->nodes[ir_storage(g, i)].grad;

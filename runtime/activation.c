@@ -99,12 +99,30 @@ void nt_relu_forward(float *out, const float *in, size_t n)
     }
 }
 
+/* The gradients of one element: relu's and sigmoid's input from the output
+ * gradient g and the output y. */
+static inline float relu_grad(float g, float y) { return y > 0.0f ? g : 0.0f; }
+static inline float sigmoid_grad(float g, float y) { return g * y * (1.0f - y); }
+
 void nt_act_apply(nt_act act, float *x, size_t n)
 {
     if (act == NT_ACT_RELU)
         relu_range(x, x, n);
     else if (act == NT_ACT_SIGMOID)
         nt_vmath_get()->sigmoid(x, x, n, 0.0f, 0.0f);
+}
+
+/* written as the _overwrite backwards below: 0 + the element's gradient */
+void nt_act_grad_apply(nt_act act, float *g, const float *y, size_t n)
+{
+    if (act == NT_ACT_RELU)
+        for (size_t i = 0; i < n; i++) {
+            const float v = g[i];
+            g[i] = 0.0f + relu_grad(v, y[i]);
+        }
+    else if (act == NT_ACT_SIGMOID)
+        for (size_t i = 0; i < n; i++)
+            g[i] = 0.0f + sigmoid_grad(g[i], y[i]);
 }
 
 /* acc: din += ..., else din = ... (din's old value is never used: NaN is
@@ -116,7 +134,7 @@ static void relu_backward(float *din, const float *dout, const float *out, size_
     for (size_t i = 0; i < n; i++) {
         /* load unconditionally so the select compiles without a branch */
         const float g = dout[i];
-        din[i] = (acc ? din[i] : 0.0f) + (out[i] > 0.0f ? g : 0.0f);
+        din[i] = (acc ? din[i] : 0.0f) + relu_grad(g, out[i]);
     }
 }
 
@@ -144,7 +162,7 @@ static void sigmoid_backward(float *din, const float *dout, const float *out, si
     const int nth = threads_for(n, CHEAP_PAR_MIN);
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (size_t i = 0; i < n; i++)
-        din[i] = (acc ? din[i] : 0.0f) + dout[i] * out[i] * (1.0f - out[i]);
+        din[i] = (acc ? din[i] : 0.0f) + sigmoid_grad(dout[i], out[i]);
 }
 
 void nt_sigmoid_backward(float *din, const float *dout, const float *out,

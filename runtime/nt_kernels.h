@@ -110,6 +110,13 @@ void nt_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
                             const float *in, const float *w,
                             const nt_conv2d_dims *d);
 
+/* An activation a kernel applies to its output as it writes it, in cache:
+ * the relu or sigmoid the compiler fused into the layer before it (the same
+ * bits as nt_relu_forward and nt_sigmoid_forward; nt_act_apply). An
+ * overwriting pooling backward applies one's backward to the gradient it
+ * writes (nt_pool2d_dims.act; nt_act_grad_apply). */
+typedef enum nt_act { NT_ACT_NONE, NT_ACT_RELU, NT_ACT_SIGMOID } nt_act;
+
 /* ---- pooling --------------------------------------------------------------- */
 
 /* Every pooling backward has an _overwrite twin that writes din instead of
@@ -125,6 +132,13 @@ typedef struct nt_pool2d_dims {
     int OH, OW;       /* output, floor mode: (H + 2*PH - KH) / SH + 1 */
     int ceil_mode;    /* max only: OH rounds up, but the last window starts
                          inside the input or its left padding (PyTorch) */
+    /* _overwrite backwards only: the relu or sigmoid whose output act_out
+     * [N, C, H, W] is the pool's input. din becomes the gradient of that
+     * activation's input, each plane as it is written (the same bits as
+     * its _overwrite backward after this one). NT_ACT_NONE: din is the
+     * pool's input gradient. */
+    nt_act act;
+    const float *act_out;
 } nt_pool2d_dims;
 
 /* argmax holds, per output element, the index (h * W + w) of the chosen input
@@ -189,11 +203,6 @@ void nt_linear_backward_overwrite(float *din, float *dw, float *db, const float 
                                   const float *in, const float *w, int N, int IN, int OUT);
 
 /* ---- batch norm ------------------------------------------------------------ */
-
-/* An activation a kernel applies to its output as it writes it, in cache:
- * the relu or sigmoid the compiler fused into the layer before it (the same
- * bits as nt_relu_forward and nt_sigmoid_forward; nt_act_apply). */
-typedef enum nt_act { NT_ACT_NONE, NT_ACT_RELU, NT_ACT_SIGMOID } nt_act;
 
 /* Per channel over [N, C, HW] (BatchNorm2d, HW = H*W) or per feature over
  * [N, C] (BatchNorm1d, HW = 1). act: the forward's activation (fused). */
@@ -297,6 +306,10 @@ void nt_relu_forward(float *out, const float *in, size_t n);
 /* x[0, n) = act(x) in place, on the calling thread: the epilogue of the
  * kernels an activation is fused into. */
 void nt_act_apply(nt_act act, float *x, size_t n);
+/* g[0, n) = the gradient of act's input from g, the gradient of its output
+ * y, in place, on the calling thread (the same bits as act's _overwrite
+ * backward): the backward epilogue of the kernels it is fused into. */
+void nt_act_grad_apply(nt_act act, float *g, const float *y, size_t n);
 void nt_relu_backward(float *din, const float *dout, const float *out, size_t n);
 void nt_relu_backward_overwrite(float *din, const float *dout, const float *out, size_t n);
 void nt_sigmoid_forward(float *out, const float *in, size_t n);

@@ -448,7 +448,8 @@ void nt_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
 /* din[argmax] (+)= dout, plane by plane (overwriting: each plane zeroed
  * first, while it is in cache) */
 static void scatter_argmax(float *din, const float *dout, const int32_t *argmax, int planes,
-                           size_t isz, size_t osz, int team, int acc)
+                           size_t isz, size_t osz, int team, int acc, nt_act act,
+                           const float *act_out)
 {
 #pragma omp parallel for schedule(static) num_threads(nt_num_threads()) if (team)
     for (int q = 0; q < planes; q++) {
@@ -461,15 +462,26 @@ static void scatter_argmax(float *din, const float *dout, const int32_t *argmax,
             assert(a[j] >= 0 && (size_t)a[j] < isz);
             dx[a[j]] += g[j];
         }
+        if (act)
+            nt_act_grad_apply(act, dx, act_out + q * isz, isz);
     }
+}
+
+/* The activation backward fused into an overwriting backward (act, act_out). */
+static void check_act(const nt_pool2d_dims *d, int acc)
+{
+    assert(d->act == NT_ACT_NONE || (!acc && d->act_out));
+    (void)d;
+    (void)acc;
 }
 
 static void maxpool_backward(float *din, const float *dout, const int32_t *argmax,
                              const nt_pool2d_dims *d, int acc)
 {
     check_dims(d);
+    check_act(d, acc);
     scatter_argmax(din, dout, argmax, d->N * d->C, (size_t)d->H * d->W, (size_t)d->OH * d->OW,
-                   use_team(d), acc);
+                   use_team(d), acc, d->act, d->act_out);
 }
 
 void nt_maxpool2d_backward(float *din, const float *dout,
@@ -565,6 +577,7 @@ static void spread_tiled(float *dx, const float *g, const nt_pool2d_dims *d, flo
 static void avgpool_backward(float *din, const float *dout, const nt_pool2d_dims *d, int acc)
 {
     check_dims(d);
+    check_act(d, acc);
     assert(!d->ceil_mode);
     int planes = d->N * d->C, tile = tiled(d);
     size_t isz = (size_t)d->H * d->W, osz = (size_t)d->OH * d->OW;
@@ -575,19 +588,21 @@ static void avgpool_backward(float *din, const float *dout, const nt_pool2d_dims
         const float *g = dout + q * osz;
         if (tile) {
             spread_tiled(dx, g, d, area, acc);
-            continue;
-        }
-        if (!acc)
-            memset(dx, 0, sizeof(float) * isz); /* while the plane is in cache */
-        for (int oh = 0; oh < d->OH; oh++) {
-            int h0 = oh * d->SH - d->PH;
-            int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
-            for (int ow = 0; ow < d->OW; ow++) {
-                int w0 = ow * d->SW - d->PW;
-                int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
-                window_add(dx, d->W, ha, hb, wa, wb, g[oh * d->OW + ow] / area);
+        } else {
+            if (!acc)
+                memset(dx, 0, sizeof(float) * isz); /* while the plane is in cache */
+            for (int oh = 0; oh < d->OH; oh++) {
+                int h0 = oh * d->SH - d->PH;
+                int ha = max_int(h0, 0), hb = min_int(h0 + d->KH, d->H);
+                for (int ow = 0; ow < d->OW; ow++) {
+                    int w0 = ow * d->SW - d->PW;
+                    int wa = max_int(w0, 0), wb = min_int(w0 + d->KW, d->W);
+                    window_add(dx, d->W, ha, hb, wa, wb, g[oh * d->OW + ow] / area);
+                }
             }
         }
+        if (d->act)
+            nt_act_grad_apply(d->act, dx, d->act_out + q * isz, isz);
     }
 }
 
@@ -770,7 +785,7 @@ void nt_adaptive_maxpool2d_backward(float *din, const float *dout, const int32_t
 {
     check_adaptive(d);
     scatter_argmax(din, dout, argmax, d->N * d->C, (size_t)d->H * d->W, (size_t)d->OH * d->OW,
-                   adaptive_team(d), 1);
+                   adaptive_team(d), 1, NT_ACT_NONE, NULL);
 }
 
 void nt_adaptive_maxpool2d_backward_overwrite(float *din, const float *dout,
@@ -779,5 +794,5 @@ void nt_adaptive_maxpool2d_backward_overwrite(float *din, const float *dout,
 {
     check_adaptive(d);
     scatter_argmax(din, dout, argmax, d->N * d->C, (size_t)d->H * d->W, (size_t)d->OH * d->OW,
-                   adaptive_team(d), 0);
+                   adaptive_team(d), 0, NT_ACT_NONE, NULL);
 }

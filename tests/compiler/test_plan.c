@@ -114,7 +114,17 @@ static void check_plan(const ctest *t)
                 s[ns++] = (span){pn->saved[k].offset,
                                  pn->saved[k].offset + saved_floats(&pn->saved[k].d), -1, T, i,
                                  pn->saved[k].d.name};
-        if (pn->grad != PLAN_NONE) {
+        int fused_into = -1; /* the activation whose backward a pool applies */
+        for (int j = i + 1; j < g->n; j++)
+            if (p.nodes[j].grad_epilogue_of >= 0 && g->nodes[j].inputs[0] == i)
+                fused_into = j;
+        if (fused_into >= 0) {
+            /* its gradient is that activation's memory (whose span below
+             * reaches this node's backward), written by the pool */
+            ck_assert_msg(pn->grad == p.nodes[fused_into].grad && pn->grad != PLAN_NONE &&
+                              pn->zero_grad_at == -1 && pn->overwritten_by == -1,
+                          "%s: not the gradient of %s", n->path, g->nodes[fused_into].path);
+        } else if (pn->grad != PLAN_NONE) {
             /* last consumer in forward order = first writer in backward */
             /* the output's gradient (dlogits) is written by the trainer */
             int first = ir_storage(g, g->n - 1) == i ? g->n : -1;
@@ -130,7 +140,10 @@ static void check_plan(const ctest *t)
                                 first = q;
             ck_assert_msg(first > i, "%s: gradient without a writer", n->path);
             int from = first >= g->n ? -1 : T - 1 - first;
-            s[ns++] = (span){pn->grad, pn->grad + size, from, T - 1 - i, i, "gradient"};
+            const int until = pn->grad_epilogue_of >= 0 ? n->inputs[0] : i;
+            if (pn->grad_epilogue_of >= 0) /* its only reader, a pool, overwrites it */
+                ck_assert_int_eq(pn->grad_epilogue_of, first);
+            s[ns++] = (span){pn->grad, pn->grad + size, from, T - 1 - until, i, "gradient"};
             /* zeroed before its first writer, or overwritten by it (LF_OVERWRITE) */
             int ovw = first < g->n && (layer_flags(g->nodes[first].kind) & LF_OVERWRITE);
             if (first < g->n)
@@ -245,6 +258,41 @@ START_TEST(relu_epilogues)
 }
 END_TEST
 
+/* A relu or sigmoid between a layer and a max or average pool, each the
+ * other's only reader, has its backward done by the pool's (grad_epilogue):
+ * not after an input, nor with a second reader of either. */
+START_TEST(pool_grad_epilogues)
+{
+    ctest t;
+    ctest_text(&t,
+               "net f { input(4, 8, 8) relu maxpool(2) "                 /* 1, 2: input */
+               "conv(4, 3, padding = 1) sigmoid avgpool(2) "             /* 3-5: fused */
+               "conv(4, 1) add { branch { relu maxpool(1) } branch { maxpool(1) } } " /* 6-10 */
+               "conv(4, 1) relu maxpool(2, stride = 1) "                 /* 11-13: fused */
+               "flatten linear(10) }",
+               NULL);
+    CTEST_ASSERT_OK(&t);
+    const ir_graph *g = &t.c.graph;
+    plan p;
+    arena ar = {0};
+    diag d;
+    diag_init(&d, &ar);
+    ck_assert_int_eq(plan_memory(g, &ar, &d, &p), 0);
+    int fused = 0;
+    for (int i = 0; i < g->n; i++) {
+        const int r = p.nodes[i].grad_epilogue_of;
+        const int want = i == 4 || i == 12;
+        ck_assert_msg(want ? r == i + 1 && p.nodes[r].grad_epilogue == i : r == -1,
+                      "%s: backward by %d", g->nodes[i].path, r);
+        fused += r >= 0;
+    }
+    ck_assert_int_eq(fused, 2);
+    check_plan(&t);
+    arena_free(&ar);
+    ctest_free(&t);
+}
+END_TEST
+
 /* Asserts that the plan of text fails with the diagnostic want. */
 static void plan_refuses(const char *text, const char *want)
 {
@@ -295,6 +343,7 @@ static Suite *plan_suite(void)
     tcase_add_loop_test(tc, branchy_networks, 0, 4);
     tcase_add_test(tc, output_must_be_flat);
     tcase_add_test(tc, relu_epilogues);
+    tcase_add_test(tc, pool_grad_epilogues);
     tcase_add_loop_test(tc, needs_learnable_parameters, 0, 3);
     suite_add_tcase(s, tc);
     return s;

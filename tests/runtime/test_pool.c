@@ -37,7 +37,7 @@ static const int shapes[][10] = {
 static nt_pool2d_dims dims_of(const int *s)
 {
     nt_pool2d_dims d = {s[0], s[1], s[2], s[3], s[4], s[5], s[6],
-                        s[7], s[8], s[9], 0, 0, 0};
+                        s[7], s[8], s[9], 0, 0, 0, NT_ACT_NONE, NULL};
     d.OH = (d.H + 2 * d.PH - d.KH) / d.SH + 1;
     d.OW = (d.W + 2 * d.PW - d.KW) / d.SW + 1;
     return d;
@@ -180,7 +180,7 @@ START_TEST(test_max_ties_and_padding)
     int32_t arg[9];
     for (int i = 0; i < 16; i++)
         in[i] = -3.0f;
-    nt_pool2d_dims d = {1, 1, 4, 4, 3, 3, 2, 2, 1, 1, 2, 2, 0};
+    nt_pool2d_dims d = {1, 1, 4, 4, 3, 3, 2, 2, 1, 1, 2, 2, 0, NT_ACT_NONE, NULL};
     nt_maxpool2d_forward(out, arg, in, &d);
     /* windows start at rows/cols -1 and 1: first inputs (0,0) (0,1) (1,0)
      * (1,1) */
@@ -189,7 +189,7 @@ START_TEST(test_max_ties_and_padding)
         ck_assert_float_eq(out[i], -3.0f);
         ck_assert_int_eq(arg[i], want[i]);
     }
-    nt_pool2d_dims e = {1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2, 0};
+    nt_pool2d_dims e = {1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2, 0, NT_ACT_NONE, NULL};
     in[5] = 7.0f;  /* (1, 1): second row of the first window */
     in[10] = 7.0f; /* (2, 2) and (2, 3): a tie in the fourth window */
     in[11] = 7.0f;
@@ -325,7 +325,7 @@ START_TEST(test_avg_count_include_pad)
     float in[12], out[12];
     for (int i = 0; i < 12; i++)
         in[i] = 1.0f;
-    nt_pool2d_dims d = {1, 1, 3, 4, 3, 3, 1, 1, 1, 1, 3, 4, 0};
+    nt_pool2d_dims d = {1, 1, 3, 4, 3, 3, 1, 1, 1, 1, 3, 4, 0, NT_ACT_NONE, NULL};
     nt_avgpool2d_forward(out, in, &d);
     float want[12] = {4, 6, 6, 4, 6, 9, 9, 6, 4, 6, 6, 4};
     for (int i = 0; i < 12; i++)
@@ -384,6 +384,67 @@ START_TEST(test_backward_overwrite)
     free(out);
     free(acc);
     free(ovw);
+    free(arg);
+}
+END_TEST
+
+/* An activation's backward fused into the overwriting backwards
+ * (nt_pool2d_dims.act) gives, bit for bit, the pool's _overwrite backward
+ * followed by the activation's (1 and 2 threads): relu with outputs 0 and
+ * positive, sigmoid with outputs in (0, 1). */
+START_TEST(test_backward_act)
+{
+    nt_pool2d_dims d = dims_of(shapes[_i]);
+    nt_rng rng;
+    nt_rng_seed(&rng, 190 + (uint64_t)_i);
+    size_t ni = in_size(&d), no = out_size(&d);
+    float *in = tu_alloc_nan(ni), *r = tu_alloc_nan(no), *out = tu_alloc_nan(no);
+    float *y = malloc(sizeof(float) * ni), *tmp = malloc(sizeof(float) * ni);
+    float *want = malloc(sizeof(float) * ni), *got = malloc(sizeof(float) * ni);
+    int32_t *arg = malloc(sizeof(int32_t) * no);
+    ck_assert(y && tmp && want && got && arg);
+    fill_distinct(in, ni, &rng);
+    tu_fill(r, no, -1.0f, 1.0f, &rng);
+    for (int act = NT_ACT_RELU; act <= NT_ACT_SIGMOID; act++) {
+        for (size_t i = 0; i < ni; i++) {
+            const float u = nt_rng_uniform(&rng);
+            y[i] = act == NT_ACT_SIGMOID ? 0.01f + 0.98f * u : u < 0.5f ? 0.0f : u;
+        }
+        nt_pool2d_dims f = d;
+        f.act = (nt_act)act;
+        f.act_out = y;
+        for (int nt = 1; nt <= 2; nt++) {
+            nt_set_num_threads(nt);
+            nt_maxpool2d_forward(out, arg, in, &d);
+            for (int avg = 0; avg < 2; avg++) {
+                if (avg)
+                    nt_avgpool2d_backward_overwrite(tmp, r, &d);
+                else
+                    nt_maxpool2d_backward_overwrite(tmp, r, arg, &d);
+                if (act == NT_ACT_RELU)
+                    nt_relu_backward_overwrite(want, tmp, y, ni);
+                else
+                    nt_sigmoid_backward_overwrite(want, tmp, y, ni);
+                for (size_t i = 0; i < ni; i++)
+                    got[i] = NAN;
+                if (avg)
+                    nt_avgpool2d_backward_overwrite(got, r, &f);
+                else
+                    nt_maxpool2d_backward_overwrite(got, r, arg, &f);
+                check_overwrite(act == NT_ACT_RELU ? (avg ? "avgpool + relu" : "maxpool + relu")
+                                : avg ? "avgpool + sigmoid" : "maxpool + sigmoid",
+                                want, got, ni);
+            }
+        }
+    }
+    nt_set_num_threads(1);
+    free(in);
+    free(r);
+    free(out);
+    free(y);
+    free(tmp);
+    free(want);
+    free(got);
     free(arg);
 }
 END_TEST
@@ -479,7 +540,7 @@ END_TEST
 
 #define POOL_DIMS(P)                                                        \
     {P##_N, P##_C, P##_H, P##_W, P##_KH, P##_KW, P##_SH, P##_SW, P##_PH,    \
-     P##_PW, P##_OH, P##_OW, 0}
+     P##_PW, P##_OH, P##_OW, 0, NT_ACT_NONE, NULL}
 
 static void torch_max(const nt_pool2d_dims *d, const float *in,
                       const float *want_out, const int32_t *want_arg,
@@ -548,9 +609,9 @@ END_TEST
 START_TEST(test_max_ceil_mode)
 {
     const nt_pool2d_dims cases[] = {
-        {2, 3, 5, 7, 3, 3, 3, 3, 1, 1, 2, 3, 1},
-        {1, 2, 7, 6, 2, 2, 2, 2, 0, 0, 4, 3, 1},
-        {2, 2, 8, 8, 3, 3, 2, 2, 0, 0, 4, 4, 1},
+        {2, 3, 5, 7, 3, 3, 3, 3, 1, 1, 2, 3, 1, NT_ACT_NONE, NULL},
+        {1, 2, 7, 6, 2, 2, 2, 2, 0, 0, 4, 3, 1, NT_ACT_NONE, NULL},
+        {2, 2, 8, 8, 3, 3, 2, 2, 0, 0, 4, 4, 1, NT_ACT_NONE, NULL},
     };
     for (int k = 0; k < 3; k++) {
         const nt_pool2d_dims *d = &cases[k];
@@ -734,6 +795,7 @@ static Suite *pool_suite(const char *name)
     tcase_add_loop_test(tc, test_avg_backward, 0, NSHAPES);
     tcase_add_test(tc, test_avg_count_include_pad);
     tcase_add_loop_test(tc, test_backward_overwrite, 0, NSHAPES);
+    tcase_add_loop_test(tc, test_backward_act, 0, NSHAPES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ceil mode and adaptive");

@@ -29,6 +29,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
@@ -138,6 +141,22 @@ static ALWAYS_INLINE vf expm1_small(vf r) { return r + r * r * poly(r, EXPM1_Q, 
 
 /* ---- the functions, one vector at a time --------------------------------------- */
 
+/* p 2^n for p in [0.7, 1.5) and n in [-150, 128] (a whole float), rounded
+ * once. AVX-512 has it as one instruction (vscalefps); elsewhere 2^n is
+ * applied as 2^(n/2) * 2^(n - n/2), each factor a normal float, so the
+ * product is exact until the last, subnormal or not: the same bits. */
+static ALWAYS_INLINE vf scale2(vf p, vf nf, vi n)
+{
+#if defined(__AVX512F__)
+    (void)n;
+    return (vf)_mm512_scalef_ps((__m512)p, (__m512)nf);
+#else
+    (void)nf;
+    const vi n1 = n >> 1;
+    return p * pow2i(n1) * pow2i(n - n1);
+#endif
+}
+
 static ALWAYS_INLINE vf vexp(vf x)
 {
     /* exp(89) overflows, exp(-104) rounds to 0: n stays in [-150, 128] */
@@ -145,10 +164,7 @@ static ALWAYS_INLINE vf vexp(vf x)
     vf nf;
     vi n;
     const vf r = reduce(x, &nf, &n);
-    const vf p = 1.0f + expm1_small(r);
-    /* 2^n as 2^(n/2) * 2^(n - n/2): each factor stays a normal float */
-    const vi n1 = n >> 1;
-    return p * pow2i(n1) * pow2i(n - n1);
+    return scale2(1.0f + expm1_small(r), nf, n);
 }
 
 static ALWAYS_INLINE vf vexpm1(vf x)

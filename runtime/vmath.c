@@ -127,13 +127,17 @@ static const float ERFC_S[8] = {
 #define ROUND_MAGIC 12582912.0f
 
 /* x = n ln2 + r: n (as float and int) and r */
-static ALWAYS_INLINE vf reduce(vf x, vf *nf, vi *n)
+static ALWAYS_INLINE vf reduce(vf x, vf *nf)
 {
-    vf k = (x * LOG2E + ROUND_MAGIC) - ROUND_MAGIC;
-    k = select(k == k, k, splat(0.0f)); /* NaN: no conversion of NaN to int */
+    const vf k = (x * LOG2E + ROUND_MAGIC) - ROUND_MAGIC;
     *nf = k;
-    *n = __builtin_convertvector(k, vi);
     return (x - k * LN2_HI) - k * LN2_LO;
+}
+
+/* a whole float n as an int (NaN: 0, never converted) */
+static ALWAYS_INLINE vi to_int(vf nf)
+{
+    return __builtin_convertvector(select(nf == nf, nf, splat(0.0f)), vi);
 }
 
 /* expm1(r) for |r| <= ln2/2 */
@@ -145,35 +149,34 @@ static ALWAYS_INLINE vf expm1_small(vf r) { return r + r * r * poly(r, EXPM1_Q, 
  * once. AVX-512 has it as one instruction (vscalefps); elsewhere 2^n is
  * applied as 2^(n/2) * 2^(n - n/2), each factor a normal float, so the
  * product is exact until the last, subnormal or not: the same bits. */
-static ALWAYS_INLINE vf scale2(vf p, vf nf, vi n)
+static ALWAYS_INLINE vf scale2(vf p, vf nf)
 {
 #if defined(__AVX512F__)
-    (void)n;
     return (vf)_mm512_scalef_ps((__m512)p, (__m512)nf);
 #else
-    (void)nf;
-    const vi n1 = n >> 1;
+    const vi n = to_int(nf), n1 = n >> 1;
     return p * pow2i(n1) * pow2i(n - n1);
 #endif
 }
 
-static ALWAYS_INLINE vf vexp(vf x)
+/* exp(x) for x in [-104, 89] or NaN (exp(89) overflows, exp(-104) rounds
+ * to 0: n stays in [-150, 128]) */
+static ALWAYS_INLINE vf exp_clamped(vf x)
 {
-    /* exp(89) overflows, exp(-104) rounds to 0: n stays in [-150, 128] */
-    x = at_most(at_least(x, -104.0f), 89.0f);
     vf nf;
-    vi n;
-    const vf r = reduce(x, &nf, &n);
-    return scale2(1.0f + expm1_small(r), nf, n);
+    const vf r = reduce(x, &nf);
+    return scale2(1.0f + expm1_small(r), nf);
 }
+
+static ALWAYS_INLINE vf vexp(vf x) { return exp_clamped(at_most(at_least(x, -104.0f), 89.0f)); }
 
 static ALWAYS_INLINE vf vexpm1(vf x)
 {
     /* expm1(x) rounds to -1 below -17.4 and overflows above 88.73 */
     x = at_most(at_least(x, -25.0f), 89.0f);
     vf nf;
-    vi n;
-    const vf r = reduce(x, &nf, &n);
+    const vf r = reduce(x, &nf);
+    const vi n = to_int(nf);
     const vf e = expm1_small(r);
     /* 2^n (1 + e) - 1 = t e + (t - 1), t = 2^n; t - 1 is exact for n in
      * [-24, 24], and outside it the result is -1 or 2^n (1 + e) to within
@@ -256,7 +259,8 @@ static ALWAYS_INLINE vf verfc(vf z)
 static ALWAYS_INLINE vf vsigmoid(vf x)
 {
     const vi pos = x >= 0.0f;
-    const vf e = vexp(-vabs(x));
+    /* -|x| sets the sign bit; it is never above 0 */
+    const vf e = exp_clamped(at_least(from_bits(bits(x) | splati(INT32_MIN)), -104.0f));
     const vf d = 1.0f + e;
     const vf err = e - (d - 1.0f);
     const vf q = select(pos, splat(1.0f), e) / d;

@@ -97,15 +97,22 @@ static int64_t first_fit(interval *iv, int n, int64_t base, int reuse)
     return top;
 }
 
-/* The relus and sigmoids computed by their producer's kernel (plan.h): the
- * producer is a conv (neither grouped nor dilated), linear or batch-norm
- * layer that nothing else reads. */
-static void plan_epilogues(const ir_graph *g, plan *p)
+/* readers[i]: how many inputs of later nodes are node i (the caller frees) */
+static int *count_readers(const ir_graph *g)
 {
     int *readers = calloc((size_t)g->n, sizeof(int));
     for (int j = 1; j < g->n; j++)
         for (int k = 0; k < g->nodes[j].ninputs; k++)
             readers[g->nodes[j].inputs[k]]++;
+    return readers;
+}
+
+/* The relus and sigmoids computed by their producer's kernel (plan.h): the
+ * producer is a conv (neither grouped nor dilated), linear or batch-norm
+ * layer that nothing else reads. */
+static void plan_epilogues(const ir_graph *g, plan *p)
+{
+    int *readers = count_readers(g);
     for (int i = 0; i < g->n; i++)
         p->nodes[i].epilogue = -1;
     for (int i = 0; i < g->n; i++) {
@@ -134,10 +141,7 @@ static void plan_epilogues(const ir_graph *g, plan *p)
  * and one pass over it is saved. */
 static void plan_grad_epilogues(const ir_graph *g, plan *p)
 {
-    int *readers = calloc((size_t)g->n, sizeof(int));
-    for (int j = 1; j < g->n; j++)
-        for (int k = 0; k < g->nodes[j].ninputs; k++)
-            readers[g->nodes[j].inputs[k]]++;
+    int *readers = count_readers(g);
     for (int i = 0; i < g->n; i++)
         p->nodes[i].grad_epilogue = p->nodes[i].grad_epilogue_of = -1;
     for (int r = 1; r < g->n; r++) {

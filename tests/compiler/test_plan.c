@@ -216,25 +216,31 @@ END_TEST
 /* A relu or sigmoid runs in its producer's kernel exactly when the
  * producer is a plain conv, a linear or a batch-norm layer that nothing else
  * reads. */
+/* The plan of text, which must compile and plan (t, p and ar: the caller's
+ * to free). */
+static void plan_text(ctest *t, plan *p, arena *ar, const char *text)
+{
+    ctest_text(t, text, NULL);
+    CTEST_ASSERT_OK(t);
+    diag d;
+    diag_init(&d, ar);
+    ck_assert_int_eq(plan_memory(&t->c.graph, ar, &d, p), 0);
+}
+
 START_TEST(relu_epilogues)
 {
     ctest t;
-    ctest_text(&t,
+    plan p;
+    arena ar = {0};
+    plan_text(&t, &p, &ar,
                "net f { input(4, 8, 8) conv(4, 3, padding = 1) relu "  /* 1, 2: fused */
                "conv(4, 3, groups = 2) relu "                         /* 3, 4: grouped */
                "add { branch { conv(4, 1) } branch { } } relu "       /* 5-7: after add */
                "conv(4, 1) add { branch { relu } branch { } } "       /* 8-10: two readers */
                "conv(4, 1) sigmoid "                                  /* 11, 12: fused */
                "conv(4, 1) batchnorm relu "                           /* 13-15: fused */
-               "flatten linear(8) relu linear(3) sigmoid linear(10) }",  /* 16-21 */
-               NULL);
-    CTEST_ASSERT_OK(&t);
+               "flatten linear(8) relu linear(3) sigmoid linear(10) }"); /* 16-21 */
     const ir_graph *g = &t.c.graph;
-    plan p;
-    arena ar = {0};
-    diag d;
-    diag_init(&d, &ar);
-    ck_assert_int_eq(plan_memory(g, &ar, &d, &p), 0);
     int fused = 0;
     for (int i = 0; i < g->n; i++) {
         int x = p.nodes[i].epilogue_of;
@@ -264,20 +270,15 @@ END_TEST
 START_TEST(pool_grad_epilogues)
 {
     ctest t;
-    ctest_text(&t,
+    plan p;
+    arena ar = {0};
+    plan_text(&t, &p, &ar,
                "net f { input(4, 8, 8) relu maxpool(2) "                 /* 1, 2: input */
                "conv(4, 3, padding = 1) sigmoid avgpool(2) "             /* 3-5: fused */
                "conv(4, 1) add { branch { relu maxpool(1) } branch { maxpool(1) } } " /* 6-10 */
                "conv(4, 1) relu maxpool(2, stride = 1) "                 /* 11-13: fused */
-               "flatten linear(10) }",
-               NULL);
-    CTEST_ASSERT_OK(&t);
+               "flatten linear(10) }");
     const ir_graph *g = &t.c.graph;
-    plan p;
-    arena ar = {0};
-    diag d;
-    diag_init(&d, &ar);
-    ck_assert_int_eq(plan_memory(g, &ar, &d, &p), 0);
     int fused = 0;
     for (int i = 0; i < g->n; i++) {
         const int r = p.nodes[i].grad_epilogue_of;

@@ -510,16 +510,18 @@ static double max_diff(const float *a, const float *b, size_t n)
 /* With a reduction that adds a second, identical process, the synchronised
  * kernels on batch X compute what the plain kernels compute on [X; X]: the
  * same output, mean, invstd, running statistics (of 2N examples) and input
- * gradient for X's half; dgamma and dbeta are this process's half. Shapes
- * 1, 3, 5 and 6 of train_shapes, with 1 and 2 threads. */
-START_TEST(test_synced)
+ * gradient for X's half; dgamma and dbeta are this process's half. The
+ * whole-batch kernels on `threads` threads (shares 0), or the _share
+ * kernels on that many shares of X (run_shares). */
+static void run_shares(bn_buf *b, int size, const float *dout, float *din, float *dg, float *db,
+                       int acc);
+
+static void check_synced(const int *s, uint64_t seed, int threads, int shares)
 {
-    static const int pick[4] = {1, 3, 5, 6};
-    const int *s = train_shapes[pick[_i / 2]];
     const int N = s[0], C = s[1], HW = s[2];
-    nt_set_num_threads(1 + _i % 2);
+    nt_set_num_threads(threads);
     nt_rng rng;
-    nt_rng_seed(&rng, 900 + _i);
+    nt_rng_seed(&rng, seed);
     bn_buf one = bn_alloc(N, C, HW, 2, &rng), two = bn_alloc(2 * N, C, HW, 2, &rng);
     const size_t n = one.n;
     memcpy(two.x, one.x, n * sizeof(float));
@@ -541,10 +543,14 @@ START_TEST(test_synced)
     nt_batchnorm_backward(din2, g2, b2, dout, two.x, two.gamma, two.mean, two.invstd,
                           &two.d);
     ck_assert_int_eq(nt_batchnorm_set_reduce(reduce_twice, C), 0);
-    nt_batchnorm_forward_train(one.out, one.mean, one.invstd, one.rm, one.rv, one.x,
-                               one.gamma, one.beta, &one.d);
-    nt_batchnorm_backward(din1, g1, b1, dout, one.x, one.gamma, one.mean, one.invstd,
-                          &one.d);
+    if (shares) {
+        run_shares(&one, shares, dout, din1, g1, b1, 1);
+    } else {
+        nt_batchnorm_forward_train(one.out, one.mean, one.invstd, one.rm, one.rv, one.x,
+                                   one.gamma, one.beta, &one.d);
+        nt_batchnorm_backward(din1, g1, b1, dout, one.x, one.gamma, one.mean, one.invstd,
+                              &one.d);
+    }
     ck_assert_int_eq(nt_batchnorm_set_reduce(NULL, 0), 0);
     for (int c = 0; c < C; c++) {
         g1[c] *= 2;
@@ -559,8 +565,9 @@ START_TEST(test_synced)
     for (size_t k = 0; k < sizeof cmp / sizeof *cmp; k++) {
         const double err = max_diff(cmp[k].a, cmp[k].b, cmp[k].n);
         const double scale = max_abs(cmp[k].b, cmp[k].n);
-        ck_assert_msg(err <= 1e-6 * scale, "N %d C %d HW %d: %s differs by %g (scale %g)", N,
-                      C, HW, cmp[k].what, err, scale);
+        ck_assert_msg(err <= 1e-6 * scale,
+                      "N %d C %d HW %d, %d shares: %s differs by %g (scale %g)", N, C, HW,
+                      shares, cmp[k].what, err, scale);
     }
     nt_set_num_threads(1);
     free(dout);
@@ -572,6 +579,13 @@ START_TEST(test_synced)
     free(b2);
     bn_free(&one);
     bn_free(&two);
+}
+
+/* Shapes 1, 3, 5 and 6 of train_shapes, with 1 and 2 threads. */
+START_TEST(test_synced)
+{
+    static const int pick[4] = {1, 3, 5, 6};
+    check_synced(train_shapes[pick[_i / 2]], 900 + (uint64_t)_i, 1 + _i % 2, 0);
 }
 END_TEST
 
@@ -697,63 +711,12 @@ START_TEST(test_shares)
 }
 END_TEST
 
-/* Shares with a reduction over processes (reduce_twice: a second process
- * holding the same batch) compute what the whole-batch kernels compute on
- * [X; X], as test_synced checks for the whole-batch synchronised kernels. */
+/* Two shares with a reduction over processes: the same as test_synced
+ * checks for the whole-batch synchronised kernels. */
 START_TEST(test_shares_synced)
 {
     static const int pick[2] = {5, 6};
-    const int *s = train_shapes[pick[_i]];
-    const int N = s[0], C = s[1], HW = s[2];
-    nt_rng rng;
-    nt_rng_seed(&rng, 1100 + _i);
-    bn_buf one = bn_alloc(N, C, HW, 2, &rng), two = bn_alloc(2 * N, C, HW, 2, &rng);
-    const size_t n = one.n;
-    memcpy(two.x, one.x, n * sizeof(float));
-    memcpy(two.x + n, one.x, n * sizeof(float));
-    memcpy(two.gamma, one.gamma, C * sizeof(float));
-    memcpy(two.beta, one.beta, C * sizeof(float));
-    memcpy(two.rm, one.rm, C * sizeof(float));
-    memcpy(two.rv, one.rv, C * sizeof(float));
-    float *dout = malloc(2 * n * sizeof(float));
-    float *din1 = calloc(n, sizeof(float)), *din2 = calloc(2 * n, sizeof(float));
-    float *g1 = calloc(C, sizeof(float)), *g2 = calloc(C, sizeof(float));
-    float *b1 = calloc(C, sizeof(float)), *b2 = calloc(C, sizeof(float));
-    ck_assert(dout && din1 && din2 && g1 && g2 && b1 && b2);
-    tu_fill(dout, n, -1, 1, &rng);
-    memcpy(dout + n, dout, n * sizeof(float));
-    nt_batchnorm_forward_train(two.out, two.mean, two.invstd, two.rm, two.rv, two.x,
-                               two.gamma, two.beta, &two.d);
-    nt_batchnorm_backward(din2, g2, b2, dout, two.x, two.gamma, two.mean, two.invstd,
-                          &two.d);
-    ck_assert_int_eq(nt_batchnorm_set_reduce(reduce_twice, C), 0);
-    run_shares(&one, 2, dout, din1, g1, b1, 1);
-    ck_assert_int_eq(nt_batchnorm_set_reduce(NULL, 0), 0);
-    for (int c = 0; c < C; c++) {
-        g1[c] *= 2;
-        b1[c] *= 2;
-    }
-    const struct { const char *what; const float *a, *b; size_t n; } cmp[] = {
-        {"out", one.out, two.out, n},         {"mean", one.mean, two.mean, C},
-        {"invstd", one.invstd, two.invstd, C}, {"running_mean", one.rm, two.rm, C},
-        {"running_var", one.rv, two.rv, C},   {"din", din1, din2, n},
-        {"2 dgamma", g1, g2, C},              {"2 dbeta", b1, b2, C},
-    };
-    for (size_t k = 0; k < sizeof cmp / sizeof *cmp; k++) {
-        const double err = max_diff(cmp[k].a, cmp[k].b, cmp[k].n);
-        const double scale = max_abs(cmp[k].b, cmp[k].n);
-        ck_assert_msg(err <= 1e-6 * scale, "N %d C %d HW %d: %s differs by %g (scale %g)", N,
-                      C, HW, cmp[k].what, err, scale);
-    }
-    free(dout);
-    free(din1);
-    free(din2);
-    free(g1);
-    free(g2);
-    free(b1);
-    free(b2);
-    bn_free(&one);
-    bn_free(&two);
+    check_synced(train_shapes[pick[_i]], 1100 + (uint64_t)_i, 1, 2);
 }
 END_TEST
 

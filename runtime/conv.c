@@ -151,7 +151,7 @@ typedef struct lanes_isa {
     size_t (*buf_floats)(const nt_conv2d_dims *);
     void (*forward)(float *, const float *, const float *, const float *,
                     const nt_conv2d_dims *, int, int, float *);
-    void (*backward)(float *, int, float *, const float *, const float *,
+    void (*backward)(float *, int, float *, int, const float *, const float *,
                      const float *, const nt_conv2d_dims *, int, int, float *);
 } lanes_isa;
 
@@ -195,9 +195,9 @@ static conv_plan make_plan(const nt_conv2d_dims *d)
     p.lanes = lanes_fits(d);
     p.dconv = !p.lanes && direct_fits(d);
     if (p.lanes) {
-        /* the block's buffers, then a partial sum per weight and lane */
+        /* the block's buffers, then a partial sum per weight and bias and lane */
         const lanes_isa li = lanes_get();
-        p.per_thread = li.buf_floats(d) + (size_t)li.width * d->OC * p.ckk;
+        p.per_thread = li.buf_floats(d) + (size_t)li.width * d->OC * (p.ckk + 1);
     }
     if (p.dconv) {
         /* the planes of one image, then 16 partial sums per weight */
@@ -206,6 +206,13 @@ static conv_plan make_plan(const nt_conv2d_dims *d)
         p.per_thread = need > p.per_thread ? need : p.per_thread;
     }
     return p;
+}
+
+/* A thread's partial sums of dW, then of db (where the lanes backward sums
+ * it, but sized for all paths). */
+static size_t partial_floats(const nt_conv2d_dims *d, const conv_plan *p)
+{
+    return (size_t)d->OC * (p->ckk + 1);
 }
 
 /* The weights packed once per call for the own GEMM's micro-kernel, as W
@@ -230,8 +237,7 @@ static const float *pack_weights(const nt_ukernel **uk, float *scratch,
     *uk = nt_gemm_own_kernel(M);
     if (!*uk)
         return NULL;
-    float *dst = scratch + (size_t)nt * p->per_thread +
-                 (size_t)(nt - 1) * d->OC * (size_t)p->ckk;
+    float *dst = scratch + (size_t)nt * p->per_thread + (size_t)(nt - 1) * partial_floats(d, p);
     assert(nt_sgemm_pack_a_floats(*uk, M, K) <= packed_floats(d, p));
     nt_sgemm_pack_a(*uk, trans, M, K, w, p->ckk, dst);
     return dst;
@@ -259,10 +265,10 @@ size_t nt_conv2d_scratch_floats(const nt_conv2d_dims *d, int nthreads)
     check_dims(d);
     int nt = resolve_threads(nthreads);
     conv_plan p = make_plan(d);
-    /* per-thread tiles, nt - 1 partial sums of dW, then the weights packed
-     * for the GEMMs (packed_weights) */
-    return (size_t)nt * p.per_thread +
-           (size_t)(nt - 1) * d->OC * (size_t)p.ckk + packed_floats(d, &p);
+    /* per-thread tiles, nt - 1 partial sums of dW (and db), then the weights
+     * packed for the GEMMs (packed_weights) */
+    return (size_t)nt * p.per_thread + (size_t)(nt - 1) * partial_floats(d, &p) +
+           packed_floats(d, &p);
 }
 
 /* How the batch is cut into groups of whole images and how many of those run
@@ -860,33 +866,35 @@ void nt_conv2d_sigmoid_forward(float *out, const float *in, const float *w,
     conv_forward(out, in, w, b, d, scratch, NT_ACT_SIGMOID);
 }
 
-/* dw += the partial sums of threads 1 .. used - 1, in thread order. */
-static void add_partials(float *dw, const float *partial, int used,
-                         size_t wsize, int nt)
+/* dw[0, n) += the partial sums of threads 1 .. used - 1 (partial[(k - 1) *
+ * stride + i]), in thread order. */
+static void add_partials(float *dw, const float *partial, size_t stride, int used, size_t n,
+                         int nt)
 {
     if (used <= 1)
         return;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (size_t i = 0; i < wsize; i++) {
+#pragma omp parallel for schedule(static) num_threads(nt) if (n >= 4096)
+    for (size_t i = 0; i < n; i++) {
         float sum = dw[i];
         for (int k = 1; k < used; k++)
-            sum += partial[(size_t)(k - 1) * wsize + i];
+            sum += partial[(size_t)(k - 1) * stride + i];
         dw[i] = sum;
     }
 }
 
 /* The backwards that run item by item: conv_direct.c image by image,
  * conv_lanes.c block by block of images. Each thread gathers `width` partial
- * sums per weight over its items (lanes), then adds each weight's lanes
- * pairwise in a fixed order, thread 0 into dw, thread k > 0 into
- * partial[k - 1]; then the partials are added in thread order: the same
- * bits for a thread count. */
+ * sums per weight (and, with bias, per bias: the lanes backward) over its
+ * items (lanes), then adds each one's lanes pairwise in a fixed order,
+ * thread 0 into dw (db), thread k > 0 into its partial sums; then the
+ * partials are added in thread order: the same bits for a thread count. */
 typedef struct bwd_ctx {
     float *din;
     const float *dout, *in, *w;
     const nt_conv2d_dims *d;
     size_t in_img, out_img;
     int overwrite;
+    int bias;                   /* the items sum db's lanes too */
     direct_bwd_fn direct;
     lanes_isa lanes;
 } bwd_ctx;
@@ -909,7 +917,7 @@ static void direct_bwd_item(const bwd_ctx *c, int n, float *lanes, float *buf, i
 static void lanes_bwd_item(const bwd_ctx *c, int k, float *lanes, float *buf, int fresh)
 {
     const size_t n0 = (size_t)k * c->lanes.width;
-    c->lanes.backward(c->din ? c->din + n0 * c->in_img : NULL, c->overwrite, lanes,
+    c->lanes.backward(c->din ? c->din + n0 * c->in_img : NULL, c->overwrite, lanes, c->bias,
                       c->dout + n0 * c->out_img, c->in + n0 * c->in_img, c->w, c->d,
                       min_int(c->lanes.width, c->d->N - (int)n0), fresh, buf);
 }
@@ -925,36 +933,42 @@ static float sum_lanes(const float *l, int width)
     return s[0];
 }
 
-/* items [0, nitems) of fn with `width` lanes per weight, which live in each
- * thread's slice of the scratch from float lanes_at on */
-static void backward_items(float *dw, const bwd_ctx *c, bwd_item_fn fn, int nitems,
-                           int width, size_t lanes_at, const conv_plan *p,
+/* items [0, nitems) of fn with `width` lanes per weight (then per bias, if
+ * c->bias: into db), which live in each thread's slice of the scratch from
+ * float lanes_at on */
+static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn fn,
+                           int nitems, int width, size_t lanes_at, const conv_plan *p,
                            float *scratch, int team, int nt)
 {
-    const size_t wsize = (size_t)c->d->OC * p->ckk;
+    const size_t wsize = (size_t)c->d->OC * p->ckk, nb = c->bias ? (size_t)c->d->OC : 0;
+    const size_t stride = partial_floats(c->d, p);
     float *partial = scratch + (size_t)nt * p->per_thread;
     int used = 1;
 #pragma omp parallel num_threads(nt) if (team)
     {
         int tid = omp_get_thread_num();
-        float *acc = tid == 0 ? dw : partial + (size_t)(tid - 1) * wsize;
+        float *part = partial + (size_t)(tid - 1) * stride; /* tid > 0 */
         float *buf = scratch + (size_t)tid * p->per_thread;
         float *lanes = buf + lanes_at;
 #pragma omp single
         used = omp_get_num_threads();
-        memset(lanes, 0, sizeof(float) * (size_t)width * wsize);
+        memset(lanes, 0, sizeof(float) * (size_t)width * (wsize + nb));
         int fresh = 1;
 #pragma omp for schedule(static)
         for (int k = 0; k < nitems; k++) {
             fn(c, k, lanes, buf, fresh);
             fresh = 0;
         }
-        for (size_t i = 0; i < wsize; i++) {
+        for (size_t i = 0; i < wsize + nb; i++) {
             const float sum = sum_lanes(lanes + (size_t)width * i, width);
-            acc[i] = tid == 0 ? acc[i] + sum : sum;
+            float *to = i < wsize ? (tid == 0 ? dw + i : part + i)
+                                  : (tid == 0 ? db + (i - wsize) : part + i);
+            *to = tid == 0 ? *to + sum : sum;
         }
     }
-    add_partials(dw, partial, used, wsize, nt);
+    add_partials(dw, partial, stride, used, wsize, nt);
+    if (nb)
+        add_partials(db, partial + wsize, stride, used, nb, nt);
 }
 
 static void conv_backward(float *din, float *dw, float *db, const float *dout,
@@ -973,7 +987,7 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
-    if (db) {
+    if (db && !p.lanes) { /* the lanes backward sums db as it goes */
         /* each image's row summed in double (bn_rows.c: 16 lanes, the same
          * bits on every ISA), the images in order */
         const nt_bn_rows *rows = nt_bn_rows_get();
@@ -988,15 +1002,16 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
 
     if (p.lanes || p.dconv) {
         bwd_ctx c = {din, dout, in, w, d, (size_t)d->C * d->H * d->W, (size_t)OC * p.P,
-                     overwrite, NULL, {0, NULL, NULL, NULL}};
+                     overwrite, 0, NULL, {0, NULL, NULL, NULL}};
         if (p.lanes) {
             c.lanes = lanes_get();
-            backward_items(dw, &c, lanes_bwd_item, ceil_div(N, c.lanes.width), c.lanes.width,
-                           c.lanes.buf_floats(d), &p, scratch, team, nt);
+            c.bias = db != NULL;
+            backward_items(dw, db, &c, lanes_bwd_item, ceil_div(N, c.lanes.width),
+                           c.lanes.width, c.lanes.buf_floats(d), &p, scratch, team, nt);
         } else {
             c.direct = direct_backward();
-            backward_items(dw, &c, direct_bwd_item, N, 16, nt_conv_direct_buf_floats_generic(d),
-                           &p, scratch, team, nt);
+            backward_items(dw, NULL, &c, direct_bwd_item, N, 16,
+                           nt_conv_direct_buf_floats_generic(d), &p, scratch, team, nt);
         }
         return;
     }
@@ -1007,11 +1022,12 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
     if (npar > 0) {
         /* thread 0 adds into dw, thread k > 0 into partial[k - 1] */
         float *partial = scratch + (size_t)nt * p.per_thread;
+        const size_t stride = partial_floats(d, &p);
         int used = 1;
 #pragma omp parallel num_threads(nt) private(t)
         {
             int tid = omp_get_thread_num();
-            float *acc = tid == 0 ? dw : partial + (size_t)(tid - 1) * wsize;
+            float *acc = tid == 0 ? dw : partial + (size_t)(tid - 1) * stride;
             int fresh = tid > 0; /* acc holds nothing yet: overwrite it */
 #pragma omp single
             used = omp_get_num_threads();
@@ -1026,7 +1042,7 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
             if (fresh)
                 memset(acc, 0, sizeof(float) * wsize);
         }
-        add_partials(dw, partial, used, wsize, nt);
+        add_partials(dw, partial, stride, used, wsize, nt);
     }
 
     conv_bufs bufs0 = thread_bufs(scratch, &p, 0);

@@ -395,7 +395,29 @@ void FN(nt_conv_lanes_forward)(float *out, const float *in, const float *w,
     from_lanes(out, buf + g.outt, n, d->OC, d->OH, d->OW, g.OWp, 0);
 }
 
-void FN(nt_conv_lanes_backward)(float *din, int overwrite, float *dwl,
+/* dbl[oc] (L lanes) += the sum of g[oc]'s OH x OW values at (y0, x0) of its
+ * [Hg, Wg] plane: four chains along each row, added (0 + 1) + (2 + 3) at the
+ * end, every block the same way */
+static void bias_sums(float *dbl, const float *g, int OC, int OH, int OW, int Hg, int Wg,
+                      int y0, int x0)
+{
+    for (int oc = 0; oc < OC; oc++) {
+        vl s[4] = {{0}, {0}, {0}, {0}};
+        for (int y = 0; y < OH; y++) {
+            const float *r = g + (((size_t)oc * Hg + y0 + y) * Wg + x0) * L;
+            int x = 0;
+            for (; x + 4 <= OW; x += 4)
+                for (int k = 0; k < 4; k++)
+                    s[k] += loadl(r + (size_t)(x + k) * L);
+            for (; x < OW; x++)
+                s[x % 4] += loadl(r + (size_t)x * L);
+        }
+        float *dst = dbl + (size_t)oc * L;
+        storel(dst, loadl(dst) + ((s[0] + s[1]) + (s[2] + s[3])));
+    }
+}
+
+void FN(nt_conv_lanes_backward)(float *din, int overwrite, float *dwl, int bias,
                                 const float *dout, const float *in,
                                 const float *w, const nt_conv2d_dims *d, int n,
                                 int fresh, float *buf)
@@ -404,6 +426,9 @@ void FN(nt_conv_lanes_backward)(float *din, int overwrite, float *dwl,
     to_lanes(buf + g.inp, in, n, d->C, d->H, d->W, g.Hp, g.Wp, d->PH, d->PW, fresh);
     to_lanes(buf + g.dp, dout, n, d->OC, d->OH, d->OW, g.Hd, g.Wd, d->KH - 1, d->KW - 1,
              fresh);
+    if (bias)
+        bias_sums(dwl + (size_t)d->OC * d->C * d->KH * d->KW * L, buf + g.dp, d->OC, d->OH,
+                  d->OW, g.Hd, g.Wd, d->KH - 1, d->KW - 1);
     const dwc c = {dwl, buf + g.dp, buf + g.inp, d->OC, d->C, d->KH, d->KW, d->OH, d->OW,
                    g.Hd, g.Wd, d->KH - 1, d->KW - 1, g.Hp, g.Wp};
     run_dw(g.dw, &c);

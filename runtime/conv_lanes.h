@@ -14,7 +14,8 @@
  * forward writes their out[n, OC, OH, OW] = conv(in[n, C, H, W]) + b;
  * backward adds their weight gradient to dwl, one partial
  * sum per weight and lane ([OC*C*KH*KW, width], which the caller adds up in
- * a fixed order once every block is done) and, unless din is NULL, writes
+ * a fixed order once every block is done), with bias their bias gradient
+ * after it the same way ([OC, width] more), and, unless din is NULL, writes
  * (overwrite) or adds their input gradient to din. buf holds
  * nt_conv_lanes_buf_floats() floats; fresh: the first block a call runs on
  * this buf (which may hold another layer's data), later blocks find the
@@ -27,7 +28,8 @@
                                      const nt_conv2d_dims *d, int n,           \
                                      int fresh, float *buf);                   \
     void nt_conv_lanes_backward_##isa(float *din, int overwrite, float *dwl,   \
-                                      const float *dout, const float *in,      \
+                                      int bias, const float *dout,             \
+                                      const float *in,                         \
                                       const float *w,                          \
                                       const nt_conv2d_dims *d, int n,          \
                                       int fresh, float *buf);

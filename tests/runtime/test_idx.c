@@ -353,17 +353,29 @@ END_TEST
 
 /* ---- conversion ---------------------------------------------------------- */
 
+/* Every byte value, in an order and at lengths that leave vectors and
+ * tails, on every ISA this CPU has. */
 START_TEST(test_u8_to_float)
 {
-    uint8_t in[256];
-    float out[256], want[256];
-    for (int i = 0; i < 256; i++) {
-        in[i] = (uint8_t)i;
-        want[i] = (float)i / 255.0f; /* ToTensor: float32 division */
+    uint8_t in[300];
+    float out[300], want[300];
+    for (int i = 0; i < 300; i++) {
+        in[i] = (uint8_t)(i * 7 + 3);
+        want[i] = (float)in[i] / 255.0f; /* ToTensor: float32 division */
     }
+    for (int isa = NT_ISA_GENERIC; isa <= NT_ISA_AVX512; isa++) {
+        if (nt_cpu_force((nt_isa)isa) != 0)
+            continue;
+        for (size_t n = 295; n <= 300; n++) {
+            memset(out, 0, sizeof out);
+            nt_u8_to_float(out, in, n);
+            /* exact: the same correctly rounded float division */
+            TU_ASSERT_CLOSE(nt_isa_name((nt_isa)isa), out, want, n, 0.0, 0.0);
+        }
+    }
+    for (int i = 0; i < 256; i++)
+        in[i] = (uint8_t)i;
     nt_u8_to_float(out, in, 256);
-    /* exact: the same correctly rounded float division */
-    TU_ASSERT_CLOSE("u8_to_float", out, want, 256, 0.0, 0.0);
     ck_assert(out[0] == 0.0f && out[255] == 1.0f);
 }
 END_TEST

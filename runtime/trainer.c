@@ -1100,11 +1100,12 @@ static int train(run *r, nt_error *err)
     }
     nt_signals_release();
     const int ran = o->epochs - r->start_epoch;
-    printf("done: loss %.4f, train acc %.3f, test acc %.3f; %.1f "
-           "examples/sec over %d epoch%s (training only), %.1f s in all\n",
-           s.loss, s.train_acc, s.test_acc,
-           train_s > 0 ? (double)trained / train_s : NAN, ran,
-           ran == 1 ? "" : "s", nt_now() - t0);
+    if (nt_dist_rank() == 0) /* even with --quiet: rank 0's summary line */
+        printf("done: loss %.4f, train acc %.3f, test acc %.3f; %.1f "
+               "examples/sec over %d epoch%s (training only), %.1f s in all\n",
+               s.loss, s.train_acc, s.test_acc,
+               train_s > 0 ? (double)trained / train_s : NAN, ran,
+               ran == 1 ? "" : "s", nt_now() - t0);
     if (!o->quiet) {
         if (o->save)
             printf("saved %s (epoch %d, step %" PRIu64 ")\n", o->save,

@@ -142,11 +142,21 @@ START_TEST(bn_lenet_two_processes_equal_one)
                            "--save lenet_p%d.safetensors", np, np, lenet(), opts, np);
         E2E_ASSERT_STATUS(r, 0);
         ck_assert_int_eq(count(r.out, "epoch 1/1"), 1); /* rank 0 alone prints */
+        ck_assert_int_eq(count(r.out, "done: "), 1);
         if (np == 2)
             E2E_ASSERT_HAS(r.out, "processes 2 (Open MPI");
         e2e_free(&r);
     }
     compare_files("lenet_p1.safetensors", "lenet_p2.safetensors");
+    /* and with 2 threads a process: each process's batch norm adds its two
+     * shares' sums at a barrier, then rank 0 reduces them over the
+     * processes (the same sums in another order) */
+    e2e_run r = e2e_sh("rm -f lenet_p2t2.safetensors && " MPIRUN " -np 2 '%s' %s --threads 2 "
+                       "--save lenet_p2t2.safetensors", lenet(), opts);
+    E2E_ASSERT_STATUS(r, 0);
+    ck_assert_int_eq(count(r.out, "done: "), 1);
+    e2e_free(&r);
+    compare_files("lenet_p1.safetensors", "lenet_p2t2.safetensors");
 }
 END_TEST
 

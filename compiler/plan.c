@@ -161,9 +161,9 @@ static void plan_grad_epilogues(const ir_graph *g, plan *p)
     free(readers);
 }
 
-/* Node x is the input of an activation whose backward a pool applies
- * (plan_grad_epilogues): its only reader. */
-static int readers_grad_fused(const ir_graph *g, const plan *p, int x)
+/* Node x's gradient is the memory of its only reader's, an activation
+ * whose backward a pool applies (plan_grad_epilogues). */
+static int grad_is_activations(const ir_graph *g, const plan *p, int x)
 {
     for (int j = x + 1; j < g->n; j++)
         if (p->nodes[j].grad_epilogue_of >= 0 && g->nodes[j].inputs[0] == x)
@@ -302,7 +302,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
             continue;
         /* the input of an activation whose backward a pool applies: its
          * gradient is the activation's (below) */
-        if (readers_grad_fused(g, p, i))
+        if (grad_is_activations(g, p, i))
             continue;
         int from = i == g->n - 1 || first_writer[i] < 0 ? 0 : g->n - 1 - first_writer[i];
         /* the output's gradient (dlogits) is written by the trainer, before

@@ -116,10 +116,8 @@ void nt_act_apply(nt_act act, float *x, size_t n)
 void nt_act_grad_apply(nt_act act, float *g, const float *y, size_t n)
 {
     if (act == NT_ACT_RELU)
-        for (size_t i = 0; i < n; i++) {
-            const float v = g[i];
-            g[i] = 0.0f + relu_grad(v, y[i]);
-        }
+        for (size_t i = 0; i < n; i++)
+            g[i] = 0.0f + relu_grad(g[i], y[i]);
     else if (act == NT_ACT_SIGMOID)
         for (size_t i = 0; i < n; i++)
             g[i] = 0.0f + sigmoid_grad(g[i], y[i]);

@@ -420,6 +420,18 @@ static double *share_slot(const nt_bn_share *sh, int C, int k)
     return sh->sums + (size_t)k * NT_BN_SHARE_DOUBLES(C);
 }
 
+/* t[0, n) = the shares' entries [j0, j0 + n) added in rank order */
+static void add_slots(double *t, const nt_bn_share *sh, int C, int j0, int n)
+{
+    for (int j = 0; j < n; j++)
+        t[j] = 0;
+    for (int k = 0; k < sh->size; k++) {
+        const double *v = share_slot(sh, C, k) + j0;
+        for (int j = 0; j < n; j++)
+            t[j] += v[j];
+    }
+}
+
 /* Every share has written its slot's [j0, j0 + n): wait for the team. With
  * a reduction over processes, rank 0 then adds the team's entries into slot
  * `size` and reduces them there, and the team waits for that. */
@@ -431,13 +443,9 @@ static void share_sync(const nt_bn_share *sh, int C, int j0, int n)
     if (!bn_reduce)
         return;
     if (sh->rank == 0) {
-        double *all = share_slot(sh, C, sh->size);
-        for (int j = j0; j < j0 + n; j++) {
-            all[j] = 0;
-            for (int k = 0; k < sh->size; k++)
-                all[j] += share_slot(sh, C, k)[j];
-        }
-        bn_reduce(all + j0, n);
+        double *all = share_slot(sh, C, sh->size) + j0;
+        add_slots(all, sh, C, j0, n);
+        bn_reduce(all, n);
     }
     if (sh->size > 1) {
 #pragma omp barrier
@@ -454,13 +462,7 @@ static void share_totals(double *t, const nt_bn_share *sh, int C, int j0, int n)
             t[j] = all[j0 + j];
         return;
     }
-    for (int j = 0; j < n; j++)
-        t[j] = 0;
-    for (int k = 0; k < sh->size; k++) {
-        const double *v = share_slot(sh, C, k) + j0;
-        for (int j = 0; j < n; j++)
-            t[j] += v[j];
-    }
+    add_slots(t, sh, C, j0, n);
 }
 
 void nt_batchnorm_share_forward_train(float *out, float *mean, float *invstd,

@@ -873,6 +873,7 @@ static void add_partials(float *dw, const float *partial, size_t stride, int use
 {
     if (used <= 1)
         return;
+/* a handful of sums (a bias) is not worth waking the team */
 #pragma omp parallel for schedule(static) num_threads(nt) if (n >= 4096)
     for (size_t i = 0; i < n; i++) {
         float sum = dw[i];
@@ -947,7 +948,9 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
 #pragma omp parallel num_threads(nt) if (team)
     {
         int tid = omp_get_thread_num();
-        float *part = partial + (size_t)(tid - 1) * stride; /* tid > 0 */
+        /* thread 0 adds into dw and db, thread k > 0 writes its partials */
+        float *wacc = tid == 0 ? dw : partial + (size_t)(tid - 1) * stride;
+        float *bacc = tid == 0 ? db : wacc + wsize;
         float *buf = scratch + (size_t)tid * p->per_thread;
         float *lanes = buf + lanes_at;
 #pragma omp single
@@ -961,8 +964,7 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
         }
         for (size_t i = 0; i < wsize + nb; i++) {
             const float sum = sum_lanes(lanes + (size_t)width * i, width);
-            float *to = i < wsize ? (tid == 0 ? dw + i : part + i)
-                                  : (tid == 0 ? db + (i - wsize) : part + i);
+            float *to = i < wsize ? wacc + i : bacc + (i - wsize);
             *to = tid == 0 ? *to + sum : sum;
         }
     }

@@ -14,8 +14,10 @@
  * im2col/col2im go row by row, or for images with short output rows through
  * a padded copy of the plane and a gather (see is_small). Small stride-1
  * layers with few taps take conv_lanes.c instead (the batch in the vector
- * lanes, lanes_fits), and layers with few channels and narrow rows or one
- * channel conv_direct.c (direct_fits).
+ * lanes, lanes_fits), layers with few channels and narrow rows or one
+ * channel conv_direct.c (direct_fits), and the other stride-1 "same"
+ * layers on rows of 14 or more conv_implicit.c (implicit_fits: the GEMM
+ * reads the padded input at each tap's offset, no column matrix).
  *
  * Threads: groups of whole images are dealt statically to the threads, each
  * with its own slice of the scratch; a thread always owns whole images, so
@@ -32,6 +34,7 @@
  * OpenMP parallel region (their thread slices of the scratch are shared). */
 #include "bn_rows.h"
 #include "conv_direct.h"
+#include "conv_implicit.h"
 #include "conv_lanes.h"
 #include "nt_kernels.h"
 #include "sgemm.h"
@@ -63,6 +66,7 @@ typedef struct conv_plan {
     size_t tmp;   /* floats of [OC, tile] staging per thread (groups only) */
     int dconv;    /* the direct convolution of conv_direct.c, by image */
     int lanes;    /* conv_lanes.c, by blocks of lanes.width images */
+    int implicit; /* conv_implicit.c, by image */
     size_t per_thread;
 } conv_plan;
 
@@ -168,6 +172,59 @@ static lanes_isa lanes_get(void)
 #endif
 }
 
+/* Stride-1 "same" convolutions (KH = 2*PH + 1, likewise W) on images wide
+ * enough that the dropped columns of the wide rows stay a small share
+ * (conv_implicit.h): im2col's column matrix is KH*KW times the input, and
+ * writing it and packing it for the GEMM cost as much as the arithmetic on
+ * layers of few channels (VGG's at 112x112 with 16 channels). */
+#define IMPLICIT_MIN_WP 16
+
+static int implicit_fits(const nt_conv2d_dims *d)
+{
+    return d->SH == 1 && d->SW == 1 && d->KH * d->KW > 1 && d->KH == 2 * d->PH + 1 &&
+           d->KW == 2 * d->PW + 1 && d->W + 2 * d->PW >= IMPLICIT_MIN_WP;
+}
+
+/* conv_implicit.c's copy for nt_cpu_isa() */
+typedef struct implicit_isa {
+    int mr;
+    void (*forward)(float *, const float *, const nt_implicit_fwd *);
+    void (*dweight)(float *, const float *, const float *, const nt_implicit_dw *);
+    void (*transpose)(float *, const float *, int, int, int);
+} implicit_isa;
+
+static implicit_isa implicit_get(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    switch (nt_cpu_isa()) {
+    case NT_ISA_AVX512:
+        return (implicit_isa){nt_implicit_mr_avx512(), nt_implicit_forward_avx512,
+                              nt_implicit_dweight_avx512, nt_implicit_transpose_avx512};
+    case NT_ISA_AVX2:
+        return (implicit_isa){nt_implicit_mr_avx2(), nt_implicit_forward_avx2,
+                              nt_implicit_dweight_avx2, nt_implicit_transpose_avx2};
+    default: break;
+    }
+#endif
+    return (implicit_isa){nt_implicit_mr_generic(), nt_implicit_forward_generic,
+                          nt_implicit_dweight_generic, nt_implicit_transpose_generic};
+}
+
+static int round16(int x) { return (x + 15) / 16 * 16; }
+
+/* Floats of the transposed output gradient of one image: a row of OC
+ * channels (rounded up to 16) per pixel. */
+static size_t implicit_gt(const nt_conv2d_dims *d)
+{
+    return (size_t)d->OH * d->OW * round16(d->OC);
+}
+
+/* Floats of one zero-padded plane set [ch, Hp, Wp] with its slack. */
+static size_t implicit_planes(const nt_conv2d_dims *d, int ch)
+{
+    return (size_t)ch * (d->H + 2 * d->PH) * (d->W + 2 * d->PW) + NT_IMPLICIT_SLACK;
+}
+
 static conv_plan make_plan(const nt_conv2d_dims *d)
 {
     conv_plan p;
@@ -194,10 +251,17 @@ static conv_plan make_plan(const nt_conv2d_dims *d)
     p.per_thread = p.col + p.tmp;
     p.lanes = lanes_fits(d);
     p.dconv = !p.lanes && direct_fits(d);
+    p.implicit = !p.lanes && !p.dconv && implicit_fits(d);
     if (p.lanes) {
         /* the block's buffers, then a partial sum per weight and bias and lane */
         const lanes_isa li = lanes_get();
         p.per_thread = li.buf_floats(d) + (size_t)li.width * d->OC * (p.ckk + 1);
+    }
+    if (p.implicit) {
+        /* the padded input and output gradient of one image, the output
+         * gradient transposed, then the weight gradient's sums (transposed) */
+        p.per_thread = implicit_planes(d, d->C) + implicit_planes(d, d->OC) +
+                       implicit_gt(d) + (size_t)p.ckk * round16(d->OC);
     }
     if (p.dconv) {
         /* the planes of one image, then 16 partial sums per weight */
@@ -222,6 +286,14 @@ static size_t packed_floats(const nt_conv2d_dims *d, const conv_plan *p)
 {
     if (p->dconv || p->lanes)
         return 0;
+    if (p->implicit) {
+        /* W (forward) or the flipped W^T (input gradient) in blocks of up to
+         * 16 rows, then the taps' offsets in the input and the output
+         * gradient */
+        const int kk = d->KH * d->KW;
+        size_t fwd = (size_t)(d->OC + 15) * p->ckk, bwd = (size_t)(d->C + 15) * d->OC * kk;
+        return (fwd > bwd ? fwd : bwd) + (size_t)p->ckk + (size_t)d->OC * kk;
+    }
     size_t a = (size_t)(d->OC + 16) * p->ckk, b = (size_t)(p->ckk + 16) * d->OC;
     return a > b ? a : b;
 }
@@ -253,6 +325,70 @@ static void weights_gemm(const nt_ukernel *uk, const float *wp, int trans,
         nt_sgemm_prepacked(uk, 0, M, N, K, 1.0f, wp, B, ldb, beta, C, ldc);
     else
         nt_sgemm(trans, 0, M, N, K, 1.0f, w, trans ? M : K, B, ldb, beta, C, ldc);
+}
+
+/* The implicit path's tables, in the scratch where pack_weights puts the
+ * GEMM's packed weights: the weights packed for conv_implicit.c (forward:
+ * W; input gradient: W^T with each kernel flipped), then each tap's offset
+ * in the padded input (off, C*KH*KW of them) and in the padded output
+ * gradient (offg, OC*KH*KW). */
+typedef struct implicit_tabs {
+    float *a;
+    int *off, *offg;
+} implicit_tabs;
+
+static implicit_tabs implicit_tables(float *scratch, const nt_conv2d_dims *d,
+                                     const conv_plan *p, int nt)
+{
+    const int kk = d->KH * d->KW;
+    size_t fwd = (size_t)(d->OC + 15) * p->ckk, bwd = (size_t)(d->C + 15) * d->OC * kk;
+    implicit_tabs t;
+    t.a = scratch + (size_t)nt * p->per_thread + (size_t)(nt - 1) * partial_floats(d, p);
+    t.off = (int *)(t.a + (fwd > bwd ? fwd : bwd));
+    t.offg = t.off + p->ckk;
+    const int plane = (d->H + 2 * d->PH) * (d->W + 2 * d->PW), Wp = d->W + 2 * d->PW;
+    for (int c = 0; c < d->C; c++)
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++)
+                t.off[(c * d->KH + kh) * d->KW + kw] = c * plane + kh * Wp + kw;
+    for (int oc = 0; oc < d->OC; oc++)
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++)
+                t.offg[(oc * d->KH + kh) * d->KW + kw] = oc * plane + kh * Wp + kw;
+    return t;
+}
+
+/* a(m, k) = w_mk(m, k) packed by blocks of mr rows (conv_implicit.h), M rows
+ * of K: the forward's W (trans 0) or the input gradient's W^T with flipped
+ * kernels (trans 1: a(c, (oc, kh, kw)) = w[oc, c, KH-1-kh, KW-1-kw]). */
+static void implicit_pack(float *a, const float *w, int trans, int mr,
+                          const nt_conv2d_dims *d)
+{
+    const int kk = d->KH * d->KW, ckk = d->C * kk;
+    const int M = trans ? d->C : d->OC, K = trans ? d->OC * kk : ckk;
+    for (int m0 = 0; m0 < M; m0 += mr)
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < mr; i++) {
+                const int m = m0 + i;
+                float v = 0.0f;
+                if (m < M && !trans)
+                    v = w[(size_t)m * ckk + k];
+                else if (m < M)
+                    v = w[(size_t)(k / kk) * ckk + (size_t)m * kk + (kk - 1 - k % kk)];
+                a[((size_t)m0 * K) + (size_t)k * mr + i] = v;
+            }
+}
+
+/* dst[c, PH + h, PW + x] = src[c, h, x] for ch planes of the input's size,
+ * zero elsewhere and in the slack */
+static void implicit_pad(float *dst, const float *src, int ch, const nt_conv2d_dims *d)
+{
+    const int Wp = d->W + 2 * d->PW, Hp = d->H + 2 * d->PH;
+    memset(dst, 0, sizeof(float) * implicit_planes(d, ch));
+    for (int c = 0; c < ch; c++)
+        for (int h = 0; h < d->H; h++)
+            memcpy(dst + ((size_t)c * Hp + h + d->PH) * Wp + d->PW,
+                   src + ((size_t)c * d->H + h) * d->W, sizeof(float) * (size_t)d->W);
 }
 
 static int resolve_threads(int nthreads)
@@ -767,6 +903,8 @@ typedef struct fwd_ctx {
     size_t in_img, out_img;
     direct_fwd_fn direct;
     lanes_isa lanes;
+    implicit_isa impl;
+    nt_implicit_fwd ip;
 } fwd_ctx;
 
 /* images [n0, n0 + n); fresh: the first item of the call on buf */
@@ -782,6 +920,14 @@ static void lanes_fwd_item(const fwd_ctx *c, size_t n0, int n, float *buf, int f
 {
     c->lanes.forward(c->out + n0 * c->out_img, c->in + n0 * c->in_img, c->w, c->b, c->d, n,
                      fresh, buf);
+}
+
+/* image n0 through conv_implicit.c, padded into buf */
+static void implicit_fwd_item(const fwd_ctx *c, size_t n0, int n, float *buf, int fresh)
+{
+    (void)n, (void)fresh;
+    implicit_pad(buf, c->in + n0 * c->in_img, c->d->C, c->d);
+    c->impl.forward(c->out + n0 * c->out_img, buf, &c->ip);
 }
 
 static void forward_items(const fwd_ctx *c, fwd_item_fn fn, int per_item, nt_act epi,
@@ -818,10 +964,18 @@ static void conv_forward(float *out, const float *in, const float *w,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
-    if (p.lanes || p.dconv) {
+    if (p.lanes || p.dconv || p.implicit) {
         fwd_ctx c = {out, in, w, b, d, (size_t)d->C * d->H * d->W, (size_t)d->OC * p.P, NULL,
-                     {0, NULL, NULL, NULL}};
-        if (p.lanes) {
+                     {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}};
+        if (p.implicit) {
+            const implicit_tabs tabs = implicit_tables(scratch, d, &p, nt);
+            c.impl = implicit_get();
+            implicit_pack(tabs.a, w, 0, c.impl.mr, d);
+            c.ip = (nt_implicit_fwd){d->OC, p.ckk, tabs.off, tabs.a, b, d->OH, d->OW,
+                                     d->W + 2 * d->PW, 0, epi == NT_ACT_RELU};
+            forward_items(&c, implicit_fwd_item, 1, epi == NT_ACT_RELU ? NT_ACT_NONE : epi, &p,
+                          scratch, team, nt);
+        } else if (p.lanes) {
             c.lanes = lanes_get();
             forward_items(&c, lanes_fwd_item, c.lanes.width, epi, &p, scratch, team, nt);
         } else {
@@ -898,6 +1052,9 @@ typedef struct bwd_ctx {
     int bias;                   /* the items sum db's lanes too */
     direct_bwd_fn direct;
     lanes_isa lanes;
+    implicit_isa impl;
+    nt_implicit_fwd ip; /* the input gradient */
+    nt_implicit_dw iw;  /* the weight gradient */
 } bwd_ctx;
 
 typedef void (*bwd_item_fn)(const bwd_ctx *c, int item, float *lanes, float *buf,
@@ -912,6 +1069,27 @@ static void direct_bwd_item(const bwd_ctx *c, int n, float *lanes, float *buf, i
     if (din && c->overwrite)
         memset(din, 0, sizeof(float) * c->in_img);
     c->direct(din, lanes, c->dout + n * c->out_img, c->in + n * c->in_img, c->w, c->d, buf);
+}
+
+/* image n through conv_implicit.c: its input and output gradient padded
+ * into buf, the weight gradient's sums into lanes, then the input gradient
+ * as the forward loop over the padded output gradient */
+static void implicit_bwd_item(const bwd_ctx *c, int n, float *lanes, float *buf, int fresh)
+{
+    const nt_conv2d_dims *d = c->d;
+    float *pin = buf, *pg = buf + implicit_planes(d, d->C);
+    float *gt = pg + implicit_planes(d, d->OC);
+    const float *dout = c->dout + n * c->out_img;
+    const int Mp = c->iw.Mp, P = d->OH * d->OW;
+    implicit_pad(pin, c->in + n * c->in_img, d->C, d);
+    if (fresh) /* the channels past OC stay zero */
+        memset(gt, 0, sizeof(float) * implicit_gt(d));
+    c->impl.transpose(gt, dout, d->OC, P, Mp);
+    c->impl.dweight(lanes, gt, pin, &c->iw);
+    if (c->din) {
+        implicit_pad(pg, dout, d->OC, d);
+        c->impl.forward(c->din + n * c->in_img, pg, &c->ip);
+    }
 }
 
 /* block k of conv_lanes.c's width images */
@@ -955,7 +1133,8 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
         float *lanes = buf + lanes_at;
 #pragma omp single
         used = omp_get_num_threads();
-        memset(lanes, 0, sizeof(float) * (size_t)width * (wsize + nb));
+        memset(lanes, 0, sizeof(float) * (c->iw.Mp ? (size_t)p->ckk * c->iw.Mp
+                                                   : (size_t)width * (wsize + nb)));
         int fresh = 1;
 #pragma omp for schedule(static)
         for (int k = 0; k < nitems; k++) {
@@ -963,7 +1142,9 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
             fresh = 0;
         }
         for (size_t i = 0; i < wsize + nb; i++) {
-            const float sum = sum_lanes(lanes + (size_t)width * i, width);
+            /* the implicit path's sums are transposed, one per weight */
+            const float sum = c->iw.Mp ? lanes[(i % p->ckk) * c->iw.Mp + i / p->ckk]
+                                       : sum_lanes(lanes + (size_t)width * i, width);
             float *to = i < wsize ? wacc + i : bacc + (i - wsize);
             *to = tid == 0 ? *to + sum : sum;
         }
@@ -1002,10 +1183,22 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
         }
     }
 
-    if (p.lanes || p.dconv) {
+    if (p.lanes || p.dconv || p.implicit) {
         bwd_ctx c = {din, dout, in, w, d, (size_t)d->C * d->H * d->W, (size_t)OC * p.P,
-                     overwrite, 0, NULL, {0, NULL, NULL, NULL}};
-        if (p.lanes) {
+                     overwrite, 0, NULL, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}, {0}};
+        if (p.implicit) {
+            const implicit_tabs tabs = implicit_tables(scratch, d, &p, nt);
+            const int Wp = d->W + 2 * d->PW;
+            c.impl = implicit_get();
+            if (din)
+                implicit_pack(tabs.a, w, 1, c.impl.mr, d);
+            c.ip = (nt_implicit_fwd){d->C, OC * d->KH * d->KW, tabs.offg, tabs.a, NULL, d->H,
+                                     d->W, Wp, !overwrite, 0};
+            c.iw = (nt_implicit_dw){round16(OC), p.ckk, tabs.off, d->OH, d->OW, Wp};
+            backward_items(dw, NULL, &c, implicit_bwd_item, N, 1,
+                           implicit_planes(d, d->C) + implicit_planes(d, OC) + implicit_gt(d),
+                           &p, scratch, team, nt);
+        } else if (p.lanes) {
             c.lanes = lanes_get();
             c.bias = db != NULL;
             backward_items(dw, db, &c, lanes_bwd_item, ceil_div(N, c.lanes.width),

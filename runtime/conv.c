@@ -17,7 +17,8 @@
  * lanes, lanes_fits), layers with few channels and narrow rows or one
  * channel conv_direct.c (direct_fits), and the other stride-1 "same"
  * layers on rows of 14 or more conv_implicit.c (implicit_fits: the GEMM
- * reads the padded input at each tap's offset, no column matrix).
+ * reads the padded input at each tap's offset, no column matrix; the
+ * backward from rows of 28 on).
  *
  * Threads: groups of whole images are dealt statically to the threads, each
  * with its own slice of the scratch; a thread always owns whole images, so
@@ -66,7 +67,8 @@ typedef struct conv_plan {
     size_t tmp;   /* floats of [OC, tile] staging per thread (groups only) */
     int dconv;    /* the direct convolution of conv_direct.c, by image */
     int lanes;    /* conv_lanes.c, by blocks of lanes.width images */
-    int implicit; /* conv_implicit.c, by image */
+    int implicit; /* conv_implicit.c, by image: the forward */
+    int implicit_bwd; /* ... and the backward */
     size_t per_thread;
 } conv_plan;
 
@@ -176,13 +178,18 @@ static lanes_isa lanes_get(void)
  * enough that the dropped columns of the wide rows stay a small share
  * (conv_implicit.h): im2col's column matrix is KH*KW times the input, and
  * writing it and packing it for the GEMM cost as much as the arithmetic on
- * layers of few channels (VGG's at 112x112 with 16 channels). */
+ * layers of few channels (VGG's at 112x112 with 16 channels). The forward
+ * measured faster from padded rows of 16 on (ResNet's 14x14 layers: 337
+ * against 307 GFLOP/s on 2 threads), the backward, with its transposes and
+ * two padded copies an image, from rows of 30 (at 14x14: 287 against 298;
+ * 28x28: 342 against 284; AlexNet's 27x27 5x5: 318 against 328). */
 #define IMPLICIT_MIN_WP 16
+#define IMPLICIT_BWD_MIN_WP 30
 
-static int implicit_fits(const nt_conv2d_dims *d)
+static int implicit_fits(const nt_conv2d_dims *d, int min_wp)
 {
     return d->SH == 1 && d->SW == 1 && d->KH * d->KW > 1 && d->KH == 2 * d->PH + 1 &&
-           d->KW == 2 * d->PW + 1 && d->W + 2 * d->PW >= IMPLICIT_MIN_WP;
+           d->KW == 2 * d->PW + 1 && d->W + 2 * d->PW >= min_wp;
 }
 
 /* conv_implicit.c's copy for nt_cpu_isa() */
@@ -251,17 +258,21 @@ static conv_plan make_plan(const nt_conv2d_dims *d)
     p.per_thread = p.col + p.tmp;
     p.lanes = lanes_fits(d);
     p.dconv = !p.lanes && direct_fits(d);
-    p.implicit = !p.lanes && !p.dconv && implicit_fits(d);
+    p.implicit = !p.lanes && !p.dconv && implicit_fits(d, IMPLICIT_MIN_WP);
+    p.implicit_bwd = p.implicit && implicit_fits(d, IMPLICIT_BWD_MIN_WP);
     if (p.lanes) {
         /* the block's buffers, then a partial sum per weight and bias and lane */
         const lanes_isa li = lanes_get();
         p.per_thread = li.buf_floats(d) + (size_t)li.width * d->OC * (p.ckk + 1);
     }
     if (p.implicit) {
-        /* the padded input and output gradient of one image, the output
-         * gradient transposed, then the weight gradient's sums (transposed) */
-        p.per_thread = implicit_planes(d, d->C) + implicit_planes(d, d->OC) +
-                       implicit_gt(d) + (size_t)p.ckk * round16(d->OC);
+        /* the padded input of one image; for the backward, its padded
+         * output gradient, that transposed, then the weight gradient's
+         * sums (transposed); else the GEMM's tiles */
+        size_t need = implicit_planes(d, d->C);
+        if (p.implicit_bwd)
+            need += implicit_planes(d, d->OC) + implicit_gt(d) + (size_t)p.ckk * round16(d->OC);
+        p.per_thread = need > p.per_thread ? need : p.per_thread;
     }
     if (p.dconv) {
         /* the planes of one image, then 16 partial sums per weight */
@@ -286,16 +297,18 @@ static size_t packed_floats(const nt_conv2d_dims *d, const conv_plan *p)
 {
     if (p->dconv || p->lanes)
         return 0;
+    size_t a = (size_t)(d->OC + 16) * p->ckk, b = (size_t)(p->ckk + 16) * d->OC;
+    size_t gemm = a > b ? a : b;
     if (p->implicit) {
         /* W (forward) or the flipped W^T (input gradient) in blocks of up to
          * 16 rows, then the taps' offsets in the input and the output
          * gradient */
         const int kk = d->KH * d->KW;
         size_t fwd = (size_t)(d->OC + 15) * p->ckk, bwd = (size_t)(d->C + 15) * d->OC * kk;
-        return (fwd > bwd ? fwd : bwd) + (size_t)p->ckk + (size_t)d->OC * kk;
+        size_t need = (fwd > bwd ? fwd : bwd) + (size_t)p->ckk + (size_t)d->OC * kk;
+        return need > gemm ? need : gemm;
     }
-    size_t a = (size_t)(d->OC + 16) * p->ckk, b = (size_t)(p->ckk + 16) * d->OC;
-    return a > b ? a : b;
+    return gemm;
 }
 
 /* W or W^T packed into the scratch after its other parts, with the kernel
@@ -1183,10 +1196,10 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
         }
     }
 
-    if (p.lanes || p.dconv || p.implicit) {
+    if (p.lanes || p.dconv || p.implicit_bwd) {
         bwd_ctx c = {din, dout, in, w, d, (size_t)d->C * d->H * d->W, (size_t)OC * p.P,
                      overwrite, 0, NULL, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}, {0}};
-        if (p.implicit) {
+        if (p.implicit_bwd) {
             const implicit_tabs tabs = implicit_tables(scratch, d, &p, nt);
             const int Wp = d->W + 2 * d->PW;
             c.impl = implicit_get();

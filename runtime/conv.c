@@ -18,7 +18,7 @@
  * channel conv_direct.c (direct_fits), and the other stride-1 "same"
  * layers on rows of 14 or more conv_implicit.c (implicit_fits: the GEMM
  * reads the padded input at each tap's offset, no column matrix; the
- * backward from rows of 28 on).
+ * backward from rows of 18 on).
  *
  * Threads: groups of whole images are dealt statically to the threads, each
  * with its own slice of the scratch; a thread always owns whole images, so
@@ -181,10 +181,11 @@ static lanes_isa lanes_get(void)
  * layers of few channels (VGG's at 112x112 with 16 channels). The forward
  * measured faster from padded rows of 16 on (ResNet's 14x14 layers: 337
  * against 307 GFLOP/s on 2 threads), the backward, with its transposes and
- * two padded copies an image, from rows of 30 (at 14x14: 287 against 298;
- * 28x28: 342 against 284; AlexNet's 27x27 5x5: 318 against 328). */
+ * two padded copies an image, from rows of 20 (at 14x14: 287 against 298;
+ * ResNet-18's 24x24: 352 against 244; 28x28: 342 against 284; AlexNet's
+ * 27x27 5x5: 318 against 328). */
 #define IMPLICIT_MIN_WP 16
-#define IMPLICIT_BWD_MIN_WP 30
+#define IMPLICIT_BWD_MIN_WP 20
 
 static int implicit_fits(const nt_conv2d_dims *d, int min_wp)
 {

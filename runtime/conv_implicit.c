@@ -32,18 +32,14 @@
 #define FN(name) CAT(name, NT_ISA_SUFFIX)
 
 /* Vector length, and the forward's register tile, MR x NV vectors (at most
- * 24 accumulators in 32 zmm, 12 in 16 ymm or xmm, leaving room for the
+ * 24 accumulators in 32 zmm, 12 in 16 ymm, leaving room for the
  * operands; the weight gradient's tiles likewise, in nt_implicit_dweight). */
 #if defined(__AVX512F__)
 #define VL 16
 #define MR 8
 #define NV 3
-#elif defined(__AVX2__)
+#else /* AVX2 */
 #define VL 8
-#define MR 4
-#define NV 3
-#else
-#define VL 4
 #define MR 4
 #define NV 3
 #endif

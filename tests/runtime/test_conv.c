@@ -78,9 +78,10 @@ static const conv_case cases[] = {
      * and 37 outputs: one permute per 16 on AVX-512, then scalars */
     {2, 3, 40, 40, 4, 7, 7, 2, 2, 3, 3, 1},
     {1, 2, 9, 75, 3, 3, 4, 2, 2, 1, 0, 0},
-    /* the implicit-GEMM path (conv_implicit.c; stride-1 "same" layers with
-     * padded rows of 16 or more, too big for the lanes path, too many
-     * channels for the direct one; the backward from rows of 20):
+    /* the implicit-GEMM path (conv_implicit.c, AVX2 and AVX-512; stride-1
+     * "same" layers with padded rows of 16 or more, too big for the lanes
+     * path, too many channels for the direct one; the backward from rows
+     * of 20):
      * channel counts that fill no register block (20 and 17 rows of 8 or
      * 4; 20, 72 and 17 channels padded to 16), odd rows (the weight
      * gradient's pixel pairs), 5x5 and 3x5 kernels, batch 3 on 2 threads */

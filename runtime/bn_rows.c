@@ -16,10 +16,6 @@
 
 NT_VECF(v16, 16, load16, store16)
 
-#define CAT2(a, b) a##_##b
-#define CAT(a, b) CAT2(a, b)
-#define FN(name) CAT(name, NT_ISA_SUFFIX)
-
 typedef float v8f __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
 
@@ -122,6 +118,6 @@ static void FN(din)(float *din, const float *dy, const float *x, int n, float k,
     }
 }
 
-const nt_bn_rows CAT(nt_bn_rows, NT_ISA_SUFFIX) = {
+const nt_bn_rows FN(nt_bn_rows) = {
     FN(sum), FN(sumsq_dev), FN(sums_dy), FN(normalise), FN(din),
 };

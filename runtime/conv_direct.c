@@ -20,10 +20,6 @@
 
 NT_VECF(v16, 16, load16, store16)
 
-#define CAT2(a, b) a##_##b
-#define CAT(a, b) CAT2(a, b)
-#define FN(name) CAT(name, NT_ISA_SUFFIX)
-
 static int round16(int x) { return (x + 15) / 16 * 16; }
 static int round4(int x) { return (x + 3) / 4 * 4; }
 static int max_int(int a, int b) { return a > b ? a : b; }

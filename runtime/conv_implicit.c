@@ -27,10 +27,6 @@
 #include <immintrin.h>
 #endif
 
-#define CAT2(a, b) a##_##b
-#define CAT(a, b) CAT2(a, b)
-#define FN(name) CAT(name, NT_ISA_SUFFIX)
-
 /* Vector length, and the forward's register tile, MR x NV vectors (at most
  * 24 accumulators in 32 zmm, 12 in 16 ymm, leaving room for the
  * operands; the weight gradient's tiles likewise, in nt_implicit_dweight). */

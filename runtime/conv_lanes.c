@@ -24,10 +24,6 @@
 #include <immintrin.h>
 #endif
 
-#define CAT2(a, b) a##_##b
-#define CAT(a, b) CAT2(a, b)
-#define FN(name) CAT(name, NT_ISA_SUFFIX)
-
 #if defined(__AVX512F__)
 #define L 16
 #elif defined(__AVX2__)

@@ -10,6 +10,12 @@
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+/* FN(name): name_ISA, this copy's name for a function compiled once per ISA
+ * (NT_ISA_SUFFIX: set by the file of each copy, e.g. conv_direct_avx2.c) */
+#define NT_CAT2(a, b) a##_##b
+#define NT_CAT(a, b) NT_CAT2(a, b)
+#define FN(name) NT_CAT(name, NT_ISA_SUFFIX)
+
 #define NT_VECF(type, lanes, load, store)                                   \
     typedef float type __attribute__((vector_size((lanes) * sizeof(float)))); \
     static ALWAYS_INLINE type load(const float *p)                          \

@@ -33,10 +33,6 @@
 #include <immintrin.h>
 #endif
 
-#define CAT2(a, b) a##_##b
-#define CAT(a, b) CAT2(a, b)
-#define FN(name) CAT(name, NT_ISA_SUFFIX)
-
 /* Lanes per vector: one zmm, ymm or xmm. Not wider: GCC splits the
  * comparisons of a vector wider than the hardware's into scalar ones. */
 #if defined(__AVX512F__)

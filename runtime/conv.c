@@ -104,7 +104,7 @@ static int direct_fits(const nt_conv2d_dims *d)
 }
 
 typedef void (*direct_fwd_fn)(float *, const float *, const float *,
-                              const float *, const nt_conv2d_dims *, float *);
+                              const float *, const nt_conv2d_dims *, int, float *);
 typedef void (*direct_bwd_fn)(float *, float *, const float *, const float *,
                               const float *, const nt_conv2d_dims *, float *);
 
@@ -915,6 +915,7 @@ typedef struct fwd_ctx {
     const nt_conv2d_dims *d;
     size_t in_img, out_img;
     direct_fwd_fn direct;
+    int relu; /* the direct forward applies it as it stores */
     lanes_isa lanes;
     implicit_isa impl;
     nt_implicit_fwd ip;
@@ -926,7 +927,8 @@ typedef void (*fwd_item_fn)(const fwd_ctx *c, size_t n0, int n, float *buf, int 
 static void direct_fwd_item(const fwd_ctx *c, size_t n0, int n, float *buf, int fresh)
 {
     (void)n, (void)fresh; /* one image an item, no state kept between items */
-    c->direct(c->out + n0 * c->out_img, c->in + n0 * c->in_img, c->w, c->b, c->d, buf);
+    c->direct(c->out + n0 * c->out_img, c->in + n0 * c->in_img, c->w, c->b, c->d, c->relu,
+              buf);
 }
 
 static void lanes_fwd_item(const fwd_ctx *c, size_t n0, int n, float *buf, int fresh)
@@ -979,7 +981,7 @@ static void conv_forward(float *out, const float *in, const float *w,
 
     if (p.lanes || p.dconv || p.implicit) {
         fwd_ctx c = {out, in, w, b, d, (size_t)d->C * d->H * d->W, (size_t)d->OC * p.P, NULL,
-                     {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}};
+                     0, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}};
         if (p.implicit) {
             const implicit_tabs tabs = implicit_tables(scratch, d, &p, nt);
             c.impl = implicit_get();
@@ -993,7 +995,9 @@ static void conv_forward(float *out, const float *in, const float *w,
             forward_items(&c, lanes_fwd_item, c.lanes.width, epi, &p, scratch, team, nt);
         } else {
             c.direct = direct_forward();
-            forward_items(&c, direct_fwd_item, 1, epi, &p, scratch, team, nt);
+            c.relu = epi == NT_ACT_RELU;
+            forward_items(&c, direct_fwd_item, 1, c.relu ? NT_ACT_NONE : epi, &p, scratch, team,
+                          nt);
         }
         return;
     }

@@ -138,7 +138,7 @@ static void pad_input(float *pin, const float *in, const nt_conv2d_dims *d,
 static ALWAYS_INLINE void forward_blk(int NV, int R, int OCB, float *out,
                                       const float *pin, const float *w,
                                       const float *b, const nt_conv2d_dims *d,
-                                      const direct_geom *g)
+                                      const direct_geom *g, int relu)
 {
     size_t wstride = (size_t)d->C * d->KH * d->KW;
     for (int oc0 = 0; oc0 < d->OC; oc0 += OCB)
@@ -176,6 +176,9 @@ static ALWAYS_INLINE void forward_blk(int NV, int R, int OCB, float *out,
                     float tmp[64];
                     for (int v = 0; v < NV; v++)
                         store16(tmp + 16 * v, acc[j][r][v]);
+                    if (relu) /* as nt_relu_forward: NaN kept */
+                        for (int i = 0; i < 16 * NV; i++)
+                            tmp[i] = tmp[i] < 0.0f ? 0.0f : tmp[i];
                     copy_row(out + ((size_t)(oc0 + j) * d->OH + oh0 + r) * d->OW + x0, tmp,
                              min_int(16 * NV, d->OW - x0));
                 }
@@ -183,17 +186,17 @@ static ALWAYS_INLINE void forward_blk(int NV, int R, int OCB, float *out,
 }
 
 void FN(nt_conv_direct_forward)(float *out, const float *in, const float *w,
-                                const float *b, const nt_conv2d_dims *d,
+                                const float *b, const nt_conv2d_dims *d, int relu,
                                 float *buf)
 {
     direct_geom g = geom(d);
     float *pin = buf;
     pad_input(pin, in, d, &g);
     switch (g.NVo) {
-    case 1: forward_blk(1, 4, 6, out, pin, w, b, d, &g); break;
-    case 2: forward_blk(2, 2, 6, out, pin, w, b, d, &g); break;
-    case 3: forward_blk(3, 2, 4, out, pin, w, b, d, &g); break;
-    default: forward_blk(4, 1, 6, out, pin, w, b, d, &g); break;
+    case 1: forward_blk(1, 4, 6, out, pin, w, b, d, &g, relu); break;
+    case 2: forward_blk(2, 2, 6, out, pin, w, b, d, &g, relu); break;
+    case 3: forward_blk(3, 2, 4, out, pin, w, b, d, &g, relu); break;
+    default: forward_blk(4, 1, 6, out, pin, w, b, d, &g, relu); break;
     }
 }
 

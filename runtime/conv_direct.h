@@ -15,7 +15,8 @@
  * padded plane of at most NT_LOWER_MAX_PLANE floats. */
 #define NT_LOWER_MAX_PLANE 2048
 
-/* One image: out[OC, OH, OW] = conv(in[C, H, W]) + b; backward adds its
+/* One image: out[OC, OH, OW] = conv(in[C, H, W]) + b (relu: then max(., 0),
+ * as each row is stored); backward adds its
  * weight gradient to lanes (16 partial sums per weight, [OC*C*KH*KW, 16],
  * which the caller adds up in a fixed order once the images are done) and,
  * unless din is NULL, its input gradient to din. buf holds
@@ -24,7 +25,8 @@
     size_t nt_conv_direct_buf_floats_##isa(const nt_conv2d_dims *d);           \
     void nt_conv_direct_forward_##isa(float *out, const float *in,             \
                                       const float *w, const float *b,          \
-                                      const nt_conv2d_dims *d, float *buf);    \
+                                      const nt_conv2d_dims *d, int relu,       \
+                                      float *buf);                             \
     void nt_conv_direct_backward_##isa(float *din, float *lanes,                \
                                        const float *dout, const float *in,     \
                                        const float *w,                         \

@@ -74,7 +74,8 @@ static ALWAYS_INLINE void forward_tile(float stage[MR][NR], const float *a,
             storev(&stage[m][v * VL], acc[m][v]);
 }
 
-/* o[0, n) = st[0, n) (relu: max(., 0)), or += (accumulate) */
+/* o[0, n) = st[0, n) (relu: max(., 0), NaN kept as nt_relu_forward keeps
+ * it), or += (accumulate) */
 static ALWAYS_INLINE void put(float *restrict o, const float *restrict st, int n,
                               int accumulate, int relu)
 {
@@ -83,7 +84,7 @@ static ALWAYS_INLINE void put(float *restrict o, const float *restrict st, int n
             o[i] += st[i];
     else if (relu)
         for (int i = 0; i < n; i++)
-            o[i] = st[i] > 0.0f ? st[i] : 0.0f;
+            o[i] = st[i] < 0.0f ? 0.0f : st[i];
     else
         for (int i = 0; i < n; i++)
             o[i] = st[i];

@@ -250,6 +250,19 @@ START_TEST(test_forward)
         out[1][i] = out[1][i] < 0.0f ? 0.0f : out[1][i];
     describe(what, sizeof what, "conv+relu forward vs forward then relu", d, 2);
     TU_ASSERT_CLOSE(what, fused, out[1], no, 0.0, 0.0);
+    /* a NaN in the input stays NaN through the fused relu, as through
+     * nt_relu_forward (a diverging run must not be masked) */
+    t.in[in_size(d) / 2] = NAN;
+    nt_conv2d_forward(out[1], t.in, t.w, t.b, d, scratch);
+    nt_conv2d_relu_forward(fused, t.in, t.w, t.b, d, scratch);
+    size_t nans = 0, wrong = 0;
+    for (size_t i = 0; i < no; i++) {
+        const float want_i = out[1][i] < 0.0f ? 0.0f : out[1][i];
+        nans += isnan(want_i) != 0;
+        wrong += isnan(want_i) ? !isnan(fused[i]) : fused[i] != want_i;
+    }
+    describe(what, sizeof what, "conv+relu forward with a NaN input", d, 2);
+    ck_assert_msg(wrong == 0, "%s: %zu of %zu outputs differ (%zu NaN)", what, wrong, no, nans);
     free(act);
     free(fused);
     free(out[0]);

@@ -16,9 +16,9 @@
  * layers with few taps take conv_lanes.c instead (the batch in the vector
  * lanes, lanes_fits), layers with few channels and narrow rows or one
  * channel conv_direct.c (direct_fits), and the other stride-1 "same"
- * layers on rows of 14 or more conv_implicit.c (implicit_fits: the GEMM
- * reads the padded input at each tap's offset, no column matrix; the
- * backward from rows of 18 on).
+ * layers with padded rows of 16 or more conv_implicit.c (implicit_fits: the
+ * GEMM reads the padded input at each tap's offset, no column matrix; the
+ * backward from padded rows of 20 on).
  *
  * Threads: groups of whole images are dealt statically to the threads, each
  * with its own slice of the scratch; a thread always owns whole images, so
@@ -226,6 +226,14 @@ static size_t implicit_gt(const nt_conv2d_dims *d)
     return (size_t)d->OH * d->OW * round16(d->OC);
 }
 
+/* Floats of the weights packed for conv_implicit.c: W (forward) or the
+ * flipped W^T (input gradient), in blocks of up to 16 rows. */
+static size_t implicit_packed(const nt_conv2d_dims *d, int ckk)
+{
+    size_t fwd = (size_t)(d->OC + 15) * ckk, bwd = (size_t)(d->C + 15) * d->OC * d->KH * d->KW;
+    return fwd > bwd ? fwd : bwd;
+}
+
 /* Floats of one zero-padded plane set [ch, Hp, Wp] with its slack. */
 static size_t implicit_planes(const nt_conv2d_dims *d, int ch)
 {
@@ -300,12 +308,10 @@ static size_t packed_floats(const nt_conv2d_dims *d, const conv_plan *p)
     size_t a = (size_t)(d->OC + 16) * p->ckk, b = (size_t)(p->ckk + 16) * d->OC;
     size_t gemm = a > b ? a : b;
     if (p->implicit) {
-        /* W (forward) or the flipped W^T (input gradient) in blocks of up to
-         * 16 rows, then the taps' offsets in the input and the output
-         * gradient */
-        const int kk = d->KH * d->KW;
-        size_t fwd = (size_t)(d->OC + 15) * p->ckk, bwd = (size_t)(d->C + 15) * d->OC * kk;
-        size_t need = (fwd > bwd ? fwd : bwd) + (size_t)p->ckk + (size_t)d->OC * kk;
+        /* the packed weights, then the taps' offsets in the input and the
+         * output gradient (implicit_tables) */
+        size_t need = implicit_packed(d, p->ckk) + (size_t)p->ckk +
+                      (size_t)d->OC * d->KH * d->KW;
         return need > gemm ? need : gemm;
     }
     return gemm;
@@ -350,24 +356,25 @@ typedef struct implicit_tabs {
     int *off, *offg;
 } implicit_tabs;
 
+/* off[(c*KH + kh)*KW + kw] = c*Hp*Wp + kh*Wp + kw for ch planes */
+static void tap_offsets(int *off, int ch, const nt_conv2d_dims *d)
+{
+    const int Wp = d->W + 2 * d->PW, plane = (d->H + 2 * d->PH) * Wp;
+    for (int c = 0; c < ch; c++)
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++)
+                off[(c * d->KH + kh) * d->KW + kw] = c * plane + kh * Wp + kw;
+}
+
 static implicit_tabs implicit_tables(float *scratch, const nt_conv2d_dims *d,
                                      const conv_plan *p, int nt)
 {
-    const int kk = d->KH * d->KW;
-    size_t fwd = (size_t)(d->OC + 15) * p->ckk, bwd = (size_t)(d->C + 15) * d->OC * kk;
     implicit_tabs t;
     t.a = scratch + (size_t)nt * p->per_thread + (size_t)(nt - 1) * partial_floats(d, p);
-    t.off = (int *)(t.a + (fwd > bwd ? fwd : bwd));
+    t.off = (int *)(t.a + implicit_packed(d, p->ckk));
     t.offg = t.off + p->ckk;
-    const int plane = (d->H + 2 * d->PH) * (d->W + 2 * d->PW), Wp = d->W + 2 * d->PW;
-    for (int c = 0; c < d->C; c++)
-        for (int kh = 0; kh < d->KH; kh++)
-            for (int kw = 0; kw < d->KW; kw++)
-                t.off[(c * d->KH + kh) * d->KW + kw] = c * plane + kh * Wp + kw;
-    for (int oc = 0; oc < d->OC; oc++)
-        for (int kh = 0; kh < d->KH; kh++)
-            for (int kw = 0; kw < d->KW; kw++)
-                t.offg[(oc * d->KH + kh) * d->KW + kw] = oc * plane + kh * Wp + kw;
+    tap_offsets(t.off, d->C, d);
+    tap_offsets(t.offg, d->OC, d);
     return t;
 }
 
@@ -393,15 +400,28 @@ static void implicit_pack(float *a, const float *w, int trans, int mr,
 }
 
 /* dst[c, PH + h, PW + x] = src[c, h, x] for ch planes of the input's size,
- * zero elsewhere and in the slack */
+ * zero elsewhere and in the slack; each float written once. The padding
+ * between two rows (PW at the end of one, PW at the start of the next) and
+ * between two planes (PH rows and PH rows) is one run of zeros. */
 static void implicit_pad(float *dst, const float *src, int ch, const nt_conv2d_dims *d)
 {
     const int Wp = d->W + 2 * d->PW, Hp = d->H + 2 * d->PH;
-    memset(dst, 0, sizeof(float) * implicit_planes(d, ch));
+    const size_t top = (size_t)d->PH * Wp + d->PW; /* zeros before a plane's first pixel */
+    float *o = dst;
+    memset(o, 0, sizeof(float) * top);
+    o += top;
     for (int c = 0; c < ch; c++)
-        for (int h = 0; h < d->H; h++)
-            memcpy(dst + ((size_t)c * Hp + h + d->PH) * Wp + d->PW,
-                   src + ((size_t)c * d->H + h) * d->W, sizeof(float) * (size_t)d->W);
+        for (int h = 0; h < d->H; h++) {
+            memcpy(o, src + ((size_t)c * d->H + h) * d->W, sizeof(float) * (size_t)d->W);
+            o += d->W;
+            /* to the next row's first pixel, the next plane's, or the end */
+            const size_t gap = h + 1 < d->H ? (size_t)2 * d->PW : c + 1 < ch ? 2 * top : top;
+            memset(o, 0, sizeof(float) * gap);
+            o += gap;
+        }
+    assert(o == dst + (size_t)ch * Hp * Wp);
+    (void)Hp;
+    memset(o, 0, sizeof(float) * NT_IMPLICIT_SLACK);
 }
 
 static int resolve_threads(int nthreads)
@@ -915,7 +935,7 @@ typedef struct fwd_ctx {
     const nt_conv2d_dims *d;
     size_t in_img, out_img;
     direct_fwd_fn direct;
-    int relu; /* the direct forward applies it as it stores */
+    int relu; /* the direct (and implicit: ip.relu) loops apply it as they store */
     lanes_isa lanes;
     implicit_isa impl;
     nt_implicit_fwd ip;
@@ -980,24 +1000,24 @@ static void conv_forward(float *out, const float *in, const float *w,
     conv_tile t;
 
     if (p.lanes || p.dconv || p.implicit) {
+        /* the implicit and direct loops apply a relu as they store */
+        const int relu = epi == NT_ACT_RELU && !p.lanes;
+        const nt_act after = relu ? NT_ACT_NONE : epi;
         fwd_ctx c = {out, in, w, b, d, (size_t)d->C * d->H * d->W, (size_t)d->OC * p.P, NULL,
-                     0, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}};
+                     relu, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}};
         if (p.implicit) {
             const implicit_tabs tabs = implicit_tables(scratch, d, &p, nt);
             c.impl = implicit_get();
             implicit_pack(tabs.a, w, 0, c.impl.mr, d);
             c.ip = (nt_implicit_fwd){d->OC, p.ckk, tabs.off, tabs.a, b, d->OH, d->OW,
-                                     d->W + 2 * d->PW, 0, epi == NT_ACT_RELU};
-            forward_items(&c, implicit_fwd_item, 1, epi == NT_ACT_RELU ? NT_ACT_NONE : epi, &p,
-                          scratch, team, nt);
+                                     d->W + 2 * d->PW, 0, relu};
+            forward_items(&c, implicit_fwd_item, 1, after, &p, scratch, team, nt);
         } else if (p.lanes) {
             c.lanes = lanes_get();
-            forward_items(&c, lanes_fwd_item, c.lanes.width, epi, &p, scratch, team, nt);
+            forward_items(&c, lanes_fwd_item, c.lanes.width, after, &p, scratch, team, nt);
         } else {
             c.direct = direct_forward();
-            c.relu = epi == NT_ACT_RELU;
-            forward_items(&c, direct_fwd_item, 1, c.relu ? NT_ACT_NONE : epi, &p, scratch, team,
-                          nt);
+            forward_items(&c, direct_fwd_item, 1, after, &p, scratch, team, nt);
         }
         return;
     }

@@ -234,10 +234,12 @@ static size_t implicit_packed(const nt_conv2d_dims *d, int ckk)
     return fwd > bwd ? fwd : bwd;
 }
 
-/* Floats of one zero-padded plane set [ch, Hp, Wp] with its slack. */
+/* Floats of one zero-padded plane set [ch, Hp, Wp] with its slack: the last
+ * tap's row reaches KW - 1 floats past the planes, a tile NT_IMPLICIT_SLACK
+ * more (conv_implicit.h). */
 static size_t implicit_planes(const nt_conv2d_dims *d, int ch)
 {
-    return (size_t)ch * (d->H + 2 * d->PH) * (d->W + 2 * d->PW) + NT_IMPLICIT_SLACK;
+    return (size_t)ch * (d->H + 2 * d->PH) * (d->W + 2 * d->PW) + d->KW + NT_IMPLICIT_SLACK;
 }
 
 static conv_plan make_plan(const nt_conv2d_dims *d)
@@ -421,7 +423,7 @@ static void implicit_pad(float *dst, const float *src, int ch, const nt_conv2d_d
         }
     assert(o == dst + (size_t)ch * Hp * Wp);
     (void)Hp;
-    memset(o, 0, sizeof(float) * NT_IMPLICIT_SLACK);
+    memset(o, 0, sizeof(float) * (size_t)(d->KW + NT_IMPLICIT_SLACK));
 }
 
 static int resolve_threads(int nthreads)

@@ -43,7 +43,7 @@
 
 NT_VECF(vf, VL, loadv, storev)
 
-_Static_assert(NR + 32 <= NT_IMPLICIT_SLACK, "a tile reads past the end");
+_Static_assert(NR <= NT_IMPLICIT_SLACK, "a tile reads past the slack");
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 

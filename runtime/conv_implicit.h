@@ -56,7 +56,8 @@ typedef struct nt_implicit_dw {
  * (the rows of gt past M untouched): the output gradient as dweight reads
  * it. */
 
-/* Floats of slack every padded source needs past its last plane. */
+/* Floats of slack a forward source needs past off[K-1] + OH*Wp (that is,
+ * KW - 1 floats past its last padded plane): a tile's reach. */
 #define NT_IMPLICIT_SLACK 128
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -37,6 +37,7 @@
 #include "conv_direct.h"
 #include "conv_implicit.h"
 #include "conv_lanes.h"
+#include "conv_pixel.h"
 #include "nt_kernels.h"
 #include "sgemm.h"
 
@@ -69,6 +70,8 @@ typedef struct conv_plan {
     int lanes;    /* conv_lanes.c, by blocks of lanes.width images */
     int implicit; /* conv_implicit.c, by image: the forward */
     int implicit_bwd; /* ... and the backward */
+    int pixel;    /* conv_pixel.c, by blocks of images: the forward */
+    int pixel_bwd; /* ... and the backward */
     size_t per_thread;
 } conv_plan;
 
@@ -217,6 +220,20 @@ static implicit_isa implicit_get(void)
 #endif
 }
 
+/* Late layers of small images with enough channels take conv_pixel.c when
+ * the runtime's own SGEMM runs (its micro-kernels are what the pixel
+ * products call): their im2col + GEMM spends a good share of its time
+ * lowering and staging, and multiplies the padding taps (32 of the 81 taps
+ * of a 3x3 image padded by 1). */
+#define PIXEL_MAX_P 144
+#define PIXEL_MIN_C 32
+
+static int pixel_fits(const nt_conv2d_dims *d)
+{
+    return nt_gemm_own_kernel(d->OC) != NULL && d->OH * d->OW <= PIXEL_MAX_P &&
+           d->C >= PIXEL_MIN_C && d->KH * d->KW > 1;
+}
+
 static int round16(int x) { return (x + 15) / 16 * 16; }
 
 /* Floats of the transposed output gradient of one image: a row of OC
@@ -270,6 +287,18 @@ static conv_plan make_plan(const nt_conv2d_dims *d)
     p.dconv = !p.lanes && direct_fits(d);
     p.implicit = !p.lanes && !p.dconv && implicit_fits(d, IMPLICIT_MIN_WP);
     p.implicit_bwd = p.implicit && implicit_fits(d, IMPLICIT_BWD_MIN_WP);
+    p.pixel = !p.lanes && !p.dconv && !p.implicit && pixel_fits(d);
+    p.pixel_bwd = !p.lanes && !p.dconv && !p.implicit_bwd && pixel_fits(d);
+    if (p.pixel || p.pixel_bwd) {
+        /* a block's buffers, then (backward) the weight gradient's sums */
+        const nt_pixel_conv pc = nt_pixel_setup(d, nt_cpu_isa());
+        size_t need = p.pixel ? nt_pixel_fwd_floats(&pc) : 0;
+        if (p.pixel_bwd) {
+            const size_t bwd = nt_pixel_bwd_floats(&pc) + nt_pixel_dwt_floats(&pc);
+            need = bwd > need ? bwd : need;
+        }
+        p.per_thread = need > p.per_thread ? need : p.per_thread;
+    }
     if (p.lanes) {
         /* the block's buffers, then a partial sum per weight and bias and lane */
         const lanes_isa li = lanes_get();
@@ -314,9 +343,21 @@ static size_t packed_floats(const nt_conv2d_dims *d, const conv_plan *p)
          * output gradient (implicit_tables) */
         size_t need = implicit_packed(d, p->ckk) + (size_t)p->ckk +
                       (size_t)d->OC * d->KH * d->KW;
-        return need > gemm ? need : gemm;
+        gemm = need > gemm ? need : gemm;
+    }
+    if (p->pixel || p->pixel_bwd) {
+        const nt_pixel_conv pc = nt_pixel_setup(d, nt_cpu_isa());
+        size_t need = nt_pixel_packed_floats(&pc, 0), bwd = nt_pixel_packed_floats(&pc, 1);
+        need = bwd > need ? bwd : need;
+        gemm = need > gemm ? need : gemm;
     }
     return gemm;
+}
+
+/* Where the packed weights live: the scratch after its other parts. */
+static float *packed_area(float *scratch, const nt_conv2d_dims *d, const conv_plan *p, int nt)
+{
+    return scratch + (size_t)nt * p->per_thread + (size_t)(nt - 1) * partial_floats(d, p);
 }
 
 /* W or W^T packed into the scratch after its other parts, with the kernel
@@ -330,7 +371,7 @@ static const float *pack_weights(const nt_ukernel **uk, float *scratch,
     *uk = nt_gemm_own_kernel(M);
     if (!*uk)
         return NULL;
-    float *dst = scratch + (size_t)nt * p->per_thread + (size_t)(nt - 1) * partial_floats(d, p);
+    float *dst = packed_area(scratch, d, p, nt);
     assert(nt_sgemm_pack_a_floats(*uk, M, K) <= packed_floats(d, p));
     nt_sgemm_pack_a(*uk, trans, M, K, w, p->ckk, dst);
     return dst;
@@ -372,7 +413,7 @@ static implicit_tabs implicit_tables(float *scratch, const nt_conv2d_dims *d,
                                      const conv_plan *p, int nt)
 {
     implicit_tabs t;
-    t.a = scratch + (size_t)nt * p->per_thread + (size_t)(nt - 1) * partial_floats(d, p);
+    t.a = packed_area(scratch, d, p, nt);
     t.off = (int *)(t.a + implicit_packed(d, p->ckk));
     t.offg = t.off + p->ckk;
     tap_offsets(t.off, d->C, d);
@@ -941,6 +982,7 @@ typedef struct fwd_ctx {
     lanes_isa lanes;
     implicit_isa impl;
     nt_implicit_fwd ip;
+    nt_pixel_conv px;
 } fwd_ctx;
 
 /* images [n0, n0 + n); fresh: the first item of the call on buf */
@@ -965,6 +1007,14 @@ static void implicit_fwd_item(const fwd_ctx *c, size_t n0, int n, float *buf, in
     (void)n, (void)fresh;
     implicit_pad(buf, c->in + n0 * c->in_img, c->d->C, c->d);
     c->impl.forward(c->out + n0 * c->out_img, buf, &c->ip);
+}
+
+/* images [n0, n0 + n) through conv_pixel.c */
+static void pixel_fwd_item(const fwd_ctx *c, size_t n0, int n, float *buf, int fresh)
+{
+    (void)fresh;
+    nt_pixel_forward(c->out + n0 * c->out_img, c->in + n0 * c->in_img, n, c->b, c->relu, &c->px,
+                     buf);
 }
 
 static void forward_items(const fwd_ctx *c, fwd_item_fn fn, int per_item, nt_act epi,
@@ -1001,13 +1051,20 @@ static void conv_forward(float *out, const float *in, const float *w,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
-    if (p.lanes || p.dconv || p.implicit) {
-        /* the implicit and direct loops apply a relu as they store */
+    const nt_pixel_conv px = p.pixel ? nt_pixel_setup(d, nt_cpu_isa()) : (nt_pixel_conv){0};
+    const int pixel = p.pixel && N >= px.nb; /* a smaller batch would fill few columns */
+    if (p.lanes || p.dconv || p.implicit || pixel) {
+        /* the implicit, pixel and direct loops apply a relu as they store */
         const int relu = epi == NT_ACT_RELU && !p.lanes;
         const nt_act after = relu ? NT_ACT_NONE : epi;
         fwd_ctx c = {out, in, w, b, d, (size_t)d->C * d->H * d->W, (size_t)d->OC * p.P, NULL,
-                     relu, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}};
-        if (p.implicit) {
+                     relu, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}, px};
+        if (pixel) {
+            float *a = packed_area(scratch, d, &p, nt);
+            nt_pixel_pack(a, w, 0, &c.px);
+            c.px.af = a;
+            forward_items(&c, pixel_fwd_item, c.px.nb, after, &p, scratch, team, nt);
+        } else if (p.implicit) {
             const implicit_tabs tabs = implicit_tables(scratch, d, &p, nt);
             c.impl = implicit_get();
             implicit_pack(tabs.a, w, 0, c.impl.mr, d);
@@ -1094,6 +1151,7 @@ typedef struct bwd_ctx {
     implicit_isa impl;
     nt_implicit_fwd ip; /* the input gradient */
     nt_implicit_dw iw;  /* the weight gradient */
+    const nt_pixel_conv *px;
 } bwd_ctx;
 
 typedef void (*bwd_item_fn)(const bwd_ctx *c, int item, float *lanes, float *buf,
@@ -1131,6 +1189,16 @@ static void implicit_bwd_item(const bwd_ctx *c, int n, float *lanes, float *buf,
     }
 }
 
+/* block k of conv_pixel.c's nb images, the weight gradient's sums into lanes */
+static void pixel_bwd_item(const bwd_ctx *c, int k, float *lanes, float *buf, int fresh)
+{
+    (void)fresh;
+    const size_t n0 = (size_t)k * c->px->nb;
+    nt_pixel_backward(c->din ? c->din + n0 * c->in_img : NULL, c->overwrite, lanes,
+                      c->dout + n0 * c->out_img, c->in + n0 * c->in_img,
+                      min_int(c->px->nb, c->d->N - (int)n0), c->px, buf);
+}
+
 /* block k of conv_lanes.c's width images */
 static void lanes_bwd_item(const bwd_ctx *c, int k, float *lanes, float *buf, int fresh)
 {
@@ -1149,6 +1217,21 @@ static float sum_lanes(const float *l, int width)
         for (int k = 0; k < h; k++)
             s[k] += s[k + h];
     return s[0];
+}
+
+/* acc (add: +=, else =) the weight gradient's sums of conv_pixel.c */
+static void pixel_sums(float *acc, int add, const float *lanes, const nt_pixel_conv *px)
+{
+    const nt_conv2d_dims *d = px->d;
+    const int kk = d->KH * d->KW;
+    for (int c = 0; c < d->C; c++)
+        for (int t = 0; t < kk; t++) {
+            const float *l = lanes + nt_pixel_dwt_index(px, (size_t)c * kk + t);
+            for (int oc = 0; oc < d->OC; oc++) {
+                float *to = acc + ((size_t)oc * d->C + c) * kk + t;
+                *to = add ? *to + l[oc] : l[oc];
+            }
+        }
 }
 
 /* items [0, nitems) of fn with `width` lanes per weight (then per bias, if
@@ -1172,14 +1255,18 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
         float *lanes = buf + lanes_at;
 #pragma omp single
         used = omp_get_num_threads();
-        memset(lanes, 0, sizeof(float) * (c->iw.Mp ? (size_t)p->ckk * c->iw.Mp
-                                                   : (size_t)width * (wsize + nb)));
+        memset(lanes, 0, sizeof(float) * (c->px     ? nt_pixel_dwt_floats(c->px)
+                                          : c->iw.Mp ? (size_t)p->ckk * c->iw.Mp
+                                                     : (size_t)width * (wsize + nb)));
         int fresh = 1;
 #pragma omp for schedule(static)
         for (int k = 0; k < nitems; k++) {
             fn(c, k, lanes, buf, fresh);
             fresh = 0;
         }
+        if (c->px) /* transposed, by blocks of 16 weights: no division per weight */
+            pixel_sums(wacc, tid == 0, lanes, c->px);
+        else
         for (size_t i = 0; i < wsize + nb; i++) {
             /* the implicit path's sums are transposed, one per weight */
             const float sum = c->iw.Mp ? lanes[(i % p->ckk) * c->iw.Mp + i / p->ckk]
@@ -1222,10 +1309,22 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
         }
     }
 
-    if (p.lanes || p.dconv || p.implicit_bwd) {
+    nt_pixel_conv px = p.pixel_bwd ? nt_pixel_setup(d, nt_cpu_isa()) : (nt_pixel_conv){0};
+    const int pixel = p.pixel_bwd && N >= px.nb; /* as in the forward */
+    if (p.lanes || p.dconv || p.implicit_bwd || pixel) {
         bwd_ctx c = {din, dout, in, w, d, (size_t)d->C * d->H * d->W, (size_t)OC * p.P,
-                     overwrite, 0, NULL, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}, {0}};
-        if (p.implicit_bwd) {
+                     overwrite, 0, NULL, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}, {0},
+                     NULL};
+        if (pixel) {
+            if (din) {
+                float *a = packed_area(scratch, d, &p, nt);
+                nt_pixel_pack(a, w, 1, &px);
+                px.ab = a;
+            }
+            c.px = &px;
+            backward_items(dw, NULL, &c, pixel_bwd_item, ceil_div(N, px.nb), 1,
+                           nt_pixel_bwd_floats(&px), &p, scratch, team, nt);
+        } else if (p.implicit_bwd) {
             const implicit_tabs tabs = implicit_tables(scratch, d, &p, nt);
             const int Wp = d->W + 2 * d->PW;
             c.impl = implicit_get();

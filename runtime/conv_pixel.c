@@ -1,0 +1,301 @@
+/* conv_pixel.c - the convolution of small images by pixel GEMMs
+ * (conv_pixel.h): for each kernel tap, the products of its weights with the
+ * input pixels it sees, over a block of nb images.
+ *
+ * Layouts of a block (nbs = nb / nr slivers of images, mr the row tile of
+ * the kernel that reads the operand):
+ *   xs[p][js][c][j]   input pixel p, image js*nr + j    (forward's B)
+ *   y[q][m][img]      output pixel q, channel m < Mf    (forward's C)
+ *   gs[q][js][oc][j]  output gradient                   (input gradient's B)
+ *   dx[p][m][img]     input gradient, channel m < Mb    (input gradient's C)
+ *   xa[s][p][img][i]  input, channel s*mr + i           (weight gradient's A)
+ *   gb[jo][q][img][j] output gradient, channel jo*nr + j (weight gradient's B)
+ * so that every operand of a micro-kernel call is a contiguous sliver, and a
+ * run of output pixels along a row with stride 1 is one call of the weight
+ * gradient (its pixels follow each other in xa and gb). Rows and images
+ * past the layer's are zero, so every tile is whole. Each element is summed
+ * over the taps in order and, within a tap, over k in order: the same bits
+ * for the same ISA, whatever the threads. */
+#include "conv_pixel.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* Images per block: a product's B sliver is nr images wide; blocks of 32
+ * keep a block of ResNet's 3x3 layers' buffers near the L2 cache. */
+#define PIXEL_NB 32
+
+/* The copies between the layers' [img][K][npix] and a block's layouts go
+ * through a tile of XB pixels on the stack, so that both sides are read or
+ * written in runs (a pixel's channels lie npix apart in one, its images
+ * next to each other in the other). */
+#define XB 8
+#define TILE_MAX 1024 /* nb * w: 32 images of at most 32 floats */
+
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+/* Output indices [*lo, *hi) whose input index o*S - pad + k is in [0, size). */
+static void tap_range(int *lo, int *hi, int k, int S, int pad, int size, int osize)
+{
+    int a = 0;
+    while (a < osize && a * S - pad + k < 0)
+        a++;
+    int b = a;
+    while (b < osize && b * S - pad + k < size)
+        b++;
+    *lo = a;
+    *hi = b;
+}
+
+nt_pixel_conv nt_pixel_setup(const nt_conv2d_dims *d, nt_isa isa)
+{
+    nt_pixel_conv pc;
+    pc.d = d;
+    pc.fk = nt_ukernel_for(isa, d->OC);
+    pc.bk = nt_ukernel_for(isa, d->C);
+    pc.wk = pc.bk;
+    pc.nb = round_up(PIXEL_NB, pc.fk->nr);
+    assert(pc.nb * pc.fk->nr <= TILE_MAX && pc.nb * pc.bk->mr <= TILE_MAX);
+    pc.af = pc.ab = NULL;
+    return pc;
+}
+
+/* rows of the forward's C, the input gradient's C, the weight gradient's A */
+static int rows_f(const nt_pixel_conv *pc) { return round_up(pc->d->OC, pc->fk->mr); }
+static int rows_b(const nt_pixel_conv *pc) { return round_up(pc->d->C, pc->bk->mr); }
+static int rows_w(const nt_pixel_conv *pc) { return round_up(pc->d->C, pc->wk->mr); }
+static int cols_w(const nt_pixel_conv *pc) { return round_up(pc->d->OC, pc->wk->nr); }
+
+size_t nt_pixel_packed_floats(const nt_pixel_conv *pc, int trans)
+{
+    const nt_conv2d_dims *d = pc->d;
+    const size_t kk = (size_t)d->KH * d->KW;
+    return trans ? kk * rows_b(pc) * d->OC : kk * rows_f(pc) * d->C;
+}
+
+/* trans 0: dst[t][s][c][i] = w[s*mr + i, c, t]; trans 1: dst[t][s][oc][i] =
+ * w[oc, s*mr + i, t]; zero past the rows. */
+void nt_pixel_pack(float *dst, const float *w, int trans, const nt_pixel_conv *pc)
+{
+    const nt_conv2d_dims *d = pc->d;
+    const int kk = d->KH * d->KW, mr = trans ? pc->bk->mr : pc->fk->mr;
+    const int M = trans ? rows_b(pc) : rows_f(pc), K = trans ? d->OC : d->C;
+    const int Mreal = trans ? d->C : d->OC;
+#pragma omp parallel for schedule(static) collapse(2) num_threads(nt_num_threads())
+    for (int t = 0; t < kk; t++)
+        for (int m0 = 0; m0 < M; m0 += mr) {
+            float *o = dst + ((size_t)t * M + m0) * K;
+            for (int k = 0; k < K; k++)
+                for (int i = 0; i < mr; i++) {
+                    const int m = m0 + i;
+                    const size_t oc = trans ? (size_t)k : (size_t)m, c = trans ? (size_t)m : (size_t)k;
+                    o[(size_t)k * mr + i] = m < Mreal ? w[(oc * d->C + c) * kk + t] : 0.0f;
+                }
+        }
+}
+
+size_t nt_pixel_fwd_floats(const nt_pixel_conv *pc)
+{
+    const nt_conv2d_dims *d = pc->d;
+    return (size_t)pc->nb * ((size_t)d->H * d->W * d->C + (size_t)d->OH * d->OW * rows_f(pc));
+}
+
+size_t nt_pixel_bwd_floats(const nt_pixel_conv *pc)
+{
+    const nt_conv2d_dims *d = pc->d;
+    const size_t hw = (size_t)d->H * d->W, P = (size_t)d->OH * d->OW;
+    return (size_t)pc->nb * (hw * rows_w(pc) + P * d->OC + P * cols_w(pc) + hw * rows_b(pc));
+}
+
+size_t nt_pixel_dwt_floats(const nt_pixel_conv *pc)
+{
+    return (size_t)pc->d->KH * pc->d->KW * rows_w(pc) * cols_w(pc);
+}
+
+size_t nt_pixel_dwt_index(const nt_pixel_conv *pc, size_t i)
+{
+    const nt_conv2d_dims *d = pc->d;
+    const size_t kk = (size_t)d->KH * d->KW, ckk = (size_t)d->C * kk;
+    const size_t oc = i / ckk, c = i % ckk / kk, t = i % kk;
+    return (t * rows_w(pc) + c) * cols_w(pc) + oc;
+}
+
+/* dst[((x*nbs + js)*K + k)*nr + j] = src[(img*K + k)*npix + x] for image
+ * img = js*nr + j < n, 0 for the block's other images: a block of images
+ * [img][K][npix] as B slivers per pixel (xs, gs). */
+static void to_slivers(float *dst, const float *src, int n, int K, int npix, int nb, int nr)
+{
+    const int nbs = nb / nr;
+    float t[XB * TILE_MAX];
+    for (int k = 0; k < K; k++)
+        for (int x0 = 0; x0 < npix; x0 += XB) {
+            const int xn = min_int(XB, npix - x0);
+            for (int img = 0; img < nb; img++) {
+                const float *s = src + ((size_t)img * K + k) * npix + x0;
+                for (int x = 0; x < xn; x++)
+                    t[x * nb + img] = img < n ? s[x] : 0.0f;
+            }
+            for (int x = 0; x < xn; x++)
+                for (int js = 0; js < nbs; js++)
+                    memcpy(dst + ((size_t)((x0 + x) * nbs + js) * K + k) * nr,
+                           t + x * nb + js * nr, sizeof(float) * (size_t)nr);
+        }
+}
+
+/* dst[((r*npix + x)*nb + img)*w + i] = src[(img*K + k)*npix + x], k = r*w +
+ * i, zero for k >= K or img >= n: rows of K in tiles of w, each pixel's
+ * images in a run (xa: w = mr; gb: w = nr). */
+static void to_runs(float *dst, const float *src, int n, int K, int Kpad, int w, int npix,
+                    int nb)
+{
+    float t[XB * TILE_MAX];
+    for (int r = 0; r < Kpad / w; r++)
+        for (int x0 = 0; x0 < npix; x0 += XB) {
+            const int xn = min_int(XB, npix - x0);
+            for (int img = 0; img < nb; img++)
+                for (int i = 0; i < w; i++) {
+                    const int k = r * w + i;
+                    const float *s = src + ((size_t)img * K + k) * npix + x0;
+                    for (int x = 0; x < xn; x++)
+                        t[(x * nb + img) * w + i] = img < n && k < K ? s[x] : 0.0f;
+                }
+            memcpy(dst + ((size_t)r * npix + x0) * nb * w, t,
+                   sizeof(float) * (size_t)xn * nb * w);
+        }
+}
+
+/* dst[(img*K + k)*npix + x] (add: +=) = src[(x*M + k)*nb + img] + bias[k]
+ * (bias NULL: 0), max(., 0) with relu (NaN kept), for images img < n: a
+ * block's [npix][M][nb] results back into the layer's layout (y, dx). */
+static void from_rows(float *dst, const float *src, int n, int K, int M, int npix, int nb,
+                      const float *bias, int relu, int add)
+{
+    float t[XB * TILE_MAX];
+    for (int k = 0; k < K; k++) {
+        const float b = bias ? bias[k] : 0.0f;
+        for (int x0 = 0; x0 < npix; x0 += XB) {
+            const int xn = min_int(XB, npix - x0);
+            for (int x = 0; x < xn; x++)
+                memcpy(t + x * nb, src + ((size_t)(x0 + x) * M + k) * nb,
+                       sizeof(float) * (size_t)nb);
+            for (int img = 0; img < n; img++) {
+                float *o = dst + ((size_t)img * K + k) * npix + x0;
+                for (int x = 0; x < xn; x++) {
+                    const float v = t[x * nb + img] + b;
+                    o[x] = add ? o[x] + v : relu && v < 0.0f ? 0.0f : v; /* NaN kept */
+                }
+            }
+        }
+    }
+}
+
+/* The forward (backward 0: C_q += A_t B_p) or the input gradient (backward
+ * 1: C_p += A_t B_q) summed over the taps of every output pixel q and input
+ * pixel p = p(q, t) inside the image. A_t: packed [M/mr][K][mr] per tap; B_x
+ * at b + x * K*nb, slivers [nbs][K][nr]; C_x at c + x * M*nb, [M][nb]. The
+ * blocking of sgemm.c: K in blocks of kc, M in blocks of mc. */
+static void tap_products(const nt_ukernel *uk, int M, int K, const float *a, const float *b,
+                         float *c, int backward, const nt_pixel_conv *pc)
+{
+    const nt_conv2d_dims *d = pc->d;
+    const int mr = uk->mr, nr = uk->nr, nb = pc->nb, nbs = nb / nr;
+    const int ns = M / mr, sb = uk->mc / mr > 0 ? uk->mc / mr : 1;
+    for (int kh = 0; kh < d->KH; kh++) {
+        int ylo, yhi;
+        tap_range(&ylo, &yhi, kh, d->SH, d->PH, d->H, d->OH);
+        for (int kw = 0; kw < d->KW; kw++) {
+            int xlo, xhi;
+            tap_range(&xlo, &xhi, kw, d->SW, d->PW, d->W, d->OW);
+            const float *at = a + (size_t)(kh * d->KW + kw) * M * K;
+            for (int k0 = 0; k0 < K; k0 += uk->kc) {
+                const int kc = min_int(uk->kc, K - k0);
+                for (int s0 = 0; s0 < ns; s0 += sb)
+                    for (int oy = ylo; oy < yhi; oy++)
+                        for (int ox = xlo; ox < xhi; ox++) {
+                            const int q = oy * d->OW + ox;
+                            const int p = (oy * d->SH - d->PH + kh) * d->W + ox * d->SW - d->PW + kw;
+                            const int from = backward ? q : p, to = backward ? p : q;
+                            for (int js = 0; js < nbs; js++) {
+                                const float *bs = b + ((size_t)(from * nbs + js) * K + k0) * nr;
+                                float *cs = c + (size_t)to * M * nb + js * nr;
+                                for (int s = s0; s < min_int(ns, s0 + sb); s++)
+                                    uk->run(kc, at + ((size_t)s * K + k0) * mr, bs, nr,
+                                            cs + (size_t)s * mr * nb, nb, 1.0f, 1.0f);
+                            }
+                        }
+            }
+        }
+    }
+}
+
+void nt_pixel_forward(float *out, const float *in, int n, const float *bias, int relu,
+                      const nt_pixel_conv *pc, float *buf)
+{
+    const nt_conv2d_dims *d = pc->d;
+    const int nb = pc->nb, Mf = rows_f(pc), P = d->OH * d->OW, hw = d->H * d->W;
+    float *xs = buf, *y = xs + (size_t)nb * hw * d->C;
+    to_slivers(xs, in, n, d->C, hw, nb, pc->fk->nr);
+    memset(y, 0, sizeof(float) * (size_t)P * Mf * nb);
+    tap_products(pc->fk, Mf, d->C, pc->af, xs, y, 0, pc);
+    from_rows(out, y, n, d->OC, Mf, P, nb, bias, relu, 0);
+}
+
+/* dwt[t][c][oc] += sum over q, img of xa(p(q, t), c, img) gb(q, oc, img):
+ * for each tap, each tile of (mr channels, nr output channels) and each row
+ * of output pixels, one micro-kernel call over the row's pixels and images
+ * when the stride is 1 (they follow each other in xa and gb), else one per
+ * pixel. Channels in blocks of mc so that their slivers of xa stay in L2
+ * while a sliver of gb is read from L1. */
+static void weight_products(float *dwt, const float *xa, const float *gb,
+                            const nt_pixel_conv *pc)
+{
+    const nt_conv2d_dims *d = pc->d;
+    const nt_ukernel *uk = pc->wk;
+    const int mr = uk->mr, nr = uk->nr, nb = pc->nb, Mw = rows_w(pc), Nw = cols_w(pc);
+    const int ns = Mw / mr, sb = uk->mc / mr > 0 ? uk->mc / mr : 1;
+    const int hw = d->H * d->W, P = d->OH * d->OW;
+    for (int kh = 0; kh < d->KH; kh++) {
+        int ylo, yhi;
+        tap_range(&ylo, &yhi, kh, d->SH, d->PH, d->H, d->OH);
+        for (int kw = 0; kw < d->KW; kw++) {
+            int xlo, xhi;
+            tap_range(&xlo, &xhi, kw, d->SW, d->PW, d->W, d->OW);
+            if (xlo >= xhi)
+                continue;
+            const int run = d->SW == 1 ? xhi - xlo : 1;
+            float *ct = dwt + (size_t)(kh * d->KW + kw) * Mw * Nw;
+            for (int s0 = 0; s0 < ns; s0 += sb)
+                for (int jo = 0; jo < Nw / nr; jo++)
+                    for (int s = s0; s < min_int(ns, s0 + sb); s++)
+                        for (int oy = ylo; oy < yhi; oy++)
+                            for (int ox = xlo; ox < xhi; ox += run) {
+                                const int q = oy * d->OW + ox;
+                                const int p = (oy * d->SH - d->PH + kh) * d->W + ox * d->SW -
+                                              d->PW + kw;
+                                uk->run(run * nb, xa + ((size_t)s * hw + p) * nb * mr,
+                                        gb + ((size_t)jo * P + q) * nb * nr, nr,
+                                        ct + (size_t)s * mr * Nw + jo * nr, Nw, 1.0f, 1.0f);
+                            }
+        }
+    }
+}
+
+void nt_pixel_backward(float *din, int overwrite, float *dwt, const float *dout,
+                       const float *in, int n, const nt_pixel_conv *pc, float *buf)
+{
+    const nt_conv2d_dims *d = pc->d;
+    const int nb = pc->nb, P = d->OH * d->OW, hw = d->H * d->W;
+    const int Mw = rows_w(pc), Nw = cols_w(pc), Mb = rows_b(pc);
+    float *xa = buf, *gs = xa + (size_t)nb * hw * Mw;
+    float *gb = gs + (size_t)nb * P * d->OC, *dx = gb + (size_t)nb * P * Nw;
+    to_runs(xa, in, n, d->C, Mw, pc->wk->mr, hw, nb);
+    to_runs(gb, dout, n, d->OC, Nw, pc->wk->nr, P, nb);
+    weight_products(dwt, xa, gb, pc);
+    if (!din)
+        return;
+    to_slivers(gs, dout, n, d->OC, P, nb, pc->bk->nr);
+    memset(dx, 0, sizeof(float) * (size_t)hw * Mb * nb);
+    tap_products(pc->bk, Mb, d->OC, pc->ab, gs, dx, 1, pc);
+    from_rows(din, dx, n, d->C, Mb, hw, nb, NULL, 0, !overwrite);
+}

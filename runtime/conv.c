@@ -1219,19 +1219,21 @@ static float sum_lanes(const float *l, int width)
     return s[0];
 }
 
-/* acc (add: +=, else =) the weight gradient's sums of conv_pixel.c */
-static void pixel_sums(float *acc, int add, const float *lanes, const nt_pixel_conv *px)
+/* dst[o*ldo + k*sk] = src[k*lds + o] (add: dst[...] + src[...]) for o < O,
+ * k < K: the implicit and pixel paths' transposed weight-gradient sums into
+ * dW, by 16 x 16 blocks (a weight at a time, each read would touch a new
+ * page). */
+static void add_transposed(float *dst, size_t ldo, size_t sk, const float *src, size_t lds,
+                           int O, int K, int add)
 {
-    const nt_conv2d_dims *d = px->d;
-    const int kk = d->KH * d->KW;
-    for (int c = 0; c < d->C; c++)
-        for (int t = 0; t < kk; t++) {
-            const float *l = lanes + nt_pixel_dwt_index(px, (size_t)c * kk + t);
-            for (int oc = 0; oc < d->OC; oc++) {
-                float *to = acc + ((size_t)oc * d->C + c) * kk + t;
-                *to = add ? *to + l[oc] : l[oc];
-            }
-        }
+    for (int o0 = 0; o0 < O; o0 += 16)
+        for (int k0 = 0; k0 < K; k0 += 16)
+            for (int o = o0; o < min_int(o0 + 16, O); o++)
+                for (int k = k0; k < min_int(k0 + 16, K); k++) {
+                    float *to = dst + (size_t)o * ldo + (size_t)k * sk;
+                    const float v = src[(size_t)k * lds + o];
+                    *to = add ? *to + v : v;
+                }
 }
 
 /* items [0, nitems) of fn with `width` lanes per weight (then per bias, if
@@ -1264,15 +1266,21 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
             fn(c, k, lanes, buf, fresh);
             fresh = 0;
         }
-        if (c->px) /* transposed, by blocks of 16 weights: no division per weight */
-            pixel_sums(wacc, tid == 0, lanes, c->px);
-        else
-        for (size_t i = 0; i < wsize + nb; i++) {
-            /* the implicit path's sums are transposed, one per weight */
-            const float sum = c->iw.Mp ? lanes[(i % p->ckk) * c->iw.Mp + i / p->ckk]
-                                       : sum_lanes(lanes + (size_t)width * i, width);
-            float *to = i < wsize ? wacc + i : bacc + (i - wsize);
-            *to = tid == 0 ? *to + sum : sum;
+        const int kk = c->d->KH * c->d->KW, OC = c->d->OC;
+        if (c->px) { /* dWT[t][c][oc] */
+            int rows, cols;
+            nt_pixel_dwt_dims(c->px, &rows, &cols);
+            for (int t = 0; t < kk; t++)
+                add_transposed(wacc + t, p->ckk, kk, lanes + (size_t)t * rows * cols, cols, OC,
+                               c->d->C, tid == 0);
+        } else if (c->iw.Mp) { /* dW^T */
+            add_transposed(wacc, p->ckk, 1, lanes, c->iw.Mp, OC, p->ckk, tid == 0);
+        } else {
+            for (size_t i = 0; i < wsize + nb; i++) {
+                const float sum = sum_lanes(lanes + (size_t)width * i, width);
+                float *to = i < wsize ? wacc + i : bacc + (i - wsize);
+                *to = tid == 0 ? *to + sum : sum;
+            }
         }
     }
     add_partials(dw, partial, stride, used, wsize, nt);

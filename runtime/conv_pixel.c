@@ -113,12 +113,10 @@ size_t nt_pixel_dwt_floats(const nt_pixel_conv *pc)
     return (size_t)pc->d->KH * pc->d->KW * rows_w(pc) * cols_w(pc);
 }
 
-size_t nt_pixel_dwt_index(const nt_pixel_conv *pc, size_t i)
+void nt_pixel_dwt_dims(const nt_pixel_conv *pc, int *rows, int *cols)
 {
-    const nt_conv2d_dims *d = pc->d;
-    const size_t kk = (size_t)d->KH * d->KW, ckk = (size_t)d->C * kk;
-    const size_t oc = i / ckk, c = i % ckk / kk, t = i % kk;
-    return (t * rows_w(pc) + c) * cols_w(pc) + oc;
+    *rows = rows_w(pc);
+    *cols = cols_w(pc);
 }
 
 /* dst[((x*nbs + js)*K + k)*nr + j] = src[(img*K + k)*npix + x] for image
@@ -267,7 +265,13 @@ static void weight_products(float *dwt, const float *xa, const float *gb,
             float *ct = dwt + (size_t)(kh * d->KW + kw) * Mw * Nw;
             for (int s0 = 0; s0 < ns; s0 += sb)
                 for (int jo = 0; jo < Nw / nr; jo++)
-                    for (int s = s0; s < min_int(ns, s0 + sb); s++)
+                    for (int s = s0; s < min_int(ns, s0 + sb); s++) {
+                        /* the next tile of dW^T, while this one runs */
+                        const float *next = ct + (size_t)(s + 1) * mr * Nw + jo * nr;
+                        for (int i = 0; i < mr && s + 1 < ns; i++) {
+                            __builtin_prefetch(next + (size_t)i * Nw, 1);
+                            __builtin_prefetch(next + (size_t)i * Nw + 16, 1);
+                        }
                         for (int oy = ylo; oy < yhi; oy++)
                             for (int ox = xlo; ox < xhi; ox += run) {
                                 const int q = oy * d->OW + ox;
@@ -277,6 +281,7 @@ static void weight_products(float *dwt, const float *xa, const float *gb,
                                         gb + ((size_t)jo * P + q) * nb * nr, nr,
                                         ct + (size_t)s * mr * Nw + jo * nr, Nw, 1.0f, 1.0f);
                             }
+                    }
         }
     }
 }

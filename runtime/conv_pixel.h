@@ -45,8 +45,9 @@ size_t nt_pixel_fwd_floats(const nt_pixel_conv *pc);
 size_t nt_pixel_bwd_floats(const nt_pixel_conv *pc);
 size_t nt_pixel_dwt_floats(const nt_pixel_conv *pc);
 
-/* The index in dWT of weight w[oc, c, kh, kw], i = (oc*C + c)*KH*KW + t. */
-size_t nt_pixel_dwt_index(const nt_pixel_conv *pc, size_t i);
+/* dWT's rows and columns: weight w[oc, c, t] is summed in dWT[(t*rows +
+ * c)*cols + oc]. */
+void nt_pixel_dwt_dims(const nt_pixel_conv *pc, int *rows, int *cols);
 
 /* Images [0, n) (n <= nb) of in/out, already offset to the block: out =
  * bias + the convolution, max(., 0) with relu (NaN kept). */

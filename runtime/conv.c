@@ -225,8 +225,8 @@ static implicit_isa implicit_get(void)
  * products call): their im2col + GEMM spends a good share of its time
  * lowering and staging, and multiplies the padding taps (32 of the 81 taps
  * of a 3x3 image padded by 1). */
-#define PIXEL_MAX_P 144
-#define PIXEL_MIN_C 32
+#define PIXEL_MAX_P 256
+#define PIXEL_MIN_C 64
 
 static int pixel_fits(const nt_conv2d_dims *d)
 {

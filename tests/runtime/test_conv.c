@@ -90,15 +90,15 @@ static const conv_case cases[] = {
     {2, 20, 9, 30, 16, 3, 5, 1, 1, 1, 2, 1},
     /* ... and forward only (rows of 16) */
     {2, 30, 5, 14, 20, 3, 3, 1, 1, 1, 1, 1},
-    /* the pixel path (conv_pixel.c: the own SGEMM, at most 144 output
-     * pixels, 32 channels or more, a batch of at least a block of 32):
+    /* the pixel path (conv_pixel.c: the own SGEMM, at most 256 output
+     * pixels, 64 channels or more, a batch of at least a block of 32):
      * ResNet's 3x3 "same" layer with a block and a part block of 3 images
      * (on 2 threads, one each), its stride-2 entry, a 3x5 kernel with
      * padding as wide as the kernel (windows of padding only), channel
      * counts that fill no register block */
-    {35, 32, 3, 3, 40, 3, 3, 1, 1, 1, 1, 1},
-    {33, 33, 6, 5, 20, 3, 3, 2, 2, 1, 1, 0},
-    {32, 36, 4, 7, 13, 3, 5, 1, 1, 3, 5, 1},
+    {35, 64, 3, 3, 40, 3, 3, 1, 1, 1, 1, 1},
+    {33, 65, 6, 5, 20, 3, 3, 2, 2, 1, 1, 0},
+    {32, 64, 4, 7, 13, 3, 5, 1, 1, 3, 5, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define NRANDOM 8

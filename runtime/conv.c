@@ -18,7 +18,11 @@
  * channel conv_direct.c (direct_fits), and the other stride-1 "same"
  * layers with padded rows of 16 or more conv_implicit.c (implicit_fits: the
  * GEMM reads the padded input at each tap's offset, no column matrix; the
- * backward from padded rows of 20 on).
+ * backward from padded rows of 20 on). Other layers of at most 256 output
+ * pixels and 64 channels or more take conv_pixel.c when the own SGEMM runs
+ * and the batch fills a block of its images (pixel_fits): a product per
+ * kernel tap and pixel with the images in the columns, padding taps
+ * skipped.
  *
  * Threads: groups of whole images are dealt statically to the threads, each
  * with its own slice of the scratch; a thread always owns whole images, so
@@ -224,7 +228,14 @@ static implicit_isa implicit_get(void)
  * the runtime's own SGEMM runs (its micro-kernels are what the pixel
  * products call): their im2col + GEMM spends a good share of its time
  * lowering and staging, and multiplies the padding taps (32 of the 81 taps
- * of a 3x3 image padded by 1). */
+ * of a 3x3 image padded by 1). Measured on 2 threads, batch 256, 3x3
+ * kernels, forward and backward in nominal GFLOP/s (padding taps counted),
+ * pixel path against im2col + GEMM: ResNet-18's 3x3 layers 521/474 against
+ * 260/251, its 6x6 491/439 against 333/316, its 12x12 408/392 against
+ * 315/328; AlexNet's 13x13 (384 channels) 340/366 against 325/294. With 64
+ * channels, at 24x24 the implicit GEMM is faster (338/346 against
+ * 305/282), and where both apply it keeps the forward (about even at
+ * 14x14). */
 #define PIXEL_MAX_P 256
 #define PIXEL_MIN_C 64
 

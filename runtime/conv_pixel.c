@@ -3,7 +3,8 @@
  * input pixels it sees, over a block of nb images.
  *
  * Layouts of a block (nbs = nb / nr slivers of images, mr the row tile of
- * the kernel that reads the operand):
+ * the micro-kernel that reads the operand: fk's in the forward, bk's in the
+ * backward):
  *   xs[p][js][c][j]   input pixel p, image js*nr + j    (forward's B)
  *   y[q][m][img]      output pixel q, channel m < Mf    (forward's C)
  *   gs[q][js][oc][j]  output gradient                   (input gradient's B)
@@ -54,18 +55,17 @@ nt_pixel_conv nt_pixel_setup(const nt_conv2d_dims *d, nt_isa isa)
     pc.d = d;
     pc.fk = nt_ukernel_for(isa, d->OC);
     pc.bk = nt_ukernel_for(isa, d->C);
-    pc.wk = pc.bk;
     pc.nb = round_up(PIXEL_NB, pc.fk->nr);
     assert(pc.nb * pc.fk->nr <= TILE_MAX && pc.nb * pc.bk->mr <= TILE_MAX);
     pc.af = pc.ab = NULL;
     return pc;
 }
 
-/* rows of the forward's C, the input gradient's C, the weight gradient's A */
+/* rows of the forward's C; of the input gradient's C and the weight
+ * gradient's A; columns of the weight gradient's B and C */
 static int rows_f(const nt_pixel_conv *pc) { return round_up(pc->d->OC, pc->fk->mr); }
 static int rows_b(const nt_pixel_conv *pc) { return round_up(pc->d->C, pc->bk->mr); }
-static int rows_w(const nt_pixel_conv *pc) { return round_up(pc->d->C, pc->wk->mr); }
-static int cols_w(const nt_pixel_conv *pc) { return round_up(pc->d->OC, pc->wk->nr); }
+static int cols_w(const nt_pixel_conv *pc) { return round_up(pc->d->OC, pc->bk->nr); }
 
 size_t nt_pixel_packed_floats(const nt_pixel_conv *pc, int trans)
 {
@@ -86,12 +86,17 @@ void nt_pixel_pack(float *dst, const float *w, int trans, const nt_pixel_conv *p
     for (int t = 0; t < kk; t++)
         for (int m0 = 0; m0 < M; m0 += mr) {
             float *o = dst + ((size_t)t * M + m0) * K;
-            for (int k = 0; k < K; k++)
-                for (int i = 0; i < mr; i++) {
-                    const int m = m0 + i;
-                    const size_t oc = trans ? (size_t)k : (size_t)m, c = trans ? (size_t)m : (size_t)k;
-                    o[(size_t)k * mr + i] = m < Mreal ? w[(oc * d->C + c) * kk + t] : 0.0f;
-                }
+            /* the loop along w's rows inside (its rows lie C*KH*KW apart) */
+            if (!trans)
+                for (int i = 0; i < mr; i++)
+                    for (int k = 0; k < K; k++)
+                        o[(size_t)k * mr + i] =
+                            m0 + i < Mreal ? w[((size_t)(m0 + i) * d->C + k) * kk + t] : 0.0f;
+            else
+                for (int k = 0; k < K; k++)
+                    for (int i = 0; i < mr; i++)
+                        o[(size_t)k * mr + i] =
+                            m0 + i < Mreal ? w[((size_t)k * d->C + m0 + i) * kk + t] : 0.0f;
         }
 }
 
@@ -105,17 +110,17 @@ size_t nt_pixel_bwd_floats(const nt_pixel_conv *pc)
 {
     const nt_conv2d_dims *d = pc->d;
     const size_t hw = (size_t)d->H * d->W, P = (size_t)d->OH * d->OW;
-    return (size_t)pc->nb * (hw * rows_w(pc) + P * d->OC + P * cols_w(pc) + hw * rows_b(pc));
+    return (size_t)pc->nb * (hw * rows_b(pc) + P * d->OC + P * cols_w(pc) + hw * rows_b(pc));
 }
 
 size_t nt_pixel_dwt_floats(const nt_pixel_conv *pc)
 {
-    return (size_t)pc->d->KH * pc->d->KW * rows_w(pc) * cols_w(pc);
+    return (size_t)pc->d->KH * pc->d->KW * rows_b(pc) * cols_w(pc);
 }
 
 void nt_pixel_dwt_dims(const nt_pixel_conv *pc, int *rows, int *cols)
 {
-    *rows = rows_w(pc);
+    *rows = rows_b(pc);
     *cols = cols_w(pc);
 }
 
@@ -249,8 +254,8 @@ static void weight_products(float *dwt, const float *xa, const float *gb,
                             const nt_pixel_conv *pc)
 {
     const nt_conv2d_dims *d = pc->d;
-    const nt_ukernel *uk = pc->wk;
-    const int mr = uk->mr, nr = uk->nr, nb = pc->nb, Mw = rows_w(pc), Nw = cols_w(pc);
+    const nt_ukernel *uk = pc->bk;
+    const int mr = uk->mr, nr = uk->nr, nb = pc->nb, Mw = rows_b(pc), Nw = cols_w(pc);
     const int ns = Mw / mr, sb = uk->mc / mr > 0 ? uk->mc / mr : 1;
     const int hw = d->H * d->W, P = d->OH * d->OW;
     for (int kh = 0; kh < d->KH; kh++) {
@@ -291,11 +296,11 @@ void nt_pixel_backward(float *din, int overwrite, float *dwt, const float *dout,
 {
     const nt_conv2d_dims *d = pc->d;
     const int nb = pc->nb, P = d->OH * d->OW, hw = d->H * d->W;
-    const int Mw = rows_w(pc), Nw = cols_w(pc), Mb = rows_b(pc);
-    float *xa = buf, *gs = xa + (size_t)nb * hw * Mw;
+    const int Mb = rows_b(pc), Nw = cols_w(pc);
+    float *xa = buf, *gs = xa + (size_t)nb * hw * Mb;
     float *gb = gs + (size_t)nb * P * d->OC, *dx = gb + (size_t)nb * P * Nw;
-    to_runs(xa, in, n, d->C, Mw, pc->wk->mr, hw, nb);
-    to_runs(gb, dout, n, d->OC, Nw, pc->wk->nr, P, nb);
+    to_runs(xa, in, n, d->C, Mb, pc->bk->mr, hw, nb);
+    to_runs(gb, dout, n, d->OC, Nw, pc->bk->nr, P, nb);
     weight_products(dwt, xa, gb, pc);
     if (!din)
         return;

@@ -23,8 +23,7 @@ typedef struct nt_pixel_conv {
     const nt_conv2d_dims *d;
     int nb;                  /* images per block, a multiple of the kernels' nr */
     const nt_ukernel *fk;    /* forward (M = OC) */
-    const nt_ukernel *bk;    /* input gradient (M = C) */
-    const nt_ukernel *wk;    /* weight gradient (M = C, dW transposed) */
+    const nt_ukernel *bk;    /* input and weight gradient (M = C, dW transposed) */
     const float *af;         /* W_t packed for fk, per tap (nt_pixel_pack) */
     const float *ab;         /* W_t^T packed for bk, per tap */
 } nt_pixel_conv;
@@ -40,7 +39,7 @@ void nt_pixel_pack(float *dst, const float *w, int trans, const nt_pixel_conv *p
 
 /* Floats of a thread's buffers for the forward of a block, for the
  * backward, and of the weight gradient's sums dWT[t][c][oc] (rows of C
- * rounded up to wk's mr, columns of OC rounded up to nr). */
+ * rounded up to bk's mr, columns of OC rounded up to nr). */
 size_t nt_pixel_fwd_floats(const nt_pixel_conv *pc);
 size_t nt_pixel_bwd_floats(const nt_pixel_conv *pc);
 size_t nt_pixel_dwt_floats(const nt_pixel_conv *pc);

@@ -142,15 +142,36 @@ static const char *flt(emitter *e, double v)
 
 #define P(...) fprintf(e->out, __VA_ARGS__)
 
-static void conv_dims(emitter *e, int i, const char *nexpr)
+/* backward: the activation whose backward a pool's or conv's applies
+ * (plan.h's grad_epilogue), as the last fields of its dims */
+static void grad_epilogue_fields(emitter *e, int i, pass ps)
+{
+    const int r = ps == BACKWARD ? e->p->nodes[i].grad_epilogue : -1;
+    if (r >= 0)
+        P(",\n                         .act = %s, .act_out = %s",
+          node(e, r)->kind == L_SIGMOID ? "NT_ACT_SIGMOID" : "NT_ACT_RELU", act(e, r));
+}
+
+/* A pool's or conv's backward comment on the activation backward it applies. */
+static void grad_epilogue_note(emitter *e, int i)
+{
+    const int r = e->p->nodes[i].grad_epilogue;
+    if (r >= 0)
+        P("    /* and %s's backward: %s as the gradient is written */\n", e->names[r],
+          node(e, r)->kind == L_SIGMOID ? "times y (1 - y)" : "zero where y <= 0");
+}
+
+static void conv_dims(emitter *e, int i, const char *nexpr, pass ps)
 {
     const conv_attrs *a = &node(e, i)->a.conv;
     const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
     P("&(nt_conv2d_dims){.N = %s, .C = %lld, .H = %lld, .W = %lld, .OC = %d,\n"
       "                         .KH = %d, .KW = %d, .SH = %d, .SW = %d, .PH = %d, .PW = %d,\n"
-      "                         .OH = %lld, .OW = %lld}",
+      "                         .OH = %lld, .OW = %lld",
       nexpr, (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->out, a->kh, a->kw,
       a->sh, a->sw, a->ph, a->pw, (long long)y->d[1], (long long)y->d[2]);
+    grad_epilogue_fields(e, i, ps);
+    P("}");
 }
 
 /* Grouped or dilated convolutions have their own kernels (conv_grouped.c). */
@@ -212,48 +233,35 @@ static void CONV_emit(emitter *e, int i, pass ps)
     }
     if (ps == SCRATCH) {
         P("    s = nt_conv2d_scratch_floats(");
-        conv_dims(e, i, "1");
+        conv_dims(e, i, "1", ps);
         P(", nthreads);\n");
     } else if (ps == FORWARD) {
         const char *r = epilogue(e, i);
         P("    nt_conv2d%s_forward(%s, %s, %s, %s,\n                      %*s", r, act(e, i), act(e, x),
           param(e, i, "weight", 0), param(e, i, "bias", 0), (int)strlen(r), "");
-        conv_dims(e, i, "n");
+        conv_dims(e, i, "n", ps);
         P(", b.scratch);\n");
     } else {
+        grad_epilogue_note(e, i);
         P("    nt_conv2d_backward%s(%s, %s, %s, %s,\n                       %s, %s,\n"
           "                       ",
           overwrite(e, i), grad(e, x), param(e, i, "weight", 1), param(e, i, "bias", 1), grad(e, i), act(e, x),
           param(e, i, "weight", 0));
-        conv_dims(e, i, "n");
+        conv_dims(e, i, "n", ps);
         P(", b.scratch);\n");
     }
 }
 
-/* backward: the activation whose backward the pool's applies (plan.h's
- * grad_epilogue) */
 static void pool_dims(emitter *e, int i, pass ps)
 {
     const pool_attrs *a = &node(e, i)->a.pool;
     const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
-    const int r = ps == BACKWARD ? e->p->nodes[i].grad_epilogue : -1;
     P("&(nt_pool2d_dims){.N = n, .C = %lld, .H = %lld, .W = %lld, .KH = %d, .KW = %d,\n"
       "                         .SH = %d, .SW = %d, .PH = %d, .PW = %d, .OH = %lld, .OW = %lld%s",
       (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->kh, a->kw, a->sh, a->sw,
       a->ph, a->pw, (long long)y->d[1], (long long)y->d[2], a->ceil_mode ? ", .ceil_mode = 1" : "");
-    if (r >= 0)
-        P(",\n                         .act = %s, .act_out = %s",
-          node(e, r)->kind == L_SIGMOID ? "NT_ACT_SIGMOID" : "NT_ACT_RELU", act(e, r));
+    grad_epilogue_fields(e, i, ps);
     P("}");
-}
-
-/* A pool's backward comment on the activation backward it applies. */
-static void pool_grad_epilogue(emitter *e, int i)
-{
-    const int r = e->p->nodes[i].grad_epilogue;
-    if (r >= 0)
-        P("    /* and %s's backward: %s as the gradient is written */\n", e->names[r],
-          node(e, r)->kind == L_SIGMOID ? "times y (1 - y)" : "zero where y <= 0");
 }
 
 static void MAXPOOL_emit(emitter *e, int i, pass ps)
@@ -265,7 +273,7 @@ static void MAXPOOL_emit(emitter *e, int i, pass ps)
     } else {
         if (!has_grad(e, x))
             return;
-        pool_grad_epilogue(e, i);
+        grad_epilogue_note(e, i);
         P("    nt_maxpool2d_backward%s(%s, %s, b.%s_argmax,\n                          ",
           overwrite(e, i), grad(e, x), grad(e, i), e->names[i]);
     }
@@ -281,7 +289,7 @@ static void AVGPOOL_emit(emitter *e, int i, pass ps)
     } else {
         if (!has_grad(e, x))
             return;
-        pool_grad_epilogue(e, i);
+        grad_epilogue_note(e, i);
         P("    nt_avgpool2d_backward%s(%s, %s,\n                          ", overwrite(e, i),
           grad(e, x), grad(e, i));
     }

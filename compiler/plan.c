@@ -134,11 +134,12 @@ static void plan_epilogues(const ir_graph *g, plan *p)
 }
 
 /* Backward epilogues: a relu or sigmoid whose only reader is a max or
- * average pool, and which is the only reader of its input (a layer that
- * needs a gradient), has its backward applied by the pool's overwriting
- * backward, plane by plane as it writes the gradient: the activation's
- * input gradient is then its output gradient's memory, rewritten in place,
- * and one pass over it is saved. */
+ * average pool or a convolution (neither grouped nor dilated), and which is
+ * the only reader of its input (a layer that needs a gradient), has its
+ * backward applied by the reader's overwriting backward, plane by plane or
+ * image by image as it writes the gradient: the activation's input
+ * gradient is then its output gradient's memory, rewritten in place, and
+ * one pass over it is saved. */
 static void plan_grad_epilogues(const ir_graph *g, plan *p)
 {
     int *readers = count_readers(g);
@@ -146,7 +147,9 @@ static void plan_grad_epilogues(const ir_graph *g, plan *p)
         p->nodes[i].grad_epilogue = p->nodes[i].grad_epilogue_of = -1;
     for (int r = 1; r < g->n; r++) {
         const ir_node *rn = &g->nodes[r];
-        if (rn->kind != L_AVGPOOL && rn->kind != L_MAXPOOL)
+        const int conv = rn->kind == L_CONV && rn->a.conv.groups == 1 && rn->a.conv.dh == 1 &&
+                         rn->a.conv.dw == 1;
+        if (rn->kind != L_AVGPOOL && rn->kind != L_MAXPOOL && !conv)
             continue;
         const int a = rn->inputs[0];
         const ir_node *an = &g->nodes[a];

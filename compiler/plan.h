@@ -73,12 +73,13 @@ typedef struct plan_node {
                                 its output, in place: both share memory; -1 */
     int epilogue;            /* the reverse: the activation this node's kernel
                                 computes, -1 */
-    int grad_epilogue;       /* a pooling node: the relu or sigmoid before it (its
-                                only reader) whose backward its overwriting
-                                backward applies to the gradient it writes, -1 */
+    int grad_epilogue;       /* a pooling or conv node: the relu or sigmoid
+                                before it (its only reader) whose backward its
+                                overwriting backward applies to the gradient
+                                it writes, -1 */
     int grad_epilogue_of;    /* the reverse, on the activation: its backward is
-                                that pool's; its input's gradient is its own
-                                gradient's memory (-1: none) */
+                                that pool's or conv's; its input's gradient is
+                                its own gradient's memory (-1: none) */
     plan_saved saved[LAYER_MAX_SAVED];
     int nsaved;
     int first_tensor;        /* index into tensors, -1 */

@@ -1230,6 +1230,18 @@ static float sum_lanes(const float *l, int width)
     return s[0];
 }
 
+/* The backward of d->act (nt_conv2d_dims) on images [n0, n0 + n) of din
+ * (clipped to the batch) just written by an overwriting backward, in cache. */
+static void fold_activation(float *din, const nt_conv2d_dims *d, int overwrite, int n0, int n)
+{
+    if (!din || !overwrite || d->act == NT_ACT_NONE)
+        return;
+    const size_t img = (size_t)d->C * d->H * d->W;
+    n = min_int(n, d->N - n0);
+    nt_act_grad_apply(d->act, din + (size_t)n0 * img, d->act_out + (size_t)n0 * img,
+                      (size_t)n * img);
+}
+
 /* dst[o*ldo + k*sk] = src[k*lds + o] (add: dst[...] + src[...]) for o < O,
  * k < K: the implicit and pixel paths' transposed weight-gradient sums into
  * dW, by 16 x 16 blocks (a weight at a time, each read would touch a new
@@ -1247,13 +1259,15 @@ static void add_transposed(float *dst, size_t ldo, size_t sk, const float *src, 
                 }
 }
 
-/* items [0, nitems) of fn with `width` lanes per weight (then per bias, if
- * c->bias: into db), which live in each thread's slice of the scratch from
- * float lanes_at on */
+/* the items of fn, per_item images each, with `width` lanes per weight
+ * (then per bias, if c->bias: into db), which live in each thread's slice
+ * of the scratch from float lanes_at on; a fused activation's backward on
+ * each item's input gradient as it is written */
 static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn fn,
-                           int nitems, int width, size_t lanes_at, const conv_plan *p,
+                           int per_item, int width, size_t lanes_at, const conv_plan *p,
                            float *scratch, int team, int nt)
 {
+    const int nitems = ceil_div(c->d->N, per_item);
     const size_t wsize = (size_t)c->d->OC * p->ckk, nb = c->bias ? (size_t)c->d->OC : 0;
     const size_t stride = partial_floats(c->d, p);
     float *partial = scratch + (size_t)nt * p->per_thread;
@@ -1276,6 +1290,7 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
         for (int k = 0; k < nitems; k++) {
             fn(c, k, lanes, buf, fresh);
             fresh = 0;
+            fold_activation(c->din, c->d, c->overwrite, k * per_item, per_item);
         }
         const int kk = c->d->KH * c->d->KW, OC = c->d->OC;
         if (c->px) { /* dWT[t][c][oc] */
@@ -1341,7 +1356,7 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
                 px.ab = a;
             }
             c.px = &px;
-            backward_items(dw, NULL, &c, pixel_bwd_item, ceil_div(N, px.nb), 1,
+            backward_items(dw, NULL, &c, pixel_bwd_item, px.nb, 1,
                            nt_pixel_bwd_floats(&px), &p, scratch, team, nt);
         } else if (p.implicit_bwd) {
             const implicit_tabs tabs = implicit_tables(scratch, d, &p, nt);
@@ -1352,17 +1367,17 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
             c.ip = (nt_implicit_fwd){d->C, OC * d->KH * d->KW, tabs.offg, tabs.a, NULL, d->H,
                                      d->W, Wp, !overwrite, 0};
             c.iw = (nt_implicit_dw){round16(OC), p.ckk, tabs.off, d->OH, d->OW, Wp};
-            backward_items(dw, NULL, &c, implicit_bwd_item, N, 1,
+            backward_items(dw, NULL, &c, implicit_bwd_item, 1, 1,
                            implicit_planes(d, d->C) + implicit_planes(d, OC) + implicit_gt(d),
                            &p, scratch, team, nt);
         } else if (p.lanes) {
             c.lanes = lanes_get();
             c.bias = db != NULL;
-            backward_items(dw, db, &c, lanes_bwd_item, ceil_div(N, c.lanes.width),
-                           c.lanes.width, c.lanes.buf_floats(d), &p, scratch, team, nt);
+            backward_items(dw, db, &c, lanes_bwd_item, c.lanes.width, c.lanes.width,
+                           c.lanes.buf_floats(d), &p, scratch, team, nt);
         } else {
             c.direct = direct_backward();
-            backward_items(dw, NULL, &c, direct_bwd_item, N, 16,
+            backward_items(dw, NULL, &c, direct_bwd_item, 1, 16,
                            nt_conv_direct_buf_floats_generic(d), &p, scratch, team, nt);
         }
         return;
@@ -1385,12 +1400,14 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
             used = omp_get_num_threads();
             conv_bufs bufs = thread_bufs(scratch, &p, tid);
 #pragma omp for schedule(static)
-            for (int g = 0; g < npar; g++)
+            for (int g = 0; g < npar; g++) {
                 for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++) {
                     backward_tile(din, acc, fresh ? 0.0f : 1.0f, dout, in, w,
                                   &t, &p, d, bufs, 0, nt, overwrite, uk, wtp);
                     fresh = 0;
                 }
+                fold_activation(din, d, overwrite, g * s.ipg, s.ipg);
+            }
             if (fresh)
                 memset(acc, 0, sizeof(float) * wsize);
         }
@@ -1398,10 +1415,12 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
     }
 
     conv_bufs bufs0 = thread_bufs(scratch, &p, 0);
-    for (int g = npar; g < s.ngroups; g++)
+    for (int g = npar; g < s.ngroups; g++) {
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
             backward_tile(din, dw, 1.0f, dout, in, w, &t, &p, d, bufs0, team,
                           nt, overwrite, team ? NULL : uk, team ? NULL : wtp);
+        fold_activation(din, d, overwrite, g * s.ipg, s.ipg);
+    }
 }
 
 void nt_conv2d_backward(float *din, float *dw, float *db, const float *dout,

@@ -58,6 +58,14 @@ const char *nt_gemm_name(void);
 
 /* ---- conv2d ---------------------------------------------------------------- */
 
+/* An activation a kernel applies to its output as it writes it, in cache:
+ * the relu or sigmoid the compiler fused into the layer before it (the same
+ * bits as nt_relu_forward and nt_sigmoid_forward; nt_act_apply). An
+ * overwriting pooling or convolution backward applies one's backward to the
+ * gradient it writes (nt_pool2d_dims.act, nt_conv2d_dims.act;
+ * nt_act_grad_apply). */
+typedef enum nt_act { NT_ACT_NONE, NT_ACT_RELU, NT_ACT_SIGMOID } nt_act;
+
 typedef struct nt_conv2d_dims {
     int N;            /* batch */
     int C, H, W;      /* input channels and size */
@@ -66,6 +74,13 @@ typedef struct nt_conv2d_dims {
     int SH, SW;       /* stride */
     int PH, PW;       /* zero padding */
     int OH, OW;       /* output size: (H + 2*PH - KH) / SH + 1, likewise W */
+    /* _overwrite backward only: the relu or sigmoid whose output act_out
+     * [N, C, H, W] is the conv's input. din becomes the gradient of that
+     * activation's input, each image as it is written (the same bits as
+     * its _overwrite backward after this one). NT_ACT_NONE: din is the
+     * conv's input gradient. */
+    nt_act act;
+    const float *act_out;
 } nt_conv2d_dims;
 
 /* Floats of scratch the conv kernels need for this shape and thread count
@@ -109,13 +124,6 @@ void nt_conv2d_forward_ref(float *out, const float *in, const float *w,
 void nt_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
                             const float *in, const float *w,
                             const nt_conv2d_dims *d);
-
-/* An activation a kernel applies to its output as it writes it, in cache:
- * the relu or sigmoid the compiler fused into the layer before it (the same
- * bits as nt_relu_forward and nt_sigmoid_forward; nt_act_apply). An
- * overwriting pooling backward applies one's backward to the gradient it
- * writes (nt_pool2d_dims.act; nt_act_grad_apply). */
-typedef enum nt_act { NT_ACT_NONE, NT_ACT_RELU, NT_ACT_SIGMOID } nt_act;
 
 /* ---- pooling --------------------------------------------------------------- */
 

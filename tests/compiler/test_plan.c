@@ -294,6 +294,39 @@ START_TEST(pool_grad_epilogues)
 }
 END_TEST
 
+/* A relu or sigmoid read by a convolution alone (neither grouped nor
+ * dilated), whose input it is the only reader of, has its backward done by
+ * the conv's: not after an input, nor before a grouped or dilated conv,
+ * nor with a second reader. */
+START_TEST(conv_grad_epilogues)
+{
+    ctest t;
+    plan p;
+    arena ar = {0};
+    plan_text(&t, &p, &ar,
+               "net f { input(4, 8, 8) relu conv(4, 3, padding = 1) "      /* 1, 2: input */
+               "relu conv(4, 3, padding = 1) "                             /* 3, 4: fused */
+               "sigmoid conv(4, 3, padding = 1) "                          /* 5, 6: fused */
+               "relu conv(4, 3, padding = 1, groups = 2) "                 /* 7, 8: grouped */
+               "relu conv(4, 3, padding = 2, dilation = 2) "               /* 9, 10: dilated */
+               "relu add { branch { conv(4, 1) } branch { conv(4, 1) } } " /* 11: two readers */
+               "flatten linear(10) }");
+    const ir_graph *g = &t.c.graph;
+    int fused = 0;
+    for (int i = 0; i < g->n; i++) {
+        const int r = p.nodes[i].grad_epilogue_of;
+        const int want = i == 3 || i == 5;
+        ck_assert_msg(want ? r == i + 1 && p.nodes[r].grad_epilogue == i : r == -1,
+                      "%s: backward by %d", g->nodes[i].path, r);
+        fused += r >= 0;
+    }
+    ck_assert_int_eq(fused, 2);
+    check_plan(&t);
+    arena_free(&ar);
+    ctest_free(&t);
+}
+END_TEST
+
 /* Asserts that the plan of text fails with the diagnostic want. */
 static void plan_refuses(const char *text, const char *want)
 {
@@ -345,6 +378,7 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, output_must_be_flat);
     tcase_add_test(tc, relu_epilogues);
     tcase_add_test(tc, pool_grad_epilogues);
+    tcase_add_test(tc, conv_grad_epilogues);
     tcase_add_loop_test(tc, needs_learnable_parameters, 0, 3);
     suite_add_tcase(s, tc);
     return s;

@@ -125,8 +125,8 @@ static const conv_case grad_cases[] = {
 
 static nt_conv2d_dims dims_of(const conv_case *c)
 {
-    nt_conv2d_dims d = {c->N,  c->C,  c->H,  c->W,  c->OC, c->KH, c->KW,
-                        c->SH, c->SW, c->PH, c->PW, 0,     0};
+    nt_conv2d_dims d = {c->N,  c->C,  c->H,  c->W,  c->OC, c->KH, c->KW, c->SH,
+                        c->SW, c->PH, c->PW, 0,     0,     NT_ACT_NONE, NULL};
     d.OH = (d.H + 2 * d.PH - d.KH) / d.SH + 1;
     d.OW = (d.W + 2 * d.PW - d.KW) / d.SW + 1;
     return d;
@@ -355,6 +355,31 @@ START_TEST(test_backward)
         ck_assert_msg(memcmp(dw2, dw, sizeof(float) * nw) == 0 &&
                           memcmp(db2, db, sizeof(float) * nb) == 0,
                       "conv backward_overwrite changes dw or db, %d thread(s)", nt);
+        /* _overwrite with a relu's or a sigmoid's backward folded in (the
+         * conv's input is their output y): the same bits as the plain
+         * _overwrite followed by the activation's _overwrite backward */
+        for (int a = NT_ACT_RELU; a <= NT_ACT_SIGMOID; a++) {
+            float *y = tu_alloc_rand(ni, &rng), *want = malloc(sizeof(float) * ni);
+            for (size_t i = 0; i < ni; i++) /* relu: half zeros; sigmoid: in (0, 1) */
+                y[i] = a == NT_ACT_RELU ? (y[i] < 0.0f ? 0.0f : y[i]) : 0.5f + 0.45f * y[i];
+            nt_conv2d_dims da = *d;
+            da.act = (nt_act)a;
+            da.act_out = y;
+            for (size_t i = 0; i < ni; i++)
+                din2[i] = NAN;
+            memcpy(dw2, dw0, sizeof(float) * nw);
+            nt_conv2d_backward_overwrite(din2, dw2, NULL, t.r, t.in, t.w, &da, scratch);
+            if (a == NT_ACT_RELU)
+                nt_relu_backward_overwrite(want, zero_in, y, ni);
+            else
+                nt_sigmoid_backward_overwrite(want, zero_in, y, ni);
+            describe(what, sizeof what,
+                     a == NT_ACT_RELU ? "conv din with relu folded" : "conv din with sigmoid folded",
+                     d, nt);
+            TU_ASSERT_CLOSE(what, din2, want, ni, 0.0, 0.0);
+            free(y);
+            free(want);
+        }
         free(zero_in);
         free(dw2);
         free(db2);
@@ -519,8 +544,8 @@ END_TEST
 /* ---- PyTorch ----------------------------------------------------------------- */
 
 #define CONV_DIMS(P)                                                        \
-    {P##_N,  P##_C,  P##_H,  P##_W,  P##_OC, P##_KH, P##_KW,                \
-     P##_SH, P##_SW, P##_PH, P##_PW, P##_OH, P##_OW}
+    {P##_N,  P##_C,  P##_H,  P##_W,  P##_OC, P##_KH,      P##_KW, P##_SH,  \
+     P##_SW, P##_PH, P##_PW, P##_OH, P##_OW, NT_ACT_NONE, NULL}
 
 typedef struct torch_case {
     nt_conv2d_dims d;

@@ -1242,21 +1242,42 @@ static void fold_activation(float *din, const nt_conv2d_dims *d, int overwrite, 
                       (size_t)n * img);
 }
 
-/* dst[o*ldo + k*sk] = src[k*lds + o] (add: dst[...] + src[...]) for o < O,
- * k < K: the implicit and pixel paths' transposed weight-gradient sums into
- * dW, by 16 x 16 blocks (a weight at a time, each read would touch a new
- * page). */
+/* dst[o*ldo + k*sk] += src[k*lds + o] for o0 <= o < o1, k < K: the implicit
+ * and pixel paths' transposed weight-gradient sums into dW, by 16 x 16
+ * blocks (a weight at a time, each read would touch a new page). */
 static void add_transposed(float *dst, size_t ldo, size_t sk, const float *src, size_t lds,
-                           int O, int K, int add)
+                           int o0, int o1, int K)
 {
-    for (int o0 = 0; o0 < O; o0 += 16)
-        for (int k0 = 0; k0 < K; k0 += 16)
-            for (int o = o0; o < min_int(o0 + 16, O); o++)
-                for (int k = k0; k < min_int(k0 + 16, K); k++) {
-                    float *to = dst + (size_t)o * ldo + (size_t)k * sk;
-                    const float v = src[(size_t)k * lds + o];
-                    *to = add ? *to + v : v;
-                }
+    for (int k0 = 0; k0 < K; k0 += 16)
+        for (int o = o0; o < o1; o++)
+            for (int k = k0; k < min_int(k0 + 16, K); k++)
+                dst[(size_t)o * ldo + (size_t)k * sk] += src[(size_t)k * lds + o];
+}
+
+/* dW += the transposed sums of threads 0 .. used - 1 (each thread's at
+ * lanes_at in its slice of the scratch), in thread order; called by every
+ * thread of the team, which share the output channels in blocks of 16. */
+static void add_transposed_sums(float *dw, const bwd_ctx *c, const conv_plan *p,
+                                const float *scratch, size_t lanes_at, int used)
+{
+    const nt_conv2d_dims *d = c->d;
+    const int kk = d->KH * d->KW, nblk = ceil_div(d->OC, 16);
+    int rows = 0, cols = 0;
+    if (c->px)
+        nt_pixel_dwt_dims(c->px, &rows, &cols);
+#pragma omp for schedule(static)
+    for (int b = 0; b < nblk; b++) {
+        const int o0 = 16 * b, o1 = min_int(d->OC, o0 + 16);
+        for (int k = 0; k < used; k++) {
+            const float *l = scratch + (size_t)k * p->per_thread + lanes_at;
+            if (c->px) /* dWT[t][c][oc] */
+                for (int t = 0; t < kk; t++)
+                    add_transposed(dw + t, p->ckk, kk, l + (size_t)t * rows * cols, cols, o0, o1,
+                                   d->C);
+            else /* dW^T */
+                add_transposed(dw, p->ckk, 1, l, c->iw.Mp, o0, o1, p->ckk);
+        }
+    }
 }
 
 /* the items of fn, per_item images each, with `width` lanes per weight
@@ -1271,6 +1292,7 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
     const size_t wsize = (size_t)c->d->OC * p->ckk, nb = c->bias ? (size_t)c->d->OC : 0;
     const size_t stride = partial_floats(c->d, p);
     float *partial = scratch + (size_t)nt * p->per_thread;
+    const int transposed = c->px || c->iw.Mp; /* the pixel and implicit paths */
     int used = 1;
 #pragma omp parallel num_threads(nt) if (team)
     {
@@ -1292,15 +1314,9 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
             fresh = 0;
             fold_activation(c->din, c->d, c->overwrite, k * per_item, per_item);
         }
-        const int kk = c->d->KH * c->d->KW, OC = c->d->OC;
-        if (c->px) { /* dWT[t][c][oc] */
-            int rows, cols;
-            nt_pixel_dwt_dims(c->px, &rows, &cols);
-            for (int t = 0; t < kk; t++)
-                add_transposed(wacc + t, p->ckk, kk, lanes + (size_t)t * rows * cols, cols, OC,
-                               c->d->C, tid == 0);
-        } else if (c->iw.Mp) { /* dW^T */
-            add_transposed(wacc, p->ckk, 1, lanes, c->iw.Mp, OC, p->ckk, tid == 0);
+        if (transposed) { /* every thread's sums at once, once all are done */
+#pragma omp barrier
+            add_transposed_sums(dw, c, p, scratch, lanes_at, used);
         } else {
             for (size_t i = 0; i < wsize + nb; i++) {
                 const float sum = sum_lanes(lanes + (size_t)width * i, width);
@@ -1309,6 +1325,8 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
             }
         }
     }
+    if (transposed)
+        return;
     add_partials(dw, partial, stride, used, wsize, nt);
     if (nb)
         add_partials(db, partial + wsize, stride, used, nb, nt);

@@ -49,6 +49,28 @@ static void tap_range(int *lo, int *hi, int k, int S, int pad, int size, int osi
     *hi = b;
 }
 
+/* Kernel tap t = kh*KW + kw and the output pixels (oy, ox) in [ylo, yhi) x
+ * [xlo, xhi) for which it reads inside the image. */
+typedef struct tap_rect {
+    int kh, kw, ylo, yhi, xlo, xhi;
+} tap_rect;
+
+static tap_rect rect_of(const nt_conv2d_dims *d, int t)
+{
+    tap_rect r;
+    r.kh = t / d->KW;
+    r.kw = t % d->KW;
+    tap_range(&r.ylo, &r.yhi, r.kh, d->SH, d->PH, d->H, d->OH);
+    tap_range(&r.xlo, &r.xhi, r.kw, d->SW, d->PW, d->W, d->OW);
+    return r;
+}
+
+/* the input pixel tap r reads for output pixel (oy, ox) */
+static int in_pixel(const nt_conv2d_dims *d, const tap_rect *r, int oy, int ox)
+{
+    return (oy * d->SH - d->PH + r->kh) * d->W + ox * d->SW - d->PW + r->kw;
+}
+
 nt_pixel_conv nt_pixel_setup(const nt_conv2d_dims *d, nt_isa isa)
 {
     nt_pixel_conv pc;
@@ -204,30 +226,24 @@ static void tap_products(const nt_ukernel *uk, int M, int K, const float *a, con
     const nt_conv2d_dims *d = pc->d;
     const int mr = uk->mr, nr = uk->nr, nb = pc->nb, nbs = nb / nr;
     const int ns = M / mr, sb = uk->mc / mr > 0 ? uk->mc / mr : 1;
-    for (int kh = 0; kh < d->KH; kh++) {
-        int ylo, yhi;
-        tap_range(&ylo, &yhi, kh, d->SH, d->PH, d->H, d->OH);
-        for (int kw = 0; kw < d->KW; kw++) {
-            int xlo, xhi;
-            tap_range(&xlo, &xhi, kw, d->SW, d->PW, d->W, d->OW);
-            const float *at = a + (size_t)(kh * d->KW + kw) * M * K;
-            for (int k0 = 0; k0 < K; k0 += uk->kc) {
-                const int kc = min_int(uk->kc, K - k0);
-                for (int s0 = 0; s0 < ns; s0 += sb)
-                    for (int oy = ylo; oy < yhi; oy++)
-                        for (int ox = xlo; ox < xhi; ox++) {
-                            const int q = oy * d->OW + ox;
-                            const int p = (oy * d->SH - d->PH + kh) * d->W + ox * d->SW - d->PW + kw;
-                            const int from = backward ? q : p, to = backward ? p : q;
-                            for (int js = 0; js < nbs; js++) {
-                                const float *bs = b + ((size_t)(from * nbs + js) * K + k0) * nr;
-                                float *cs = c + (size_t)to * M * nb + js * nr;
-                                for (int s = s0; s < min_int(ns, s0 + sb); s++)
-                                    uk->run(kc, at + ((size_t)s * K + k0) * mr, bs, nr,
-                                            cs + (size_t)s * mr * nb, nb, 1.0f, 1.0f);
-                            }
+    for (int t = 0; t < d->KH * d->KW; t++) {
+        const tap_rect r = rect_of(d, t);
+        const float *at = a + (size_t)t * M * K;
+        for (int k0 = 0; k0 < K; k0 += uk->kc) {
+            const int kc = min_int(uk->kc, K - k0);
+            for (int s0 = 0; s0 < ns; s0 += sb)
+                for (int oy = r.ylo; oy < r.yhi; oy++)
+                    for (int ox = r.xlo; ox < r.xhi; ox++) {
+                        const int q = oy * d->OW + ox, p = in_pixel(d, &r, oy, ox);
+                        const int from = backward ? q : p, to = backward ? p : q;
+                        for (int js = 0; js < nbs; js++) {
+                            const float *bs = b + ((size_t)(from * nbs + js) * K + k0) * nr;
+                            float *cs = c + (size_t)to * M * nb + js * nr;
+                            for (int s = s0; s < min_int(ns, s0 + sb); s++)
+                                uk->run(kc, at + ((size_t)s * K + k0) * mr, bs, nr,
+                                        cs + (size_t)s * mr * nb, nb, 1.0f, 1.0f);
                         }
-            }
+                    }
         }
     }
 }
@@ -258,36 +274,29 @@ static void weight_products(float *dwt, const float *xa, const float *gb,
     const int mr = uk->mr, nr = uk->nr, nb = pc->nb, Mw = rows_b(pc), Nw = cols_w(pc);
     const int ns = Mw / mr, sb = uk->mc / mr > 0 ? uk->mc / mr : 1;
     const int hw = d->H * d->W, P = d->OH * d->OW;
-    for (int kh = 0; kh < d->KH; kh++) {
-        int ylo, yhi;
-        tap_range(&ylo, &yhi, kh, d->SH, d->PH, d->H, d->OH);
-        for (int kw = 0; kw < d->KW; kw++) {
-            int xlo, xhi;
-            tap_range(&xlo, &xhi, kw, d->SW, d->PW, d->W, d->OW);
-            if (xlo >= xhi)
-                continue;
-            const int run = d->SW == 1 ? xhi - xlo : 1;
-            float *ct = dwt + (size_t)(kh * d->KW + kw) * Mw * Nw;
-            for (int s0 = 0; s0 < ns; s0 += sb)
-                for (int jo = 0; jo < Nw / nr; jo++)
-                    for (int s = s0; s < min_int(ns, s0 + sb); s++) {
-                        /* the next tile of dW^T, while this one runs */
-                        const float *next = ct + (size_t)(s + 1) * mr * Nw + jo * nr;
-                        for (int i = 0; i < mr && s + 1 < ns; i++) {
-                            __builtin_prefetch(next + (size_t)i * Nw, 1);
-                            __builtin_prefetch(next + (size_t)i * Nw + 16, 1);
-                        }
-                        for (int oy = ylo; oy < yhi; oy++)
-                            for (int ox = xlo; ox < xhi; ox += run) {
-                                const int q = oy * d->OW + ox;
-                                const int p = (oy * d->SH - d->PH + kh) * d->W + ox * d->SW -
-                                              d->PW + kw;
-                                uk->run(run * nb, xa + ((size_t)s * hw + p) * nb * mr,
-                                        gb + ((size_t)jo * P + q) * nb * nr, nr,
-                                        ct + (size_t)s * mr * Nw + jo * nr, Nw, 1.0f, 1.0f);
-                            }
+    for (int t = 0; t < d->KH * d->KW; t++) {
+        const tap_rect r = rect_of(d, t);
+        if (r.xlo >= r.xhi)
+            continue;
+        const int run = d->SW == 1 ? r.xhi - r.xlo : 1;
+        float *ct = dwt + (size_t)t * Mw * Nw;
+        for (int s0 = 0; s0 < ns; s0 += sb)
+            for (int jo = 0; jo < Nw / nr; jo++)
+                for (int s = s0; s < min_int(ns, s0 + sb); s++) {
+                    /* the next tile of dW^T, while this one runs */
+                    const float *next = ct + (size_t)(s + 1) * mr * Nw + jo * nr;
+                    for (int i = 0; i < mr && s + 1 < ns; i++) {
+                        __builtin_prefetch(next + (size_t)i * Nw, 1);
+                        __builtin_prefetch(next + (size_t)i * Nw + 16, 1);
                     }
-        }
+                    for (int oy = r.ylo; oy < r.yhi; oy++)
+                        for (int ox = r.xlo; ox < r.xhi; ox += run) {
+                            const int q = oy * d->OW + ox, p = in_pixel(d, &r, oy, ox);
+                            uk->run(run * nb, xa + ((size_t)s * hw + p) * nb * mr,
+                                    gb + ((size_t)jo * P + q) * nb * nr, nr,
+                                    ct + (size_t)s * mr * Nw + jo * nr, Nw, 1.0f, 1.0f);
+                        }
+                }
     }
 }
 

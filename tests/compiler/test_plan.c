@@ -264,25 +264,19 @@ START_TEST(relu_epilogues)
 }
 END_TEST
 
-/* A relu or sigmoid between a layer and a max or average pool, each the
- * other's only reader, has its backward done by the pool's (grad_epilogue):
- * not after an input, nor with a second reader of either. */
-START_TEST(pool_grad_epilogues)
+/* Plans text and checks that exactly the activations at nodes a and b have
+ * their backward done by the next node's (grad_epilogue). */
+static void check_grad_epilogues(const char *text, int a, int b)
 {
     ctest t;
     plan p;
     arena ar = {0};
-    plan_text(&t, &p, &ar,
-               "net f { input(4, 8, 8) relu maxpool(2) "                 /* 1, 2: input */
-               "conv(4, 3, padding = 1) sigmoid avgpool(2) "             /* 3-5: fused */
-               "conv(4, 1) add { branch { relu maxpool(1) } branch { maxpool(1) } } " /* 6-10 */
-               "conv(4, 1) relu maxpool(2, stride = 1) "                 /* 11-13: fused */
-               "flatten linear(10) }");
+    plan_text(&t, &p, &ar, text);
     const ir_graph *g = &t.c.graph;
     int fused = 0;
     for (int i = 0; i < g->n; i++) {
         const int r = p.nodes[i].grad_epilogue_of;
-        const int want = i == 4 || i == 12;
+        const int want = i == a || i == b;
         ck_assert_msg(want ? r == i + 1 && p.nodes[r].grad_epilogue == i : r == -1,
                       "%s: backward by %d", g->nodes[i].path, r);
         fused += r >= 0;
@@ -292,6 +286,20 @@ START_TEST(pool_grad_epilogues)
     arena_free(&ar);
     ctest_free(&t);
 }
+
+/* A relu or sigmoid between a layer and a max or average pool, each the
+ * other's only reader, has its backward done by the pool's (grad_epilogue):
+ * not after an input, nor with a second reader of either. */
+START_TEST(pool_grad_epilogues)
+{
+    check_grad_epilogues("net f { input(4, 8, 8) relu maxpool(2) "                 /* 1, 2: input */
+                         "conv(4, 3, padding = 1) sigmoid avgpool(2) "             /* 3-5: fused */
+                         "conv(4, 1) add { branch { relu maxpool(1) } branch { maxpool(1) } } "
+                         /* 6-10 */
+                         "conv(4, 1) relu maxpool(2, stride = 1) "                 /* 11-13: fused */
+                         "flatten linear(10) }",
+                         4, 12);
+}
 END_TEST
 
 /* A relu or sigmoid read by a convolution alone (neither grouped nor
@@ -300,30 +308,14 @@ END_TEST
  * nor with a second reader. */
 START_TEST(conv_grad_epilogues)
 {
-    ctest t;
-    plan p;
-    arena ar = {0};
-    plan_text(&t, &p, &ar,
-               "net f { input(4, 8, 8) relu conv(4, 3, padding = 1) "      /* 1, 2: input */
-               "relu conv(4, 3, padding = 1) "                             /* 3, 4: fused */
-               "sigmoid conv(4, 3, padding = 1) "                          /* 5, 6: fused */
-               "relu conv(4, 3, padding = 1, groups = 2) "                 /* 7, 8: grouped */
-               "relu conv(4, 3, padding = 2, dilation = 2) "               /* 9, 10: dilated */
-               "relu add { branch { conv(4, 1) } branch { conv(4, 1) } } " /* 11: two readers */
-               "flatten linear(10) }");
-    const ir_graph *g = &t.c.graph;
-    int fused = 0;
-    for (int i = 0; i < g->n; i++) {
-        const int r = p.nodes[i].grad_epilogue_of;
-        const int want = i == 3 || i == 5;
-        ck_assert_msg(want ? r == i + 1 && p.nodes[r].grad_epilogue == i : r == -1,
-                      "%s: backward by %d", g->nodes[i].path, r);
-        fused += r >= 0;
-    }
-    ck_assert_int_eq(fused, 2);
-    check_plan(&t);
-    arena_free(&ar);
-    ctest_free(&t);
+    check_grad_epilogues("net f { input(4, 8, 8) relu conv(4, 3, padding = 1) "      /* 1, 2: input */
+                         "relu conv(4, 3, padding = 1) "                             /* 3, 4: fused */
+                         "sigmoid conv(4, 3, padding = 1) "                          /* 5, 6: fused */
+                         "relu conv(4, 3, padding = 1, groups = 2) "                 /* 7, 8 */
+                         "relu conv(4, 3, padding = 2, dilation = 2) "               /* 9, 10 */
+                         "relu add { branch { conv(4, 1) } branch { conv(4, 1) } } " /* 11 */
+                         "flatten linear(10) }",
+                         3, 5);
 }
 END_TEST
 

@@ -1,7 +1,8 @@
 /* conv_pixel.h - inside the runtime only: the convolution of small images
  * by pixel GEMMs (conv_pixel.c), a block of nb images at a time, the images
  * in the GEMM's columns. conv.c uses it for late layers (ResNet's 6x6 and
- * 3x3, AlexNet's 13x13) when the runtime's own SGEMM runs (pixel_fits).
+ * 3x3, AlexNet's 13x13, GoogLeNet's late 1x1) when the runtime's own SGEMM
+ * runs (pixel_fits).
  *
  * For output pixel q and kernel tap t whose input pixel p = p(q, t) lies
  * inside the image (padding taps are skipped, not multiplied by zero):

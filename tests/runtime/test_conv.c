@@ -96,11 +96,14 @@ static const conv_case cases[] = {
      * (on 2 threads, one each), its stride-2 entry, a 3x5 kernel with
      * padding as wide as the kernel (windows of padding only), channel
      * counts that fill no register block; strides 3 and 2 with a 1x3
-     * kernel whose padding rows see only zeros */
+     * kernel whose padding rows see only zeros; 1x1 kernels, stride 1 and
+     * 2 */
     {35, 64, 3, 3, 40, 3, 3, 1, 1, 1, 1, 1},
     {33, 65, 6, 5, 20, 3, 3, 2, 2, 1, 1, 0},
     {32, 64, 4, 7, 13, 3, 5, 1, 1, 3, 5, 1},
     {33, 70, 8, 7, 24, 1, 3, 3, 2, 1, 0, 1},
+    {33, 64, 5, 6, 24, 1, 1, 1, 1, 0, 0, 1},
+    {32, 66, 7, 7, 20, 1, 1, 2, 2, 0, 0, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 #define NRANDOM 8

@@ -1300,7 +1300,9 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
 #pragma omp parallel num_threads(nt) if (team)
     {
         int tid = omp_get_thread_num();
-        /* thread 0 adds into dw and db, thread k > 0 writes its partials */
+        /* thread 0 adds into dw and db, thread k > 0 writes its partials
+         * (the transposed sums of the pixel and implicit paths instead stay
+         * in each thread's lanes until add_transposed_sums) */
         float *wacc = tid == 0 ? dw : partial + (size_t)(tid - 1) * stride;
         float *bacc = tid == 0 ? db : wacc + wsize;
         float *buf = scratch + (size_t)tid * p->per_thread;

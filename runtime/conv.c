@@ -27,8 +27,10 @@
  * Threads: groups of whole images are dealt statically to the threads, each
  * with its own slice of the scratch; a thread always owns whole images, so
  * col2im never races. dW is summed per thread (thread 0 straight into dw, the
- * others into partial sums in the scratch) and the partial sums are added in
- * thread order, so results are deterministic for a fixed thread count.
+ * others into partial sums in the scratch; the implicit and pixel paths keep
+ * theirs transposed in each thread's slice and add them all at the end) and
+ * the partial sums are added in thread order, so results are deterministic
+ * for a fixed thread count.
  * Groups that do not divide evenly among the threads (for instance a batch of
  * one) are run afterwards one at a time by the whole team: nt_sgemm splits
  * the GEMMs and the im2col/col2im loops split over channels.

@@ -354,15 +354,20 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
     int x = node(e, i)->inputs[0];
     const shape *s = in_shape(e, i, 0);
     const bn_attrs *a = &node(e, i)->a.bn;
-    char dims[240];
     const int kind = ps == FORWARD ? fused_activation(e, i) : -1;
-    snprintf(dims, sizeof dims,
-             "&(nt_bn_dims){.N = n, .C = %lld, .HW = %lld, .eps = %s, .momentum = %s%s}",
-             (long long)s->d[0], (long long)(s->rank == 3 ? s->d[1] * s->d[2] : 1), flt(e, a->eps),
-             flt(e, a->momentum),
-             kind == L_SIGMOID ? ",\n                                   .act = NT_ACT_SIGMOID"
-             : kind == L_RELU ? ",\n                                   .act = NT_ACT_RELU" : "");
     const char *nm = e->names[i];
+    const char *ind = ps == FORWARD ? "\n                                   "
+                                    : "\n                          ";
+    const char *fields = "";
+    if (kind == L_SIGMOID || kind == L_RELU)
+        fields = arena_printf(&e->ar, ",%s.act = %s", ind,
+                              kind == L_SIGMOID ? "NT_ACT_SIGMOID" : "NT_ACT_RELU");
+    if (s->rank == 3) /* the rows' sums: a streaming pass over the examples */
+        fields = arena_printf(&e->ar, "%s,%s.rows = b.%s_rows", fields, ind, nm);
+    const char *dims = arena_printf(
+        &e->ar, "&(nt_bn_dims){.N = n, .C = %lld, .HW = %lld, .eps = %s, .momentum = %s%s}",
+        (long long)s->d[0], (long long)(s->rank == 3 ? s->d[1] * s->d[2] : 1), flt(e, a->eps),
+        flt(e, a->momentum), fields);
     /* in a sample-parallel step: on this share, with the team's sums */
     const char *share = !e->sample_parallel ? ""
                         : arena_printf(&e->ar, ",\n%*snt_part_bn_share(p, %lld)",

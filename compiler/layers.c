@@ -323,12 +323,16 @@ static int BATCHNORM_tensors(const ir_node *n, const shape *in, tensor_decl *out
     return 4;
 }
 
-/* the batch's mean and 1/sqrt(var + eps) per channel */
+/* the batch's mean and 1/sqrt(var + eps) per channel; over maps, the sums
+ * of each example's rows (nt_bn_dims.rows) */
 static int BATCHNORM_saved(const ir_node *n, saved_decl *out)
 {
     out[0] = (saved_decl){"mean", SAVED_F32, n->out.d[0], 0};
     out[1] = (saved_decl){"invstd", SAVED_F32, n->out.d[0], 0};
-    return 2;
+    if (n->out.rank == 1)
+        return 2;
+    out[2] = (saved_decl){"rows", SAVED_F64, 2 * n->out.d[0], 1};
+    return 3;
 }
 
 static const layer_arg LAYERNORM_args[] = {
@@ -613,13 +617,14 @@ int layer_names(const char **out, int max)
 
 int64_t saved_floats(const saved_decl *s)
 {
-    static const int bytes[] = {[SAVED_F32] = 4, [SAVED_I32] = 4, [SAVED_U8] = 1};
+    static const int bytes[] = {[SAVED_F32] = 4, [SAVED_I32] = 4, [SAVED_U8] = 1,
+                                [SAVED_F64] = 8};
     return (s->count * bytes[s->type] + 3) / 4;
 }
 
 const char *saved_ctype(saved_type t)
 {
     static const char *const names[] = {[SAVED_F32] = "float", [SAVED_I32] = "int32_t",
-                                        [SAVED_U8] = "uint8_t"};
+                                        [SAVED_U8] = "uint8_t", [SAVED_F64] = "double"};
     return names[t];
 }

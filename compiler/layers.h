@@ -44,7 +44,7 @@ typedef struct attr_field {
 typedef enum { INIT_XAVIER, INIT_BIAS, INIT_ONES, INIT_ZEROS } tensor_init;
 
 #define LAYER_MAX_TENSORS 4
-#define LAYER_MAX_SAVED 2
+#define LAYER_MAX_SAVED 3
 
 /* A tensor of a layer in the checkpoint: its state_dict suffix, PyTorch
  * shape and initialiser; running statistics are not trainable. */
@@ -60,7 +60,7 @@ typedef struct tensor_decl {
 /* A buffer forward keeps for backward: b.<layer>_<name> in generated code.
  * Per example (activation arena, scales with the batch) or per layer (state
  * arena). */
-typedef enum { SAVED_F32, SAVED_I32, SAVED_U8 } saved_type;
+typedef enum { SAVED_F32, SAVED_I32, SAVED_U8, SAVED_F64 } saved_type;
 typedef struct saved_decl {
     const char *name;       /* "argmax", "mask", "mean" */
     saved_type type;
@@ -70,7 +70,7 @@ typedef struct saved_decl {
 
 /* Floats a saved buffer occupies (rounded up to whole floats). */
 int64_t saved_floats(const saved_decl *s);
-/* "float", "int32_t", "uint8_t" */
+/* "float", "int32_t", "uint8_t", "double" */
 const char *saved_ctype(saved_type t);
 
 typedef struct layer_info {

@@ -4,11 +4,20 @@
  * backward. It does not hold parameters or decide the mode: the generated
  * code passes gamma, beta and the running buffers and calls the right one.
  *
- * Statistics are computed per channel in double, two-pass (mean, then the
- * sum of squared deviations), so large offsets do not cancel. Each channel is
- * handled by one thread from start to end, so results are bitwise identical
- * for any thread count. The loops along a channel's values are bn_rows.c's
- * (vectors of the CPU's ISA; the same bits on every ISA).
+ * Statistics are computed per channel in double from the statistics of its
+ * rows (one example's values of the channel): each row's sum and squared
+ * deviations from its own mean, combined in example order
+ * (nt_batchnorm_row_stats), so large offsets do not cancel. Every sum over a
+ * channel runs in example order whatever the threads, so results are
+ * bitwise identical for any thread count, and for both orders of work:
+ *   - with nt_bn_dims.rows, the examples are streamed in memory order: one
+ *     pass writes the rows' sums, then each channel combines its rows, then
+ *     a pass normalises (the backward likewise). A conv can write the rows
+ *     of its output as it goes, and then the forward only normalises;
+ *   - without it, the channels are taken a block at a time, each block read
+ *     from memory once and then from cache.
+ * The loops along a row are bn_rows.c's (vectors of the CPU's ISA; the same
+ * bits on every ISA).
  *
  * n = N * HW values per channel. PyTorch rejects training with n == 1; here
  * that is an assertion (debug builds). In a release build n == 1 gives
@@ -104,23 +113,46 @@ static void block_sum(double *s, const float *in, const nt_bn_dims *d, int c0, i
             s[j] += rows->sum(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW);
 }
 
+/* A row's part of its channel's sum of squared deviations from the channel's
+ * mean m: its own (q, about its mean s / HW) plus HW times the square of
+ * the distance between the two means. With HW == 1 (q = 0) this is
+ * (x - m)^2, bit for bit. */
+static double row_m2(double s, double q, int HW, double m)
+{
+    const double dm = s / HW - m;
+    return q + HW * dm * dm;
+}
+
+void nt_batchnorm_row_stats(double *rows, const float *in, int C, int HW)
+{
+    const nt_bn_rows *r = nt_bn_rows_get();
+    for (int c = 0; c < C; c++) {
+        const float *x = in + (size_t)c * HW;
+        const double s = r->sum(x, HW);
+        rows[2 * c] = s;
+        rows[2 * c + 1] = r->sumsq_dev(x, HW, s / HW);
+    }
+}
+
+/* the sums of squared deviations from the channels' means m, the rows'
+ * statistics recomputed (nt_batchnorm_row_stats' bits) */
 static void block_sumsq(double *ss, const double *m, const float *in, const nt_bn_dims *d,
                         int c0, int nc)
 {
     if (d->HW == 1) {
         for (int n = 0; n < d->N; n++) {
             const float *x = in + (size_t)n * d->C + c0;
-            for (int j = 0; j < nc; j++) {
-                const double dv = x[j] - m[j];
-                ss[j] += dv * dv;
-            }
+            for (int j = 0; j < nc; j++)
+                ss[j] += row_m2(x[j], 0.0, 1, m[j]);
         }
         return;
     }
-    const nt_bn_rows *rows = nt_bn_rows_get();
-    for (int n = 0; n < d->N; n++)
+    for (int n = 0; n < d->N; n++) {
+        double st[2 * BN_CB_MAX];
+        nt_batchnorm_row_stats(st, in + ((size_t)n * d->C + c0) * d->HW, nc, d->HW);
         for (int j = 0; j < nc; j++)
-            ss[j] += rows->sumsq_dev(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW, m[j]);
+            ss[j] += row_m2(st[2 * j], st[2 * j + 1], d->HW, m[j]);
+    }
 }
 
 /* Channel c's batch statistics from its mean m and sum of squared deviations
@@ -207,6 +239,65 @@ static void forward_train_synced(float *out, float *mean, float *invstd,
     }
 }
 
+/* ---- streaming through the examples (nt_bn_dims.rows) ------------------------------ */
+
+/* Rows shorter than this go faster a block of channels at a time. */
+#define BN_STREAM_MIN_HW 16
+
+static int streams(const nt_bn_dims *d)
+{
+    return d->rows && d->HW >= BN_STREAM_MIN_HW && !bn_reduce;
+}
+
+/* the rows' [N][C][2] channel c, entry k */
+static double row_at(const nt_bn_dims *d, int n, int c, int k)
+{
+    return d->rows[((size_t)n * d->C + c) * 2 + k];
+}
+
+/* Returns 0 when the per-channel temporaries cannot be had (the caller then
+ * takes the blocks: the same bits). */
+static int forward_train_rows(float *out, float *mean, float *invstd, float *running_mean,
+                              float *running_var, const float *in, const float *gamma,
+                              const float *beta, const nt_bn_dims *d, int nth)
+{
+    const int N = d->N, C = d->C, HW = d->HW;
+    const double cnt = (double)N * HW;
+    const size_t img = (size_t)C * HW;
+    float *mf = malloc(2 * (size_t)C * sizeof *mf), *scale = mf + C;
+    if (!mf)
+        return 0;
+    const nt_bn_rows *rows = nt_bn_rows_get();
+#pragma omp parallel num_threads(nth)
+    {
+        if (!d->rows_ready) {
+#pragma omp for schedule(static)
+            for (int n = 0; n < N; n++)
+                nt_batchnorm_row_stats(d->rows + (size_t)n * 2 * C, in + n * img, C, HW);
+        }
+#pragma omp for schedule(static)
+        for (int c = 0; c < C; c++) {
+            double s = 0, ss = 0;
+            for (int n = 0; n < N; n++)
+                s += row_at(d, n, c, 0);
+            const double m = s / cnt;
+            for (int n = 0; n < N; n++)
+                ss += row_m2(row_at(d, n, c, 0), row_at(d, n, c, 1), HW, m);
+            scale[c] = channel_stats(c, m, ss, cnt, &mf[c], 1, mean, invstd, running_mean,
+                                     running_var, gamma, d);
+        }
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++) {
+                const size_t off = n * img + (size_t)c * HW;
+                rows->normalise(out + off, in + off, HW, mf[c], scale[c], beta[c]);
+                nt_act_apply(d->act, out + off, (size_t)HW);
+            }
+    }
+    free(mf);
+    return 1;
+}
+
 void nt_batchnorm_forward_train(float *out, float *mean, float *invstd,
                                 float *running_mean, float *running_var,
                                 const float *in, const float *gamma,
@@ -224,6 +315,9 @@ void nt_batchnorm_forward_train(float *out, float *mean, float *invstd,
         return;
     }
     assert(cnt > 1); /* PyTorch: "Expected more than 1 value per channel" */
+    if (streams(d) && forward_train_rows(out, mean, invstd, running_mean, running_var, in,
+                                         gamma, beta, d, nth))
+        return;
 
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
@@ -307,19 +401,24 @@ static void block_dparams(float *dgamma, float *dbeta, const double *sdy,
 
 /* din (+)= gamma * invstd * (dy - sdy / cnt - (x - mean) * sdyx * invstd^2 / cnt);
  * acc: din += ..., else din = ... (its old contents are never read) */
+/* channel c's din = k * (dy - a - (x - mean) * b) */
+static void din_coefs(float *k, float *a, float *b, int c, const float *gamma,
+                      const float *invstd, double sdy, double sdyx, double cnt)
+{
+    const double is = invstd[c];
+    *k = gamma[c] * invstd[c];
+    *a = (float)(sdy / cnt);
+    *b = (float)(sdyx * is * is / cnt);
+}
+
 static void block_din(float *din, const float *dout, const float *in, const float *gamma,
                       const float *mean, const float *invstd, const double *sdy,
                       const double *sdyx, double cnt, const nt_bn_dims *d, int c0, int nc,
                       int acc)
 {
     float k[BN_CB_MAX], a[BN_CB_MAX], b[BN_CB_MAX];
-    for (int j = 0; j < nc; j++) {
-        const int c = c0 + j;
-        const double is = invstd[c];
-        k[j] = gamma[c] * invstd[c];
-        a[j] = (float)(sdy[j] / cnt);
-        b[j] = (float)(sdyx[j] * is * is / cnt);
-    }
+    for (int j = 0; j < nc; j++)
+        din_coefs(&k[j], &a[j], &b[j], c0 + j, gamma, invstd, sdy[j], sdyx[j], cnt);
     if (d->HW == 1) {
         for (int n = 0; n < d->N; n++) {
             const size_t off = (size_t)n * d->C + c0;
@@ -368,6 +467,53 @@ static void backward_synced(float *din, float *dgamma, float *dbeta, const float
     }
 }
 
+/* The backward streaming through the examples, the rows holding each row's
+ * sum dy and sum dy * (x - mean); 0 as forward_train_rows. */
+static int backward_rows(float *din, float *dgamma, float *dbeta, const float *dout,
+                         const float *in, const float *gamma, const float *mean,
+                         const float *invstd, const nt_bn_dims *d, int nth, int acc)
+{
+    const int N = d->N, C = d->C, HW = d->HW;
+    const double cnt = (double)N * HW;
+    const size_t img = (size_t)C * HW;
+    float *k = malloc(3 * (size_t)C * sizeof *k), *a = k + C, *b = a + C;
+    if (!k)
+        return 0;
+    const nt_bn_rows *rows = nt_bn_rows_get();
+#pragma omp parallel num_threads(nth)
+    {
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++) {
+                const size_t off = n * img + (size_t)c * HW;
+                double *r = d->rows + ((size_t)n * C + c) * 2;
+                r[0] = r[1] = 0;
+                rows->sums_dy(&r[0], &r[1], dout + off, in + off, HW, mean[c]);
+            }
+#pragma omp for schedule(static)
+        for (int c = 0; c < C; c++) {
+            double sdy = 0, sdyx = 0;
+            for (int n = 0; n < N; n++) {
+                sdy += row_at(d, n, c, 0);
+                sdyx += row_at(d, n, c, 1);
+            }
+            block_dparams(dgamma, dbeta, &sdy, &sdyx, invstd, c, 1);
+            din_coefs(&k[c], &a[c], &b[c], c, gamma, invstd, sdy, sdyx, cnt);
+        }
+        if (din) {
+#pragma omp for schedule(static)
+            for (int n = 0; n < N; n++)
+                for (int c = 0; c < C; c++) {
+                    const size_t off = n * img + (size_t)c * HW;
+                    rows->din(din + off, dout + off, in + off, HW, k[c], a[c], mean[c], b[c],
+                              acc);
+                }
+        }
+    }
+    free(k);
+    return 1;
+}
+
 static void batchnorm_backward(float *din, float *dgamma, float *dbeta,
                                const float *dout, const float *in,
                                const float *gamma, const float *mean,
@@ -382,6 +528,9 @@ static void batchnorm_backward(float *din, float *dgamma, float *dbeta,
         backward_synced(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, nth, cb, acc);
         return;
     }
+    if (streams(d) &&
+        backward_rows(din, dgamma, dbeta, dout, in, gamma, mean, invstd, d, nth, acc))
+        return;
 
 #pragma omp parallel for num_threads(nth) schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {

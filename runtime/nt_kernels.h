@@ -219,7 +219,27 @@ typedef struct nt_bn_dims {
     float eps;       /* 1e-5 */
     float momentum;  /* 0.1, PyTorch's convention */
     nt_act act;      /* NT_ACT_NONE unless a relu or sigmoid is fused */
+    /* Training only, optional: [N][C][2] doubles for the sums of each row
+     * (one example's values of one channel). With it, forward and backward
+     * stream through the examples in memory order, one pass for the sums
+     * and one to normalise (or for din); without it they take the channels
+     * a block at a time, reading a block once more for its squared
+     * deviations. The same bits either way. rows_ready: the forward's
+     * producer has already written the rows (nt_batchnorm_row_stats), so
+     * the forward only normalises. */
+    double *rows;
+    int rows_ready;
 } nt_bn_dims;
+
+/* The statistics of one example's C rows of HW values (in: [C][HW]):
+ * rows[c][0] = the row's sum, rows[c][1] = the sum of its squared
+ * deviations from its own mean, in double. The forward combines them per
+ * channel, in example order: mean = sum of s / (N * HW), and the sum of
+ * squared deviations = sum of q + HW * (s / HW - mean)^2 (Chan, Golub and
+ * LeVeque's pairwise update), which large offsets do not cancel. A conv
+ * whose only reader is a batch norm calls it on each image it has just
+ * written (nt_conv2d_dims.bn_rows), while the image is in cache. */
+void nt_batchnorm_row_stats(double *rows, const float *in, int C, int HW);
 
 /* Training mode: normalises with the batch mean and biased variance, saves
  * mean and 1/sqrt(var + eps) for backward, and updates the running

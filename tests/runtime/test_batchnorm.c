@@ -70,7 +70,7 @@ typedef struct bn_buf {
 static bn_buf bn_alloc(int N, int C, int HW, float off, nt_rng *rng)
 {
     bn_buf b;
-    b.d = (nt_bn_dims){N, C, HW, EPS, MOMENTUM, NT_ACT_NONE};
+    b.d = (nt_bn_dims){N, C, HW, EPS, MOMENTUM, NT_ACT_NONE, NULL, 0};
     b.n = (size_t)N * C * HW;
     b.x = malloc(b.n * sizeof(float));
     b.out = malloc(b.n * sizeof(float));
@@ -258,7 +258,7 @@ START_TEST(test_running_by_hand)
 {
     const float x[4] = {1, 2, 3, 4};
     float out[4], mean, invstd, rm = 0, rv = 1, g = 1, bt = 0;
-    nt_bn_dims d = {4, 1, 1, EPS, MOMENTUM, NT_ACT_NONE};
+    nt_bn_dims d = {4, 1, 1, EPS, MOMENTUM, NT_ACT_NONE, NULL, 0};
     nt_batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, x, &g, &bt, &d);
     /* a few float roundings of numbers near 1 */
     ck_assert_float_eq_tol(mean, 2.5f, 1e-6f);
@@ -266,7 +266,7 @@ START_TEST(test_running_by_hand)
     ck_assert_float_eq_tol(rm, 0.25f, 1e-6f);
     ck_assert_double_eq_tol(rv, 0.9 + 0.1 * 5.0 / 3.0, 1e-6);
     /* the same data as [N=2, C=1, HW=2]: n = 4 still, same statistics */
-    nt_bn_dims d2 = {2, 1, 2, EPS, MOMENTUM, NT_ACT_NONE};
+    nt_bn_dims d2 = {2, 1, 2, EPS, MOMENTUM, NT_ACT_NONE, NULL, 0};
     rm = 0;
     rv = 1;
     nt_batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, x, &g, &bt, &d2);
@@ -782,7 +782,7 @@ static const torch_case torch_cases[2] = {
 START_TEST(test_torch)
 {
     const torch_case *t = &torch_cases[_i];
-    const nt_bn_dims d = {t->N, t->C, t->HW, EPS, MOMENTUM, NT_ACT_NONE};
+    const nt_bn_dims d = {t->N, t->C, t->HW, EPS, MOMENTUM, NT_ACT_NONE, NULL, 0};
     const size_t n = (size_t)t->N * t->C * t->HW;
     const int C = t->C;
     float out[64], mean[8], invstd[8], rm[8], rv[8];
@@ -862,6 +862,88 @@ START_TEST(test_rows_same_bits)
 }
 END_TEST
 
+/* With nt_bn_dims.rows the kernels stream through the examples, and with
+ * rows_ready the forward takes the rows a producer wrote: the same bits as
+ * the blocks, forward (with a fused relu) and backward (both writes), on one
+ * and two threads. {N, C, HW}: rows long enough to stream, at and past the
+ * vector width, one too short (the blocks, even with rows) and a large
+ * shape above the fork threshold. */
+static const int rows_shapes[][3] = {{3, 5, 16}, {5, 3, 37}, {2, 4, 13}, {33, 9, 144}};
+
+START_TEST(test_rows_stream)
+{
+    const int *s = rows_shapes[_i];
+    const int N = s[0], C = s[1], HW = s[2];
+    nt_rng rng;
+    nt_rng_seed(&rng, 900 + _i);
+    bn_buf b = bn_alloc(N, C, HW, 50, &rng);
+    b.d.act = NT_ACT_RELU;
+    const size_t n = b.n;
+    float *rm0 = malloc(C * sizeof(float)), *rv0 = malloc(C * sizeof(float));
+    float *want = malloc(n * sizeof(float)), *wm = malloc(C * sizeof(float));
+    float *wis = malloc(C * sizeof(float)), *wrm = malloc(C * sizeof(float));
+    float *wrv = malloc(C * sizeof(float)), *r = tu_alloc_rand(n, &rng);
+    float *din[2] = {malloc(n * sizeof(float)), malloc(n * sizeof(float))};
+    float *dg[2] = {calloc(C, sizeof(float)), calloc(C, sizeof(float))};
+    float *db[2] = {calloc(C, sizeof(float)), calloc(C, sizeof(float))};
+    double *rows = malloc((size_t)N * C * 2 * sizeof(double));
+    ck_assert(rm0 && rv0 && want && wm && wis && wrm && wrv && r && din[0] && din[1] &&
+              dg[0] && dg[1] && db[0] && db[1] && rows);
+    memcpy(rm0, b.rm, C * sizeof(float));
+    memcpy(rv0, b.rv, C * sizeof(float));
+    nt_batchnorm_forward_train(want, wm, wis, b.rm, b.rv, b.x, b.gamma, b.beta, &b.d);
+    memcpy(wrm, b.rm, C * sizeof(float));
+    memcpy(wrv, b.rv, C * sizeof(float));
+    for (int th = 1; th <= 2; th++)
+        for (int ready = 0; ready < 2; ready++) {
+            nt_set_num_threads(th);
+            nt_bn_dims d = b.d;
+            d.rows = rows;
+            d.rows_ready = ready;
+            for (int k = 0; k < N * C * 2; k++)
+                rows[k] = ready ? NAN : 0;
+            if (ready)
+                for (int e = 0; e < N; e++)
+                    nt_batchnorm_row_stats(rows + (size_t)e * C * 2, b.x + (size_t)e * C * HW,
+                                           C, HW);
+            memcpy(b.rm, rm0, C * sizeof(float));
+            memcpy(b.rv, rv0, C * sizeof(float));
+            for (size_t i = 0; i < n; i++)
+                b.out[i] = NAN;
+            nt_batchnorm_forward_train(b.out, b.mean, b.invstd, b.rm, b.rv, b.x, b.gamma, b.beta,
+                                       &d);
+            ck_assert_mem_eq(b.out, want, n * sizeof(float));
+            ck_assert_mem_eq(b.mean, wm, C * sizeof(float));
+            ck_assert_mem_eq(b.invstd, wis, C * sizeof(float));
+            ck_assert_mem_eq(b.rm, wrm, C * sizeof(float));
+            ck_assert_mem_eq(b.rv, wrv, C * sizeof(float));
+        }
+    for (int acc = 0; acc < 2; acc++)
+        for (int th = 1; th <= 2; th++) {
+            nt_set_num_threads(th);
+            nt_bn_dims d = b.d;
+            for (int k = 0; k < 2; k++) {
+                d.rows = k ? rows : NULL;
+                for (size_t i = 0; i < n; i++)
+                    din[k][i] = acc ? (float)(i % 7) : NAN;
+                memset(dg[k], 0, C * sizeof(float));
+                memset(db[k], 0, C * sizeof(float));
+                (acc ? nt_batchnorm_backward : nt_batchnorm_backward_overwrite)(
+                    din[k], dg[k], db[k], r, b.x, b.gamma, b.mean, b.invstd, &d);
+            }
+            ck_assert_mem_eq(din[1], din[0], n * sizeof(float));
+            ck_assert_mem_eq(dg[1], dg[0], C * sizeof(float));
+            ck_assert_mem_eq(db[1], db[0], C * sizeof(float));
+        }
+    nt_set_num_threads(1);
+    free(rm0), free(rv0), free(want), free(wm), free(wis), free(wrm), free(wrv), free(r);
+    for (int k = 0; k < 2; k++)
+        free(din[k]), free(dg[k]), free(db[k]);
+    free(rows);
+    bn_free(&b);
+}
+END_TEST
+
 static Suite *batchnorm_suite(const char *name)
 {
     Suite *s = suite_create(name);
@@ -899,6 +981,7 @@ static Suite *batchnorm_suite(const char *name)
 
     tc = tcase_create("rows");
     tcase_add_loop_test(tc, test_rows_same_bits, 0, 3);
+    tcase_add_loop_test(tc, test_rows_stream, 0, sizeof rows_shapes / sizeof rows_shapes[0]);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("torch");

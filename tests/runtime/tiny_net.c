@@ -56,7 +56,7 @@ static nt_conv2d_dims conv1_dims(int n)
     return (nt_conv2d_dims){n, 1, 8, 8, 4, 3, 3, 1, 1, 1, 1, 8, 8, NT_ACT_NONE, NULL};
 }
 
-static const nt_bn_dims bn1_base = {0, 4, 64, 1e-5f, 0.1f, NT_ACT_NONE};
+static const nt_bn_dims bn1_base = {0, 4, 64, 1e-5f, 0.1f, NT_ACT_NONE, NULL, 0};
 static const nt_pool2d_dims pool1_base = {0, 4, 8, 8, 2, 2, 2, 2, 0, 0, 4, 4, 0, NT_ACT_NONE, NULL};
 
 static size_t tiny_scratch_floats(int nthreads)

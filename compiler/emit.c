@@ -161,6 +161,15 @@ static void grad_epilogue_note(emitter *e, int i)
           node(e, r)->kind == L_SIGMOID ? "times y (1 - y)" : "zero where y <= 0");
 }
 
+/* forward: the rows of the batch norm this conv's output feeds (plan.h's
+ * rows_for), in training */
+static void bn_rows_field(emitter *e, int i, pass ps)
+{
+    const int r = ps == FORWARD ? e->p->nodes[i].rows_for : -1;
+    if (r >= 0)
+        P(",\n                         .bn_rows = train ? b.%s_rows : NULL", e->names[r]);
+}
+
 static void conv_dims(emitter *e, int i, const char *nexpr, pass ps)
 {
     const conv_attrs *a = &node(e, i)->a.conv;
@@ -171,6 +180,7 @@ static void conv_dims(emitter *e, int i, const char *nexpr, pass ps)
       nexpr, (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->out, a->kh, a->kw,
       a->sh, a->sw, a->ph, a->pw, (long long)y->d[1], (long long)y->d[2]);
     grad_epilogue_fields(e, i, ps);
+    bn_rows_field(e, i, ps);
     P("}");
 }
 
@@ -237,6 +247,9 @@ static void CONV_emit(emitter *e, int i, pass ps)
         P(", nthreads);\n");
     } else if (ps == FORWARD) {
         const char *r = epilogue(e, i);
+        if (e->p->nodes[i].rows_for >= 0)
+            P("    /* and the statistics of %s's rows, as each image is written */\n",
+              e->names[e->p->nodes[i].rows_for]);
         P("    nt_conv2d%s_forward(%s, %s, %s, %s,\n                      %*s", r, act(e, i), act(e, x),
           param(e, i, "weight", 0), param(e, i, "bias", 0), (int)strlen(r), "");
         conv_dims(e, i, "n", ps);
@@ -358,16 +371,20 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
     const char *nm = e->names[i];
     const char *ind = ps == FORWARD ? "\n                                   "
                                     : "\n                          ";
-    const char *fields = "";
+    const char *fields = "", *train_fields = "";
     if (kind == L_SIGMOID || kind == L_RELU)
         fields = arena_printf(&e->ar, ",%s.act = %s", ind,
                               kind == L_SIGMOID ? "NT_ACT_SIGMOID" : "NT_ACT_RELU");
-    if (s->rank == 3) /* the rows' sums: a streaming pass over the examples */
-        fields = arena_printf(&e->ar, "%s,%s.rows = b.%s_rows", fields, ind, nm);
-    const char *dims = arena_printf(
-        &e->ar, "&(nt_bn_dims){.N = n, .C = %lld, .HW = %lld, .eps = %s, .momentum = %s%s}",
-        (long long)s->d[0], (long long)(s->rank == 3 ? s->d[1] * s->d[2] : 1), flt(e, a->eps),
-        flt(e, a->momentum), fields);
+    if (s->rank == 3) /* training streams through the examples (not on shares) */
+        train_fields = arena_printf(&e->ar, ",%s.rows = b.%s_rows%s", ind, nm,
+                                    ps == FORWARD && e->p->nodes[i].rows_by >= 0
+                                        ? ", .rows_ready = 1 /* by the conv */" : "");
+    const char *fmt = "&(nt_bn_dims){.N = n, .C = %lld, .HW = %lld, .eps = %s, .momentum = %s%s%s}";
+    const long long C = (long long)s->d[0], HW = (long long)(s->rank == 3 ? s->d[1] * s->d[2] : 1);
+    const char *dims = arena_printf(&e->ar, fmt, C, HW, flt(e, a->eps), flt(e, a->momentum),
+                                    fields, train_fields);
+    const char *eval_dims =
+        arena_printf(&e->ar, fmt, C, HW, flt(e, a->eps), flt(e, a->momentum), fields, "");
     /* in a sample-parallel step: on this share, with the team's sums */
     const char *share = !e->sample_parallel ? ""
                         : arena_printf(&e->ar, ",\n%*snt_part_bn_share(p, %lld)",
@@ -386,7 +403,7 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
           "                                  %s, %s,\n"
           "                                  %s);\n",
           act(e, i), act(e, x), param(e, i, "weight", 0), param(e, i, "bias", 0),
-          param(e, i, "running_mean", 0), param(e, i, "running_var", 0), dims);
+          param(e, i, "running_mean", 0), param(e, i, "running_var", 0), eval_dims);
     } else {
         P("    nt_batchnorm%s_backward%s(%s, %s, %s,\n"
           "                          %s, %s, %s, b.%s_mean, b.%s_invstd,\n"

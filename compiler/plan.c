@@ -107,9 +107,16 @@ static int *count_readers(const ir_graph *g)
     return readers;
 }
 
+/* A convolution with the plain kernels (neither grouped nor dilated). */
+static int plain_conv(const ir_node *n)
+{
+    return n->kind == L_CONV && n->a.conv.groups == 1 && n->a.conv.dh == 1 && n->a.conv.dw == 1;
+}
+
 /* The relus and sigmoids computed by their producer's kernel (plan.h): the
  * producer is a conv (neither grouped nor dilated), linear or batch-norm
  * layer that nothing else reads. */
+
 static void plan_epilogues(const ir_graph *g, plan *p)
 {
     int *readers = count_readers(g);
@@ -122,9 +129,7 @@ static void plan_epilogues(const ir_graph *g, plan *p)
             continue;
         int x = n->inputs[0];
         const ir_node *xn = &g->nodes[x];
-        int fits = xn->kind == L_LINEAR || xn->kind == L_BATCHNORM ||
-                   (xn->kind == L_CONV && xn->a.conv.groups == 1 && xn->a.conv.dh == 1 &&
-                    xn->a.conv.dw == 1);
+        int fits = xn->kind == L_LINEAR || xn->kind == L_BATCHNORM || plain_conv(xn);
         if (x > 0 && fits && readers[x] == 1) {
             p->nodes[i].epilogue_of = x;
             p->nodes[x].epilogue = i;
@@ -147,9 +152,7 @@ static void plan_grad_epilogues(const ir_graph *g, plan *p)
         p->nodes[i].grad_epilogue = p->nodes[i].grad_epilogue_of = -1;
     for (int r = 1; r < g->n; r++) {
         const ir_node *rn = &g->nodes[r];
-        const int conv = rn->kind == L_CONV && rn->a.conv.groups == 1 && rn->a.conv.dh == 1 &&
-                         rn->a.conv.dw == 1;
-        if (rn->kind != L_AVGPOOL && rn->kind != L_MAXPOOL && !conv)
+        if (rn->kind != L_AVGPOOL && rn->kind != L_MAXPOOL && !plain_conv(rn))
             continue;
         const int a = rn->inputs[0];
         const ir_node *an = &g->nodes[a];
@@ -160,6 +163,29 @@ static void plan_grad_epilogues(const ir_graph *g, plan *p)
             continue;
         p->nodes[r].grad_epilogue = a;
         p->nodes[a].grad_epilogue_of = r;
+    }
+    free(readers);
+}
+
+/* Batch-norm statistics in the producer: a batch norm over maps whose input
+ * is a plain conv's output, read by nothing else, has the statistics of its
+ * rows (nt_bn_dims.rows) written by the conv's forward, image by image while
+ * each is still in cache; its forward then only normalises. Not in a
+ * sample-parallel step, whose batch norms sum over shares instead. */
+static void plan_bn_rows(const ir_graph *g, plan *p)
+{
+    int *readers = count_readers(g);
+    for (int i = 0; i < g->n; i++)
+        p->nodes[i].rows_for = p->nodes[i].rows_by = -1;
+    for (int j = 1; j < g->n && !p->sample_parallel; j++) {
+        const ir_node *bn = &g->nodes[j];
+        if (bn->kind != L_BATCHNORM || bn->out.rank != 3)
+            continue;
+        const int x = bn->inputs[0];
+        if (ir_storage(g, x) != x || !plain_conv(&g->nodes[x]) || readers[x] != 1)
+            continue;
+        p->nodes[x].rows_for = j;
+        p->nodes[j].rows_by = x;
     }
     free(readers);
 }
@@ -253,6 +279,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
 
     plan_epilogues(g, p);
     plan_grad_epilogues(g, p);
+    plan_bn_rows(g, p);
 
     /* forward outputs and saved data: alive for the whole step */
     int64_t off = 0;

@@ -80,6 +80,11 @@ typedef struct plan_node {
     int grad_epilogue_of;    /* the reverse, on the activation: its backward is
                                 that pool's or conv's; its input's gradient is
                                 its own gradient's memory (-1: none) */
+    int rows_for;            /* a conv node: the batch norm (its only reader) whose
+                                rows' statistics its forward writes as each image
+                                is complete (nt_conv2d_dims.bn_rows), -1 */
+    int rows_by;             /* the reverse, on the batch norm: its training
+                                forward finds its rows written (rows_ready), -1 */
     plan_saved saved[LAYER_MAX_SAVED];
     int nsaved;
     int first_tensor;        /* index into tensors, -1 */

@@ -244,9 +244,14 @@ static void forward_train_synced(float *out, float *mean, float *invstd,
 /* Rows shorter than this go faster a block of channels at a time. */
 #define BN_STREAM_MIN_HW 16
 
+int nt_batchnorm_takes_rows(int HW)
+{
+    return HW >= BN_STREAM_MIN_HW && !bn_reduce;
+}
+
 static int streams(const nt_bn_dims *d)
 {
-    return d->rows && d->HW >= BN_STREAM_MIN_HW && !bn_reduce;
+    return d->rows && nt_batchnorm_takes_rows(d->HW);
 }
 
 /* the rows' [N][C][2] channel c, entry k */

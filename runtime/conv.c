@@ -1033,6 +1033,17 @@ static void pixel_fwd_item(const fwd_ctx *c, size_t n0, int n, float *buf, int f
                      buf);
 }
 
+/* The rows' statistics of images [n0, n0 + n) of out, just written, for the
+ * batch norm that reads them (nt_conv2d_dims.bn_rows). */
+static void bn_rows_of(const float *out, size_t n0, int n, const nt_conv2d_dims *d)
+{
+    if (!d->bn_rows || !nt_batchnorm_takes_rows(d->OH * d->OW))
+        return;
+    const size_t img = (size_t)d->OC * d->OH * d->OW;
+    for (size_t i = n0; i < n0 + (size_t)n; i++)
+        nt_batchnorm_row_stats(d->bn_rows + i * 2 * d->OC, out + i * img, d->OC, d->OH * d->OW);
+}
+
 static void forward_items(const fwd_ctx *c, fwd_item_fn fn, int per_item, nt_act epi,
                           const conv_plan *p, float *scratch, int team, int nt)
 {
@@ -1048,6 +1059,7 @@ static void forward_items(const fwd_ctx *c, fwd_item_fn fn, int per_item, nt_act
             fn(c, n0, n, buf, fresh);
             fresh = 0;
             nt_act_apply(epi, c->out + n0 * c->out_img, (size_t)n * c->out_img);
+            bn_rows_of(c->out, n0, n, c->d);
         }
     }
 }
@@ -1104,12 +1116,15 @@ static void conv_forward(float *out, const float *in, const float *w,
         conv_bufs bufs = thread_bufs(scratch, &p, omp_get_thread_num());
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
             forward_tile(out, in, w, b, &t, &p, d, bufs, 0, nt, epi, uk, wp);
+        bn_rows_of(out, (size_t)t.n0, t.nimg, d);
     }
     conv_bufs bufs0 = thread_bufs(scratch, &p, 0);
-    for (int g = npar; g < s.ngroups; g++)
+    for (int g = npar; g < s.ngroups; g++) {
         for (int k = 0; group_tile(&t, g, k, &s, &p, N); k++)
             forward_tile(out, in, w, b, &t, &p, d, bufs0, team, nt, epi,
                          team ? NULL : uk, team ? NULL : wp);
+        bn_rows_of(out, (size_t)t.n0, t.nimg, d);
+    }
 }
 
 void nt_conv2d_forward(float *out, const float *in, const float *w,

@@ -81,6 +81,13 @@ typedef struct nt_conv2d_dims {
      * conv's input gradient. */
     nt_act act;
     const float *act_out;
+    /* forward only, optional: the rows of the batch norm that is the
+     * output's only reader (nt_bn_dims.rows, [N][OC][2]). Each image's row
+     * statistics are written as soon as the image is complete, while it is
+     * still in cache (nt_batchnorm_row_stats), when that batch norm takes
+     * rows for this shape (nt_batchnorm_takes_rows); the batch norm is then
+     * called with rows_ready. */
+    double *bn_rows;
 } nt_conv2d_dims;
 
 /* Floats of scratch the conv kernels need for this shape and thread count
@@ -240,6 +247,9 @@ typedef struct nt_bn_dims {
  * whose only reader is a batch norm calls it on each image it has just
  * written (nt_conv2d_dims.bn_rows), while the image is in cache. */
 void nt_batchnorm_row_stats(double *rows, const float *in, int C, int HW);
+/* Whether the training kernels stream with rows of HW values (else they
+ * take blocks of channels and do not read nt_bn_dims.rows). */
+int nt_batchnorm_takes_rows(int HW);
 
 /* Training mode: normalises with the batch mean and biased variance, saves
  * mean and 1/sqrt(var + eps) for backward, and updates the running
@@ -301,7 +311,8 @@ int nt_batchnorm_set_reduce(nt_bn_reduce_fn reduce, int max_channels);
  * team's sums over the processes, one more wait each. Results depend on the
  * number of shares (the order of the sums), not on timing. Only rank 0
  * writes mean, invstd and the running statistics. dgamma and dbeta receive
- * this share's part (each share has its own gradient arena). */
+ * this share's part (each share has its own gradient arena). Shares take
+ * blocks of channels: they do not read nt_bn_dims.rows. */
 typedef struct nt_bn_share {
     int rank, size;   /* this share, and the shares of the batch */
     double *sums;     /* (size + 1) x (2C + 1) doubles that the team shares,

@@ -319,6 +319,48 @@ START_TEST(conv_grad_epilogues)
 }
 END_TEST
 
+/* A batch norm over maps whose input is a plain conv's output, and only its
+ * input, has its rows' statistics written by the conv (rows_for, rows_by):
+ * not after a grouped or dilated conv, a conv with a second reader or
+ * another layer, and never in a sample-parallel step (the small net). */
+START_TEST(bn_rows_by_conv)
+{
+    static const char *const nets[] = {
+        "net f { input(4, 32, 32) ",
+        "net f { input(4, 8, 8) ",
+    };
+    const char *body = "conv(4, 3, padding = 1) batchnorm "                 /* rows by the conv */
+                       "conv(4, 3, padding = 1, groups = 2) batchnorm "
+                       "conv(4, 3, padding = 2, dilation = 2) batchnorm "
+                       "conv(4, 1) add { branch { batchnorm } branch { } } " /* two readers */
+                       "relu batchnorm conv(4, 1) relu batchnorm "
+                       "flatten linear(%d) linear(10) }";
+    ctest t;
+    plan p;
+    arena ar = {0};
+    char text[600];
+    snprintf(text, sizeof text, "%s", nets[_i]);
+    snprintf(text + strlen(text), sizeof text - strlen(text), body, _i == 0 ? 300 : 10);
+    plan_text(&t, &p, &ar, text);
+    const ir_graph *g = &t.c.graph;
+    ck_assert_int_eq(p.sample_parallel, _i == 1);
+    int first_bn = -1, fused = 0;
+    for (int i = 0; i < g->n; i++) {
+        if (g->nodes[i].kind == L_BATCHNORM && first_bn < 0)
+            first_bn = i;
+        const int want = _i == 0 && i == first_bn;
+        ck_assert_msg(want ? p.nodes[i].rows_by == i - 1 && p.nodes[i - 1].rows_for == i
+                           : p.nodes[i].rows_by == -1,
+                      "%s: rows by %d", g->nodes[i].path, p.nodes[i].rows_by);
+        fused += p.nodes[i].rows_for >= 0;
+    }
+    ck_assert_int_eq(fused, _i == 0);
+    check_plan(&t);
+    arena_free(&ar);
+    ctest_free(&t);
+}
+END_TEST
+
 /* Asserts that the plan of text fails with the diagnostic want. */
 static void plan_refuses(const char *text, const char *want)
 {
@@ -371,6 +413,7 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, relu_epilogues);
     tcase_add_test(tc, pool_grad_epilogues);
     tcase_add_test(tc, conv_grad_epilogues);
+    tcase_add_loop_test(tc, bn_rows_by_conv, 0, 2);
     tcase_add_loop_test(tc, needs_learnable_parameters, 0, 3);
     suite_add_tcase(s, tc);
     return s;

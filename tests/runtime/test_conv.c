@@ -131,7 +131,7 @@ static const conv_case grad_cases[] = {
 static nt_conv2d_dims dims_of(const conv_case *c)
 {
     nt_conv2d_dims d = {c->N,  c->C,  c->H,  c->W,  c->OC, c->KH, c->KW, c->SH,
-                        c->SW, c->PH, c->PW, 0,     0,     NT_ACT_NONE, NULL};
+                        c->SW, c->PH, c->PW, 0,     0,     NT_ACT_NONE, NULL, NULL};
     d.OH = (d.H + 2 * d.PH - d.KH) / d.SH + 1;
     d.OW = (d.W + 2 * d.PW - d.KW) / d.SW + 1;
     return d;
@@ -264,6 +264,33 @@ START_TEST(test_forward)
         out[1][i] = out[1][i] < 0.0f ? 0.0f : out[1][i];
     describe(what, sizeof what, "conv+relu forward vs forward then relu", d, 2);
     TU_ASSERT_CLOSE(what, fused, out[1], no, 0.0, 0.0);
+    /* with the rows of a batch norm reading the output: the output's bits
+     * unchanged, and each image's rows those of nt_batchnorm_row_stats (or
+     * untouched when the batch norm takes none for this shape) */
+    const int hw = d->OH * d->OW;
+    const size_t nrows = (size_t)d->N * d->OC * 2;
+    double *rows = malloc(sizeof(double) * nrows), *rows_want = malloc(sizeof(double) * nrows);
+    ck_assert(rows && rows_want);
+    for (int nt = 1; nt <= 2; nt++) {
+        nt_set_num_threads(nt);
+        nt_conv2d_dims ds = *d;
+        ds.bn_rows = rows;
+        for (size_t i = 0; i < nrows; i++)
+            rows[i] = NAN;
+        nt_conv2d_forward(act, t.in, t.w, t.b, d, scratch);
+        nt_conv2d_forward(fused, t.in, t.w, t.b, &ds, scratch);
+        describe(what, sizeof what, "conv forward with batch-norm rows", d, nt);
+        TU_ASSERT_CLOSE(what, fused, act, no, 0.0, 0.0);
+        for (size_t n = 0; n < (size_t)d->N; n++)
+            nt_batchnorm_row_stats(rows_want + n * d->OC * 2, act + n * d->OC * hw, d->OC, hw);
+        size_t bad = 0;
+        for (size_t i = 0; i < nrows; i++)
+            bad += nt_batchnorm_takes_rows(hw) ? memcmp(&rows[i], &rows_want[i], sizeof(double)) != 0
+                                               : !isnan(rows[i]);
+        ck_assert_msg(bad == 0, "%s: %zu of %zu row sums differ", what, bad, nrows);
+    }
+    free(rows);
+    free(rows_want);
     /* a NaN in the input stays NaN through the fused relu, as through
      * nt_relu_forward (a diverging run must not be masked) */
     t.in[in_size(d) / 2] = NAN;
@@ -550,7 +577,7 @@ END_TEST
 
 #define CONV_DIMS(P)                                                        \
     {P##_N,  P##_C,  P##_H,  P##_W,  P##_OC, P##_KH,      P##_KW, P##_SH,  \
-     P##_SW, P##_PH, P##_PW, P##_OH, P##_OW, NT_ACT_NONE, NULL}
+     P##_SW, P##_PH, P##_PW, P##_OH, P##_OW, NT_ACT_NONE, NULL, NULL}
 
 typedef struct torch_case {
     nt_conv2d_dims d;

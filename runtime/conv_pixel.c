@@ -6,9 +6,9 @@
  * the micro-kernel that reads the operand: fk's in the forward, bk's in the
  * backward):
  *   xs[p][js][c][j]   input pixel p, image js*nr + j    (forward's B)
- *   y[q][m][img]      output pixel q, channel m < Mf    (forward's C)
+ *   y[q][js][m][j]    output pixel q, channel m < Mf    (forward's C)
  *   gs[q][js][oc][j]  output gradient                   (input gradient's B)
- *   dx[p][m][img]     input gradient, channel m < Mb    (input gradient's C)
+ *   dx[p][js][m][j]   input gradient, channel m < Mb    (input gradient's C)
  *   xa[s][p][img][i]  input, channel s*mr + i           (weight gradient's A)
  *   gb[jo][q][img][j] output gradient, channel jo*nr + j (weight gradient's B)
  * so that every operand of a micro-kernel call is a contiguous sliver, and a
@@ -16,7 +16,15 @@
  * gradient (its pixels follow each other in xa and gb). Rows and images
  * past the layer's are zero, so every tile is whole. Each element is summed
  * over the taps in order and, within a tap, over k in order: the same bits
- * for the same ISA, whatever the threads. */
+ * for the same ISA, whatever the threads.
+ *
+ * xs, y, gs and dx are one layout, the block layout [pixel][js][channel][j]:
+ * the output of one layer is in the form the next one's forward reads, and
+ * the input gradient of the next in the form this one's backward reads. Two
+ * convs linked by the compiler (nt_conv2d_dims.out_block, in_block) keep the
+ * tensor between them, and its gradient, in it: a block of nb images then
+ * occupies the memory of those images in [img][C][H][W], and the copies in
+ * and out of the block are skipped (pc->in_block, pc->out_block). */
 #include "conv_pixel.h"
 
 #include <assert.h>
@@ -78,8 +86,11 @@ nt_pixel_conv nt_pixel_setup(const nt_conv2d_dims *d, nt_isa isa)
     pc.fk = nt_ukernel_for(isa, d->OC);
     pc.bk = nt_ukernel_for(isa, d->C);
     pc.nb = round_up(PIXEL_NB, pc.fk->nr);
+    /* one block layout for the forward's and the backward's operands */
+    assert(pc.fk->nr == pc.bk->nr);
     assert(pc.nb * pc.fk->nr <= TILE_MAX && pc.nb * pc.bk->mr <= TILE_MAX);
     pc.af = pc.ab = NULL;
+    pc.in_block = pc.out_block = 0;
     return pc;
 }
 
@@ -190,20 +201,24 @@ static void to_runs(float *dst, const float *src, int n, int K, int Kpad, int w,
         }
 }
 
-/* dst[(img*K + k)*npix + x] (add: +=) = src[(x*M + k)*nb + img] + bias[k]
- * (bias NULL: 0), max(., 0) with relu (NaN kept), for images img < n: a
- * block's [npix][M][nb] results back into the layer's layout (y, dx). */
+/* dst[(img*K + k)*npix + x] (add: +=) = src[((x*nbs + js)*M + k)*nr + j]
+ * + bias[k] (bias NULL: 0; img = js*nr + j), max(., 0) with relu (NaN kept),
+ * for images img < n: a block's results back into the layer's layout (y,
+ * dx). */
 static void from_rows(float *dst, const float *src, int n, int K, int M, int npix, int nb,
-                      const float *bias, int relu, int add)
+                      int nr, const float *bias, int relu, int add)
 {
+    const int nbs = nb / nr;
     float t[XB * TILE_MAX];
     for (int k = 0; k < K; k++) {
         const float b = bias ? bias[k] : 0.0f;
         for (int x0 = 0; x0 < npix; x0 += XB) {
             const int xn = min_int(XB, npix - x0);
             for (int x = 0; x < xn; x++)
-                memcpy(t + x * nb, src + ((size_t)(x0 + x) * M + k) * nb,
-                       sizeof(float) * (size_t)nb);
+                for (int js = 0; js < nbs; js++)
+                    memcpy(t + x * nb + js * nr,
+                           src + ((size_t)((x0 + x) * nbs + js) * M + k) * nr,
+                           sizeof(float) * (size_t)nr);
             for (int img = 0; img < n; img++) {
                 float *o = dst + ((size_t)img * K + k) * npix + x0;
                 for (int x = 0; x < xn; x++) {
@@ -217,11 +232,12 @@ static void from_rows(float *dst, const float *src, int n, int K, int M, int npi
 
 /* The forward (backward 0: C_q += A_t B_p) or the input gradient (backward
  * 1: C_p += A_t B_q) summed over the taps of every output pixel q and input
- * pixel p = p(q, t) inside the image. A_t: packed [M/mr][K][mr] per tap; B_x
- * at b + x * K*nb, slivers [nbs][K][nr]; C_x at c + x * M*nb, [M][nb]. The
- * blocking of sgemm.c: K in blocks of kc, M in blocks of mc. */
+ * pixel p = p(q, t) inside the image. A_t: packed [M/mr][K][mr] per tap; B
+ * and C in the block layout, B's pixels ldk >= K channels apart (its rows
+ * past K not read), C's M. The blocking of sgemm.c: K in blocks of kc, M in
+ * blocks of mc. */
 static void tap_products(const nt_ukernel *uk, int M, int K, const float *a, const float *b,
-                         float *c, int backward, const nt_pixel_conv *pc)
+                         int ldk, float *c, int backward, const nt_pixel_conv *pc)
 {
     const nt_conv2d_dims *d = pc->d;
     const int mr = uk->mr, nr = uk->nr, nb = pc->nb, nbs = nb / nr;
@@ -237,27 +253,75 @@ static void tap_products(const nt_ukernel *uk, int M, int K, const float *a, con
                         const int q = oy * d->OW + ox, p = in_pixel(d, &r, oy, ox);
                         const int from = backward ? q : p, to = backward ? p : q;
                         for (int js = 0; js < nbs; js++) {
-                            const float *bs = b + ((size_t)(from * nbs + js) * K + k0) * nr;
-                            float *cs = c + (size_t)to * M * nb + js * nr;
+                            const float *bs = b + ((size_t)(from * nbs + js) * ldk + k0) * nr;
+                            float *cs = c + (size_t)(to * nbs + js) * M * nr;
                             for (int s = s0; s < min_int(ns, s0 + sb); s++)
                                 uk->run(kc, at + ((size_t)s * K + k0) * mr, bs, nr,
-                                        cs + (size_t)s * mr * nb, nb, 1.0f, 1.0f);
+                                        cs + (size_t)s * mr * nr, nr, 1.0f, 1.0f);
                         }
                     }
         }
     }
 }
 
+/* The forward's epilogue in the block layout, in place: y[q][js][m][j] +=
+ * bias[m] (NULL: 0), max(., 0) with relu (NaN kept), for m < M (from_rows'
+ * bits). */
+static void block_epilogue(float *y, int M, int npix, int nb, int nr, const float *bias,
+                           int relu)
+{
+    for (int x = 0; x < npix * (nb / nr); x++)
+        for (int m = 0; m < M; m++) {
+            const float b = bias ? bias[m] : 0.0f;
+            float *o = y + ((size_t)x * M + m) * nr;
+            for (int j = 0; j < nr; j++) {
+                const float v = o[j] + b;
+                o[j] = relu && v < 0.0f ? 0.0f : v; /* NaN kept */
+            }
+        }
+}
+
 void nt_pixel_forward(float *out, const float *in, int n, const float *bias, int relu,
                       const nt_pixel_conv *pc, float *buf)
 {
     const nt_conv2d_dims *d = pc->d;
-    const int nb = pc->nb, Mf = rows_f(pc), P = d->OH * d->OW, hw = d->H * d->W;
-    float *xs = buf, *y = xs + (size_t)nb * hw * d->C;
-    to_slivers(xs, in, n, d->C, hw, nb, pc->fk->nr);
+    const int nb = pc->nb, nr = pc->fk->nr, Mf = rows_f(pc), P = d->OH * d->OW;
+    const int hw = d->H * d->W;
+    assert(!(pc->in_block || pc->out_block) || n == nb);
+    assert(!pc->out_block || Mf == d->OC);
+    const float *xs = in;
+    float *y = pc->out_block ? out : buf + (size_t)nb * hw * d->C;
+    if (!pc->in_block) {
+        to_slivers(buf, in, n, d->C, hw, nb, nr);
+        xs = buf;
+    }
     memset(y, 0, sizeof(float) * (size_t)P * Mf * nb);
-    tap_products(pc->fk, Mf, d->C, pc->af, xs, y, 0, pc);
-    from_rows(out, y, n, d->OC, Mf, P, nb, bias, relu, 0);
+    tap_products(pc->fk, Mf, d->C, pc->af, xs, d->C, y, 0, pc);
+    if (pc->out_block)
+        block_epilogue(y, d->OC, P, nb, nr, bias, relu);
+    else
+        from_rows(out, y, n, d->OC, Mf, P, nb, nr, bias, relu, 0);
+}
+
+/* dst[((r*npix + x)*nb + img)*w + i] = src[((x*nbs + js)*K + k)*nr + j] for
+ * img = js*nr + j, k = r*w + i, zero for k >= K: to_runs from the block
+ * layout (xa, gb of a linked tensor). */
+static void runs_of_block(float *dst, const float *src, int K, int Kpad, int w, int npix,
+                          int nb, int nr)
+{
+    const int nbs = nb / nr;
+    for (int r = 0; r < Kpad / w; r++)
+        for (int x = 0; x < npix; x++) {
+            float *o = dst + ((size_t)r * npix + x) * nb * w;
+            for (int i = 0; i < w; i++) {
+                const int k = r * w + i;
+                for (int js = 0; js < nbs; js++) {
+                    const float *sr = src + ((size_t)(x * nbs + js) * K + k) * nr;
+                    for (int j = 0; j < nr; j++)
+                        o[(js * nr + j) * w + i] = k < K ? sr[j] : 0.0f;
+                }
+            }
+        }
 }
 
 /* dwt[t][c][oc] += sum over q, img of xa(p(q, t), c, img) gb(q, oc, img):
@@ -306,15 +370,36 @@ void nt_pixel_backward(float *din, int overwrite, float *dwt, const float *dout,
     const nt_conv2d_dims *d = pc->d;
     const int nb = pc->nb, P = d->OH * d->OW, hw = d->H * d->W;
     const int Mb = rows_b(pc), Nw = cols_w(pc);
+    const int nr = pc->bk->nr;
     float *xa = buf, *gs = xa + (size_t)nb * hw * Mb;
     float *gb = gs + (size_t)nb * P * d->OC, *dx = gb + (size_t)nb * P * Nw;
-    to_runs(xa, in, n, d->C, Mb, pc->bk->mr, hw, nb);
-    to_runs(gb, dout, n, d->OC, Nw, pc->bk->nr, P, nb);
+    assert(!(pc->in_block || pc->out_block) || n == nb);
+    assert(!pc->in_block || Mb == d->C);
+    if (pc->in_block)
+        runs_of_block(xa, in, d->C, Mb, pc->bk->mr, hw, nb, nr);
+    else
+        to_runs(xa, in, n, d->C, Mb, pc->bk->mr, hw, nb);
+    if (pc->out_block)
+        runs_of_block(gb, dout, d->OC, Nw, nr, P, nb, nr);
+    else
+        to_runs(gb, dout, n, d->OC, Nw, nr, P, nb);
     weight_products(dwt, xa, gb, pc);
     if (!din)
         return;
-    to_slivers(gs, dout, n, d->OC, P, nb, pc->bk->nr);
-    memset(dx, 0, sizeof(float) * (size_t)hw * Mb * nb);
-    tap_products(pc->bk, Mb, d->OC, pc->ab, gs, dx, 1, pc);
-    from_rows(din, dx, n, d->C, Mb, hw, nb, NULL, 0, !overwrite);
+    const float *g = dout;
+    if (!pc->out_block) {
+        to_slivers(gs, dout, n, d->OC, P, nb, nr);
+        g = gs;
+    }
+    /* a linked input gradient overwritten is summed in place */
+    float *dxo = pc->in_block && overwrite ? din : dx;
+    memset(dxo, 0, sizeof(float) * (size_t)hw * Mb * nb);
+    tap_products(pc->bk, Mb, d->OC, pc->ab, g, d->OC, dxo, 1, pc);
+    if (!pc->in_block)
+        from_rows(din, dx, n, d->C, Mb, hw, nb, nr, NULL, 0, !overwrite);
+    else if (!overwrite)
+        for (size_t i = 0; i < (size_t)hw * Mb * nb; i++) {
+            const float v = dx[i] + 0.0f; /* from_rows' bits */
+            din[i] = din[i] + v;
+        }
 }

@@ -27,6 +27,10 @@ typedef struct nt_pixel_conv {
     const nt_ukernel *bk;    /* input and weight gradient (M = C, dW transposed) */
     const float *af;         /* W_t packed for fk, per tap (nt_pixel_pack) */
     const float *ab;         /* W_t^T packed for bk, per tap */
+    /* the input (and its gradient), the output (and its gradient) in the
+     * block layout (conv_pixel.c) of whole blocks, linked to the conv before
+     * or after; 0 from nt_pixel_setup */
+    int in_block, out_block;
 } nt_pixel_conv;
 
 /* The kernels for a layer on ISA isa's micro-kernel (M picks the row tile
@@ -49,8 +53,9 @@ size_t nt_pixel_dwt_floats(const nt_pixel_conv *pc);
  * c)*cols + oc]. */
 void nt_pixel_dwt_dims(const nt_pixel_conv *pc, int *rows, int *cols);
 
-/* Images [0, n) (n <= nb) of in/out, already offset to the block: out =
- * bias + the convolution, max(., 0) with relu (NaN kept). */
+/* Images [0, n) (n <= nb; n == nb for a linked block) of in/out, already
+ * offset to the block: out = bias + the convolution, max(., 0) with relu
+ * (NaN kept). */
 void nt_pixel_forward(float *out, const float *in, int n, const float *bias, int relu,
                       const nt_pixel_conv *pc, float *buf);
 

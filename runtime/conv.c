@@ -250,6 +250,14 @@ static int pixel_fits(const nt_conv2d_dims *d)
            d->C >= PIXEL_MIN_C;
 }
 
+/* A tensor of ch channels between linked convs (nt_conv2d_dims.in_block,
+ * out_block) is in the pixel GEMMs' block layout for this batch: the test
+ * both ends make. */
+static int block_link(int N, int ch)
+{
+    return nt_gemm_own_kernel(ch) != NULL && nt_pixel_links(N, ch, nt_cpu_isa());
+}
+
 static int round16(int x) { return (x + 15) / 16 * 16; }
 
 /* Floats of the transposed output gradient of one image: a row of OC
@@ -305,11 +313,12 @@ static conv_plan make_plan(const nt_conv2d_dims *d)
     p.implicit_bwd = p.implicit && implicit_fits(d, IMPLICIT_BWD_MIN_WP);
     p.pixel = !p.lanes && !p.dconv && !p.implicit && pixel_fits(d);
     p.pixel_bwd = !p.lanes && !p.dconv && !p.implicit_bwd && pixel_fits(d);
-    if (p.pixel || p.pixel_bwd) {
+    const int linked = d->in_block || d->out_block; /* may take the pixel GEMMs */
+    if (p.pixel || p.pixel_bwd || linked) {
         /* a block's buffers, then (backward) the weight gradient's sums */
         const nt_pixel_conv pc = nt_pixel_setup(d, nt_cpu_isa());
-        size_t need = p.pixel ? nt_pixel_fwd_floats(&pc) : 0;
-        if (p.pixel_bwd) {
+        size_t need = p.pixel || linked ? nt_pixel_fwd_floats(&pc) : 0;
+        if (p.pixel_bwd || linked) {
             const size_t bwd = nt_pixel_bwd_floats(&pc) + nt_pixel_dwt_floats(&pc);
             need = bwd > need ? bwd : need;
         }
@@ -350,7 +359,8 @@ static size_t partial_floats(const nt_conv2d_dims *d, const conv_plan *p)
  * per tile: rows padded to the kernel's (at most 16). */
 static size_t packed_floats(const nt_conv2d_dims *d, const conv_plan *p)
 {
-    if (p->dconv || p->lanes)
+    const int linked = d->in_block || d->out_block; /* may take the pixel GEMMs */
+    if ((p->dconv || p->lanes) && !linked)
         return 0;
     size_t a = (size_t)(d->OC + 16) * p->ckk, b = (size_t)(p->ckk + 16) * d->OC;
     size_t gemm = a > b ? a : b;
@@ -361,7 +371,7 @@ static size_t packed_floats(const nt_conv2d_dims *d, const conv_plan *p)
                       (size_t)d->OC * d->KH * d->KW;
         gemm = need > gemm ? need : gemm;
     }
-    if (p->pixel || p->pixel_bwd) {
+    if (p->pixel || p->pixel_bwd || linked) {
         const nt_pixel_conv pc = nt_pixel_setup(d, nt_cpu_isa());
         size_t need = nt_pixel_packed_floats(&pc, 0), bwd = nt_pixel_packed_floats(&pc, 1);
         need = bwd > need ? bwd : need;
@@ -1079,8 +1089,16 @@ static void conv_forward(float *out, const float *in, const float *w,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
-    const nt_pixel_conv px = p.pixel ? nt_pixel_setup(d, nt_cpu_isa()) : (nt_pixel_conv){0};
-    const int pixel = p.pixel && N >= px.nb; /* a smaller batch would fill few columns */
+    /* linked tensors in the block layout: both ends take the pixel GEMMs */
+    const int in_link = d->in_block && block_link(N, d->C);
+    const int out_link = d->out_block && block_link(N, d->OC);
+    assert(!out_link || !d->bn_rows); /* a batch norm reads the output */
+    nt_pixel_conv px = p.pixel || in_link || out_link ? nt_pixel_setup(d, nt_cpu_isa())
+                                                      : (nt_pixel_conv){0};
+    px.in_block = in_link;
+    px.out_block = out_link;
+    /* a smaller batch would fill few columns */
+    const int pixel = (p.pixel && N >= px.nb) || in_link || out_link;
     if (p.lanes || p.dconv || p.implicit || pixel) {
         /* the implicit, pixel and direct loops apply a relu as they store */
         const int relu = epi == NT_ACT_RELU && !p.lanes;
@@ -1354,6 +1372,39 @@ static void backward_items(float *dw, float *db, const bwd_ctx *c, bwd_item_fn f
         add_partials(db, partial + wsize, stride, used, nb, nt);
 }
 
+/* db += the sums of dout's channels: each image's row summed in double
+ * (bn_rows.c: 16 lanes, the same bits on every ISA), the images in order.
+ * A linked dout (px) is in the block layout: each row is gathered first. */
+static void bias_grad(float *db, const float *dout, const nt_conv2d_dims *d,
+                      const nt_pixel_conv *px, int team, int nt)
+{
+    const nt_bn_rows *rows = nt_bn_rows_get();
+    const int N = d->N, OC = d->OC, P = d->OH * d->OW;
+#pragma omp parallel num_threads(nt) if (team)
+    {
+        float *row = px ? malloc(sizeof(float) * (size_t)P) : NULL;
+        assert(row || !px);
+#pragma omp for schedule(static)
+        for (int oc = 0; oc < OC; oc++) {
+            double sum = 0.0;
+            for (int n = 0; n < N; n++) {
+                const float *r = dout + ((size_t)n * OC + oc) * P;
+                if (px) {
+                    const int nb = px->nb, nr = px->fk->nr, img = n % nb;
+                    const float *blk = dout + (size_t)(n - img) * OC * P;
+                    for (int x = 0; x < P; x++)
+                        row[x] = blk[((size_t)(x * (nb / nr) + img / nr) * OC + oc) * nr +
+                                     img % nr];
+                    r = row;
+                }
+                sum += rows->sum(r, P);
+            }
+            db[oc] += (float)sum;
+        }
+        free(row);
+    }
+}
+
 static void conv_backward(float *din, float *dw, float *db, const float *dout,
                           const float *in, const float *w,
                           const nt_conv2d_dims *d, float *scratch, int overwrite)
@@ -1370,21 +1421,18 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
-    if (db && !p.lanes) { /* the lanes backward sums db as it goes */
-        /* each image's row summed in double (bn_rows.c: 16 lanes, the same
-         * bits on every ISA), the images in order */
-        const nt_bn_rows *rows = nt_bn_rows_get();
-#pragma omp parallel for schedule(static) num_threads(nt) if (team)
-        for (int oc = 0; oc < OC; oc++) {
-            double sum = 0.0;
-            for (int n = 0; n < N; n++)
-                sum += rows->sum(dout + ((size_t)n * OC + oc) * p.P, p.P);
-            db[oc] += (float)sum;
-        }
-    }
+    const int in_link = d->in_block && block_link(N, d->C); /* as in the forward */
+    const int out_link = d->out_block && block_link(N, OC);
+    assert(!in_link || overwrite || !din); /* a linked input's gradient has one writer */
+    nt_pixel_conv px = p.pixel_bwd || in_link || out_link ? nt_pixel_setup(d, nt_cpu_isa())
+                                                          : (nt_pixel_conv){0};
+    px.in_block = in_link;
+    px.out_block = out_link;
+    const int pixel = (p.pixel_bwd && N >= px.nb) || in_link || out_link;
 
-    nt_pixel_conv px = p.pixel_bwd ? nt_pixel_setup(d, nt_cpu_isa()) : (nt_pixel_conv){0};
-    const int pixel = p.pixel_bwd && N >= px.nb; /* as in the forward */
+    if (db && (!p.lanes || pixel)) /* the lanes backward sums db as it goes */
+        bias_grad(db, dout, d, out_link ? &px : NULL, team, nt);
+
     if (p.lanes || p.dconv || p.implicit_bwd || pixel) {
         bwd_ctx c = {din, dout, in, w, d, (size_t)d->C * d->H * d->W, (size_t)OC * p.P,
                      overwrite, 0, NULL, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}, {0}, {0},

@@ -94,6 +94,12 @@ nt_pixel_conv nt_pixel_setup(const nt_conv2d_dims *d, nt_isa isa)
     return pc;
 }
 
+int nt_pixel_links(int N, int ch, nt_isa isa)
+{
+    const nt_ukernel *uk = nt_ukernel_for(isa, ch);
+    return N > 0 && N % round_up(PIXEL_NB, uk->nr) == 0 && ch % uk->mr == 0;
+}
+
 /* rows of the forward's C; of the input gradient's C and the weight
  * gradient's A; columns of the weight gradient's B and C */
 static int rows_f(const nt_pixel_conv *pc) { return round_up(pc->d->OC, pc->fk->mr); }
@@ -391,15 +397,12 @@ void nt_pixel_backward(float *din, int overwrite, float *dwt, const float *dout,
         to_slivers(gs, dout, n, d->OC, P, nb, nr);
         g = gs;
     }
-    /* a linked input gradient overwritten is summed in place */
-    float *dxo = pc->in_block && overwrite ? din : dx;
+    /* a linked input gradient (overwritten: its only writer) is summed in
+     * place */
+    assert(!pc->in_block || overwrite);
+    float *dxo = pc->in_block ? din : dx;
     memset(dxo, 0, sizeof(float) * (size_t)hw * Mb * nb);
     tap_products(pc->bk, Mb, d->OC, pc->ab, g, d->OC, dxo, 1, pc);
     if (!pc->in_block)
         from_rows(din, dx, n, d->C, Mb, hw, nb, nr, NULL, 0, !overwrite);
-    else if (!overwrite)
-        for (size_t i = 0; i < (size_t)hw * Mb * nb; i++) {
-            const float v = dx[i] + 0.0f; /* from_rows' bits */
-            din[i] = din[i] + v;
-        }
 }

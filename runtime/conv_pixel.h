@@ -37,6 +37,13 @@ typedef struct nt_pixel_conv {
  * as nt_ukernel_for does) and the block size; af and ab NULL. */
 nt_pixel_conv nt_pixel_setup(const nt_conv2d_dims *d, nt_isa isa);
 
+/* Whether a tensor of ch channels between two convs on isa's micro-kernels
+ * can be in the block layout for a batch of N: the batch is whole blocks
+ * and the channels fill the row tiles of the kernel both convs use for
+ * them (nt_ukernel_for(isa, ch): the producer's forward and the consumer's
+ * backward), so the block holds no padding. */
+int nt_pixel_links(int N, int ch, nt_isa isa);
+
 /* Floats of the packed weights of one direction (trans 0: W_t for the
  * forward, 1: W_t^T for the input gradient), and the packing. */
 size_t nt_pixel_packed_floats(const nt_pixel_conv *pc, int trans);

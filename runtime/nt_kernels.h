@@ -88,6 +88,19 @@ typedef struct nt_conv2d_dims {
      * rows for this shape (nt_batchnorm_takes_rows); the batch norm is then
      * called with rows_ready. */
     double *bn_rows;
+    /* Linked convs (the compiler's choice): out_block on a conv whose output
+     * is read only by the next conv (through a relu fused into this one and
+     * folded into that one's backward), in_block on that next conv. When
+     * the batch allows (whole blocks of 32 images, the own SGEMM running,
+     * channels filling its row tiles: the same test at both ends), both run
+     * the pixel GEMMs and keep the tensor between them, and its gradient, in
+     * their block layout (conv_pixel.c) instead of [N, C, H, W]: each block
+     * of images a permutation of its own memory. Elementwise kernels on
+     * that tensor (the folded relu) see no difference; nothing else may
+     * read it, and the next conv's overwriting backward is its gradient's
+     * only writer. Otherwise the flags change nothing. The same bits as
+     * the pixel GEMMs unlinked. */
+    int in_block, out_block;
 } nt_conv2d_dims;
 
 /* Floats of scratch the conv kernels need for this shape and thread count

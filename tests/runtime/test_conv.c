@@ -131,7 +131,7 @@ static const conv_case grad_cases[] = {
 static nt_conv2d_dims dims_of(const conv_case *c)
 {
     nt_conv2d_dims d = {c->N,  c->C,  c->H,  c->W,  c->OC, c->KH, c->KW, c->SH,
-                        c->SW, c->PH, c->PW, 0,     0,     NT_ACT_NONE, NULL, NULL};
+                        c->SW, c->PH, c->PW, 0,     0,     NT_ACT_NONE, NULL, NULL, 0, 0};
     d.OH = (d.H + 2 * d.PH - d.KH) / d.SH + 1;
     d.OW = (d.W + 2 * d.PW - d.KW) / d.SW + 1;
     return d;
@@ -577,7 +577,7 @@ END_TEST
 
 #define CONV_DIMS(P)                                                        \
     {P##_N,  P##_C,  P##_H,  P##_W,  P##_OC, P##_KH,      P##_KW, P##_SH,  \
-     P##_SW, P##_PH, P##_PW, P##_OH, P##_OW, NT_ACT_NONE, NULL, NULL}
+     P##_SW, P##_PH, P##_PW, P##_OH, P##_OW, NT_ACT_NONE, NULL, NULL, 0, 0}
 
 typedef struct torch_case {
     nt_conv2d_dims d;
@@ -631,6 +631,153 @@ START_TEST(test_torch)
 }
 END_TEST
 
+/* ---- linked convs (in_block, out_block) --------------------------------------- */
+
+/* A chain x -> A -> act1 -> B -> act2 -> C: {N, C0, H, W, then for A, B and
+ * C the output channels, kernel, stride and padding, then act1, act2, and
+ * whether all three take the pixel GEMMs unlinked too}. */
+typedef struct chain_case {
+    int N, C0, H, W, c[3], k[3], s[3], p[3];
+    nt_act act1, act2;
+    int pixel;
+} chain_case;
+
+/* Linked when the own SGEMM runs, the batch is whole blocks of 32 and the
+ * channels between fill the row tiles (72 and 96 fill every ISA's: 4, 6, 8
+ * or 12 rows; 70 none); else the flags change nothing. With 64 channels or
+ * more into each conv the unlinked chain takes the pixel GEMMs too, and the
+ * linked one gives its bits; with 8 or 16 into A, A takes another path
+ * unlinked (rounding apart). */
+static const chain_case chain_cases[] = {
+    {64, 64, 6, 6, {72, 96, 64}, {3, 1, 3}, {1, 1, 1}, {1, 0, 1}, NT_ACT_RELU, NT_ACT_RELU, 1},
+    {32, 64, 3, 3, {96, 72, 64}, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, NT_ACT_NONE, NT_ACT_SIGMOID, 1},
+    {64, 8, 6, 6, {72, 96, 24}, {3, 1, 3}, {1, 1, 1}, {1, 0, 1}, NT_ACT_RELU, NT_ACT_RELU, 0},
+    {32, 16, 9, 9, {96, 72, 10}, {3, 3, 1}, {2, 1, 1}, {1, 1, 0}, NT_ACT_NONE, NT_ACT_SIGMOID, 0},
+    {33, 16, 5, 5, {72, 96, 8}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, NT_ACT_RELU, NT_ACT_RELU, 0},
+    {32, 16, 5, 5, {70, 70, 8}, {3, 1, 3}, {1, 1, 1}, {1, 0, 1}, NT_ACT_RELU, NT_ACT_NONE, 0},
+    {2, 16, 5, 5, {72, 96, 8}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, NT_ACT_RELU, NT_ACT_RELU, 0},
+};
+
+/* got against want: the same bits, or (exact 0) within rounding of the
+ * largest |want| */
+static void chain_close(const char *what, const float *got, const float *want, size_t n,
+                        int exact)
+{
+    double scale = 0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(want[i]));
+    TU_ASSERT_CLOSE(what, got, want, n, exact ? 0.0 : 1e-5 * scale, exact ? 0.0 : 1e-5);
+}
+
+static void chain_forward(float *out, const float *in, const float *w, const float *b,
+                          nt_act act, const nt_conv2d_dims *d, float *scratch)
+{
+    if (act == NT_ACT_RELU)
+        nt_conv2d_relu_forward(out, in, w, b, d, scratch);
+    else if (act == NT_ACT_SIGMOID)
+        nt_conv2d_sigmoid_forward(out, in, w, b, d, scratch);
+    else
+        nt_conv2d_forward(out, in, w, b, d, scratch);
+}
+
+/* The chain's forward and backward, linked or not: y[3] outputs, g[3] the
+ * input gradients of A, B and C (g[0] of x), dw, db the parameter
+ * gradients (added to zeros). */
+static void run_chain(float **y, float **g, float **dw, float **db, const float *x,
+                      float *const *w, float *const *b, const float *r,
+                      const nt_conv2d_dims *d, nt_act act1, nt_act act2, float *scratch)
+{
+    const nt_act act[3] = {act1, act2, NT_ACT_NONE};
+    for (int l = 0; l < 3; l++)
+        chain_forward(y[l], l ? y[l - 1] : x, w[l], b[l], act[l], &d[l], scratch);
+    for (int l = 2; l >= 0; l--) {
+        nt_conv2d_dims dl = d[l];
+        if (l > 0) { /* the activation before this conv, folded into its backward */
+            dl.act = act[l - 1];
+            dl.act_out = y[l - 1];
+        }
+        nt_conv2d_backward_overwrite(g[l], dw[l], db[l], l < 2 ? g[l + 1] : r,
+                                     l ? y[l - 1] : x, w[l], &dl, scratch);
+    }
+}
+
+START_TEST(test_linked)
+{
+    const chain_case *cc = &chain_cases[_i];
+    nt_rng rng;
+    nt_rng_seed(&rng, 700 + (uint64_t)_i);
+    nt_conv2d_dims d[3], dl[3];
+    int ch = cc->C0, h = cc->H, wd = cc->W;
+    for (int l = 0; l < 3; l++) {
+        const conv_case c = {cc->N, ch, h, wd, cc->c[l], cc->k[l], cc->k[l], cc->s[l],
+                             cc->s[l], cc->p[l], cc->p[l], 1};
+        d[l] = dl[l] = dims_of(&c);
+        ch = d[l].OC, h = d[l].OH, wd = d[l].OW;
+    }
+    dl[0].out_block = dl[1].in_block = dl[1].out_block = dl[2].in_block = 1;
+    const int own = strcmp(tu_gemm_path, "openblas") != 0;
+    const int linked = own && cc->N % 32 == 0 && cc->c[0] % 24 == 0;
+    float *x = tu_alloc_rand(in_size(&d[0]), &rng), *r = tu_alloc_rand(out_size(&d[2]), &rng);
+    float *w[3], *b[3], *y[2][3], *g[2][3], *dw[2][3], *db[2][3];
+    size_t sc = 0;
+    for (int l = 0; l < 3; l++) {
+        w[l] = tu_alloc_rand(w_size(&d[l]), &rng);
+        b[l] = tu_alloc_rand((size_t)d[l].OC, &rng);
+        for (int k = 0; k < 2; k++) {
+            y[k][l] = tu_alloc_nan(out_size(&d[l]));
+            g[k][l] = tu_alloc_nan(in_size(&d[l]));
+            dw[k][l] = calloc(w_size(&d[l]), sizeof(float));
+            db[k][l] = calloc((size_t)d[l].OC, sizeof(float));
+        }
+        const size_t need = nt_conv2d_scratch_floats(&dl[l], 2);
+        sc = need > sc ? need : sc;
+    }
+    float *scratch = tu_alloc_nan(sc);
+    char what[160];
+    for (int nt = 1; nt <= 2; nt++) {
+        nt_set_num_threads(nt);
+        for (int k = 0; k < 2; k++) {
+            for (int l = 0; l < 3; l++) {
+                memset(dw[k][l], 0, sizeof(float) * w_size(&d[l]));
+                memset(db[k][l], 0, sizeof(float) * (size_t)d[l].OC);
+            }
+            run_chain(y[k], g[k], dw[k], db[k], x, w, b, r, k ? dl : d, cc->act1, cc->act2,
+                      scratch);
+        }
+        /* the tensors between are in another order exactly when linked */
+        for (int l = 0; l < 2; l++)
+            ck_assert_msg((memcmp(y[0][l], y[1][l], sizeof(float) * out_size(&d[l])) != 0) ==
+                              linked,
+                          "chain %d, %d thread(s): output %d %s", _i, nt, l,
+                          linked ? "not in the block layout" : "changed");
+        const int exact = !linked || cc->pixel;
+        describe(what, sizeof what, "linked chain's output", &d[2], nt);
+        chain_close(what, y[1][2], y[0][2], out_size(&d[2]), exact);
+        describe(what, sizeof what, "linked chain's input gradient", &d[0], nt);
+        chain_close(what, g[1][0], g[0][0], in_size(&d[0]), exact);
+        for (int l = 0; l < 3; l++) {
+            describe(what, sizeof what, "linked chain's dw", &d[l], nt);
+            chain_close(what, dw[1][l], dw[0][l], w_size(&d[l]), exact);
+            describe(what, sizeof what, "linked chain's db", &d[l], nt);
+            chain_close(what, db[1][l], db[0][l], (size_t)d[l].OC, exact);
+        }
+    }
+    for (int l = 0; l < 3; l++) {
+        free(w[l]);
+        free(b[l]);
+        for (int k = 0; k < 2; k++) {
+            free(y[k][l]);
+            free(g[k][l]);
+            free(dw[k][l]);
+            free(db[k][l]);
+        }
+    }
+    free(x);
+    free(r);
+    free(scratch);
+}
+END_TEST
+
 static Suite *conv_suite(const char *name)
 {
     Suite *s = suite_create(name);
@@ -643,6 +790,11 @@ static Suite *conv_suite(const char *name)
     tc = tcase_create("backward");
     tcase_add_loop_test(tc, test_backward, 0, NCASES + NRANDOM);
     tcase_add_loop_test(tc, test_backward_numeric, 0, NGRAD);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("linked");
+    tcase_add_loop_test(tc, test_linked, 0, (int)(sizeof chain_cases / sizeof chain_cases[0]));
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
 

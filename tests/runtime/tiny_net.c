@@ -53,7 +53,7 @@ static const float DROPOUT1_P = 0.5f;
 
 static nt_conv2d_dims conv1_dims(int n)
 {
-    return (nt_conv2d_dims){n, 1, 8, 8, 4, 3, 3, 1, 1, 1, 1, 8, 8, NT_ACT_NONE, NULL, NULL};
+    return (nt_conv2d_dims){n, 1, 8, 8, 4, 3, 3, 1, 1, 1, 1, 8, 8, NT_ACT_NONE, NULL, NULL, 0, 0};
 }
 
 static const nt_bn_dims bn1_base = {0, 4, 64, 1e-5f, 0.1f, NT_ACT_NONE, NULL, 0};

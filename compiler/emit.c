@@ -174,11 +174,16 @@ static void conv_dims(emitter *e, int i, const char *nexpr, pass ps)
 {
     const conv_attrs *a = &node(e, i)->a.conv;
     const shape *x = in_shape(e, i, 0), *y = &node(e, i)->out;
+    const plan_node *pn = &e->p->nodes[i];
     P("&(nt_conv2d_dims){.N = %s, .C = %lld, .H = %lld, .W = %lld, .OC = %d,\n"
       "                         .KH = %d, .KW = %d, .SH = %d, .SW = %d, .PH = %d, .PW = %d,\n"
       "                         .OH = %lld, .OW = %lld",
       nexpr, (long long)x->d[0], (long long)x->d[1], (long long)x->d[2], a->out, a->kh, a->kw,
       a->sh, a->sw, a->ph, a->pw, (long long)y->d[1], (long long)y->d[2]);
+    if (pn->link_prev >= 0 || pn->link_next >= 0) /* plan.h's links, in every pass */
+        P(",\n                         %s%s%s", pn->link_prev >= 0 ? ".in_block = 1" : "",
+          pn->link_prev >= 0 && pn->link_next >= 0 ? ", " : "",
+          pn->link_next >= 0 ? ".out_block = 1" : "");
     grad_epilogue_fields(e, i, ps);
     bn_rows_field(e, i, ps);
     P("}");
@@ -250,6 +255,12 @@ static void CONV_emit(emitter *e, int i, pass ps)
         if (e->p->nodes[i].rows_for >= 0)
             P("    /* and the statistics of %s's rows, as each image is written */\n",
               e->names[e->p->nodes[i].rows_for]);
+        if (e->p->nodes[i].link_prev >= 0)
+            P("    /* linked: its input comes from %s in the pixel block layout */\n",
+              e->names[e->p->nodes[i].link_prev]);
+        if (e->p->nodes[i].link_next >= 0)
+            P("    /* linked: its output stays in the pixel block layout for %s */\n",
+              e->names[e->p->nodes[i].link_next]);
         P("    nt_conv2d%s_forward(%s, %s, %s, %s,\n                      %*s", r, act(e, i), act(e, x),
           param(e, i, "weight", 0), param(e, i, "bias", 0), (int)strlen(r), "");
         conv_dims(e, i, "n", ps);

@@ -1,5 +1,6 @@
 /* plan.c - see plan.h. */
 #include "plan.h"
+#include "nt_kernels.h" /* NT_PIXEL_*: the pixel GEMMs' regime */
 
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,7 @@ static int64_t first_fit(interval *iv, int n, int64_t base, int reuse)
 /* readers[i]: how many inputs of later nodes are node i (the caller frees) */
 static int *count_readers(const ir_graph *g)
 {
-    int *readers = calloc((size_t)g->n, sizeof(int));
+    int *readers = calloc(g->n > 0 ? (size_t)g->n : 1, sizeof(int));
     for (int j = 1; j < g->n; j++)
         for (int k = 0; k < g->nodes[j].ninputs; k++)
             readers[g->nodes[j].inputs[k]]++;
@@ -186,6 +187,46 @@ static void plan_bn_rows(const ir_graph *g, plan *p)
             continue;
         p->nodes[x].rows_for = j;
         p->nodes[j].rows_by = x;
+    }
+    free(readers);
+}
+
+/* A conv in the pixel GEMMs' regime (runtime/nt_kernels.h's NT_PIXEL_*). */
+static int pixel_conv(const ir_graph *g, const ir_node *n)
+{
+    const shape *in = &g->nodes[n->inputs[0]].out;
+    return plain_conv(n) && in->d[0] >= NT_PIXEL_MIN_C &&
+           n->out.d[1] * n->out.d[2] <= NT_PIXEL_MAX_P;
+}
+
+/* Blocked layouts between convs: two convs in the pixel GEMMs' regime, the
+ * second the only reader of the first's output, or of the relu or sigmoid
+ * the first computes (plan_epilogues) and the second back-propagates
+ * (plan_grad_epilogues), keep the tensor between them and its gradient in
+ * the pixel GEMMs' block layout: the copies in and out of it at each end
+ * are skipped (the runtime links them when the batch is whole blocks of 32
+ * images). NiN's 12x12 block and GoogLeNet's 3x3 branches from 12x12 on. */
+static void plan_links(const ir_graph *g, plan *p)
+{
+    int *readers = count_readers(g);
+    for (int i = 0; i < g->n; i++)
+        p->nodes[i].link_next = p->nodes[i].link_prev = -1;
+    for (int b = 1; b < g->n; b++) {
+        const ir_node *bn = &g->nodes[b];
+        if (bn->kind != L_CONV || !pixel_conv(g, bn))
+            continue;
+        int a = bn->inputs[0];
+        if (p->nodes[a].epilogue_of >= 0) { /* through a fused activation */
+            if (p->nodes[a].grad_epilogue_of != b)
+                continue;
+            a = p->nodes[a].epilogue_of;
+        } else if (readers[a] != 1 || ir_storage(g, a) != a) {
+            continue;
+        }
+        if (g->nodes[a].kind != L_CONV || !pixel_conv(g, &g->nodes[a]))
+            continue;
+        p->nodes[a].link_next = b;
+        p->nodes[b].link_prev = a;
     }
     free(readers);
 }
@@ -280,6 +321,7 @@ int plan_memory(const ir_graph *g, arena *ar, diag *d, plan *p)
     plan_epilogues(g, p);
     plan_grad_epilogues(g, p);
     plan_bn_rows(g, p);
+    plan_links(g, p);
 
     /* forward outputs and saved data: alive for the whole step */
     int64_t off = 0;

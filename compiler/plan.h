@@ -85,6 +85,11 @@ typedef struct plan_node {
                                 is complete (nt_conv2d_dims.bn_rows), -1 */
     int rows_by;             /* the reverse, on the batch norm: its training
                                 forward finds its rows written (rows_ready), -1 */
+    int link_next;           /* a conv node: the conv that reads its output (through
+                                a fused activation whose backward it folds) and
+                                nothing else, the tensor between kept in the pixel
+                                GEMMs' block layout (nt_conv2d_dims.out_block), -1 */
+    int link_prev;           /* the reverse (in_block), -1 */
     plan_saved saved[LAYER_MAX_SAVED];
     int nsaved;
     int first_tensor;        /* index into tensors, -1 */

@@ -241,13 +241,10 @@ static implicit_isa implicit_get(void)
  * of small images: GoogLeNet's at 6x6 and 3x3 measured 10-25% faster
  * (832 to 256 channels at 3x3: 255/254 against 218/198), the whole net
  * 3-8%; at 12x12 about even. */
-#define PIXEL_MAX_P 256
-#define PIXEL_MIN_C 64
-
 static int pixel_fits(const nt_conv2d_dims *d)
 {
-    return nt_gemm_own_kernel(d->OC) != NULL && d->OH * d->OW <= PIXEL_MAX_P &&
-           d->C >= PIXEL_MIN_C;
+    return nt_gemm_own_kernel(d->OC) != NULL && d->OH * d->OW <= NT_PIXEL_MAX_P &&
+           d->C >= NT_PIXEL_MIN_C;
 }
 
 /* A tensor of ch channels between linked convs (nt_conv2d_dims.in_block,

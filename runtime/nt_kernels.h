@@ -103,6 +103,12 @@ typedef struct nt_conv2d_dims {
     int in_block, out_block;
 } nt_conv2d_dims;
 
+/* The pixel GEMMs' regime (conv.c): at most NT_PIXEL_MAX_P output pixels
+ * and NT_PIXEL_MIN_C input channels or more. The compiler links convs
+ * (in_block, out_block) only inside it. */
+#define NT_PIXEL_MAX_P 256
+#define NT_PIXEL_MIN_C 64
+
 /* Floats of scratch the conv kernels need for this shape and thread count
  * (forward and backward share the same scratch). Independent of d->N. */
 size_t nt_conv2d_scratch_floats(const nt_conv2d_dims *d, int nthreads);

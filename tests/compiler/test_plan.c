@@ -361,6 +361,47 @@ START_TEST(bn_rows_by_conv)
 }
 END_TEST
 
+/* Two convs in the pixel GEMMs' regime (64 input channels or more, at most
+ * 256 output pixels), the second the only reader of the first's output or
+ * of the relu between them, are linked (link_next, link_prev): a chain of
+ * three links twice; not with fewer input channels, a larger output, a
+ * second reader, a grouped conv, or a pool between. */
+START_TEST(conv_links)
+{
+    ctest t;
+    plan p;
+    arena ar = {0};
+    plan_text(&t, &p, &ar,
+              "net f { input(64, 12, 12) conv(64, 3, padding = 1) relu "  /* 1, 2 */
+              "conv(96, 1) conv(64, 3, padding = 1) relu "                /* 3; 4, 5 */
+              "conv(32, 1) relu conv(64, 1) relu conv(64, 1) "            /* 6-10: 32 in */
+              "add { branch { conv(64, 1) } branch { } } "                /* 11-13 */
+              "conv(64, 3, padding = 1, groups = 2) relu conv(64, 1) "    /* 14-16 */
+              "maxpool(1) conv(64, 1) "                                   /* 17, 18 */
+              "conv(64, 3, padding = 4) relu conv(64, 1) "                /* 19-21: 18x18 */
+              "flatten linear(10) }");
+    const ir_graph *g = &t.c.graph;
+    static const int want[][2] = {{1, 3}, {3, 4}, {4, 6}};
+    int links = 0;
+    ck_assert_str_eq(g->nodes[10].path, "conv6"); /* the numbering above */
+    for (int i = 0; i < g->n; i++) {
+        int next = -1;
+        for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+            if (want[k][0] == i)
+                next = want[k][1];
+        ck_assert_msg(p.nodes[i].link_next == next, "%s: linked to %d", g->nodes[i].path,
+                      p.nodes[i].link_next);
+        if (next >= 0)
+            ck_assert_int_eq(p.nodes[next].link_prev, i);
+        links += p.nodes[i].link_prev >= 0;
+    }
+    ck_assert_int_eq(links, 3);
+    check_plan(&t);
+    arena_free(&ar);
+    ctest_free(&t);
+}
+END_TEST
+
 /* Asserts that the plan of text fails with the diagnostic want. */
 static void plan_refuses(const char *text, const char *want)
 {
@@ -414,6 +455,7 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, pool_grad_epilogues);
     tcase_add_test(tc, conv_grad_epilogues);
     tcase_add_loop_test(tc, bn_rows_by_conv, 0, 2);
+    tcase_add_test(tc, conv_links);
     tcase_add_loop_test(tc, needs_learnable_parameters, 0, 3);
     suite_add_tcase(s, tc);
     return s;

@@ -311,23 +311,22 @@ void nt_pixel_forward(float *out, const float *in, int n, const float *bias, int
 
 /* dst[((r*npix + x)*nb + img)*w + i] = src[((x*nbs + js)*K + k)*nr + j] for
  * img = js*nr + j, k = r*w + i, zero for k >= K: to_runs from the block
- * layout (xa, gb of a linked tensor). */
+ * layout (xa, gb of a linked tensor), each [w][nr] piece transposed by the
+ * micro-kernel's transpose (tr). */
 static void runs_of_block(float *dst, const float *src, int K, int Kpad, int w, int npix,
-                          int nb, int nr)
+                          int nb, int nr, nt_transpose_fn tr)
 {
     const int nbs = nb / nr;
-    for (int r = 0; r < Kpad / w; r++)
-        for (int x = 0; x < npix; x++) {
-            float *o = dst + ((size_t)r * npix + x) * nb * w;
-            for (int i = 0; i < w; i++) {
-                const int k = r * w + i;
-                for (int js = 0; js < nbs; js++) {
-                    const float *sr = src + ((size_t)(x * nbs + js) * K + k) * nr;
-                    for (int j = 0; j < nr; j++)
-                        o[(js * nr + j) * w + i] = k < K ? sr[j] : 0.0f;
-                }
+    for (int r = 0; r < Kpad / w; r++) {
+        const int rows = min_int(w, K - r * w);
+        for (int x = 0; x < npix; x++)
+            for (int js = 0; js < nbs; js++) {
+                float *o = dst + (((size_t)r * npix + x) * nb + js * nr) * w;
+                if (rows < w) /* the rows past K */
+                    memset(o, 0, sizeof(float) * (size_t)nr * w);
+                tr(o, w, src + ((size_t)(x * nbs + js) * K + r * w) * nr, nr, rows, nr);
             }
-        }
+    }
 }
 
 /* dwt[t][c][oc] += sum over q, img of xa(p(q, t), c, img) gb(q, oc, img):
@@ -382,11 +381,11 @@ void nt_pixel_backward(float *din, int overwrite, float *dwt, const float *dout,
     assert(!(pc->in_block || pc->out_block) || n == nb);
     assert(!pc->in_block || Mb == d->C);
     if (pc->in_block)
-        runs_of_block(xa, in, d->C, Mb, pc->bk->mr, hw, nb, nr);
+        runs_of_block(xa, in, d->C, Mb, pc->bk->mr, hw, nb, nr, pc->bk->transpose);
     else
         to_runs(xa, in, n, d->C, Mb, pc->bk->mr, hw, nb);
     if (pc->out_block)
-        runs_of_block(gb, dout, d->OC, Nw, nr, P, nb, nr);
+        runs_of_block(gb, dout, d->OC, Nw, nr, P, nb, nr, pc->bk->transpose);
     else
         to_runs(gb, dout, n, d->OC, Nw, nr, P, nb);
     weight_products(dwt, xa, gb, pc);

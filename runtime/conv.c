@@ -247,12 +247,13 @@ static int pixel_fits(const nt_conv2d_dims *d)
            d->C >= NT_PIXEL_MIN_C;
 }
 
-/* A tensor of ch channels between linked convs (nt_conv2d_dims.in_block,
- * out_block) is in the pixel GEMMs' block layout for this batch: the test
- * both ends make. */
-static int block_link(int N, int ch)
+/* A tensor of ch channels of npix pixels between linked convs
+ * (nt_conv2d_dims.in_block, out_block) is in the pixel GEMMs' block layout
+ * for this batch: the test both ends make. */
+static int block_link(int N, int ch, int npix)
 {
-    return nt_gemm_own_kernel(ch) != NULL && nt_pixel_links(N, ch, nt_cpu_isa());
+    return nt_gemm_own_kernel(ch) != NULL && npix <= NT_PIXEL_MAX_P &&
+           nt_pixel_links(N, ch, nt_cpu_isa());
 }
 
 static int round16(int x) { return (x + 15) / 16 * 16; }
@@ -1087,8 +1088,8 @@ static void conv_forward(float *out, const float *in, const float *w,
     conv_tile t;
 
     /* linked tensors in the block layout: both ends take the pixel GEMMs */
-    const int in_link = d->in_block && block_link(N, d->C);
-    const int out_link = d->out_block && block_link(N, d->OC);
+    const int in_link = d->in_block && block_link(N, d->C, d->H * d->W);
+    const int out_link = d->out_block && block_link(N, d->OC, d->OH * d->OW);
     assert(!out_link || !d->bn_rows); /* a batch norm reads the output */
     nt_pixel_conv px = p.pixel || in_link || out_link ? nt_pixel_setup(d, nt_cpu_isa())
                                                       : (nt_pixel_conv){0};
@@ -1377,10 +1378,10 @@ static void bias_grad(float *db, const float *dout, const nt_conv2d_dims *d,
 {
     const nt_bn_rows *rows = nt_bn_rows_get();
     const int N = d->N, OC = d->OC, P = d->OH * d->OW;
+    assert(!px || P <= NT_PIXEL_MAX_P); /* block_link */
 #pragma omp parallel num_threads(nt) if (team)
     {
-        float *row = px ? malloc(sizeof(float) * (size_t)P) : NULL;
-        assert(row || !px);
+        float row[NT_PIXEL_MAX_P];
 #pragma omp for schedule(static)
         for (int oc = 0; oc < OC; oc++) {
             double sum = 0.0;
@@ -1398,7 +1399,6 @@ static void bias_grad(float *db, const float *dout, const nt_conv2d_dims *d,
             }
             db[oc] += (float)sum;
         }
-        free(row);
     }
 }
 
@@ -1418,8 +1418,8 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
-    const int in_link = d->in_block && block_link(N, d->C); /* as in the forward */
-    const int out_link = d->out_block && block_link(N, OC);
+    const int in_link = d->in_block && block_link(N, d->C, d->H * d->W); /* as forward */
+    const int out_link = d->out_block && block_link(N, OC, d->OH * d->OW);
     assert(!in_link || overwrite || !din); /* a linked input's gradient has one writer */
     nt_pixel_conv px = p.pixel_bwd || in_link || out_link ? nt_pixel_setup(d, nt_cpu_isa())
                                                           : (nt_pixel_conv){0};

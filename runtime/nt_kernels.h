@@ -92,7 +92,8 @@ typedef struct nt_conv2d_dims {
      * is read only by the next conv (through a relu fused into this one and
      * folded into that one's backward), in_block on that next conv. When
      * the batch allows (whole blocks of 32 images, the own SGEMM running,
-     * channels filling its row tiles: the same test at both ends), both run
+     * channels filling its row tiles, at most NT_PIXEL_MAX_P pixels: the
+     * same test at both ends), both run
      * the pixel GEMMs and keep the tensor between them, and its gradient, in
      * their block layout (conv_pixel.c) instead of [N, C, H, W]: each block
      * of images a permutation of its own memory. Elementwise kernels on

@@ -66,6 +66,7 @@ CASES = {
     'mobilenet': ('mobilenet', {'size': 16, 'width': 4}, 4, 0.1, 0.9, 5e-4),
     'resnext': ('resnext', {'size': 16, 'width': 16, 'groups': 4}, 4, 0.05, 0.9, 5e-4),
     'kinds': ('kinds', {}, 4, 0.1, 0.9, 5e-4),
+    'linked': ('linked', {}, 96, 0.1, 0.9, 5e-4),
 }
 FULL = {
     'lenet': ('lenet', {}, 4, 0.9, 0.9, 5e-4),

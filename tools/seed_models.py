@@ -305,6 +305,18 @@ def kinds(size=16, classes=10):
         nn.Linear(24, classes))
 
 
+def linked(size=12, classes=10):
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(64, 96, 1), nn.ReLU(),
+        nn.Conv2d(96, 64, 3, padding=1),
+        nn.Conv2d(64, 64, 1), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * (size // 2) ** 2, classes))
+
+
 # name -> (builder, input size of the seed run)
 NETS = {
     'lenet': (lenet, 28),
@@ -317,4 +329,5 @@ NETS = {
     'mobilenet': (mobilenet, 28),
     'resnext': (resnext, 28),
     'kinds': (kinds, 16),
+    'linked': (linked, 12),
 }

@@ -194,8 +194,7 @@ static void plan_bn_rows(const ir_graph *g, plan *p)
 /* A conv in the pixel GEMMs' regime (runtime/nt_kernels.h's NT_PIXEL_*). */
 static int pixel_conv(const ir_graph *g, const ir_node *n)
 {
-    const shape *in = &g->nodes[n->inputs[0]].out;
-    return plain_conv(n) && in->d[0] >= NT_PIXEL_MIN_C &&
+    return plain_conv(n) && g->nodes[n->inputs[0]].out.d[0] >= NT_PIXEL_MIN_C &&
            n->out.d[1] * n->out.d[2] <= NT_PIXEL_MAX_P;
 }
 
@@ -205,7 +204,8 @@ static int pixel_conv(const ir_graph *g, const ir_node *n)
  * (plan_grad_epilogues), keep the tensor between them and its gradient in
  * the pixel GEMMs' block layout: the copies in and out of it at each end
  * are skipped (the runtime links them when the batch is whole blocks of 32
- * images). NiN's 12x12 block and GoogLeNet's 3x3 branches from 12x12 on. */
+ * images). AlexNet's 13x13 convs, VGG's last block, NiN's 12x12 block and
+ * GoogLeNet's 1x1-to-3x3 branches from 12x12 on. */
 static void plan_links(const ir_graph *g, plan *p)
 {
     int *readers = count_readers(g);
@@ -213,7 +213,7 @@ static void plan_links(const ir_graph *g, plan *p)
         p->nodes[i].link_next = p->nodes[i].link_prev = -1;
     for (int b = 1; b < g->n; b++) {
         const ir_node *bn = &g->nodes[b];
-        if (bn->kind != L_CONV || !pixel_conv(g, bn))
+        if (!pixel_conv(g, bn))
             continue;
         int a = bn->inputs[0];
         if (p->nodes[a].epilogue_of >= 0) { /* through a fused activation */
@@ -223,7 +223,7 @@ static void plan_links(const ir_graph *g, plan *p)
         } else if (readers[a] != 1 || ir_storage(g, a) != a) {
             continue;
         }
-        if (g->nodes[a].kind != L_CONV || !pixel_conv(g, &g->nodes[a]))
+        if (!pixel_conv(g, &g->nodes[a]))
             continue;
         p->nodes[a].link_next = b;
         p->nodes[b].link_prev = a;

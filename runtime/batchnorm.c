@@ -97,22 +97,6 @@ int nt_batchnorm_set_reduce(nt_bn_reduce_fn reduce, int max_channels)
  * value. Each channel's sum still runs over the examples in order, in
  * double: the same bits. */
 
-static void block_sum(double *s, const float *in, const nt_bn_dims *d, int c0, int nc)
-{
-    if (d->HW == 1) {
-        for (int n = 0; n < d->N; n++) {
-            const float *x = in + (size_t)n * d->C + c0;
-            for (int j = 0; j < nc; j++)
-                s[j] += x[j];
-        }
-        return;
-    }
-    const nt_bn_rows *rows = nt_bn_rows_get();
-    for (int n = 0; n < d->N; n++)
-        for (int j = 0; j < nc; j++)
-            s[j] += rows->sum(in + ((size_t)n * d->C + c0 + j) * d->HW, d->HW);
-}
-
 /* A row's part of its channel's sum of squared deviations from the channel's
  * mean m: its own (q, about its mean s / HW) plus HW times the square of
  * the distance between the two means. With HW == 1 (q = 0) this is
@@ -134,8 +118,35 @@ void nt_batchnorm_row_stats(double *rows, const float *in, int C, int HW)
     }
 }
 
-/* the sums of squared deviations from the channels' means m, the rows'
- * statistics recomputed (nt_batchnorm_row_stats' bits) */
+/* The channels' sums; with d->rows, each row's statistics are kept there
+ * for block_sumsq (nt_batchnorm_row_stats, whose sums are rows->sum's). */
+static void block_sum(double *s, const float *in, const nt_bn_dims *d, int c0, int nc)
+{
+    if (d->HW == 1) {
+        for (int n = 0; n < d->N; n++) {
+            const float *x = in + (size_t)n * d->C + c0;
+            for (int j = 0; j < nc; j++)
+                s[j] += x[j];
+        }
+        return;
+    }
+    const nt_bn_rows *rows = nt_bn_rows_get();
+    for (int n = 0; n < d->N; n++) {
+        const float *x = in + ((size_t)n * d->C + c0) * d->HW;
+        if (d->rows) {
+            double *st = d->rows + ((size_t)n * d->C + c0) * 2;
+            nt_batchnorm_row_stats(st, x, nc, d->HW);
+            for (int j = 0; j < nc; j++)
+                s[j] += st[2 * j];
+        } else {
+            for (int j = 0; j < nc; j++)
+                s[j] += rows->sum(x + (size_t)j * d->HW, d->HW);
+        }
+    }
+}
+
+/* the sums of squared deviations from the channels' means m, from the rows'
+ * statistics block_sum kept in d->rows, or recomputed (the same bits) */
 static void block_sumsq(double *ss, const double *m, const float *in, const nt_bn_dims *d,
                         int c0, int nc)
 {
@@ -148,8 +159,11 @@ static void block_sumsq(double *ss, const double *m, const float *in, const nt_b
         return;
     }
     for (int n = 0; n < d->N; n++) {
-        double st[2 * BN_CB_MAX];
-        nt_batchnorm_row_stats(st, in + ((size_t)n * d->C + c0) * d->HW, nc, d->HW);
+        double buf[2 * BN_CB_MAX], *st = buf;
+        if (d->rows)
+            st = d->rows + ((size_t)n * d->C + c0) * 2;
+        else
+            nt_batchnorm_row_stats(st, in + ((size_t)n * d->C + c0) * d->HW, nc, d->HW);
         for (int j = 0; j < nc; j++)
             ss[j] += row_m2(st[2 * j], st[2 * j + 1], d->HW, m[j]);
     }
@@ -404,8 +418,6 @@ static void block_dparams(float *dgamma, float *dbeta, const double *sdy,
     }
 }
 
-/* din (+)= gamma * invstd * (dy - sdy / cnt - (x - mean) * sdyx * invstd^2 / cnt);
- * acc: din += ..., else din = ... (its old contents are never read) */
 /* channel c's din = k * (dy - a - (x - mean) * b) */
 static void din_coefs(float *k, float *a, float *b, int c, const float *gamma,
                       const float *invstd, double sdy, double sdyx, double cnt)
@@ -416,6 +428,8 @@ static void din_coefs(float *k, float *a, float *b, int c, const float *gamma,
     *b = (float)(sdyx * is * is / cnt);
 }
 
+/* din (+)= gamma * invstd * (dy - sdy / cnt - (x - mean) * sdyx * invstd^2 / cnt);
+ * acc: din += ..., else din = ... (its old contents are never read) */
 static void block_din(float *din, const float *dout, const float *in, const float *gamma,
                       const float *mean, const float *invstd, const double *sdy,
                       const double *sdyx, double cnt, const nt_bn_dims *d, int c0, int nc,

@@ -247,13 +247,14 @@ typedef struct nt_bn_dims {
     float momentum;  /* 0.1, PyTorch's convention */
     nt_act act;      /* NT_ACT_NONE unless a relu or sigmoid is fused */
     /* Training only, optional: [N][C][2] doubles for the sums of each row
-     * (one example's values of one channel). With it, forward and backward
-     * stream through the examples in memory order, one pass for the sums
-     * and one to normalise (or for din); without it they take the channels
-     * a block at a time, reading a block once more for its squared
-     * deviations. The same bits either way. rows_ready: the forward's
-     * producer has already written the rows (nt_batchnorm_row_stats), so
-     * the forward only normalises. */
+     * (one example's values of one channel). With it and rows long enough
+     * (nt_batchnorm_takes_rows), forward and backward stream through the
+     * examples in memory order, one pass for the sums and one to normalise
+     * (or for din); otherwise they take the channels a block at a time
+     * (keeping the rows' sums here when given, else computing them twice).
+     * The same bits either way. rows_ready: the forward's producer has
+     * already written the rows (nt_batchnorm_row_stats), so the forward
+     * only normalises. */
     double *rows;
     int rows_ready;
 } nt_bn_dims;

@@ -602,10 +602,15 @@ static void run_shares(bn_buf *b, int size, const float *dout, float *din, float
     const int N = b->d.N, C = b->d.C, HW = b->d.HW;
     const size_t slots = (size_t)(size + 1) * NT_BN_SHARE_DOUBLES(C);
     double *sums = malloc(slots * sizeof(double));
+    /* each share's rows, as the generated code passes them (block_sum keeps
+     * its rows' statistics there) */
+    double *rows = malloc((size_t)N * C * 2 * sizeof(double));
     float *pg = calloc((size_t)size * C, sizeof(float)), *pb = calloc((size_t)size * C, sizeof(float));
-    ck_assert(sums && pg && pb);
+    ck_assert(sums && rows && pg && pb);
     for (size_t i = 0; i < slots; i++)
         sums[i] = NAN;
+    for (size_t i = 0; i < (size_t)N * C * 2; i++)
+        rows[i] = NAN;
     int got = 0;
 #pragma omp parallel num_threads(size)
     {
@@ -616,6 +621,7 @@ static void run_shares(bn_buf *b, int size, const float *dout, float *din, float
         const size_t off = (size_t)lo * C * HW;
         nt_bn_dims d = b->d;
         d.N = hi - lo;
+        d.rows = rows + (size_t)lo * C * 2;
         const nt_bn_share sh = {k, nt, sums};
         nt_batchnorm_share_forward_train(b->out + off, b->mean, b->invstd, b->rm, b->rv,
                                          b->x + off, b->gamma, b->beta, &d, sh);
@@ -631,6 +637,7 @@ static void run_shares(bn_buf *b, int size, const float *dout, float *din, float
             db[c] += pb[(size_t)k * C + c];
         }
     free(sums);
+    free(rows);
     free(pg);
     free(pb);
 }

@@ -256,6 +256,20 @@ static int block_link(int N, int ch, int npix)
            nt_pixel_links(N, ch, nt_cpu_isa());
 }
 
+/* Whether this call runs the pixel GEMMs (planned: the plan's choice for
+ * the direction), with *px set up for them: when planned and the batch
+ * fills a block (a smaller one would fill few columns), or when either
+ * tensor is linked (then both ends take them). */
+static int pixel_call(nt_pixel_conv *px, const nt_conv2d_dims *d, int planned)
+{
+    const int in_link = d->in_block && block_link(d->N, d->C, d->H * d->W);
+    const int out_link = d->out_block && block_link(d->N, d->OC, d->OH * d->OW);
+    *px = planned || in_link || out_link ? nt_pixel_setup(d, nt_cpu_isa()) : (nt_pixel_conv){0};
+    px->in_block = in_link;
+    px->out_block = out_link;
+    return (planned && d->N >= px->nb) || in_link || out_link;
+}
+
 static int round16(int x) { return (x + 15) / 16 * 16; }
 
 /* Floats of the transposed output gradient of one image: a row of OC
@@ -1087,16 +1101,9 @@ static void conv_forward(float *out, const float *in, const float *w,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
-    /* linked tensors in the block layout: both ends take the pixel GEMMs */
-    const int in_link = d->in_block && block_link(N, d->C, d->H * d->W);
-    const int out_link = d->out_block && block_link(N, d->OC, d->OH * d->OW);
-    assert(!out_link || !d->bn_rows); /* a batch norm reads the output */
-    nt_pixel_conv px = p.pixel || in_link || out_link ? nt_pixel_setup(d, nt_cpu_isa())
-                                                      : (nt_pixel_conv){0};
-    px.in_block = in_link;
-    px.out_block = out_link;
-    /* a smaller batch would fill few columns */
-    const int pixel = (p.pixel && N >= px.nb) || in_link || out_link;
+    nt_pixel_conv px;
+    const int pixel = pixel_call(&px, d, p.pixel);
+    assert(!px.out_block || !d->bn_rows); /* a batch norm reads the output */
     if (p.lanes || p.dconv || p.implicit || pixel) {
         /* the implicit, pixel and direct loops apply a relu as they store */
         const int relu = epi == NT_ACT_RELU && !p.lanes;
@@ -1418,17 +1425,13 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
     int npar = team ? s.npar : 0;
     conv_tile t;
 
-    const int in_link = d->in_block && block_link(N, d->C, d->H * d->W); /* as forward */
-    const int out_link = d->out_block && block_link(N, OC, d->OH * d->OW);
-    assert(!in_link || overwrite || !din); /* a linked input's gradient has one writer */
-    nt_pixel_conv px = p.pixel_bwd || in_link || out_link ? nt_pixel_setup(d, nt_cpu_isa())
-                                                          : (nt_pixel_conv){0};
-    px.in_block = in_link;
-    px.out_block = out_link;
-    const int pixel = (p.pixel_bwd && N >= px.nb) || in_link || out_link;
+    nt_pixel_conv px;
+    const int pixel = pixel_call(&px, d, p.pixel_bwd); /* as in the forward */
+    /* a linked input's gradient has one writer */
+    assert(!px.in_block || overwrite || !din);
 
     if (db && (!p.lanes || pixel)) /* the lanes backward sums db as it goes */
-        bias_grad(db, dout, d, out_link ? &px : NULL, team, nt);
+        bias_grad(db, dout, d, px.out_block ? &px : NULL, team, nt);
 
     if (p.lanes || p.dconv || p.implicit_bwd || pixel) {
         bwd_ctx c = {din, dout, in, w, d, (size_t)d->C * d->H * d->W, (size_t)OC * p.P,

@@ -386,7 +386,7 @@ static void BATCHNORM_emit(emitter *e, int i, pass ps)
     if (kind == L_SIGMOID || kind == L_RELU)
         fields = arena_printf(&e->ar, ",%s.act = %s", ind,
                               kind == L_SIGMOID ? "NT_ACT_SIGMOID" : "NT_ACT_RELU");
-    if (s->rank == 3) /* training streams through the examples (not on shares) */
+    if (s->rank == 3) /* training's rows' sums (streaming, or between block passes) */
         train_fields = arena_printf(&e->ar, ",%s.rows = b.%s_rows%s", ind, nm,
                                     ps == FORWARD && e->p->nodes[i].rows_by >= 0
                                         ? ", .rows_ready = 1 /* by the conv */" : "");

@@ -268,8 +268,9 @@ typedef struct nt_bn_dims {
  * whose only reader is a batch norm calls it on each image it has just
  * written (nt_conv2d_dims.bn_rows), while the image is in cache. */
 void nt_batchnorm_row_stats(double *rows, const float *in, int C, int HW);
-/* Whether the training kernels stream with rows of HW values (else they
- * take blocks of channels and do not read nt_bn_dims.rows). */
+/* Whether the training kernels stream with rows of HW values and take
+ * rows_ready (else they take blocks of channels, using nt_bn_dims.rows
+ * only to keep the rows' sums between their passes). */
 int nt_batchnorm_takes_rows(int HW);
 
 /* Training mode: normalises with the batch mean and biased variance, saves
@@ -333,7 +334,8 @@ int nt_batchnorm_set_reduce(nt_bn_reduce_fn reduce, int max_channels);
  * number of shares (the order of the sums), not on timing. Only rank 0
  * writes mean, invstd and the running statistics. dgamma and dbeta receive
  * this share's part (each share has its own gradient arena). Shares take
- * blocks of channels: they do not read nt_bn_dims.rows. */
+ * blocks of channels (d->rows, this share's, only keeps the rows' sums
+ * between the passes; rows_ready is ignored). */
 typedef struct nt_bn_share {
     int rank, size;   /* this share, and the shares of the batch */
     double *sums;     /* (size + 1) x (2C + 1) doubles that the team shares,
